@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything the repo needs on Debian 12. Idempotent and quick when nothing is missing.
+# As root it installs with apt-get/npm; otherwise it prints the exact command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  cmake make gcc pkg-config
+  libmongoc-dev libbson-dev libssl-dev
+  liblua5.4-dev lua5.4 lua-busted lua-cjson
+  valgrind
+)
+MONGOSH_VERSION=2.12.0
+MONGOSH_DIR=.deps/mongosh
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages; run:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# mongosh (from the npm registry) drives aspd in one test, as ASP users do today.
+if [ ! -x "$MONGOSH_DIR/node_modules/.bin/mongosh" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "setup: installing mongosh $MONGOSH_VERSION into $MONGOSH_DIR" >&2
+    mkdir -p "$MONGOSH_DIR"
+    if ! npm install --silent --no-audit --no-fund --prefix "$MONGOSH_DIR" "mongosh@$MONGOSH_VERSION" >/dev/null 2>&1; then
+      echo "setup: could not install mongosh; its test will be skipped" >&2
+    fi
+  fi
+fi

@@ -1,0 +1,33 @@
+/* The workspace: connection registry, processors, stream engine and their
+ * persistence. Knows nothing about sockets, TLS or authentication: the
+ * dispatcher has already checked that the caller holds atlasAdmin. */
+#ifndef ASPD_WORKSPACE_H
+#define ASPD_WORKSPACE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server.h"
+
+typedef struct {
+  const char *state_dir;        /* required; created by main.c before opening */
+  const char *connections_file; /* optional JSON file in the Admin API connection shape */
+} aspd_workspace_config_t;
+
+/* Loads persisted state (a corrupt file is an error, never silently replaced),
+ * merges the connections file, starts the engine and resumes STARTED processors. */
+aspd_workspace_t *aspd_workspace_open(const aspd_workspace_config_t *config, char *err,
+                                      size_t err_len);
+
+/* Stops the engine threads, flushes state, frees everything. NULL is fine. */
+void aspd_workspace_close(aspd_workspace_t *ws);
+
+/* True when `name` is one of the ASP commands this workspace answers. */
+bool aspd_workspace_is_command(const char *name);
+
+/* Runs one ASP command and fills `reply` with ok:1... or ok:0/errmsg/code/codeName. */
+void aspd_workspace_run(aspd_workspace_t *ws, const char *name, const bson_t *command,
+                        bson_t *reply);
+
+#endif

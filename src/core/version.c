@@ -1,0 +1,5 @@
+#include "asp.h"
+
+const char *asp_version(void) {
+  return ASP_VERSION;
+}

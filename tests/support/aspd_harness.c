@@ -1,0 +1,222 @@
+#include "aspd_harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TRACKED 32
+
+static pid_t tracked_pids[MAX_TRACKED];
+static char tracked_dirs[MAX_TRACKED][512];
+static int tracked_dir_count;
+static bool cleanup_registered;
+
+static void kill_everything(void) {
+  for (int i = 0; i < MAX_TRACKED; i++) {
+    if (tracked_pids[i] > 0) {
+      kill(tracked_pids[i], SIGKILL);
+      waitpid(tracked_pids[i], NULL, 0);
+      tracked_pids[i] = 0;
+    }
+  }
+  for (int i = 0; i < tracked_dir_count; i++) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%.511s'", tracked_dirs[i]);
+    if (system(cmd) != 0) {
+      fprintf(stderr, "harness: could not remove %s\n", tracked_dirs[i]);
+    }
+  }
+  tracked_dir_count = 0;
+}
+
+static void on_fatal_signal(int sig) {
+  for (int i = 0; i < MAX_TRACKED; i++) {
+    if (tracked_pids[i] > 0) kill(tracked_pids[i], SIGKILL);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void register_cleanup(void) {
+  if (cleanup_registered) return;
+  cleanup_registered = true;
+  atexit(kill_everything);
+  signal(SIGABRT, on_fatal_signal);
+  signal(SIGSEGV, on_fatal_signal);
+  signal(SIGINT, on_fatal_signal);
+  signal(SIGTERM, on_fatal_signal);
+}
+
+static void track_pid(pid_t pid, bool add) {
+  for (int i = 0; i < MAX_TRACKED; i++) {
+    if (add ? tracked_pids[i] == 0 : tracked_pids[i] == pid) {
+      tracked_pids[i] = add ? pid : 0;
+      return;
+    }
+  }
+}
+
+bool aspd_harness_tempdir(char *out, size_t out_len) {
+  register_cleanup();
+  const char *tmp = getenv("TMPDIR");
+  snprintf(out, out_len, "%s/aspd-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(out)) {
+    fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+    return false;
+  }
+  if (tracked_dir_count < MAX_TRACKED) {
+    snprintf(tracked_dirs[tracked_dir_count++], sizeof tracked_dirs[0], "%s", out);
+  }
+  return true;
+}
+
+bool aspd_harness_write_file(const char *dir, const char *name, const char *text, char *path_out,
+                             size_t path_len) {
+  char tmpdir[512];
+  if (!dir) {
+    if (!aspd_harness_tempdir(tmpdir, sizeof tmpdir)) return false;
+    dir = tmpdir;
+  }
+  snprintf(path_out, path_len, "%s/%s", dir, name);
+  FILE *f = fopen(path_out, "w");
+  if (!f) {
+    fprintf(stderr, "harness: open %s: %s\n", path_out, strerror(errno));
+    return false;
+  }
+  fputs(text, f);
+  return fclose(f) == 0;
+}
+
+/* Pulls user, password, port and tlsCAFile out of the printed URI. */
+static bool parse_uri_line(aspd_instance_t *inst) {
+  const char *p = inst->uri + strlen("mongodb://");
+  const char *colon = strchr(p, ':');
+  const char *at = strchr(p, '@');
+  if (!colon || !at || colon > at) return false;
+  snprintf(inst->user, sizeof inst->user, "%.*s", (int)(colon - p), p);
+  snprintf(inst->password, sizeof inst->password, "%.*s", (int)(at - colon - 1), colon + 1);
+  const char *port = strchr(at, ':');
+  if (!port) return false;
+  inst->port = atoi(port + 1);
+  const char *ca = strstr(inst->uri, "tlsCAFile=");
+  if (!ca) return false;
+  ca += strlen("tlsCAFile=");
+  size_t n = strcspn(ca, "&\r\n");
+  snprintf(inst->ca_file, sizeof inst->ca_file, "%.*s", (int)n, ca);
+  return inst->port > 0;
+}
+
+bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char *const *extra_args) {
+  register_cleanup();
+  memset(out, 0, sizeof *out);
+  const char *bin = getenv("ASPD_BIN");
+  if (!bin || !*bin) {
+    fprintf(stderr, "harness: ASPD_BIN is not set\n");
+    return false;
+  }
+  if (state_dir) {
+    snprintf(out->state_dir, sizeof out->state_dir, "%s", state_dir);
+  } else if (!aspd_harness_tempdir(out->state_dir, sizeof out->state_dir)) {
+    return false;
+  }
+
+  /* execv wants mutable strings; the child copies are never freed because it execs or exits. */
+  char *argv[64];
+  int argc = 0;
+  const char *fixed[] = {bin, "--dev", "--port", "0", "--state-dir", out->state_dir,
+                         "--exit-with-parent"};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = strdup(fixed[i]);
+  for (int i = 0; extra_args && extra_args[i] && argc < 62; i++) {
+    argv[argc++] = strdup(extra_args[i]);
+  }
+  argv[argc] = NULL;
+
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execv(bin, argv);
+    fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
+    _exit(127);
+  }
+  for (int i = 0; i < argc; i++) free(argv[i]);
+  close(fds[1]);
+  out->pid = pid;
+  track_pid(pid, true);
+
+  /* Read stdout until the mongodb:// line, for at most 30 s. */
+  char buf[4096];
+  size_t used = 0;
+  time_t deadline = time(NULL) + 30;
+  bool found = false;
+  while (!found && time(NULL) < deadline) {
+    struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+    if (poll(&pfd, 1, 200) <= 0) continue;
+    ssize_t n = read(fds[0], buf + used, sizeof buf - 1 - used);
+    if (n <= 0) break;
+    used += (size_t)n;
+    buf[used] = '\0';
+    char *line = buf;
+    char *nl;
+    while ((nl = strchr(line, '\n'))) {
+      *nl = '\0';
+      if (strncmp(line, "mongodb://", 10) == 0) {
+        snprintf(out->uri, sizeof out->uri, "%s", line);
+        found = true;
+        break;
+      }
+      line = nl + 1;
+    }
+    if (!found) {
+      used = strlen(line);
+      memmove(buf, line, used + 1);
+    }
+  }
+  /* Keep draining stdout in the background by leaving it to the child: redirect to /dev/null
+   * would need another fork, so we simply close our end; aspd must tolerate EPIPE. */
+  close(fds[0]);
+  if (!found || !parse_uri_line(out)) {
+    fprintf(stderr, "harness: aspd did not print a usable mongodb:// line\n");
+    aspd_harness_stop(out);
+    return false;
+  }
+  return true;
+}
+
+int aspd_harness_stop(aspd_instance_t *inst) {
+  if (inst->pid <= 0) return -1;
+  int status = -1;
+  kill(inst->pid, SIGTERM);
+  for (int i = 0; i < 100; i++) {
+    pid_t r = waitpid(inst->pid, &status, WNOHANG);
+    if (r == inst->pid) {
+      track_pid(inst->pid, false);
+      inst->pid = 0;
+      return status;
+    }
+    usleep(100 * 1000);
+  }
+  kill(inst->pid, SIGKILL);
+  waitpid(inst->pid, &status, 0);
+  track_pid(inst->pid, false);
+  inst->pid = 0;
+  return -1;
+}
+
+void aspd_harness_uri_for(const aspd_instance_t *inst, const char *user, const char *password,
+                          char *out, size_t out_len) {
+  snprintf(out, out_len, "mongodb://%s:%s@127.0.0.1:%d/?tls=true&tlsCAFile=%s", user, password,
+           inst->port, inst->ca_file);
+}

@@ -1,0 +1,42 @@
+/* Start and stop a real aspd for a test: free port on 127.0.0.1, fresh state
+ * directory, TLS with the generated CA, the --dev user. The server is always
+ * stopped: at aspd_harness_stop, at exit, and (via --exit-with-parent) if the
+ * test process dies. */
+#ifndef ASPD_HARNESS_H
+#define ASPD_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct {
+  pid_t pid;
+  int port;
+  char uri[1024];       /* the mongodb:// line aspd printed */
+  char ca_file[512];    /* tlsCAFile from that line */
+  char user[128];       /* dev user name */
+  char password[128];   /* dev user password */
+  char state_dir[512];  /* state directory (created by the harness when not given) */
+} aspd_instance_t;
+
+/* Starts `aspd --dev --port 0 --state-dir DIR --exit-with-parent EXTRA...`.
+ * extra_args is a NULL-terminated list (may be NULL). state_dir may be NULL
+ * (a fresh temporary directory) or an existing directory to reuse (restart tests).
+ * Returns false and prints why on failure. */
+bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char *const *extra_args);
+
+/* SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status (or -1). */
+int aspd_harness_stop(aspd_instance_t *inst);
+
+/* Writes text to a new file inside the instance's (or a temp) directory and returns its path
+ * in path_out: used for --connections and --users files. */
+bool aspd_harness_write_file(const char *dir, const char *name, const char *text, char *path_out,
+                             size_t path_len);
+
+/* A fresh empty temporary directory under $TMPDIR (removed at exit). */
+bool aspd_harness_tempdir(char *out, size_t out_len);
+
+/* Builds "mongodb://user:password@127.0.0.1:port/?tls=true&tlsCAFile=ca" for another user. */
+void aspd_harness_uri_for(const aspd_instance_t *inst, const char *user, const char *password,
+                          char *out, size_t out_len);
+
+#endif
