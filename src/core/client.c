@@ -1,0 +1,223 @@
+/* The client: URI rules, connect, and running one command on admin (with the one retry that
+ * getStreamProcessor and getStreamProcessorStats are allowed). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "asp_private.h"
+
+struct asp_client_t {
+  mongoc_client_t *mongoc;
+  uint64_t sent;
+};
+
+/* The password as typed in the URI (still percent-encoded), so that a parser message
+ * echoing part of the URI can be scrubbed before anyone sees it. */
+static void raw_uri_password(const char *uri, char *out, size_t out_len) {
+  out[0] = '\0';
+  const char *auth = strstr(uri, "://");
+  if (!auth) return;
+  auth += 3;
+  size_t authority_len = strcspn(auth, "/?");
+  const char *at = NULL;
+  for (const char *p = auth; p < auth + authority_len; p++) {
+    if (*p == '@') at = p;
+  }
+  if (!at) return;
+  const char *colon = memchr(auth, ':', (size_t)(at - auth));
+  if (!colon) return;
+  snprintf(out, out_len, "%.*s", (int)(at - colon - 1), colon + 1);
+}
+
+/* Refuses an explicit tls=false / ssl=false: ASP only accepts TLS. */
+static bool tls_disabled_in(const mongoc_uri_t *uri) {
+  const bson_t *options = mongoc_uri_get_options(uri);
+  bson_iter_t it;
+  if (!options || !bson_iter_init(&it, options)) return false;
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    if ((strcasecmp(key, MONGOC_URI_TLS) == 0 || strcasecmp(key, MONGOC_URI_SSL) == 0) &&
+        BSON_ITER_HOLDS_BOOL(&it) && !bson_iter_bool(&it)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* authSource admin is the norm for ASP's SCRAM users; mechanisms that authenticate against
+ * $external (X.509, AWS, GSSAPI) keep libmongoc's own default. */
+static bool wants_admin_auth_source(const mongoc_uri_t *uri) {
+  bson_iter_t it;
+  const bson_t *credentials = mongoc_uri_get_credentials(uri);
+  if (credentials && bson_iter_init_find_case(&it, credentials, MONGOC_URI_AUTHSOURCE))
+    return false;
+  const char *mech = mongoc_uri_get_auth_mechanism(uri);
+  return !mech || strncasecmp(mech, "SCRAM-", 6) == 0;
+}
+
+static bool apply_opts(mongoc_uri_t *uri, const asp_client_opts_t *o, asp_error_t *err) {
+  bool ok = true;
+  if (o->tls_ca_file)
+    ok = ok && mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, o->tls_ca_file);
+  if (o->tls_certificate_key_file)
+    ok = ok && mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILE,
+                                             o->tls_certificate_key_file);
+  if (o->tls_certificate_key_file_password)
+    ok = ok && mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCERTIFICATEKEYFILEPASSWORD,
+                                             o->tls_certificate_key_file_password);
+  if (o->app_name) ok = ok && mongoc_uri_set_appname(uri, o->app_name);
+  if (o->username) ok = ok && mongoc_uri_set_username(uri, o->username);
+  if (o->password) ok = ok && mongoc_uri_set_password(uri, o->password);
+  if (o->auth_source) ok = ok && mongoc_uri_set_auth_source(uri, o->auth_source);
+  if (o->connect_timeout_ms > 0)
+    ok = ok &&
+         mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, o->connect_timeout_ms);
+  if (o->server_selection_timeout_ms > 0)
+    ok = ok && mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+                                              o->server_selection_timeout_ms);
+  if (o->socket_timeout_ms > 0)
+    ok =
+        ok && mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, o->socket_timeout_ms);
+  if (!ok) asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "invalid connection option value");
+  return ok;
+}
+
+static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *opts,
+                               asp_error_t *err) {
+  if (strncasecmp(uri_string, "mongodb+srv://", 14) == 0) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0,
+                  "mongodb+srv:// URIs are not supported: Atlas Stream Processing workspaces "
+                  "publish no SRV record; use the mongodb:// connection string of the workspace");
+    return NULL;
+  }
+  if (strncasecmp(uri_string, "mongodb://", 10) != 0) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "the URI must start with mongodb://");
+    return NULL;
+  }
+  bson_error_t error;
+  mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_string, &error);
+  if (!uri) {
+    char secret[256];
+    raw_uri_password(uri_string, secret, sizeof secret);
+    asp_error_set(err, ASP_DOMAIN_CLIENT, (int32_t)error.code, "invalid URI: %s", error.message);
+    asp_error_scrub(err, secret);
+    return NULL;
+  }
+  if (tls_disabled_in(uri)) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0,
+                  "tls=false/ssl=false is not allowed: Atlas Stream Processing only accepts TLS "
+                  "connections");
+    mongoc_uri_destroy(uri);
+    return NULL;
+  }
+  if (opts && !apply_opts(uri, opts, err)) {
+    mongoc_uri_destroy(uri);
+    return NULL;
+  }
+  bool ok = mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true) &&
+            /* retries are ours: exactly one, and only for the two reads */
+            mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYREADS, false) &&
+            mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYWRITES, false);
+  if (ok && wants_admin_auth_source(uri)) ok = mongoc_uri_set_auth_source(uri, "admin");
+  if (ok && !mongoc_uri_get_appname(uri)) {
+    char appname[64];
+    snprintf(appname, sizeof appname, "lua-asp/%s", asp_version());
+    ok = mongoc_uri_set_appname(uri, appname);
+  }
+  if (!ok) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "could not apply the connection settings");
+    mongoc_uri_destroy(uri);
+    return NULL;
+  }
+  return uri;
+}
+
+asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *opts,
+                             asp_error_t *err) {
+  asp_error_clear(err);
+  mongoc_init(); /* idempotent; the only global state the library has */
+  if (!uri_string) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "no URI given");
+    return NULL;
+  }
+  mongoc_uri_t *uri = parse_uri(uri_string, opts, err);
+  if (!uri) return NULL;
+  bson_error_t error;
+  mongoc_client_t *mc = mongoc_client_new_from_uri_with_error(uri, &error);
+  const char *password = mongoc_uri_get_password(uri);
+  if (!mc) {
+    asp_error_from_mongoc(err, &error, NULL);
+    asp_error_scrub(err, password);
+    mongoc_uri_destroy(uri);
+    return NULL;
+  }
+  mongoc_uri_destroy(uri);
+  mongoc_client_set_error_api(mc, MONGOC_ERROR_API_VERSION_2);
+  asp_client_t *c = bson_malloc0(sizeof *c);
+  c->mongoc = mc;
+  return c;
+}
+
+void asp_client_destroy(asp_client_t *client) {
+  if (!client) return;
+  mongoc_client_destroy(client->mongoc);
+  bson_free(client);
+}
+
+void asp_client_settings(const asp_client_t *client, bson_t *out) {
+  bson_init(out);
+  const mongoc_uri_t *uri = mongoc_client_get_uri(client->mongoc);
+  bson_t hosts;
+  BSON_APPEND_ARRAY_BEGIN(out, "hosts", &hosts);
+  int i = 0;
+  for (const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri); h; h = h->next, i++) {
+    char key[16];
+    snprintf(key, sizeof key, "%d", i);
+    bson_append_utf8(&hosts, key, -1, h->host_and_port, -1);
+  }
+  bson_append_array_end(out, &hosts);
+  BSON_APPEND_BOOL(out, "tls", mongoc_uri_get_tls(uri));
+  const char *v;
+  if ((v = mongoc_uri_get_auth_source(uri))) BSON_APPEND_UTF8(out, "authSource", v);
+  if ((v = mongoc_uri_get_auth_mechanism(uri))) BSON_APPEND_UTF8(out, "authMechanism", v);
+  if ((v = mongoc_uri_get_appname(uri))) BSON_APPEND_UTF8(out, "appname", v);
+  if ((v = mongoc_uri_get_username(uri))) BSON_APPEND_UTF8(out, "username", v);
+  if ((v = mongoc_uri_get_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, NULL)))
+    BSON_APPEND_UTF8(out, "tlsCAFile", v);
+}
+
+static bool run_once(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err) {
+  bson_error_t error;
+  c->sent++;
+  if (mongoc_client_command_with_opts(c->mongoc, "admin", cmd, NULL, NULL, reply, &error))
+    return true;
+  asp_error_from_mongoc(err, &error, reply);
+  asp_error_scrub(err, mongoc_uri_get_password(mongoc_client_get_uri(c->mongoc)));
+  return false;
+}
+
+bool asp_client_run(asp_client_t *c, const bson_t *cmd, bool retryable_read, bson_t *reply,
+                    asp_error_t *err) {
+  asp_error_clear(err);
+  asp_error_t first;
+  if (run_once(c, cmd, reply, &first)) return true;
+  if (retryable_read && asp_error_is_retryable_read(&first)) {
+    bson_destroy(reply);
+    return run_once(c, cmd, reply, err);
+  }
+  if (err) *err = first;
+  return false;
+}
+
+bool asp_client_ping(asp_client_t *c, asp_error_t *err) {
+  bson_t cmd = BSON_INITIALIZER, reply;
+  BSON_APPEND_INT32(&cmd, "ping", 1);
+  bool ok = asp_client_run(c, &cmd, false, &reply, err);
+  bson_destroy(&cmd);
+  bson_destroy(&reply);
+  return ok;
+}
+
+uint64_t asp_client_commands_sent(const asp_client_t *client) {
+  return client->sent;
+}
