@@ -1,0 +1,173 @@
+-- The canonical processor definition {name, pipeline, options} as an Extended JSON
+-- file, the form ASP users keep in version control. The codec is asp.core's
+-- (libbson); this module adds the shape check and a stable layout (two-space
+-- indent, one value per line) so that load -> save reproduces a file byte for byte.
+
+local values = require "asp.pipeline.values"
+
+local D = {}
+
+local MODES = { relaxed = true, canonical = true }
+
+local function core()
+  local ok, c = pcall(require, "asp.core")
+  if not ok or type(c) ~= "table" or type(c.to_json) ~= "function" or type(c.from_json) ~= "function" then
+    return nil, "asp.pipeline: JSON definitions need asp.core with to_json and from_json"
+  end
+  return c
+end
+
+-- nil, or why `def` is not a definition.
+local function shape_error(def)
+  if not values.is_document(def) then return "a definition must be an object {name, pipeline, options}" end
+  for k in pairs(def) do
+    if k ~= "name" and k ~= "pipeline" and k ~= "options" then
+      return "unknown field '" .. tostring(k) .. "' in definition (expected name, pipeline, options)"
+    end
+  end
+  if type(def.name) ~= "string" or def.name == "" then return "definition.name must be a non-empty string" end
+  local p = def.pipeline
+  if type(p) ~= "table" or (next(p) ~= nil and not values.is_array(p)) then
+    return "definition.pipeline must be an array of stages"
+  end
+  if def.options ~= nil and not values.is_document(def.options) then
+    return "definition.options must be an object"
+  end
+  return nil
+end
+
+-- An ordered definition document (options left out when nil).
+function D.new(name, pipeline, options)
+  local def = values.ordered("name", name, "pipeline", pipeline)
+  if options ~= nil then def.options = options end
+  local err = shape_error(def)
+  if err then error("asp.pipeline: " .. err, 3) end
+  return def
+end
+
+-- Re-lays out compact JSON: two-space indent, one member or element per line,
+-- `"key": value`, empty containers as {} and []. Strings are copied untouched.
+local function layout(json)
+  local out, depth, i, n = {}, 0, 1, #json
+  local function newline()
+    out[#out + 1] = "\n" .. string.rep("  ", depth)
+  end
+  while i <= n do
+    local c = json:sub(i, i)
+    if c == '"' then
+      local j = i + 1
+      while true do
+        local q = json:find('["\\]', j)
+        if not q then return nil, "unterminated string in JSON" end
+        if json:sub(q, q) == "\\" then
+          j = q + 2
+        else
+          j = q
+          break
+        end
+      end
+      out[#out + 1] = json:sub(i, j)
+      i = j + 1
+    elseif c == "{" or c == "[" then
+      local close = c == "{" and "}" or "]"
+      local k = json:find("%S", i + 1)
+      if k and json:sub(k, k) == close then
+        out[#out + 1] = c .. close
+        i = k + 1
+      else
+        depth = depth + 1
+        out[#out + 1] = c
+        newline()
+        i = i + 1
+      end
+    elseif c == "}" or c == "]" then
+      depth = depth - 1
+      newline()
+      out[#out + 1] = c
+      i = i + 1
+    elseif c == "," then
+      out[#out + 1] = ","
+      newline()
+      i = i + 1
+    elseif c == ":" then
+      out[#out + 1] = ": "
+      i = i + 1
+    elseif c:find("%s") then
+      i = i + 1
+    else
+      local j = json:find("[%s,:%]}]", i) or n + 1
+      out[#out + 1] = json:sub(i, j - 1)
+      i = j
+    end
+  end
+  return table.concat(out) .. "\n"
+end
+
+-- JSON text -> definition (ordered documents, as asp.core decodes them), or nil, err.
+function D.decode(json)
+  local c, cerr = core()
+  if not c then return nil, cerr end
+  if type(json) ~= "string" then return nil, "asp.pipeline: decode_definition takes a JSON string" end
+  local ok, def, err = pcall(c.from_json, json)
+  if not ok then return nil, "asp.pipeline: invalid definition JSON: " .. tostring(def) end
+  if def == nil then return nil, "asp.pipeline: invalid definition JSON: " .. tostring(err) end
+  local shape = shape_error(def)
+  if shape then return nil, "asp.pipeline: " .. shape end
+  return def
+end
+
+-- definition -> JSON text in `mode` ("relaxed", the default, or "canonical").
+function D.encode(def, mode)
+  mode = mode or "relaxed"
+  if not MODES[mode] then
+    error("asp.pipeline: JSON mode must be 'relaxed' or 'canonical', got " .. tostring(mode), 3)
+  end
+  local shape = shape_error(def)
+  if shape then error("asp.pipeline: " .. shape, 3) end
+  local c, cerr = core()
+  if not c then return nil, cerr end
+  -- Emit name, pipeline, options in that order whatever table `def` is.
+  local doc = values.ordered("name", def.name, "pipeline", def.pipeline)
+  if def.options ~= nil then doc.options = def.options end
+  local ok, json, err = pcall(c.to_json, doc, mode)
+  if not ok then return nil, "asp.pipeline: cannot encode definition: " .. tostring(json) end
+  if json == nil then return nil, "asp.pipeline: cannot encode definition: " .. tostring(err) end
+  local text, lerr = layout(json)
+  if not text then return nil, "asp.pipeline: " .. lerr end
+  return text
+end
+
+function D.load(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "asp.pipeline: " .. tostring(err) end
+  local json = f:read("*a")
+  f:close()
+  local def, derr = D.decode(json)
+  if not def then return nil, derr .. " (" .. path .. ")" end
+  return def
+end
+
+-- Writes to a temporary file first so a failed save never leaves half a definition.
+function D.save(path, def, mode)
+  local json, err = D.encode(def, mode)
+  if not json then return nil, err end
+  local tmp = path .. ".tmp"
+  local f, ferr = io.open(tmp, "wb")
+  if not f then return nil, "asp.pipeline: " .. tostring(ferr) end
+  local ok, werr = f:write(json)
+  f:close()
+  if not ok then
+    os.remove(tmp)
+    return nil, "asp.pipeline: " .. tostring(werr)
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, "asp.pipeline: " .. tostring(rerr)
+  end
+  return true
+end
+
+D.layout = layout
+
+return D
