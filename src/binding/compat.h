@@ -6,6 +6,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #if defined(LUAJIT_VERSION_NUM) || defined(LUA_JITLIBNAME)
 #define LASP_LUAJIT 1
@@ -32,11 +34,12 @@
 
 /* Registry keys are addresses of statics: collision-free, fine for LuaJIT light userdata. */
 #if LUA_VERSION_NUM < 502
-#define lasp_rawgetp(L, idx, p) \
-  (lua_pushlightuserdata((L), (void *)(p)), lua_rawget((L), ((idx) < 0 && (idx) > LUA_REGISTRYINDEX) ? (idx) - 1 : (idx)))
-#define lasp_rawsetp(L, idx, p)                                                              \
-  (lua_pushlightuserdata((L), (void *)(p)), lua_insert((L), -2),                         \
-   lua_rawset((L), ((idx) < 0 && (idx) > LUA_REGISTRYINDEX) ? (idx) - 1 : (idx)))
+#define lasp_rawgetp(L, idx, p)             \
+  (lua_pushlightuserdata((L), (void *)(p)), \
+   lua_rawget((L), ((idx) < 0 && (idx) > LUA_REGISTRYINDEX) ? (idx)-1 : (idx)))
+#define lasp_rawsetp(L, idx, p)                                  \
+  (lua_pushlightuserdata((L), (void *)(p)), lua_insert((L), -2), \
+   lua_rawset((L), ((idx) < 0 && (idx) > LUA_REGISTRYINDEX) ? (idx)-1 : (idx)))
 #else
 #define lasp_rawgetp(L, idx, p) ((void)lua_rawgetp((L), (idx), (p)))
 #define lasp_rawsetp(L, idx, p) lua_rawsetp((L), (idx), (p))
@@ -50,11 +53,8 @@ void *lasp_testudata(lua_State *L, int ud, const char *tname);
 #define luaL_testudata(L, ud, t) lasp_testudata((L), (ud), (t))
 #endif
 
-#if LUA_VERSION_NUM < 502
+/* Not luaL_newlib: its size hint needs an array, and callers pass luaL_Reg pointers. */
 #define lasp_newlib(L, l) (lua_newtable(L), luaL_setfuncs((L), (l), 0))
-#else
-#define lasp_newlib(L, l) luaL_newlib((L), (l))
-#endif
 
 /* Userdata with n user values (5.4); older versions have one slot (a table on 5.1). */
 #if LUA_VERSION_NUM >= 504
@@ -63,10 +63,18 @@ void *lasp_testudata(lua_State *L, int ud, const char *tname);
 #define lasp_newuserdata(L, sz, n) lua_newuserdata((L), (sz))
 #endif
 
+/* Largest magnitude up to which every integer is exact in a double (2^53): the limit of
+ * integers on Lua versions without an integer subtype. */
+#define LASP_EXACT_INT_MAX 9007199254740992.0
+
 #if LUA_VERSION_NUM >= 503
 #define lasp_isinteger(L, i) lua_isinteger((L), (i))
 #else
 int lasp_isinteger(lua_State *L, int idx); /* number with an integral value within +-2^53 */
 #endif
+
+/* True when the number at idx has an exact int64 value (an integer, or a float with an
+ * integral value in [-2^63, 2^63)); stores it in *out. Never casts out of range. */
+bool lasp_toint64(lua_State *L, int idx, int64_t *out);
 
 #endif

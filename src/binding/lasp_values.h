@@ -1,5 +1,6 @@
 /* BSON <-> Lua values (the table of DESIGN.md section 4). Used by the client
- * parts of the binding; knows nothing about ASP. */
+ * parts of the binding; knows nothing about ASP. docs/values.md is the user-facing
+ * description of every rule implemented behind this header. */
 #ifndef LASP_VALUES_H
 #define LASP_VALUES_H
 
@@ -13,10 +14,15 @@
 #define LASP_DECODE_PLAIN 0
 #define LASP_DECODE_ORDERED 1 /* documents remember their key order (as asp.ordered does) */
 
-/* Pushes the document as a Lua table (arrays get the array marker metatable). */
+/* Deepest nesting of tables/documents accepted either way (the root counts as 1), the
+ * same limit the MongoDB server applies. */
+#define LASP_MAX_DEPTH 100
+
+/* Pushes the document as a Lua table (arrays get the array marker metatable).
+ * Raises only on memory errors or a document nested deeper than LASP_MAX_DEPTH. */
 void lasp_push_document(lua_State *L, const bson_t *doc, int flags);
 
-/* Pushes the value under `iter` (any BSON type). */
+/* Pushes the value under `iter` (any BSON type). Same raising rules. */
 void lasp_push_iter_value(lua_State *L, const bson_iter_t *iter, int flags);
 
 /* Converts the table at idx into a document appended to `out` (an initialised bson_t).
@@ -31,12 +37,67 @@ bool lasp_to_document(lua_State *L, int idx, bson_t *out, const char *what, char
 bool lasp_append_value(lua_State *L, int idx, bson_t *doc, const char *key, const char *what,
                        char *err, size_t err_len);
 
-/* Returns true when the value at idx is asp.null or a NULL light userdata (ngx.null, cjson.null). */
+/* Returns true when the value at idx is asp.null or a NULL light userdata (ngx.null, cjson.null).
+ */
 bool lasp_is_null(lua_State *L, int idx);
 
 /* Adds the value API to the module table at module_idx: null, array, ordered, int32, int64,
- * double, objectid, date, timestamp, decimal128, binary, regex, minkey, maxkey, type,
- * to_json, from_json. All state lives in this lua_State (registry), none in C globals. */
+ * double, objectid, date, timestamp, decimal128, binary, regex, minkey, maxkey, javascript,
+ * type, to_json, from_json, bson_encode, bson_decode. All state lives in this lua_State
+ * (registry), none in C globals. */
 void lasp_values_register(lua_State *L, int module_idx);
+
+/* ---- Shared between the value files only (values.c, bson_*.c, json.c, typed_values.c). */
+
+/* Metatable keys the Lua side sees (see docs/values.md). */
+#define LASP_ORDER_FIELD "__asp_order"
+#define LASP_ARRAY_FIELD "__asp_array"
+#define LASP_TYPES_FIELD "__asp_types"
+
+/* Pushes the shared array marker metatable / the typed-value metatable (created by
+ * lasp_values_register). */
+void lasp_push_array_mt(lua_State *L);
+void lasp_push_typed_mt(lua_State *L);
+
+/* Encodes the table at idx into `out` as the body of a document or, for an array, of an
+ * array (keys "0".."n-1"); *is_array tells which. Error contract of lasp_to_document. */
+bool lasp_encode_table(lua_State *L, int idx, bson_t *out, bool *is_array, const char *what,
+                       char *err, size_t err_len);
+
+/* A typed value: full userdata with the typed-value metatable. */
+typedef struct lasp_typed lasp_typed_t;
+
+/* Returns the typed value at idx, or NULL; typed_mt is the absolute index of the
+ * typed-value metatable (callers fetch it once per conversion). */
+const lasp_typed_t *lasp_test_typed(lua_State *L, int idx, int typed_mt);
+
+/* Appends a typed value under key; false only if libbson refuses (document too large). */
+bool lasp_append_typed(bson_t *b, const char *key, int key_len, const lasp_typed_t *v);
+
+/* Pushes the BSON value under iter as a typed value (ObjectId, date, timestamp,
+ * decimal128, binary, regex, min/max key, code, dbpointer, and int64 that Lua cannot hold). */
+void lasp_push_typed_iter(lua_State *L, const bson_iter_t *iter);
+
+/* Pushes a boxed int64 (for Lua versions whose numbers cannot hold it exactly). */
+void lasp_push_int64_box(lua_State *L, int64_t v);
+
+/* The kind name asp.type() reports for a typed value ("objectid", "date", ...). */
+const char *lasp_typed_kind(const lasp_typed_t *v);
+
+/* Adds the typed-value constructors to the module table at module_idx. */
+void lasp_typed_register(lua_State *L, int module_idx);
+
+/* Pushes the Extended JSON text of the single value in `wrapper`, a one-key document
+ * built to let libbson print a value that is not a document (an array, a scalar). */
+void lasp_push_wrapped_json(lua_State *L, const bson_t *wrapper, bool canonical);
+
+/* Pushes `doc` decoded as an array when as_array (a BSON array body), else as a document. */
+void lasp_push_bson(lua_State *L, const bson_t *doc, bool as_array, int flags);
+
+/* True when the encoder would treat the table at idx as an array. */
+bool lasp_table_is_array(lua_State *L, int idx);
+
+/* Adds to_json / from_json to the module table at module_idx. */
+void lasp_json_register(lua_State *L, int module_idx);
 
 #endif

@@ -1,7 +1,195 @@
-/* Stub until the value mapping lands. */
+/* The value API of asp.core: null, arrays, ordered documents, asp.type, and raw BSON in
+ * and out (bson_encode / bson_decode). Typed values live in typed_values.c, Extended
+ * JSON in json.c, the conversions themselves in bson_encode.c and bson_decode.c. */
+#include <stdio.h>
+
 #include "lasp_values.h"
 
+/* Registry key of the shared array marker metatable: the address of a static. */
+static const char array_mt_key = 0;
+
+void lasp_push_array_mt(lua_State *L) {
+  lasp_rawgetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+}
+
+bool lasp_is_null(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
+}
+
+/* asp.array([t]) -> t with the array marker (a new empty array without argument). */
+static int l_array(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) {
+    lua_settop(L, 0);
+    lua_newtable(L);
+  } else {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+  }
+  lasp_push_array_mt(L);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
+/* asp.ordered{"k1", v1, "k2", v2, ...} -> a table whose metatable records the key order.
+ * The list length comes from the highest key index, so nil values are allowed. */
+static int l_ordered(lua_State *L) {
+  lua_Integer i, n = 0;
+  int t, order;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    n = (lua_Integer)lua_rawlen(L, 1);
+  }
+  if (n % 2 != 0) n++; /* a trailing nil value */
+  lua_createtable(L, 0, (int)(n / 2));
+  t = lua_gettop(L);
+  lua_createtable(L, (int)(n / 2), 0);
+  order = lua_gettop(L);
+  for (i = 1; i <= n; i += 2) {
+    lua_rawgeti(L, 1, i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return luaL_argerror(L, 1, lua_pushfstring(L, "key at position %d is not a string", (int)i));
+    lua_pushvalue(L, -1);
+    lua_rawget(L, t);
+    if (!lua_isnil(L, -1))
+      return luaL_argerror(L, 1, lua_pushfstring(L, "duplicate key '%s'", lua_tostring(L, -2)));
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, order, (int)(i / 2 + 1));
+    lua_rawgeti(L, 1, i + 1);
+    if (lua_isnil(L, -1)) {
+      /* The key keeps its place in the order; encoding skips keys whose value is nil. */
+      lua_pop(L, 2);
+      continue;
+    }
+    lua_rawset(L, t);
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, order);
+  lua_setfield(L, -2, LASP_ORDER_FIELD);
+  lua_setmetatable(L, t);
+  lua_settop(L, t);
+  return 1;
+}
+
+/* asp.type(v): the BSON kind v encodes to (or was decoded from), nil when v has none. */
+static int l_type(lua_State *L) {
+  luaL_checkany(L, 1);
+  switch (lua_type(L, 1)) {
+    case LUA_TSTRING:
+      lua_pushliteral(L, "string");
+      return 1;
+    case LUA_TBOOLEAN:
+      lua_pushliteral(L, "boolean");
+      return 1;
+    case LUA_TNUMBER: {
+      int64_t i;
+#if LASP_HAS_INTEGERS
+      bool integral = lua_isinteger(L, 1) && lasp_toint64(L, 1, &i);
+#else
+      bool integral = lasp_isinteger(L, 1) && lasp_toint64(L, 1, &i);
+#endif
+      if (!integral)
+        lua_pushliteral(L, "double");
+      else if (i >= INT32_MIN && i <= INT32_MAX)
+        lua_pushliteral(L, "int32");
+      else
+        lua_pushliteral(L, "int64");
+      return 1;
+    }
+    case LUA_TTABLE:
+      if (lasp_table_is_array(L, 1))
+        lua_pushliteral(L, "array");
+      else
+        lua_pushliteral(L, "document");
+      return 1;
+    case LUA_TLIGHTUSERDATA:
+      if (lasp_is_null(L, 1)) {
+        lua_pushliteral(L, "null");
+        return 1;
+      }
+      break;
+    case LUA_TUSERDATA: {
+      const lasp_typed_t *v;
+      lasp_push_typed_mt(L);
+      v = lasp_test_typed(L, 1, lua_gettop(L));
+      if (v != NULL) {
+        lua_pushstring(L, lasp_typed_kind(v));
+        return 1;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
+/* asp.bson_encode(doc) -> string | nil, err. Arrays are refused: BSON bytes are a document. */
+static int l_bson_encode(lua_State *L) {
+  char err[256];
+  bson_t doc;
+  luaL_checkany(L, 1);
+  bson_init(&doc);
+  if (!lasp_to_document(L, 1, &doc, "value", err, sizeof err)) {
+    bson_destroy(&doc);
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushlstring(L, (const char *)bson_get_data(&doc), doc.len);
+  bson_destroy(&doc);
+  return 1;
+}
+
+/* asp.bson_decode(bytes[, ordered]) -> table | nil, err for bytes that are not one valid
+ * BSON document. */
+static int l_bson_decode(lua_State *L) {
+  size_t len, offset;
+  const char *bytes = luaL_checklstring(L, 1, &len);
+  bool ordered = lua_toboolean(L, 2);
+  bson_t doc;
+  if (!bson_init_static(&doc, (const uint8_t *)bytes, len)) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "invalid BSON: bad length or terminator");
+    return 2;
+  }
+  if (!bson_validate(&doc, BSON_VALIDATE_NONE, &offset)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid BSON: corrupt element at offset %d", (int)offset);
+    return 2;
+  }
+  lasp_push_document(L, &doc, ordered ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN);
+  return 1;
+}
+
+static const luaL_Reg value_funcs[] = {{"array", l_array},
+                                       {"ordered", l_ordered},
+                                       {"type", l_type},
+                                       {"bson_encode", l_bson_encode},
+                                       {"bson_decode", l_bson_decode},
+                                       {NULL, NULL}};
+
 void lasp_values_register(lua_State *L, int module_idx) {
-  (void)L;
-  (void)module_idx;
+  module_idx = lasp_absindex(L, module_idx);
+  lasp_push_array_mt(L);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, LASP_ARRAY_FIELD);
+    lua_pushliteral(L, "asp.array");
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lasp_rawsetp(L, LUA_REGISTRYINDEX, &array_mt_key);
+  }
+  lua_setfield(L, module_idx, "array_mt");
+  /* NULL light userdata: the same value as cjson.null and ngx.null. */
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, module_idx, "null");
+  lua_pushvalue(L, module_idx);
+  luaL_setfuncs(L, value_funcs, 0);
+  lua_pop(L, 1);
+  lasp_typed_register(L, module_idx);
+  lasp_json_register(L, module_idx);
 }
