@@ -1,0 +1,127 @@
+#include "net/connection.h"
+
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "auth/scram.h"
+#include "log.h"
+#include "net/tls.h"
+#include "net/wire.h"
+
+/* A client that connects and never finishes the TLS handshake must not hold a thread forever. */
+#define HANDSHAKE_TIMEOUT_SECONDS 10
+
+typedef enum { READ_OK, READ_EOF, READ_PARTIAL, READ_ERROR } read_status_t;
+
+static void set_receive_timeout(int fd, int seconds) {
+  struct timeval tv = {.tv_sec = seconds, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* Reads exactly len bytes; READ_EOF only when the peer closed before the first byte. */
+static read_status_t read_exact(SSL *ssl, uint8_t *buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    size_t n = 0;
+    if (SSL_read_ex(ssl, buf + got, len - got, &n) != 1) {
+      int code = SSL_get_error(ssl, 0);
+      ERR_clear_error();
+      if (code == SSL_ERROR_ZERO_RETURN || code == SSL_ERROR_SYSCALL) {
+        return got == 0 ? READ_EOF : READ_PARTIAL;
+      }
+      return READ_ERROR;
+    }
+    got += n;
+  }
+  return READ_OK;
+}
+
+static bool write_all(SSL *ssl, const uint8_t *buf, size_t len) {
+  size_t written = 0;
+  bool ok = SSL_write_ex(ssl, buf, len, &written) == 1 && written == len;
+  ERR_clear_error();
+  return ok;
+}
+
+/* Handles one message. Returns false when the connection must close. */
+static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_id) {
+  uint8_t header_bytes[ASPD_WIRE_HEADER_LEN];
+  char err[256];
+  read_status_t status = read_exact(ssl, header_bytes, sizeof header_bytes);
+  if (status == READ_EOF) return false;
+  if (status != READ_OK) {
+    aspd_log("conn %llu: truncated message header; closing",
+             (unsigned long long)session->connection_id);
+    return false;
+  }
+  aspd_wire_header_t header;
+  if (!aspd_wire_parse_header(header_bytes, &header, err, sizeof err)) {
+    aspd_log("conn %llu: %s; closing", (unsigned long long)session->connection_id, err);
+    return false;
+  }
+  size_t len = (size_t)header.message_length;
+  uint8_t *msg = malloc(len);
+  memcpy(msg, header_bytes, sizeof header_bytes);
+  status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, len - ASPD_WIRE_HEADER_LEN);
+  if (status != READ_OK) {
+    aspd_log("conn %llu: truncated message (%zu bytes announced); closing",
+             (unsigned long long)session->connection_id, len);
+    free(msg);
+    return false;
+  }
+  aspd_wire_request_t request;
+  bool parsed = aspd_wire_parse_message(msg, len, &request, err, sizeof err);
+  free(msg);
+  if (!parsed) {
+    aspd_log("conn %llu: malformed message: %s; closing",
+             (unsigned long long)session->connection_id, err);
+    return false;
+  }
+  bson_t reply = BSON_INITIALIZER;
+  aspd_dispatch(session, &request.command, &reply);
+  bool keep = true;
+  if (!request.more_to_come) {
+    size_t out_len;
+    int32_t id = (*next_request_id)++;
+    uint8_t *out = request.header.opcode == ASPD_OP_QUERY
+                       ? aspd_wire_build_op_reply(id, request.header.request_id, &reply, &out_len)
+                       : aspd_wire_build_op_msg(id, request.header.request_id, &reply, &out_len);
+    keep = write_all(ssl, out, out_len);
+    free(out);
+  }
+  bson_destroy(&reply);
+  aspd_wire_request_destroy(&request);
+  return keep;
+}
+
+void aspd_connection_serve(int fd, SSL_CTX *ctx, aspd_server_t *server, uint64_t id,
+                           const char *peer) {
+  SSL *ssl = SSL_new(ctx);
+  if (!ssl) {
+    aspd_log("conn %llu: out of memory for TLS", (unsigned long long)id);
+    return;
+  }
+  SSL_set_fd(ssl, fd);
+  set_receive_timeout(fd, HANDSHAKE_TIMEOUT_SECONDS);
+  if (SSL_accept(ssl) != 1) {
+    char reason[256];
+    aspd_tls_last_error(reason, sizeof reason);
+    aspd_log("conn %llu from %s: TLS handshake failed (%s); closing", (unsigned long long)id, peer,
+             reason);
+    SSL_free(ssl);
+    return;
+  }
+  set_receive_timeout(fd, 0);
+
+  aspd_session_t session = {.server = server, .connection_id = id};
+  int32_t next_request_id = 1;
+  while (serve_one(ssl, &session, &next_request_id)) {
+  }
+  aspd_scram_free(session.scram);
+  SSL_shutdown(ssl);
+  ERR_clear_error();
+  SSL_free(ssl);
+}
