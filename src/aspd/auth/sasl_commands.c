@@ -47,7 +47,8 @@ static bool step(aspd_session_t *session, const uint8_t *in, uint32_t in_len, bs
   size_t out_len;
   aspd_scram_status_t status = aspd_scram_step(session->scram, in, in_len, &out, &out_len);
   if (status == ASPD_SCRAM_FAILED) {
-    aspd_log("conn %llu: authentication failed", (unsigned long long)session->connection_id);
+    aspd_log("conn %llu: authentication failed for user '%s'",
+             (unsigned long long)session->connection_id, aspd_scram_user(session->scram));
     return false;
   }
   bool done = status == ASPD_SCRAM_AUTHENTICATED;

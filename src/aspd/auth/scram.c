@@ -63,7 +63,7 @@ static bool decode_saslname(const char *in, size_t len, char *out, size_t cap) {
       }
       i += 2;
     }
-    if (o + 1 >= cap) return false;
+    if ((unsigned char)c < 0x20 || o + 1 >= cap) return false; /* names end up in logs */
     out[o++] = c;
   }
   out[o] = '\0';
