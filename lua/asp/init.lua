@@ -1,0 +1,139 @@
+-- The public module `asp`: the C binding (asp.core) plus the parts that are better in
+-- Lua: the sample cursor's waiting loop (so that a host-supplied sleep may yield, e.g.
+-- ngx.sleep or a coroutine in a game loop), sample/process option tables, and the lazy
+-- asp.pipeline.
+local core = require "asp.core"
+
+local asp = {}
+
+-- Everything public of asp.core: connect, version, the value API (null, array, ordered,
+-- typed values, to_json, from_json, ...). Class method tables and _private helpers stay.
+local private = { Client = true, StreamProcessors = true, Processor = true, Cursor = true,
+                  sleep = true, now = true }
+for k, v in pairs(core) do
+  if not private[k] and not k:match("^_") then asp[k] = v end
+end
+
+local Client, Processor, Cursor = core.Client, core.Processor, core.Cursor
+local sleep_default, now = core.sleep, core.now
+local DEFAULT_POLL_INTERVAL_MS = 100
+
+-- Integer check that works on 5.1/LuaJIT (no math.type) as well as 5.3+.
+local function is_integer(v)
+  if type(v) ~= "number" then return false end
+  if math.type then return math.type(v) == "integer" end
+  return v == math.floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53
+end
+
+-- Checks an options table against a whitelist of key -> checker; raises naming the key.
+local function check_opts(fname, opts, spec)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(fname, type(opts)), 3)
+  end
+  for k, v in pairs(opts) do
+    local check = spec[k]
+    if not check then error(("%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
+    local ok, expected = check(v)
+    if not ok then
+      error(("%s: option '%s' must be %s, got %s"):format(fname, k, expected, tostring(v)), 3)
+    end
+  end
+  return opts
+end
+
+local function non_negative_integer(v) return is_integer(v) and v >= 0, "an integer >= 0" end
+local function non_negative_number(v)
+  return type(v) == "number" and v >= 0, "a number >= 0"
+end
+local function is_function(v) return type(v) == "function", "a function" end
+local function is_boolean(v) return type(v) == "boolean", "a boolean" end
+local function is_table(v) return type(v) == "table", "a table" end
+
+local cursor_spec = {
+  limit = non_negative_integer,
+  batch_size = non_negative_integer,
+  max_wait_ms = non_negative_number,
+  poll_interval_ms = non_negative_number,
+  sleep = is_function,
+  ordered = is_boolean,
+}
+local process_spec = { dlq = is_table }
+for k, v in pairs(cursor_spec) do process_spec[k] = v end
+
+-- Waiting settings per cursor; weak keys so a collected cursor takes its entry along.
+local waits = setmetatable({}, { __mode = "k" })
+
+local function remember_wait(cur, opts)
+  waits[cur] = {
+    max_wait = opts.max_wait_ms and opts.max_wait_ms / 1000,
+    interval = (opts.poll_interval_ms or DEFAULT_POLL_INTERVAL_MS) / 1000,
+    sleep = opts.sleep or sleep_default,
+  }
+end
+
+-- The generic for gets the cursor as iterator and as closing value (Lua 5.4), so `break`
+-- closes it at once; older Luas ignore the fourth value and the collector closes it.
+local function iterate(cur, err)
+  if not cur then return nil, err end
+  return cur, nil, nil, cur
+end
+
+--- proc:sample(opts) -> cursor (also usable directly in a generic for) | nil, err
+function Processor:sample(opts)
+  opts = check_opts("sample", opts, cursor_spec)
+  local cur, err = self:_sample(opts.limit, opts.batch_size, opts.ordered)
+  if cur then remember_wait(cur, opts) end
+  return iterate(cur, err)
+end
+
+--- client:process(pipeline, opts) -> cursor | nil, err: an ephemeral processor, dropped
+--- when the cursor is closed or collected.
+function Client:process(pipeline, opts)
+  opts = check_opts("process", opts, process_spec)
+  local cur, err = self:_process(pipeline, opts.dlq, opts.limit, opts.batch_size, opts.ordered)
+  if cur then remember_wait(cur, opts) end
+  return iterate(cur, err)
+end
+
+--- cur:next() -> doc | nil (exhausted, limit reached, or max_wait_ms elapsed) | nil, err
+function Cursor:next()
+  local doc = self:_take()
+  if doc ~= nil then return doc end
+  local w = waits[self] or { interval = DEFAULT_POLL_INTERVAL_MS / 1000, sleep = sleep_default }
+  local deadline = w.max_wait and now() + w.max_wait
+  while not self:_done() do
+    local ok, err = self:_more()
+    if not ok then return nil, err end
+    doc = self:_take()
+    if doc ~= nil then return doc end
+    if self:_done() then break end
+    if deadline then
+      local left = deadline - now()
+      if left <= 0 then return nil end
+      w.sleep(math.min(w.interval, left))
+    else
+      w.sleep(w.interval)
+    end
+  end
+  return nil
+end
+
+-- One step of `for doc in cursor`: a failure mid-iteration raises the error object (a
+-- loop cannot return nil, err); use cur:next() to get nil, err instead.
+core._cursor_call(function(self)
+  local doc, err = self:next()
+  if err ~= nil then error(err, 2) end
+  return doc
+end)
+
+-- asp.pipeline is loaded on first use: scripts that never build pipelines do not pay.
+return setmetatable(asp, {
+  __index = function(t, k)
+    if k == "pipeline" then
+      local p = require "asp.pipeline"
+      rawset(t, k, p)
+      return p
+    end
+  end,
+})

@@ -1,0 +1,231 @@
+/* The sample cursor userdata. C keeps the current batch (the reply's BSON) and decodes one
+ * document per take, so nothing is converted that the caller does not ask for. The waiting
+ * loop (poll interval, max wait, host sleep) lives in asp.lua so that a host's sleep may
+ * yield (ngx.sleep, a coroutine in a game loop). User value 1 is the client. */
+/* nanosleep, clock_gettime */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+
+#include "lasp.h"
+
+typedef struct {
+  asp_sample_t *sample; /* NULL once closed */
+  bson_t reply;         /* the current batch's reply, valid while has_batch */
+  bson_iter_t batch;
+  bool has_batch;
+  int32_t batch_size; /* -1: not sent */
+  int64_t limit;      /* -1: none (the server may also enforce it) */
+  int64_t delivered;
+  int flags;
+} lasp_cursor_t;
+
+void lasp_push_cursor(lua_State *L, asp_sample_t *s, int owner, int32_t batch_size, int64_t limit,
+                      int decode_flags) {
+  owner = lasp_absindex(L, owner);
+  lasp_cursor_t *cur = lasp_newuserdata(L, sizeof *cur, 1);
+  memset(cur, 0, sizeof *cur);
+  cur->sample = s;
+  cur->batch_size = batch_size;
+  cur->limit = limit;
+  cur->flags = decode_flags;
+  lasp_setmetatable(L, LASP_CURSOR_MT);
+  lua_pushvalue(L, owner);
+  lasp_setuv(L, -2, 1);
+}
+
+static void release_batch(lasp_cursor_t *cur) {
+  if (!cur->has_batch) return;
+  bson_destroy(&cur->reply);
+  cur->has_batch = false;
+}
+
+static bool limit_reached(const lasp_cursor_t *cur) {
+  return cur->limit >= 0 && cur->delivered >= cur->limit;
+}
+
+/* The client the cursor runs on, or NULL when it was closed (never raises: used by __gc). */
+static asp_client_t *client_or_null(lua_State *L, int idx) {
+  lasp_getuv(L, idx, 1);
+  lasp_client_t *u = luaL_testudata(L, -1, LASP_CLIENT_MT);
+  lua_pop(L, 1);
+  return u ? u->client : NULL;
+}
+
+static lasp_cursor_t *check_open(lua_State *L, int idx) {
+  lasp_cursor_t *cur = luaL_checkudata(L, idx, LASP_CURSOR_MT);
+  if (!cur->sample) luaL_error(L, "asp: the cursor is closed");
+  return cur;
+}
+
+/* Pushes the next document of the current batch; false (nothing pushed) when it is used up. */
+static bool take(lua_State *L, lasp_cursor_t *cur) {
+  if (!cur->has_batch || limit_reached(cur)) return false;
+  while (bson_iter_next(&cur->batch)) {
+    uint32_t len;
+    const uint8_t *data;
+    bson_t doc;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&cur->batch)) continue; /* a batch holds documents only */
+    bson_iter_document(&cur->batch, &len, &data);
+    if (!bson_init_static(&doc, data, len)) continue;
+    lasp_push_document(L, &doc, cur->flags);
+    cur->delivered++;
+    return true;
+  }
+  release_batch(cur);
+  return false;
+}
+
+static bool done(const lasp_cursor_t *cur) {
+  return !cur->sample || limit_reached(cur) ||
+         (!cur->has_batch && asp_sample_cursor_id(cur->sample) == 0);
+}
+
+/* cur:_take() -> doc | nil */
+static int cursor_take(lua_State *L) {
+  lasp_cursor_t *cur = check_open(L, 1);
+  if (!take(L, cur)) lua_pushnil(L);
+  return 1;
+}
+
+/* One getMore into the batch (the previous one must be used up). false + err on failure. */
+static bool more(lua_State *L, lasp_cursor_t *cur, asp_error_t *err) {
+  asp_error_clear(err);
+  if (cur->has_batch || done(cur)) return true;
+  asp_client_t *c = client_or_null(L, 1);
+  if (!c) luaL_error(L, "asp: the client is closed");
+  bool ok = asp_sample_get_more(cur->sample, cur->batch_size, &cur->reply, &cur->batch, err);
+  if (!ok) {
+    bson_destroy(&cur->reply);
+    return false;
+  }
+  cur->has_batch = true;
+  return true;
+}
+
+/* cur:_more() -> true | nil, err */
+static int cursor_more(lua_State *L) {
+  lasp_cursor_t *cur = check_open(L, 1);
+  asp_error_t err;
+  if (!more(L, cur, &err)) return lasp_fail(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* cur:_done() -> true when no document can come any more */
+static int cursor_done(lua_State *L) {
+  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  lua_pushboolean(L, done(cur));
+  return 1;
+}
+
+/* cur:poll() -> array | nil, err. Never waits: what is left of the current batch, or else
+ * what one getMore brings (possibly nothing). */
+static int cursor_poll(lua_State *L) {
+  lasp_cursor_t *cur = check_open(L, 1);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  int n = 0;
+  if (!cur->has_batch) {
+    asp_error_t err;
+    if (!more(L, cur, &err)) return lasp_fail(L, &err);
+  }
+  while (take(L, cur)) lua_rawseti(L, 2, ++n);
+  return 1;
+}
+
+static int cursor_close(lua_State *L) {
+  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  if (cur->sample) {
+    release_batch(cur);
+    asp_sample_destroy(cur->sample, client_or_null(L, 1));
+    cur->sample = NULL;
+  }
+  return 0;
+}
+
+static int cursor_index(lua_State *L) {
+  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  const char *key = lua_tostring(L, 2);
+  if (key && strcmp(key, "id") == 0) {
+    if (cur->sample) {
+      lua_pushinteger(L, (lua_Integer)asp_sample_cursor_id(cur->sample));
+    } else {
+      lua_pushnil(L);
+    }
+    return 1;
+  }
+  if (key && strcmp(key, "processor") == 0) {
+    if (cur->sample) {
+      lua_pushstring(L, asp_sample_processor_name(cur->sample));
+    } else {
+      lua_pushnil(L);
+    }
+    return 1;
+  }
+  if (key && strcmp(key, "closed") == 0) {
+    lua_pushboolean(L, cur->sample == NULL);
+    return 1;
+  }
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "methods");
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  return 1;
+}
+
+static int cursor_tostring(lua_State *L) {
+  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  if (cur->sample) {
+    lua_pushfstring(L, "%s (%s)", LASP_CURSOR_MT, asp_sample_processor_name(cur->sample));
+  } else {
+    lua_pushfstring(L, "%s (closed)", LASP_CURSOR_MT);
+  }
+  return 1;
+}
+
+/* core._cursor_call(fn): the cursor's __call (the generic-for step), written in Lua. */
+static int set_cursor_call(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_getmetatable(L, LASP_CURSOR_MT);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "__call");
+  return 0;
+}
+
+/* core.sleep(seconds): the default sleep between empty batches. */
+static int core_sleep(lua_State *L) {
+  lua_Number s = luaL_checknumber(L, 1);
+  if (s > 0) {
+    struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
+/* core.now(): monotonic seconds, for max_wait_ms. */
+static int core_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+void lasp_cursor_register(lua_State *L) {
+  static const luaL_Reg methods[] = {{"poll", cursor_poll},  {"close", cursor_close},
+                                     {"_take", cursor_take}, {"_more", cursor_more},
+                                     {"_done", cursor_done}, {NULL, NULL}};
+  static const luaL_Reg meta[] = {
+    {"__index", cursor_index},
+    {"__gc", cursor_close},
+#if LUA_VERSION_NUM >= 504
+    {"__close", cursor_close},
+#endif
+    {"__tostring", cursor_tostring},
+    {NULL, NULL}
+  };
+  lasp_new_class(L, LASP_CURSOR_MT, methods, meta);
+  static const luaL_Reg fns[] = {
+      {"_cursor_call", set_cursor_call}, {"sleep", core_sleep}, {"now", core_now}, {NULL, NULL}};
+  luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,101 @@
+/* Private header of the client parts of the binding: the client, stream-processors,
+ * processor and cursor userdata, the error object and option-table helpers. Thin: the
+ * protocol lives in src/core. */
+#ifndef LASP_H
+#define LASP_H
+
+#include <stdbool.h>
+
+#include "asp.h"
+#include "compat.h"
+#include "lasp_values.h"
+
+#define LASP_CLIENT_MT "asp.Client"
+#define LASP_SPS_MT "asp.StreamProcessors"
+#define LASP_PROCESSOR_MT "asp.Processor"
+#define LASP_CURSOR_MT "asp.Cursor"
+#define LASP_ERROR_MT "asp.Error"
+
+/* The client userdata; client == NULL once closed. */
+typedef struct {
+  asp_client_t *client;
+} lasp_client_t;
+
+/* ---- user values: slot n of the userdata at ud (5.4 native, a table before) ---------- */
+
+/* Pops the value on top and stores it as user value n. */
+void lasp_setuv(lua_State *L, int ud, int n);
+/* Pushes user value n (nil when unset). */
+void lasp_getuv(lua_State *L, int ud, int n);
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* Pushes the error object {message, code, code_name, domain, labels} with __tostring. */
+void lasp_push_error(lua_State *L, const asp_error_t *err);
+/* Pushes nil and the error object; returns 2 (for `return lasp_fail(L, &err)`). */
+int lasp_fail(lua_State *L, const asp_error_t *err);
+/* A client-domain failure found in the core's validation is a programmer mistake: raise. */
+int lasp_raise_client_error(lua_State *L, const asp_error_t *err);
+/* Returns lasp_fail for runtime failures and raises for client-domain (validation) ones. */
+int lasp_fail_or_raise(lua_State *L, const asp_error_t *err);
+void lasp_error_register(lua_State *L);
+
+/* ---- option tables ------------------------------------------------------------------ */
+
+/* Checks that the value at idx is nil or a table whose keys are all in `allowed`
+ * (NULL-terminated); raises naming the unknown key. Returns false when it is nil. */
+bool lasp_opts_check(lua_State *L, int idx, const char *fname, const char *const *allowed);
+/* Typed getters for field key of the options table at idx: false when absent; raise on a
+ * wrong type, naming the field. */
+bool lasp_opt_string(lua_State *L, int idx, const char *fname, const char *key, const char **out);
+bool lasp_opt_int32(lua_State *L, int idx, const char *fname, const char *key, int32_t *out);
+bool lasp_opt_bool(lua_State *L, int idx, const char *fname, const char *key, bool *out);
+asp_tristate_t lasp_opt_tristate(lua_State *L, int idx, const char *fname, const char *key);
+/* A document-valued field as a scratch document pushed on the stack; NULL (nothing pushed)
+ * when absent. */
+bson_t *lasp_opt_document(lua_State *L, int idx, const char *fname, const char *key);
+/* A table field (sub-options): pushes it and returns its index, or 0 (nothing pushed). */
+int lasp_opt_table(lua_State *L, int idx, const char *fname, const char *key);
+
+/* ---- conversions at the boundary ------------------------------------------------------ */
+
+/* Temporary documents are userdata ("scratch") pushed on the stack, freed by the collector,
+ * so that an error raised half-way through argument conversion leaks nothing. */
+bson_t *lasp_new_bson(lua_State *L);
+/* The table at idx as a scratch document; raises naming `what`. */
+bson_t *lasp_check_document(lua_State *L, int idx, const char *what);
+/* The same for an optional argument: NULL (nothing pushed) when nil/none. */
+bson_t *lasp_opt_document_arg(lua_State *L, int idx, const char *what);
+/* The pipeline at idx (a Lua array of stage tables) as a scratch BSON array (keys "0",
+ * "1", ...); raises otherwise. May push more than one value: use absolute indices. */
+bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what);
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+/* The open core client of the client userdata at idx; raises when closed. */
+asp_client_t *lasp_check_client(lua_State *L, int idx);
+/* The open core client reached through user value 1 of the object at idx. */
+asp_client_t *lasp_client_of(lua_State *L, int idx);
+/* Pushes a new cursor on sample s, keeping the object at owner alive. */
+void lasp_push_cursor(lua_State *L, asp_sample_t *s, int owner, int32_t batch_size, int64_t limit,
+                      int decode_flags);
+/* Pushes a processor handle named name on the client at client_idx (no I/O). */
+void lasp_push_processor(lua_State *L, int client_idx, const char *name);
+
+/* Shared by client:list_connections and sps:list: optional filter at arg 2, the reply's
+ * array field `field` returned. */
+int lasp_list(lua_State *L, asp_client_t *c, const char *field,
+              bool (*run)(asp_client_t *, const bson_t *, bson_t *, asp_error_t *));
+
+#define lasp_setmetatable(L, tname) (luaL_getmetatable((L), (tname)), lua_setmetatable((L), -2))
+
+int lasp_connect(lua_State *L);
+void lasp_client_register(lua_State *L);
+void lasp_processor_register(lua_State *L);
+void lasp_cursor_register(lua_State *L);
+/* Adds name = the methods table of metatable tname to the table on top (for asp.lua). */
+void lasp_export_methods(lua_State *L, const char *tname, const char *name);
+/* Creates metatable tname with __index = methods (+ the extra metamethods). */
+void lasp_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
+
+#endif

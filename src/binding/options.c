@@ -1,0 +1,161 @@
+/* Option tables and argument conversion at the Lua boundary: snake_case keys checked
+ * against a whitelist (an unknown key raises naming it), typed fields raise naming the
+ * field, tables become BSON through the value mapping (lasp_values.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "lasp.h"
+
+bool lasp_opts_check(lua_State *L, int idx, const char *fname, const char *const *allowed) {
+  if (lua_isnoneornil(L, idx)) return false;
+  if (!lua_istable(L, idx)) {
+    luaL_error(L, "%s: options must be a table, got %s", fname, luaL_typename(L, idx));
+  }
+  idx = lasp_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_error(L, "%s: option keys must be strings, got %s", fname, luaL_typename(L, -1));
+    }
+    const char *key = lua_tostring(L, -1);
+    bool known = false;
+    for (const char *const *a = allowed; *a && !known; a++) known = strcmp(*a, key) == 0;
+    if (!known) luaL_error(L, "%s: unknown option '%s'", fname, key);
+  }
+  return true;
+}
+
+/* Pushes field key of the table at idx; returns false (and pushes nothing) when absent. */
+static bool push_field(lua_State *L, int idx, const char *key) {
+  if (idx == 0) return false;
+  lua_getfield(L, idx, key);
+  if (!lua_isnil(L, -1)) return true;
+  lua_pop(L, 1);
+  return false;
+}
+
+static int bad_field(lua_State *L, const char *fname, const char *key, const char *expected) {
+  return luaL_error(L, "%s: option '%s' must be %s, got %s", fname, key, expected,
+                    luaL_typename(L, -1));
+}
+
+bool lasp_opt_string(lua_State *L, int idx, const char *fname, const char *key, const char **out) {
+  if (!push_field(L, idx, key)) return false;
+  if (lua_type(L, -1) != LUA_TSTRING) bad_field(L, fname, key, "a string");
+  *out = lua_tostring(L, -1); /* stays valid: the options table holds the string */
+  lua_pop(L, 1);
+  return true;
+}
+
+bool lasp_opt_int32(lua_State *L, int idx, const char *fname, const char *key, int32_t *out) {
+  if (!push_field(L, idx, key)) return false;
+  if (lua_type(L, -1) != LUA_TNUMBER || !lasp_isinteger(L, -1))
+    bad_field(L, fname, key, "an integer");
+  lua_Number n = lua_tonumber(L, -1);
+  if (n < INT32_MIN || n > INT32_MAX) {
+    luaL_error(L, "%s: option '%s' is out of the int32 range", fname, key);
+  }
+  *out = (int32_t)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return true;
+}
+
+bool lasp_opt_bool(lua_State *L, int idx, const char *fname, const char *key, bool *out) {
+  if (!push_field(L, idx, key)) return false;
+  if (!lua_isboolean(L, -1)) bad_field(L, fname, key, "a boolean");
+  *out = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return true;
+}
+
+asp_tristate_t lasp_opt_tristate(lua_State *L, int idx, const char *fname, const char *key) {
+  bool b;
+  if (!lasp_opt_bool(L, idx, fname, key, &b)) return ASP_UNSET;
+  return b ? ASP_TRUE : ASP_FALSE;
+}
+
+bson_t *lasp_opt_document(lua_State *L, int idx, const char *fname, const char *key) {
+  if (!push_field(L, idx, key)) return NULL;
+  if (!lua_istable(L, -1)) bad_field(L, fname, key, "a table");
+  char what[96];
+  snprintf(what, sizeof what, "%s: %s", fname, key);
+  bson_t *doc = lasp_check_document(L, -1, what);
+  lua_remove(L, -2); /* the field value; the scratch document stays */
+  return doc;
+}
+
+int lasp_opt_table(lua_State *L, int idx, const char *fname, const char *key) {
+  if (!push_field(L, idx, key)) return 0;
+  if (!lua_istable(L, -1)) bad_field(L, fname, key, "a table");
+  return lua_gettop(L);
+}
+
+static int scratch_gc(lua_State *L) {
+  bson_t *doc = lua_touserdata(L, 1);
+  bson_destroy(doc);
+  bson_init(doc); /* a second finalizer call finds an empty document */
+  return 0;
+}
+
+/* Temporary documents live in userdata so that an error raised half-way through argument
+ * conversion cannot leak them: the collector frees them. */
+bson_t *lasp_new_bson(lua_State *L) {
+  bson_t *doc = lasp_newuserdata(L, sizeof(bson_t), 0);
+  bson_init(doc);
+  if (luaL_newmetatable(L, "asp.scratch")) {
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return doc;
+}
+
+bson_t *lasp_check_document(lua_State *L, int idx, const char *what) {
+  idx = lasp_absindex(L, idx);
+  if (!lua_istable(L, idx)) {
+    luaL_error(L, "%s: table expected, got %s", what, luaL_typename(L, idx));
+  }
+  char err[256];
+  bson_t *out = lasp_new_bson(L);
+  if (!lasp_to_document(L, idx, out, what, err, sizeof err)) luaL_error(L, "%s", err);
+  return out;
+}
+
+bson_t *lasp_opt_document_arg(lua_State *L, int idx, const char *what) {
+  if (lua_isnoneornil(L, idx)) return NULL;
+  return lasp_check_document(L, idx, what);
+}
+
+bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what) {
+  idx = lasp_absindex(L, idx);
+  if (!lua_istable(L, idx)) {
+    luaL_error(L, "%s: array of stages expected, got %s", what, luaL_typename(L, idx));
+  }
+  /* Encode inside a wrapper so the value mapping decides array vs document the same way
+   * it does everywhere else; an empty table counts as an empty pipeline. */
+  char err[256];
+  bson_t *wrapper = lasp_new_bson(L);
+  if (!lasp_append_value(L, idx, wrapper, "p", what, err, sizeof err)) luaL_error(L, "%s", err);
+  bson_iter_t it;
+  uint32_t len = 0;
+  const uint8_t *data = NULL;
+  bool ok = bson_iter_init_find(&it, wrapper, "p");
+  if (ok && BSON_ITER_HOLDS_ARRAY(&it)) {
+    bson_iter_array(&it, &len, &data);
+  } else if (ok && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    bson_iter_document(&it, &len, &data);
+    ok = len == 5; /* the empty document */
+  } else {
+    ok = false;
+  }
+  if (!ok) luaL_error(L, "%s: must be an array of stages", what);
+  bson_t view;
+  if (!bson_init_static(&view, data, len)) luaL_error(L, "%s: corrupt BSON", what);
+  bson_t *out = lasp_new_bson(L);
+  bson_destroy(out);
+  bson_copy_to(&view, out);
+  asp_error_t verr;
+  if (!asp_validate_pipeline(out, &verr)) luaL_error(L, "%s", verr.message);
+  return out;
+}
