@@ -1,0 +1,44 @@
+/* Handlers of the 13 ASP commands. Each parses and validates its command
+ * document, calls the registry or the engine, and fills the reply. */
+#ifndef ASPD_ASP_COMMANDS_H
+#define ASPD_ASP_COMMANDS_H
+
+#include <bson/bson.h>
+
+#include "engine/engine.h"
+#include "registry/connections.h"
+
+typedef struct {
+  aspd_engine_t *engine;
+  const aspd_registry_t *registry;
+} aspd_command_ctx_t;
+
+typedef void (*aspd_command_fn)(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+
+/* processor_commands.c */
+void aspd_cmd_create(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_start(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_stop(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_drop(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_modify(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_get(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_stats(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_list(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+
+/* sample_commands.c */
+void aspd_cmd_process(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_sample_start(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_sample_more(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+
+/* workspace_commands.c */
+void aspd_cmd_list_connections(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_workspace_defaults(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+
+/* Turns an engine error into the ok:0 reply. */
+void aspd_reply_from_error(bson_t *reply, const aspd_error_t *err);
+
+/* Reads the optional `filter` of the list commands: absent, null and {} mean
+ * everything (*filter = NULL). */
+bool aspd_arg_filter(const bson_t *cmd, bson_t *view, const bson_t **filter, aspd_error_t *err);
+
+#endif

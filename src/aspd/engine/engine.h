@@ -1,0 +1,70 @@
+/* The stream engine: processors with their state machine, running on an engine
+ * thread, feeding sinks and sample taps, persisted in the state directory.
+ * Every function is thread-safe (one engine lock). Functions returning bool
+ * fill err on failure. */
+#ifndef ASPD_ENGINE_H
+#define ASPD_ENGINE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/error.h"
+#include "registry/connections.h"
+
+typedef struct aspd_engine aspd_engine_t;
+
+/* Start options after the command layer has gathered them from wherever the
+ * client put them (top level or options, failover in or out). */
+typedef struct {
+  bool clear_checkpoints;
+  const char *tier; /* NULL = keep */
+  int32_t workers;  /* 0 = unset */
+} aspd_start_options_t;
+
+typedef struct {
+  const char *new_name;        /* NULL = keep */
+  const bson_t *pipeline;      /* NULL = keep */
+  const bson_t *dlq;           /* NULL = keep; empty = remove */
+  bool resume_from_checkpoint; /* default true */
+  const char *tier;            /* NULL = keep */
+} aspd_modify_t;
+
+/* Loads processors and sink contents from state_dir, starts the engine thread and
+ * resumes STARTED processors. The registry must outlive the engine. */
+aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *reg, char *err,
+                                size_t err_len);
+/* Stops the thread, writes counters and sink contents, frees everything. */
+void aspd_engine_close(aspd_engine_t *engine);
+
+bool aspd_engine_create(aspd_engine_t *e, const char *name, const bson_t *pipeline,
+                        const bson_t *options, aspd_error_t *err);
+bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_options_t *opts,
+                       aspd_error_t *err);
+bool aspd_engine_stop(aspd_engine_t *e, const char *name, aspd_error_t *err);
+bool aspd_engine_drop(aspd_engine_t *e, const char *name, aspd_error_t *err);
+bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t *m,
+                        aspd_error_t *err);
+
+/* Appends the processor document (getStreamProcessor's `result`) to out. */
+bool aspd_engine_describe(aspd_engine_t *e, const char *name, bson_t *out, aspd_error_t *err);
+/* Appends ns, name, state, pipeline, stats{...} to reply. scale >= 1. */
+bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t scale,
+                       bson_t *reply, aspd_error_t *err);
+/* Appends every processor matching filter (NULL = all) to the open array out. */
+bool aspd_engine_list(aspd_engine_t *e, const bson_t *filter, bson_t *out, aspd_error_t *err);
+
+/* Plans, creates and starts an ephemeral processor with a sample cursor on it. */
+bool aspd_engine_process(aspd_engine_t *e, const bson_t *pipeline, const bson_t *options,
+                         char *name_out, size_t name_len, int64_t *cursor_id, aspd_error_t *err);
+
+/* limit < 0 = no limit. */
+bool aspd_engine_sample_start(aspd_engine_t *e, const char *name, int64_t limit, int64_t *cursor_id,
+                              aspd_error_t *err);
+/* Moves up to batch_size buffered documents into the open array messages;
+ * *next is the cursor id to use next time, 0 when the cursor is exhausted. */
+bool aspd_engine_sample_more(aspd_engine_t *e, const char *name, int64_t cursor_id,
+                             int32_t batch_size, bson_t *messages, int64_t *next,
+                             aspd_error_t *err);
+
+#endif

@@ -1,0 +1,47 @@
+/* In-memory sink contents: collections of Cluster connections and topics of
+ * Kafka connections. Each keeps at most ASPD_MEMSTORE_RETAIN documents
+ * (the oldest go first) so an unlimited-rate processor cannot exhaust memory.
+ * Not thread-safe: the engine lock guards it. */
+#ifndef ASPD_MEMSTORE_H
+#define ASPD_MEMSTORE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/error.h"
+
+#define ASPD_MEMSTORE_RETAIN 100000
+
+typedef struct aspd_memstore aspd_memstore_t;
+
+/* A collection (db != NULL) or a topic (db == NULL). */
+typedef struct {
+  char *connection, *db, *name;
+  bson_t **docs;
+  size_t head, count, cap;
+  int64_t first_offset; /* offset of docs[head]: topics are read by offset */
+} aspd_dataset_t;
+
+aspd_memstore_t *aspd_memstore_new(void);
+void aspd_memstore_free(aspd_memstore_t *store);
+
+/* Finds or creates the dataset. */
+aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
+                                      const char *db, const char *name);
+
+/* Appends a copy of doc. */
+void aspd_dataset_append(aspd_memstore_t *store, aspd_dataset_t *set, const bson_t *doc);
+
+/* The document at an absolute offset, or NULL when it is gone or not yet written. */
+const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset);
+int64_t aspd_dataset_end_offset(const aspd_dataset_t *set);
+
+/* True when something changed since the last aspd_memstore_to_bson. */
+bool aspd_memstore_dirty(const aspd_memstore_t *store);
+
+/* {collections:[{connection, db, coll, docs}], topics:[{connection, topic, firstOffset, docs}]} */
+void aspd_memstore_to_bson(aspd_memstore_t *store, bson_t *out);
+bool aspd_memstore_from_bson(aspd_memstore_t *store, const bson_t *in, aspd_error_t *err);
+
+#endif

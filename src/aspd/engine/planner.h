@@ -1,0 +1,51 @@
+/* The planner: checks a pipeline with the real planner's placement rules and
+ * texts (reference/asp-engine.md §2-3) and turns it into an operator chain. */
+#ifndef ASPD_PLANNER_H
+#define ASPD_PLANNER_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+
+#include "engine/error.h"
+#include "registry/connections.h"
+
+typedef enum { ASPD_SOURCE_SAMPLE, ASPD_SOURCE_DOCUMENTS, ASPD_SOURCE_TOPIC } aspd_source_kind_t;
+typedef enum { ASPD_OP_MATCH, ASPD_OP_UNSET } aspd_op_kind_t;
+typedef enum {
+  ASPD_SINK_NONE, /* ephemeral processors without a sink: output goes to the sample tap */
+  ASPD_SINK_LOG,
+  ASPD_SINK_COLLECTION,
+  ASPD_SINK_TOPIC
+} aspd_sink_kind_t;
+
+typedef struct {
+  aspd_op_kind_t kind;
+  bson_t *spec; /* $match: the filter; $unset: {fields:[...]} */
+} aspd_op_t;
+
+typedef struct {
+  aspd_source_kind_t source;
+  double docs_per_second;  /* sample source; 0 = unlimited */
+  bson_t *documents;       /* inline documents (an array) */
+  char *source_connection; /* topic source */
+  char *source_topic;
+  char *ts_field;   /* source timestamp field, "_ts" by default */
+  char *meta_field; /* stream metadata field, NULL when disabled */
+  aspd_op_t *ops;
+  size_t op_count;
+  aspd_sink_kind_t sink;
+  char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */
+} aspd_plan_t;
+
+/* Plans `pipeline` (a BSON array). `options` is the processor's options document
+ * (may be NULL); ephemeral pipelines may omit the sink. NULL with err on failure. */
+aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
+                             const bson_t *options, bool ephemeral, aspd_error_t *err);
+
+void aspd_plan_free(aspd_plan_t *plan);
+
+/* The worker's operator name of stage i, 0 = source, op_count + 1 = sink. */
+const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i);
+size_t aspd_plan_operator_count(const aspd_plan_t *plan);
+
+#endif

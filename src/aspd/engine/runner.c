@@ -1,0 +1,266 @@
+/* Runs processors: pulls documents from the source at its rate, passes them
+ * through the operators, writes them to the sink and offers them to taps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands/reply.h"
+#include "engine/engine_internal.h"
+#include "engine/match.h"
+
+/* Documents one processor may produce per slice, so that commands get the lock
+ * between slices even when a source runs unlimited. */
+#define MAX_PER_SLICE 512
+
+static const char *const earliest_names[] = {"earliest", "beginning", "smallest"};
+
+static int64_t initial_topic_offset(aspd_engine_t *e, const aspd_processor_t *p) {
+  aspd_dataset_t *set =
+      aspd_memstore_dataset(e->memstore, p->plan->source_connection, NULL, p->plan->source_topic);
+  bson_iter_t it;
+  bson_t stage;
+  const uint8_t *data;
+  uint32_t len;
+  /* $source.config.auto_offset_reset, Kafka's default being "latest". */
+  if (bson_iter_init(&it, p->pipeline) && bson_iter_next(&it) && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    bson_iter_document(&it, &len, &data);
+    bson_init_static(&stage, data, len);
+    bson_iter_t reset;
+    if (bson_iter_init(&reset, &stage) &&
+        bson_iter_find_descendant(&reset, "$source.config.auto_offset_reset", &reset) &&
+        BSON_ITER_HOLDS_UTF8(&reset)) {
+      for (size_t i = 0; i < 3; i++) {
+        if (!strcmp(bson_iter_utf8(&reset, NULL), earliest_names[i])) return set->first_offset;
+      }
+    }
+  }
+  return aspd_dataset_end_offset(set);
+}
+
+bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
+  aspd_plan_t *plan = aspd_plan_build(e->registry, p->pipeline, p->options, p->ephemeral, err);
+  if (!plan) return false;
+  aspd_plan_free(p->plan);
+  p->plan = plan;
+  size_t n = aspd_plan_operator_count(plan);
+  if (p->operator_count != n) {
+    free(p->operator_stats);
+    p->operator_stats = calloc(n, sizeof *p->operator_stats);
+    p->operator_count = n;
+  }
+  aspd_rng_seed(&p->rng, (uint64_t)aspd_now_ms() ^ (uint64_t)(uintptr_t)p);
+  p->run_started_ms = aspd_now_ms();
+  p->generated_this_run = 0;
+  p->source_exhausted = false;
+  if (p->source_offset < 0) {
+    p->source_offset = plan->source == ASPD_SOURCE_TOPIC ? initial_topic_offset(e, p) : 0;
+  }
+  return true;
+}
+
+void aspd_run_end(aspd_processor_t *p) {
+  aspd_plan_free(p->plan);
+  p->plan = NULL;
+  aspd_taps_end_input(p);
+}
+
+static void count(aspd_counters_t *c, bool input, size_t size) {
+  if (input) {
+    c->input_count++;
+    c->input_size += (double)size;
+  } else {
+    c->output_count++;
+    c->output_size += (double)size;
+  }
+}
+
+/* Copies src into dst without the listed dotted paths. */
+static void copy_without(const bson_t *src, bson_t *dst, const bson_t *fields, const char *prefix) {
+  bson_iter_t it;
+  bson_iter_init(&it, src);
+  while (bson_iter_next(&it)) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s%s", prefix, bson_iter_key(&it));
+    bool drop = false, descend = false;
+    bson_iter_t f;
+    bson_iter_init(&f, fields);
+    size_t plen = strlen(path);
+    while (bson_iter_next(&f)) {
+      const char *name = bson_iter_utf8(&f, NULL);
+      if (!strcmp(name, path)) drop = true;
+      if (!strncmp(name, path, plen) && name[plen] == '.') descend = true;
+    }
+    if (drop) continue;
+    if (descend && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document(&it, &len, &data);
+      bson_t inner, out;
+      bson_init_static(&inner, data, len);
+      char next_prefix[1030];
+      snprintf(next_prefix, sizeof next_prefix, "%s.", path);
+      bson_append_document_begin(dst, bson_iter_key(&it), -1, &out);
+      copy_without(&inner, &out, fields, next_prefix);
+      bson_append_document_end(dst, &out);
+    } else {
+      bson_append_value(dst, bson_iter_key(&it), -1, bson_iter_value(&it));
+    }
+  }
+}
+
+/* Adds the fields the source stamps: the timestamp and the stream metadata. */
+static void stamp(const aspd_plan_t *plan, const bson_t *body, int64_t now_ms, bson_t *out) {
+  bson_iter_t it;
+  bson_iter_init(&it, body);
+  while (bson_iter_next(&it)) {
+    const char *k = bson_iter_key(&it);
+    if (!strcmp(k, plan->ts_field) || (plan->meta_field && !strcmp(k, plan->meta_field))) continue;
+    bson_append_value(out, k, -1, bson_iter_value(&it));
+  }
+  BSON_APPEND_DATE_TIME(out, plan->ts_field, now_ms);
+  if (plan->meta_field) {
+    bson_t meta, source;
+    bson_append_document_begin(out, plan->meta_field, -1, &meta);
+    BSON_APPEND_DOCUMENT_BEGIN(&meta, "source", &source);
+    BSON_APPEND_UTF8(&source, "type", plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated");
+    bson_append_document_end(&meta, &source);
+    bson_append_document_end(out, &meta);
+  }
+}
+
+static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *doc) {
+  if (plan->sink == ASPD_SINK_TOPIC) {
+    aspd_dataset_t *set =
+        aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, plan->sink_name);
+    aspd_dataset_append(e->memstore, set, doc);
+  } else if (plan->sink == ASPD_SINK_COLLECTION) {
+    aspd_dataset_t *set =
+        aspd_memstore_dataset(e->memstore, plan->sink_connection, plan->sink_db, plan->sink_name);
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, "_id")) {
+      aspd_dataset_append(e->memstore, set, doc);
+      return;
+    }
+    /* Like a collection insert: the server assigns an ObjectId. */
+    bson_t with_id = BSON_INITIALIZER;
+    bson_oid_t oid;
+    bson_oid_init(&oid, NULL);
+    BSON_APPEND_OID(&with_id, "_id", &oid);
+    bson_concat(&with_id, doc);
+    aspd_dataset_append(e->memstore, set, &with_id);
+    bson_destroy(&with_id);
+  }
+}
+
+/* Runs one source document through the chain. */
+static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t now_ms) {
+  const aspd_plan_t *plan = p->plan;
+  bson_t *doc = bson_new();
+  stamp(plan, body, now_ms, doc);
+  count(&p->totals, true, doc->len);
+  count(&p->operator_stats[0], true, doc->len);
+  count(&p->operator_stats[0], false, doc->len);
+  for (size_t i = 0; i < plan->op_count; i++) {
+    aspd_counters_t *st = &p->operator_stats[i + 1];
+    count(st, true, doc->len);
+    const aspd_op_t *op = &plan->ops[i];
+    if (op->kind == ASPD_OP_MATCH) {
+      if (!aspd_match(doc, op->spec)) {
+        bson_destroy(doc);
+        return;
+      }
+    } else {
+      bson_iter_t fields;
+      bson_iter_init_find(&fields, op->spec, "fields");
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_array(&fields, &len, &data);
+      bson_t list;
+      bson_init_static(&list, data, len);
+      bson_t *out = bson_new();
+      copy_without(doc, out, &list, "");
+      bson_destroy(doc);
+      doc = out;
+    }
+    count(st, false, doc->len);
+  }
+  aspd_counters_t *sink = &p->operator_stats[plan->op_count + 1];
+  count(sink, true, doc->len);
+  write_sink(e, plan, doc);
+  count(sink, false, doc->len);
+  count(&p->totals, false, doc->len);
+  for (aspd_tap_t *t = p->taps; t; t = t->next) aspd_tap_offer(t, doc);
+  bson_destroy(doc);
+}
+
+/* Returns true when the processor could produce more right away. */
+static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms) {
+  const aspd_plan_t *plan = p->plan;
+  int produced = 0;
+  switch (plan->source) {
+    case ASPD_SOURCE_SAMPLE: {
+      int64_t budget = MAX_PER_SLICE;
+      if (plan->docs_per_second > 0) {
+        int64_t due =
+            (int64_t)((double)(now_ms - p->run_started_ms) * plan->docs_per_second / 1000.0) + 1;
+        budget = due - p->generated_this_run;
+        if (budget > MAX_PER_SLICE) budget = MAX_PER_SLICE;
+      }
+      for (int64_t i = 0; i < budget; i++) {
+        bson_t body = BSON_INITIALIZER;
+        aspd_solar_generate(&p->rng, now_ms, &body);
+        process_one(e, p, &body, now_ms);
+        bson_destroy(&body);
+        p->generated_this_run++;
+        produced++;
+      }
+      return plan->docs_per_second <= 0 && produced > 0;
+    }
+    case ASPD_SOURCE_DOCUMENTS: {
+      bson_iter_t it;
+      char key[16];
+      const char *k;
+      while (produced < MAX_PER_SLICE) {
+        bson_uint32_to_string((uint32_t)p->source_offset, &k, key, sizeof key);
+        if (!bson_iter_init_find(&it, plan->documents, k)) break;
+        const uint8_t *data;
+        uint32_t len;
+        bson_iter_document(&it, &len, &data);
+        bson_t body;
+        bson_init_static(&body, data, len);
+        process_one(e, p, &body, now_ms);
+        p->source_offset++;
+        produced++;
+      }
+      if (produced < MAX_PER_SLICE && !p->source_exhausted) {
+        /* Nothing more will ever come: sample cursors can end. */
+        p->source_exhausted = true;
+        aspd_taps_end_input(p);
+      }
+      return produced == MAX_PER_SLICE;
+    }
+    default: {
+      aspd_dataset_t *set =
+          aspd_memstore_dataset(e->memstore, plan->source_connection, NULL, plan->source_topic);
+      if (p->source_offset < set->first_offset) p->source_offset = set->first_offset;
+      while (produced < MAX_PER_SLICE) {
+        const bson_t *body = aspd_dataset_at(set, p->source_offset);
+        if (!body) break;
+        process_one(e, p, body, now_ms);
+        p->source_offset++;
+        produced++;
+      }
+      return produced == MAX_PER_SLICE;
+    }
+  }
+}
+
+bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms) {
+  bool busy = false;
+  for (aspd_processor_t *p = e->processors; p; p = p->next) {
+    if (p->state != ASPD_STATE_STARTED || !p->plan) continue;
+    int64_t before = p->totals.input_count;
+    busy = run_processor(e, p, now_ms) || busy;
+    if (p->totals.input_count != before && !p->ephemeral) e->processors_dirty = true;
+  }
+  return busy;
+}

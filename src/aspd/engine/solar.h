@@ -1,0 +1,20 @@
+/* The built-in sample_stream_solar generator (reference/asp-engine.md §1.2). */
+#ifndef ASPD_SOLAR_H
+#define ASPD_SOLAR_H
+
+#include <bson/bson.h>
+#include <stdint.h>
+
+/* A small PRNG: the real engine seeds its own per processor; any generator will do. */
+typedef struct {
+  uint64_t state;
+} aspd_rng_t;
+
+void aspd_rng_seed(aspd_rng_t *rng, uint64_t seed);
+/* Uniform integer in [lo, hi], both inclusive. */
+int32_t aspd_rng_between(aspd_rng_t *rng, int32_t lo, int32_t hi);
+
+/* Appends one solar message generated at wall-clock time now_ms to an empty doc. */
+void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, bson_t *doc);
+
+#endif
