@@ -33,9 +33,18 @@ describe("asp.pipeline values", function()
     assert.same({ "b", "a", "c" }, order(d))
   end)
 
-  it("ordered rejects odd arguments and non-string keys", function()
+  it("ordered also takes one list, like asp.ordered, with nil values keeping their place", function()
+    local d = P.ordered { "b", 1, "a", nil }
+    assert.same({ b = 1 }, d)
+    assert.same({ "b", "a" }, order(d))
+    d.a = 2
+    assert.same({ "b", "a" }, order(d))
+  end)
+
+  it("ordered rejects odd arguments, non-string and duplicate keys", function()
     assert.has_error(function() P.ordered("a") end)
     assert.has_error(function() P.ordered(1, 2) end)
+    assert.has_error(function() P.ordered("a", 1, "a", 2) end, "asp.pipeline: ordered(): duplicate key 'a'")
   end)
 
   it("array marks tables so empty arrays stay arrays", function()

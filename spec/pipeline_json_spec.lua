@@ -69,6 +69,22 @@ describe("definition files", function()
     assert.is_true(P.validate(def.pipeline))
   end)
 
+  it("options are snake_case in Lua, as sps:create takes them, and camelCase in the file", function()
+    local def = assert(P.load_definition(DIR .. "ejson_types.json"))
+    assert.same({ stream_meta_field_name = "meta" }, def.options)
+    local json = assert(P.encode_definition(P.definition("x", P.new(),
+      { failover = true, stream_meta_field_name = "m", tier = "SP5", dlq = { connectionName = "a" } })))
+    assert.matches('"options": {\n    "dlq": {\n      "connectionName": "a"\n    },\n    "tier": "SP5",\n'
+      .. '    "streamMetaFieldName": "m",\n    "failover": true\n  }', json, 1, true)
+    local back = assert(P.decode_definition(json))
+    assert.same({ "dlq", "tier", "stream_meta_field_name", "failover" }, getmetatable(back.options).__asp_order)
+    local bad, err = P.decode_definition('{"name": "x", "pipeline": [], "options": {"tierSize": "SP5"}}')
+    assert.is_nil(bad)
+    assert.equal("asp.pipeline: unknown option 'tierSize' in definition.options (expected dlq, tier, "
+      .. "streamMetaFieldName, failover)", err)
+    assert.has_error(function() P.encode_definition(P.definition("x", P.new(), { tiers = "SP5" })) end)
+  end)
+
   it("typed values survive a load", function()
     local def = assert(P.load_definition(DIR .. "ejson_types.json"))
     local match = def.pipeline[2]["$match"]

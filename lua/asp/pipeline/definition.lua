@@ -9,6 +9,43 @@ local D = {}
 
 local MODES = { relaxed = true, canonical = true }
 
+-- Processor options: in the file as on the wire (camelCase), in Lua as sps:create
+-- takes them (snake_case), so that sps:create(def.name, def.pipeline, def.options) works.
+local OPTIONS = {
+  { "dlq", "dlq" },
+  { "tier", "tier" },
+  { "streamMetaFieldName", "stream_meta_field_name" },
+  { "failover", "failover" },
+}
+local TO_LUA, TO_WIRE, RANK = {}, {}, {}
+for i, o in ipairs(OPTIONS) do
+  local wire, lua = o[1], o[2]
+  TO_LUA[wire], TO_LUA[lua] = lua, lua
+  TO_WIRE[wire], TO_WIRE[lua] = wire, wire
+  RANK[wire], RANK[lua] = i, i
+end
+
+-- A copy of `options` with every key renamed through `names`, in the same order
+-- (documented order for a plain table), or nil, err for an unknown option.
+local function rename_options(options, names)
+  local keys = values.keys(options)
+  if not values.order_of(options) then
+    table.sort(keys, function(a, b) return (RANK[a] or 0) < (RANK[b] or 0) end)
+  end
+  local out, order = {}, {}
+  for _, k in ipairs(keys) do
+    local name = names[k]
+    if not name then
+      return nil, "unknown option '" .. tostring(k) .. "' in definition.options (expected dlq, tier, "
+        .. "streamMetaFieldName, failover)"
+    end
+    if out[name] ~= nil then return nil, "option '" .. name .. "' given twice in definition.options" end
+    out[name] = options[k]
+    order[#order + 1] = name
+  end
+  return values.with_order(out, order)
+end
+
 local function core()
   local ok, c = pcall(require, "asp.core")
   if not ok or type(c) ~= "table" or type(c.to_json) ~= "function" or type(c.from_json) ~= "function" then
@@ -32,6 +69,10 @@ local function shape_error(def)
   end
   if def.options ~= nil and not values.is_document(def.options) then
     return "definition.options must be an object"
+  end
+  if def.options ~= nil then
+    local _, err = rename_options(def.options, TO_LUA)
+    return err
   end
   return nil
 end
@@ -113,6 +154,7 @@ function D.decode(json)
   if def == nil then return nil, "asp.pipeline: invalid definition JSON: " .. tostring(err) end
   local shape = shape_error(def)
   if shape then return nil, "asp.pipeline: " .. shape end
+  if def.options ~= nil then def.options = rename_options(def.options, TO_LUA) end
   return def
 end
 
@@ -128,7 +170,7 @@ function D.encode(def, mode)
   if not c then return nil, cerr end
   -- Emit name, pipeline, options in that order whatever table `def` is.
   local doc = values.ordered("name", def.name, "pipeline", def.pipeline)
-  if def.options ~= nil then doc.options = def.options end
+  if def.options ~= nil then doc.options = rename_options(def.options, TO_WIRE) end
   local ok, json, err = pcall(c.to_json, doc, mode)
   if not ok then return nil, "asp.pipeline: cannot encode definition: " .. tostring(json) end
   if json == nil then return nil, "asp.pipeline: cannot encode definition: " .. tostring(err) end

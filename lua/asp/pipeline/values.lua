@@ -10,30 +10,45 @@ local UNITS = { ms = 1, second = 1000, minute = 60000, hour = 3600000, day = 864
 M.UNITS = UNITS
 M.UNIT_NAMES = "ms, second, minute, hour, day"
 
--- Keys assigned after construction join the order, so `doc.x = 1` keeps working.
+-- Keys assigned after construction join the order, so `doc.x = 1` keeps working
+-- (a key already listed, whose value was nil, keeps its place).
 local function ordered_meta(order)
   return {
     __asp_order = order,
     __newindex = function(t, k, v)
-      order[#order + 1] = k
+      local listed = false
+      for _, o in ipairs(order) do
+        if o == k then listed = true end
+      end
+      if not listed then order[#order + 1] = k end
       rawset(t, k, v)
     end,
   }
 end
 
--- ordered("a", 1, "b", -1) -> { a = 1, b = -1 } that encodes as a, then b.
+-- ordered("a", 1, "b", -1) or ordered{"a", 1, "b", -1} (the form of asp.ordered):
+-- { a = 1, b = -1 } that encodes as a, then b.
 function M.ordered(...)
-  local n = select("#", ...)
+  local args, n = { ... }, select("#", ...)
+  if n == 1 and type(args[1]) == "table" and getmetatable(args[1]) == nil then
+    args, n = args[1], 0
+    for k in pairs(args) do
+      if type(k) == "number" and k > n then n = k end
+    end
+    if n % 2 ~= 0 then n = n + 1 end -- a trailing nil value
+  end
   if n % 2 ~= 0 then
     error("asp.pipeline: ordered() takes key, value pairs", 2)
   end
-  local doc, order, args = {}, {}, { ... }
+  local doc, order, seen = {}, {}, {}
   for i = 1, n, 2 do
     local k = args[i]
     if type(k) ~= "string" then
-      error("asp.pipeline: ordered() keys must be strings, got " .. type(k) .. " at argument " .. i, 2)
+      error("asp.pipeline: ordered() keys must be strings, got " .. type(k) .. " at position " .. i, 2)
     end
-    if doc[k] == nil then order[#order + 1] = k end
+    if seen[k] then error("asp.pipeline: ordered(): duplicate key '" .. k .. "'", 2) end
+    seen[k] = true
+    order[#order + 1] = k
     doc[k] = args[i + 1]
   end
   return M.with_order(doc, order)
