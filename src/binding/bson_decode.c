@@ -1,21 +1,150 @@
-/* BSON -> Lua. The hot path of every sampled document, so it walks the document with
- * bson_iter directly, sizes each table exactly (one counting pass is cheaper than the
- * rehashes it saves), and touches the registry once per top-level call, never per value. */
+/* BSON -> Lua. This is the hot path of every sampled document, so it walks the raw
+ * bytes itself instead of going through bson_iter and bson_validate: one bounds-checked
+ * pass per container validates it and counts its elements (so each table is created at
+ * its final size, which costs less than the rehashes it saves), a second pass pushes
+ * the values. The registry is read once per top-level call, never per value. Nothing
+ * here trusts a length it has not checked against the enclosing one. */
+#include <string.h>
+
 #include "lasp_values.h"
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 typedef struct {
   lua_State *L;
   int flags;
   int array_mt; /* stack index of the shared array marker metatable */
   int depth;
+  const char *error; /* why decoding stopped */
 } decoder_t;
 
 /* Number types Lua cannot carry: in ordered mode the container remembers them in its
  * metatable (LASP_TYPES_FIELD) so that encoding the decoded value again gives the same
- * bytes. 0 = the default encoding rule reproduces the BSON type. */
+ * bytes. HINT_NONE: the default encoding rule reproduces the BSON type. */
 typedef enum { HINT_NONE = 0, HINT_INT64, HINT_DOUBLE } hint_t;
 
-static hint_t push_value(decoder_t *d, const bson_iter_t *it);
+static uint32_t read_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return BSON_UINT32_FROM_LE(v);
+}
+
+static int64_t read_i64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return (int64_t)BSON_UINT64_FROM_LE(v);
+}
+
+/* A BSON string (int32 length including the NUL, bytes, NUL) at p: its total size, or 0. */
+static size_t string_size(const uint8_t *p, size_t avail) {
+  uint32_t n;
+  if (avail < 5) return 0;
+  n = read_u32(p);
+  if (n < 1 || n > avail - 4 || p[4 + n - 1] != '\0') return 0;
+  return 4 + (size_t)n;
+}
+
+/* An embedded document at p: its size, or 0. Its elements are checked when it is walked
+ * (or, inside a code-with-scope value, are raw bytes that are never walked here). */
+static size_t document_size(const uint8_t *p, size_t avail) {
+  uint32_t n;
+  if (avail < 5) return 0;
+  n = read_u32(p);
+  if (n < 5 || n > avail || p[n - 1] != '\0') return 0;
+  return n;
+}
+
+/* Size of the value of BSON type `type` at p, at most avail bytes; false if corrupt. */
+static bool value_size(uint8_t type, const uint8_t *p, size_t avail, size_t *size) {
+  size_t n = 0, m, scope;
+  const uint8_t *nul;
+  switch (type) {
+    case BSON_TYPE_DOUBLE:
+    case BSON_TYPE_DATE_TIME:
+    case BSON_TYPE_TIMESTAMP:
+    case BSON_TYPE_INT64:
+      n = 8;
+      break;
+    case BSON_TYPE_INT32:
+      n = 4;
+      break;
+    case BSON_TYPE_OID:
+      n = 12;
+      break;
+    case BSON_TYPE_DECIMAL128:
+      n = 16;
+      break;
+    case BSON_TYPE_BOOL:
+      if (avail < 1 || p[0] > 1) return false;
+      n = 1;
+      break;
+    case BSON_TYPE_NULL:
+    case BSON_TYPE_UNDEFINED:
+    case BSON_TYPE_MINKEY:
+    case BSON_TYPE_MAXKEY:
+      n = 0;
+      break;
+    case BSON_TYPE_UTF8:
+    case BSON_TYPE_CODE:
+    case BSON_TYPE_SYMBOL:
+      if ((n = string_size(p, avail)) == 0) return false;
+      break;
+    case BSON_TYPE_DOCUMENT:
+    case BSON_TYPE_ARRAY:
+      if ((n = document_size(p, avail)) == 0) return false;
+      break;
+    case BSON_TYPE_BINARY:
+      if (avail < 5 || (m = read_u32(p)) > avail - 5 || m > INT32_MAX) return false;
+      /* The old binary subtype repeats the length inside the payload. */
+      if (p[4] == BSON_SUBTYPE_BINARY_DEPRECATED && (m < 4 || read_u32(p + 5) != m - 4))
+        return false;
+      n = 5 + m;
+      break;
+    case BSON_TYPE_REGEX:
+      if ((nul = memchr(p, '\0', avail)) == NULL) return false;
+      n = (size_t)(nul - p) + 1;
+      if ((nul = memchr(p + n, '\0', avail - n)) == NULL) return false;
+      n = (size_t)(nul - p) + 1;
+      break;
+    case BSON_TYPE_DBPOINTER:
+      if ((n = string_size(p, avail)) == 0 || avail - n < 12) return false;
+      n += 12;
+      break;
+    case BSON_TYPE_CODEWSCOPE:
+      /* int32 total, string code, document scope: the parts must add up exactly. */
+      if (avail < 4 || (n = read_u32(p)) > avail || n < 14 || (m = string_size(p + 4, n - 4)) == 0)
+        return false;
+      if ((scope = document_size(p + 4 + m, n - 4 - m)) == 0 || scope != n - 4 - m) return false;
+      break;
+    default:
+      return false;
+  }
+  if (n > avail) return false;
+  *size = n;
+  return true;
+}
+
+/* One element at p (type byte, key, value) within [p, end): its parts, or false. */
+typedef struct {
+  uint8_t type;
+  const char *key;
+  size_t key_len;
+  const uint8_t *value;
+  size_t size;
+} element_t;
+
+static bool next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
+  const uint8_t *nul = memchr(p + 1, '\0', (size_t)(end - p - 1));
+  if (nul == NULL) return false;
+  el->type = p[0];
+  el->key = (const char *)p + 1;
+  el->key_len = (size_t)(nul - p - 1);
+  el->value = nul + 1;
+  return value_size(el->type, el->value, (size_t)(end - el->value), &el->size);
+}
+
+static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_array);
 
 static void record_hint(lua_State *L, int hints, int key, hint_t hint) {
   if (lua_isnil(L, hints)) {
@@ -30,15 +159,79 @@ static void record_hint(lua_State *L, int hints, int key, hint_t hint) {
   lua_rawset(L, hints);
 }
 
-static void push_children(decoder_t *d, const bson_iter_t *first, bool is_array) {
+/* Pushes the value of a validated element. Returns false (nothing pushed) only when a
+ * nested container is corrupt or too deep. */
+static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
   lua_State *L = d->L;
-  bson_iter_t it = *first, counter = *first;
+  const uint8_t *p = el->value;
+  *hint = HINT_NONE;
+  switch (el->type) {
+    case BSON_TYPE_UTF8:
+    case BSON_TYPE_SYMBOL: /* deprecated: a string with another tag */
+      lua_pushlstring(L, (const char *)p + 4, el->size - 5);
+      return true;
+    case BSON_TYPE_INT32:
+      lua_pushinteger(L, (int32_t)read_u32(p));
+      return true;
+    case BSON_TYPE_DOUBLE: {
+      int64_t bits = read_i64(p);
+      double v;
+      memcpy(&v, &bits, sizeof v);
+      lua_pushnumber(L, (lua_Number)v);
+#if !LASP_HAS_INTEGERS
+      /* Without a float subtype an integral double would come back as an integer. */
+      if (lasp_isinteger(L, -1)) *hint = HINT_DOUBLE;
+#endif
+      return true;
+    }
+    case BSON_TYPE_INT64: {
+      int64_t v = read_i64(p);
+#if LASP_HAS_INTEGERS
+      lua_pushinteger(L, (lua_Integer)v);
+#else
+      if (v < -(int64_t)LASP_EXACT_INT_MAX || v > (int64_t)LASP_EXACT_INT_MAX) {
+        lasp_push_int64_box(L, v); /* a boxed int64 encodes back as int64 by itself */
+        return true;
+      }
+      lua_pushnumber(L, (lua_Number)v);
+#endif
+      if (v >= INT32_MIN && v <= INT32_MAX) *hint = HINT_INT64;
+      return true;
+    }
+    case BSON_TYPE_BOOL:
+      lua_pushboolean(L, p[0]);
+      return true;
+    case BSON_TYPE_DOCUMENT:
+      return push_children(d, p, el->size, false);
+    case BSON_TYPE_ARRAY:
+      return push_children(d, p, el->size, true);
+    case BSON_TYPE_NULL:
+    case BSON_TYPE_UNDEFINED: /* deprecated: the nearest value is null */
+      lua_pushlightuserdata(L, NULL);
+      return true;
+    default:
+      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size);
+      return true;
+  }
+}
+
+static bool fail(decoder_t *d, const char *why) {
+  d->error = why;
+  return false;
+}
+
+/* Pushes the container whose bytes (int32 length .. trailing NUL) are doc[0..len). */
+static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_array) {
+  lua_State *L = d->L;
+  const uint8_t *p, *end = doc + len - 1; /* the terminating NUL */
   bool ordered = (d->flags & LASP_DECODE_ORDERED) != 0;
-  int n = 0, t, order = 0, hints = 0;
+  int n = 0, t, order = 0, hints = 0, i = 0;
+  element_t el;
   if (++d->depth > LASP_MAX_DEPTH)
-    luaL_error(L, "BSON document nests deeper than %d levels", LASP_MAX_DEPTH);
-  luaL_checkstack(L, 8, "BSON document too deep");
-  while (bson_iter_next(&counter)) n++;
+    return fail(d, "document nests deeper than " STRINGIFY(LASP_MAX_DEPTH) " levels");
+  if (!lua_checkstack(L, 8)) return fail(d, "out of Lua stack space");
+  for (p = doc + 4; p < end; p = el.value + el.size, n++)
+    if (!next_element(p, end, &el)) return fail(d, "corrupt element");
   if (is_array)
     lua_createtable(L, n, 0);
   else
@@ -52,31 +245,25 @@ static void push_children(decoder_t *d, const bson_iter_t *first, bool is_array)
     lua_pushnil(L); /* becomes the hints table on the first hint */
     hints = lua_gettop(L);
   }
-  if (is_array) {
-    int i = 0;
-    while (bson_iter_next(&it)) {
-      hint_t hint = push_value(d, &it);
+  for (p = doc + 4; p < end; p = el.value + el.size) {
+    hint_t hint;
+    next_element(p, end, &el); /* validated by the counting pass */
+    if (is_array) {
+      if (!push_value(d, &el, &hint)) return false;
       lua_rawseti(L, t, ++i);
       if (hint != HINT_NONE && ordered) {
         lua_pushinteger(L, i);
         record_hint(L, hints, lua_gettop(L), hint);
         lua_pop(L, 1);
       }
-    }
-  } else if (ordered) {
-    int i = 0;
-    while (bson_iter_next(&it)) {
-      hint_t hint;
-      lua_pushlstring(L, bson_iter_key(&it), bson_iter_key_len(&it));
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, order, ++i);
-      if ((hint = push_value(d, &it)) != HINT_NONE) record_hint(L, hints, hints + 1, hint);
-      lua_rawset(L, t);
-    }
-  } else {
-    while (bson_iter_next(&it)) {
-      lua_pushlstring(L, bson_iter_key(&it), bson_iter_key_len(&it));
-      push_value(d, &it);
+    } else {
+      lua_pushlstring(L, el.key, el.key_len);
+      if (ordered) {
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, order, ++i);
+      }
+      if (!push_value(d, &el, &hint)) return false;
+      if (hint != HINT_NONE && ordered) record_hint(L, hints, lua_gettop(L) - 1, hint);
       lua_rawset(L, t);
     }
   }
@@ -102,103 +289,50 @@ static void push_children(decoder_t *d, const bson_iter_t *first, bool is_array)
   }
   lua_settop(L, t);
   d->depth--;
+  return true;
 }
 
-static void push_container(decoder_t *d, const bson_iter_t *it, bool is_array) {
-  bson_iter_t child;
-  if (bson_iter_recurse(it, &child)) {
-    push_children(d, &child, is_array);
-  } else {
-    lua_newtable(d->L); /* unreachable for validated input; keeps the stack contract */
-  }
-}
-
-static hint_t push_value(decoder_t *d, const bson_iter_t *it) {
-  lua_State *L = d->L;
-  switch (bson_iter_type(it)) {
-    case BSON_TYPE_UTF8: {
-      uint32_t len;
-      const char *s = bson_iter_utf8(it, &len);
-      lua_pushlstring(L, s, len);
-      return HINT_NONE;
-    }
-    case BSON_TYPE_INT32:
-      lua_pushinteger(L, bson_iter_int32(it));
-      return HINT_NONE;
-    case BSON_TYPE_DOUBLE: {
-      double v = bson_iter_double(it);
-      lua_pushnumber(L, (lua_Number)v);
-#if LASP_HAS_INTEGERS
-      return HINT_NONE; /* a float stays a float and encodes as a double */
-#else
-      return lasp_isinteger(L, -1) ? HINT_DOUBLE : HINT_NONE;
-#endif
-    }
-    case BSON_TYPE_INT64: {
-      int64_t v = bson_iter_int64(it);
-#if LASP_HAS_INTEGERS
-      lua_pushinteger(L, (lua_Integer)v);
-#else
-      if (v < -(int64_t)LASP_EXACT_INT_MAX || v > (int64_t)LASP_EXACT_INT_MAX) {
-        lasp_push_int64_box(L, v);
-        return HINT_NONE;
-      }
-      lua_pushnumber(L, (lua_Number)v);
-#endif
-      return v >= INT32_MIN && v <= INT32_MAX ? HINT_INT64 : HINT_NONE;
-    }
-    case BSON_TYPE_BOOL:
-      lua_pushboolean(L, bson_iter_bool(it));
-      return HINT_NONE;
-    case BSON_TYPE_DOCUMENT:
-      push_container(d, it, false);
-      return HINT_NONE;
-    case BSON_TYPE_ARRAY:
-      push_container(d, it, true);
-      return HINT_NONE;
-    case BSON_TYPE_NULL:
-    case BSON_TYPE_UNDEFINED: /* deprecated; the nearest value is null */
-      lua_pushlightuserdata(L, NULL);
-      return HINT_NONE;
-    case BSON_TYPE_SYMBOL: { /* deprecated; a symbol is a string with another tag */
-      uint32_t len;
-      const char *s = bson_iter_symbol(it, &len);
-      lua_pushlstring(L, s, len);
-      return HINT_NONE;
-    }
-    default:
-      lasp_push_typed_iter(L, it);
-      return HINT_NONE;
-  }
-}
-
-static void decoder_init(decoder_t *d, lua_State *L, int flags) {
-  d->L = L;
-  d->flags = flags;
-  d->depth = 0;
-  luaL_checkstack(L, 4, "out of stack space");
-  lasp_push_array_mt(L);
-  d->array_mt = lua_gettop(L);
-}
-
-void lasp_push_bson(lua_State *L, const bson_t *doc, bool as_array, int flags) {
+bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
+                 const char **err) {
   decoder_t d;
-  bson_iter_t it;
-  decoder_init(&d, L, flags);
-  if (bson_iter_init(&it, doc))
-    push_children(&d, &it, as_array);
-  else
-    lua_newtable(L);
+  int top = lua_gettop(L);
+  bool ok;
+  d.L = L;
+  d.flags = flags;
+  d.depth = 0;
+  d.error = "corrupt document";
+  if (!lua_checkstack(L, 4)) {
+    *err = "out of Lua stack space";
+    return false;
+  }
+  lasp_push_array_mt(L);
+  d.array_mt = lua_gettop(L);
+  ok = len >= 5 && len <= UINT32_MAX && read_u32(data) == len && data[len - 1] == '\0' &&
+       push_children(&d, data, len, as_array);
+  if (!ok) {
+    lua_settop(L, top);
+    *err = d.error;
+    return false;
+  }
   lua_remove(L, d.array_mt);
+  return true;
 }
 
 void lasp_push_document(lua_State *L, const bson_t *doc, int flags) {
-  lasp_push_bson(L, doc, false, flags);
+  const char *err;
+  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, &err))
+    luaL_error(L, "invalid BSON: %s", err);
 }
 
 void lasp_push_iter_value(lua_State *L, const bson_iter_t *iter, int flags) {
-  decoder_t d;
-  decoder_init(&d, L, flags);
-  push_value(&d, iter);
-  lua_remove(L, d.array_mt);
+  /* Re-wrapped as the only element of a document, the value goes through the same
+   * checked path as everything else; this entry point is not a hot one. */
+  bson_t one = BSON_INITIALIZER;
+  const char *err = "value too large";
+  bool ok = bson_append_iter(&one, "v", 1, iter) &&
+            lasp_decode(L, bson_get_data(&one), one.len, false, flags, &err);
+  bson_destroy(&one);
+  if (!ok) luaL_error(L, "invalid BSON: %s", err);
+  lua_getfield(L, -1, "v");
+  lua_remove(L, -2);
 }

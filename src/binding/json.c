@@ -69,6 +69,7 @@ static int l_from_json(lua_State *L) {
   const char *text = luaL_checklstring(L, 1, &len);
   bson_error_t error;
   bson_t doc;
+  const char *reason;
   bool as_array;
   while (i < len && strchr(" \t\r\n", text[i]) != NULL && text[i] != '\0') i++;
   as_array = i < len && text[i] == '[';
@@ -77,7 +78,12 @@ static int l_from_json(lua_State *L) {
     lua_pushfstring(L, "invalid JSON: %s", len > (size_t)SSIZE_MAX ? "too long" : error.message);
     return 2;
   }
-  lasp_push_bson(L, &doc, as_array, LASP_DECODE_ORDERED);
+  if (!lasp_decode(L, bson_get_data(&doc), doc.len, as_array, LASP_DECODE_ORDERED, &reason)) {
+    bson_destroy(&doc);
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid JSON: %s", reason);
+    return 2;
+  }
   bson_destroy(&doc);
   return 1;
 }

@@ -74,9 +74,10 @@ const lasp_typed_t *lasp_test_typed(lua_State *L, int idx, int typed_mt);
 /* Appends a typed value under key; false only if libbson refuses (document too large). */
 bool lasp_append_typed(bson_t *b, const char *key, int key_len, const lasp_typed_t *v);
 
-/* Pushes the BSON value under iter as a typed value (ObjectId, date, timestamp,
- * decimal128, binary, regex, min/max key, code, dbpointer, and int64 that Lua cannot hold). */
-void lasp_push_typed_iter(lua_State *L, const bson_iter_t *iter);
+/* Pushes a typed value (ObjectId, date, timestamp, decimal128, binary, regex, min/max key,
+ * code, code with scope, dbpointer) from the raw bytes of its BSON value, value[0..len),
+ * which the decoder has already checked. */
+void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *value, size_t len);
 
 /* Pushes a boxed int64 (for Lua versions whose numbers cannot hold it exactly). */
 void lasp_push_int64_box(lua_State *L, int64_t v);
@@ -91,8 +92,11 @@ void lasp_typed_register(lua_State *L, int module_idx);
  * built to let libbson print a value that is not a document (an array, a scalar). */
 void lasp_push_wrapped_json(lua_State *L, const bson_t *wrapper, bool canonical);
 
-/* Pushes `doc` decoded as an array when as_array (a BSON array body), else as a document. */
-void lasp_push_bson(lua_State *L, const bson_t *doc, bool as_array, int flags);
+/* Pushes the BSON document data[0..len) as a table (as an array when as_array), checking
+ * every length. On corrupt input or nesting deeper than LASP_MAX_DEPTH returns false with
+ * the reason in *err and the stack as it was. */
+bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
+                 const char **err);
 
 /* True when the encoder would treat the table at idx as an array. */
 bool lasp_table_is_array(lua_State *L, int idx);

@@ -154,59 +154,65 @@ void lasp_push_int64_box(lua_State *L, int64_t i) {
   new_typed(L, BSON_TYPE_INT64, 0, 0)->v.i64 = i;
 }
 
-void lasp_push_typed_iter(lua_State *L, const bson_iter_t *iter) {
+static uint32_t read_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return BSON_UINT32_FROM_LE(v);
+}
+
+static uint64_t read_u64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return BSON_UINT64_FROM_LE(v);
+}
+
+void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *p, size_t len) {
   lasp_typed_t *v;
-  uint32_t len, len2;
-  const uint8_t *bytes, *bytes2;
-  const char *text, *text2;
-  switch (bson_iter_type(iter)) {
+  size_t n;
+  switch (type) {
     case BSON_TYPE_OID:
-      bson_oid_copy(bson_iter_oid(iter), &new_typed(L, BSON_TYPE_OID, 0, 0)->v.oid);
+      memcpy(new_typed(L, type, 0, 0)->v.oid.bytes, p, 12);
       break;
     case BSON_TYPE_DATE_TIME:
-      new_typed(L, BSON_TYPE_DATE_TIME, 0, 0)->v.i64 = bson_iter_date_time(iter);
+    case BSON_TYPE_INT64:
+      new_typed(L, type, 0, 0)->v.i64 = (int64_t)read_u64(p);
       break;
-    case BSON_TYPE_TIMESTAMP:
-      v = new_typed(L, BSON_TYPE_TIMESTAMP, 0, 0);
-      bson_iter_timestamp(iter, &v->v.ts.t, &v->v.ts.i);
+    case BSON_TYPE_TIMESTAMP: /* increment first, then seconds */
+      v = new_typed(L, type, 0, 0);
+      v->v.ts.i = read_u32(p);
+      v->v.ts.t = read_u32(p + 4);
       break;
     case BSON_TYPE_DECIMAL128:
-      bson_iter_decimal128(iter, &new_typed(L, BSON_TYPE_DECIMAL128, 0, 0)->v.dec);
+      v = new_typed(L, type, 0, 0);
+      v->v.dec.low = read_u64(p);
+      v->v.dec.high = read_u64(p + 8);
       break;
     case BSON_TYPE_BINARY: {
-      bson_subtype_t subtype;
-      bson_iter_binary(iter, &subtype, &len, &bytes);
-      new_typed_bytes(L, BSON_TYPE_BINARY, bytes, len, NULL, 0)->subtype = (uint8_t)subtype;
+      /* int32 length, subtype, bytes; the old subtype 2 nests a second length. */
+      size_t skip = p[4] == BSON_SUBTYPE_BINARY_DEPRECATED ? 9 : 5;
+      new_typed_bytes(L, type, p + skip, len - skip, NULL, 0)->subtype = p[4];
       break;
     }
     case BSON_TYPE_REGEX:
-      text = bson_iter_regex(iter, &text2);
-      new_typed_bytes(L, BSON_TYPE_REGEX, text, strlen(text), text2, strlen(text2));
+      n = strlen((const char *)p);
+      new_typed_bytes(L, type, p, n, p + n + 1, len - n - 2);
+      break;
+    case BSON_TYPE_CODE:
+      new_typed_bytes(L, type, p + 4, len - 5, NULL, 0);
+      break;
+    case BSON_TYPE_CODEWSCOPE: /* int32 total, string code, scope document */
+      n = read_u32(p + 4);
+      new_typed_bytes(L, type, p + 8, n - 1, p + 8 + n, len - 8 - n);
+      break;
+    case BSON_TYPE_DBPOINTER: /* string collection, ObjectId */
+      n = read_u32(p);
+      v = new_typed_bytes(L, type, p + 4, n - 1, NULL, 0);
+      memcpy(v->v.oid.bytes, p + 4 + n, 12);
       break;
     case BSON_TYPE_MINKEY:
     case BSON_TYPE_MAXKEY:
-      new_typed(L, bson_iter_type(iter), 0, 0);
-      break;
-    case BSON_TYPE_CODE:
-      text = bson_iter_code(iter, &len);
-      new_typed_bytes(L, BSON_TYPE_CODE, text, len, NULL, 0);
-      break;
-    case BSON_TYPE_CODEWSCOPE:
-      text = bson_iter_codewscope(iter, &len, &len2, &bytes2);
-      new_typed_bytes(L, BSON_TYPE_CODEWSCOPE, text, len, bytes2, len2);
-      break;
-    case BSON_TYPE_DBPOINTER: {
-      const bson_oid_t *oid;
-      bson_iter_dbpointer(iter, &len, &text, &oid);
-      v = new_typed_bytes(L, BSON_TYPE_DBPOINTER, text, len, NULL, 0);
-      bson_oid_copy(oid, &v->v.oid);
-      break;
-    }
-    case BSON_TYPE_INT64:
-      lasp_push_int64_box(L, bson_iter_int64(iter));
-      break;
     default:
-      lua_pushnil(L);
+      new_typed(L, type, 0, 0);
       break;
   }
 }

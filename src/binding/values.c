@@ -143,23 +143,17 @@ static int l_bson_encode(lua_State *L) {
 }
 
 /* asp.bson_decode(bytes[, ordered]) -> table | nil, err for bytes that are not one valid
- * BSON document. */
+ * BSON document (or nest deeper than LASP_MAX_DEPTH). */
 static int l_bson_decode(lua_State *L) {
-  size_t len, offset;
+  size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
-  bool ordered = lua_toboolean(L, 2);
-  bson_t doc;
-  if (!bson_init_static(&doc, (const uint8_t *)bytes, len)) {
+  const char *err;
+  if (!lasp_decode(L, (const uint8_t *)bytes, len, false,
+                   lua_toboolean(L, 2) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN, &err)) {
     lua_pushnil(L);
-    lua_pushliteral(L, "invalid BSON: bad length or terminator");
+    lua_pushfstring(L, "invalid BSON: %s", err);
     return 2;
   }
-  if (!bson_validate(&doc, BSON_VALIDATE_NONE, &offset)) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "invalid BSON: corrupt element at offset %d", (int)offset);
-    return 2;
-  }
-  lasp_push_document(L, &doc, ordered ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN);
   return 1;
 }
 

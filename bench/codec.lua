@@ -1,0 +1,72 @@
+-- Codec benchmarks (a) and (b) of issue 3, side by side in one run:
+--   (a) BSON -> Lua decode (asp.core.bson_decode) vs cjson.decode of the same documents as JSON
+--   (b) Lua -> BSON encode (asp.core.bson_encode) vs cjson.encode of the same tables
+-- Usage: lua5.4 bench/codec.lua [build-dir]   (default: $ASP_BUILD_DIR or build)
+-- Data: $ASP_SHARED_DIR/data/solar-10k.jsonl (default ../shared next to the repository).
+local script_dir = (arg[0]:match("^(.*)/[^/]*$") or ".")
+local repo = script_dir .. "/.."
+local build = arg[1] or os.getenv("ASP_BUILD_DIR") or (repo .. "/build")
+package.cpath = build .. "/lua/?.so;" .. package.cpath
+package.path = repo .. "/lua/?.lua;" .. repo .. "/lua/?/init.lua;" .. package.path
+
+local asp = require "asp.core"
+local cjson = require "cjson"
+
+local shared = os.getenv("ASP_SHARED_DIR") or (repo .. "/../shared")
+local path = shared .. "/data/solar-10k.jsonl"
+local f = assert(io.open(path, "r"))
+local lines = {}
+for line in f:lines() do
+  if line ~= "" then lines[#lines + 1] = line end
+end
+f:close()
+
+-- The BSON form of each line as libbson reads the JSON (integers become int32, as the
+-- source sends them), and the Lua tables both encoders get.
+local bsons, tables = {}, {}
+for i, line in ipairs(lines) do
+  bsons[i] = assert(asp.bson_encode(assert(asp.from_json(line))))
+  tables[i] = asp.bson_decode(bsons[i])
+end
+local n = #lines
+
+local clock = os.clock
+local ROUNDS = tonumber(os.getenv("ASP_BENCH_ROUNDS")) or 7
+
+-- Best of ROUNDS (the least disturbed run), in documents per second.
+local function rate(fn, input)
+  local best = math.huge
+  for _ = 1, ROUNDS do
+    collectgarbage()
+    collectgarbage()
+    local t0 = clock()
+    for i = 1, n do fn(input[i]) end
+    local dt = clock() - t0
+    if dt < best then best = dt end
+  end
+  return n / best
+end
+
+local bson_decode, bson_encode = asp.bson_decode, asp.bson_encode
+local cjson_decode, cjson_encode = cjson.decode, cjson.encode
+
+local function line(label, r)
+  print(string.format("  %-34s %12.0f docs/s", label, r))
+end
+
+print(string.format("codec benchmark: %d documents from %s, best of %d rounds, %s",
+  n, path, ROUNDS, _VERSION))
+local cj_dec = rate(cjson_decode, lines)
+local asp_dec = rate(bson_decode, bsons)
+line("cjson.decode (JSON -> Lua)", cj_dec)
+line("asp bson_decode (BSON -> Lua)", asp_dec)
+local ratio_a = asp_dec / cj_dec
+local cj_enc = rate(cjson_encode, tables)
+local asp_enc = rate(bson_encode, tables)
+line("cjson.encode (Lua -> JSON)", cj_enc)
+line("asp bson_encode (Lua -> BSON)", asp_enc)
+local ratio_b = asp_enc / cj_enc
+print(string.format("(a) decode ratio asp/cjson: %.2f (target >= 2.0) %s", ratio_a,
+  ratio_a >= 2.0 and "ok" or "BELOW TARGET"))
+print(string.format("(b) encode ratio asp/cjson: %.2f (target >= 1.0) %s", ratio_b,
+  ratio_b >= 1.0 and "ok" or "BELOW TARGET"))
