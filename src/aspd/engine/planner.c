@@ -30,6 +30,12 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
 
 #define IN_LIST(name, list) in_list(name, list, sizeof list / sizeof list[0])
 
+static bool is_known_stage(const char *stage) {
+  static const char *const runnable[] = {"$source", "$merge", "$emit", "$match", "$unset"};
+  return IN_LIST(stage, runnable) || IN_LIST(stage, window_only) ||
+         IN_LIST(stage, known_unimplemented);
+}
+
 static bool invalid(aspd_error_t *err, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
 
 /* Planner errors are StreamProcessorInvalidOptions (420), as on Atlas. */
@@ -321,7 +327,11 @@ static bool plan_stages(aspd_plan_t *plan, const aspd_registry_t *reg, const bso
     if (sink_seen)
       return invalid(err, "%s", "No stages are allowed after a $merge or $emit stage.");
     bool ok;
-    if (index == 0) {
+    if (!is_known_stage(stage)) {
+      /* Before any placement rule: [{$unknownStage: {}}] is code 9 (C driver errors.json). */
+      aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "Unsupported stage: %s", stage);
+      ok = false;
+    } else if (index == 0) {
       if (strcmp(stage, "$source"))
         return invalid(err, "First stage must be $source, found: %s", stage);
       if (!BSON_ITER_HOLDS_DOCUMENT(&value)) return invalid(err, "%s", "$source must be an object");
@@ -337,11 +347,8 @@ static bool plan_stages(aspd_plan_t *plan, const aspd_registry_t *reg, const bso
     } else if (IN_LIST(stage, window_only)) {
       ok =
           invalid(err, "%s stage is only permitted in the inner pipeline of a window stage", stage);
-    } else if (IN_LIST(stage, known_unimplemented)) {
-      ok = invalid(err, "%s is not supported by aspd yet", stage);
     } else {
-      aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "Unsupported stage: %s", stage);
-      ok = false;
+      ok = invalid(err, "%s is not supported by aspd yet", stage);
     }
     bson_destroy(&spec);
     if (!ok) return false;

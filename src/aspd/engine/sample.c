@@ -19,7 +19,9 @@ static int64_t new_cursor_id(void) {
   uint64_t v = 0;
   while (v == 0) {
     if (RAND_bytes((unsigned char *)&v, sizeof v) != 1) v = (uint64_t)aspd_now_ms();
-    v &= 0x7FFFFFFFFFFFFFFFull; /* positive: clients read it as a signed int64 */
+    /* Positive and below 2^31: every client form (int32, int64, double, a Lua 5.1
+     * number) carries the id exactly. Replies still send it as an int64. */
+    v &= 0x7FFFFFFFull;
   }
   return (int64_t)v;
 }
