@@ -1,4 +1,4 @@
-#include "net/wire.h"
+#include "wire.h" /* relative: tests compile this file directly */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +48,46 @@ bool aspd_wire_parse_header(const uint8_t bytes[ASPD_WIRE_HEADER_LEN], aspd_wire
   return true;
 }
 
+/* Deeper documents are refused before anything recurses into them (mongod allows ~180). */
+#define MAX_NESTING 200
+
+/* Walks the document without recursion: checks nesting depth and that every key and
+ * string is UTF-8 (bson_validate leaves string values unchecked in some libbson versions). */
+static bool check_depth_and_utf8(const bson_t *doc, char *err, size_t err_len) {
+  /* Wrapped: bson_iter_t is over-aligned, so a plain array of it is not allowed. */
+  struct {
+    bson_iter_t it;
+  } stack[MAX_NESTING];
+  int depth = 0;
+  if (!bson_iter_init(&stack[0].it, doc)) return fail(err, err_len, "invalid BSON document");
+  for (;;) {
+    bson_iter_t *it = &stack[depth].it;
+    if (!bson_iter_next(it)) {
+      if (it->err_off != 0) return fail(err, err_len, "corrupt BSON document");
+      if (depth == 0) return true;
+      depth--;
+      continue;
+    }
+    const char *key = bson_iter_key(it);
+    if (!bson_utf8_validate(key, strlen(key), false)) {
+      return fail(err, err_len, "BSON key is not UTF-8");
+    }
+    if (BSON_ITER_HOLDS_UTF8(it)) {
+      uint32_t len;
+      const char *value = bson_iter_utf8(it, &len);
+      if (!bson_utf8_validate(value, len, true)) {
+        return fail(err, err_len, "BSON string is not UTF-8");
+      }
+    } else if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it)) {
+      if (depth + 1 >= MAX_NESTING) return fail(err, err_len, "BSON nesting too deep");
+      if (!bson_iter_recurse(it, &stack[depth + 1].it)) {
+        return fail(err, err_len, "corrupt nested BSON document");
+      }
+      depth++;
+    }
+  }
+}
+
 /* Reads one BSON document at p (at most `avail` bytes) and validates it.
  * Sets *doc_len to its declared length. */
 static bool read_document(const uint8_t *p, size_t avail, bson_t *doc, size_t *doc_len, char *err,
@@ -58,8 +98,9 @@ static bool read_document(const uint8_t *p, size_t avail, bson_t *doc, size_t *d
     return fail(err, err_len, "BSON document length out of bounds");
   }
   if (!bson_init_static(doc, p, (size_t)n)) return fail(err, err_len, "invalid BSON document");
+  if (!check_depth_and_utf8(doc, err, err_len)) return false;
   size_t offset;
-  if (!bson_validate(doc, BSON_VALIDATE_UTF8, &offset)) {
+  if (!bson_validate(doc, BSON_VALIDATE_NONE, &offset)) {
     snprintf(err, err_len, "invalid BSON at offset %zu", offset);
     return false;
   }
