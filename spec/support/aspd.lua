@@ -52,10 +52,13 @@ function M.start(opts)
     os.remove(dir)
     assert(os.execute("mkdir -p " .. shell_quote(dir)))
   end
+  local extra_files = {}
   local args = { "--dev", "--port", "0", "--state-dir", shell_quote(dir), "--exit-with-parent" }
   if opts.connections then
-    local path = dir .. "/connections.json"
+    -- outside the state directory: aspd keeps its own connections.json there
+    local path = os.tmpname()
     write_file(path, to_json(opts.connections))
+    extra_files[#extra_files + 1] = path
     args[#args + 1] = "--connections " .. shell_quote(path)
   end
   for _, u in ipairs(opts.users or {}) do args[#args + 1] = "--user " .. shell_quote(u) end
@@ -87,6 +90,7 @@ function M.start(opts)
     port = tonumber(port),
     ca_file = uri:match("tlsCAFile=([^&]+)"),
     state_dir = dir,
+    extra_files = extra_files,
     owns_dir = opts.state_dir == nil,
   }, Server)
 end
@@ -103,6 +107,7 @@ function Server:stop(keep_state)
   os.execute("kill " .. self.pid .. " 2>/dev/null")
   self.pipe:close()
   self.pid = nil
+  for _, f in ipairs(self.extra_files) do os.remove(f) end
   if self.owns_dir and not keep_state then os.execute("rm -rf " .. shell_quote(self.state_dir)) end
 end
 
