@@ -31,20 +31,26 @@ end
 local n = #lines
 
 local clock = os.clock
-local ROUNDS = tonumber(os.getenv("ASP_BENCH_ROUNDS")) or 7
+local ROUNDS = tonumber(os.getenv("ASP_BENCH_ROUNDS")) or 9
 
--- Best of ROUNDS (the least disturbed run), in documents per second.
-local function rate(fn, input)
-  local best = math.huge
+-- One timed pass over all inputs, in seconds of CPU time.
+local function pass(fn, input)
+  collectgarbage()
+  collectgarbage()
+  local t0 = clock()
+  for i = 1, n do fn(input[i]) end
+  return clock() - t0
+end
+
+-- The two sides of a comparison alternate round by round, so that a busy machine
+-- slows both alike; the best round of each (the least disturbed) gives its rate.
+local function compare(fn_a, input_a, fn_b, input_b)
+  local best_a, best_b = math.huge, math.huge
   for _ = 1, ROUNDS do
-    collectgarbage()
-    collectgarbage()
-    local t0 = clock()
-    for i = 1, n do fn(input[i]) end
-    local dt = clock() - t0
-    if dt < best then best = dt end
+    best_a = math.min(best_a, pass(fn_a, input_a))
+    best_b = math.min(best_b, pass(fn_b, input_b))
   end
-  return n / best
+  return n / best_a, n / best_b
 end
 
 local bson_decode, bson_encode = asp.bson_decode, asp.bson_encode
@@ -56,16 +62,13 @@ end
 
 print(string.format("codec benchmark: %d documents from %s, best of %d rounds, %s",
   n, path, ROUNDS, _VERSION))
-local cj_dec = rate(cjson_decode, lines)
-local asp_dec = rate(bson_decode, bsons)
+local cj_dec, asp_dec = compare(cjson_decode, lines, bson_decode, bsons)
 line("cjson.decode (JSON -> Lua)", cj_dec)
 line("asp bson_decode (BSON -> Lua)", asp_dec)
-local ratio_a = asp_dec / cj_dec
-local cj_enc = rate(cjson_encode, tables)
-local asp_enc = rate(bson_encode, tables)
+local cj_enc, asp_enc = compare(cjson_encode, tables, bson_encode, tables)
 line("cjson.encode (Lua -> JSON)", cj_enc)
 line("asp bson_encode (Lua -> BSON)", asp_enc)
-local ratio_b = asp_enc / cj_enc
+local ratio_a, ratio_b = asp_dec / cj_dec, asp_enc / cj_enc
 print(string.format("(a) decode ratio asp/cjson: %.2f (target >= 2.0) %s", ratio_a,
   ratio_a >= 2.0 and "ok" or "BELOW TARGET"))
 print(string.format("(b) encode ratio asp/cjson: %.2f (target >= 1.0) %s", ratio_b,

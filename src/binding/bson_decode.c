@@ -127,21 +127,28 @@ static bool value_size(uint8_t type, const uint8_t *p, size_t avail, size_t *siz
 
 /* One element at p (type byte, key, value) within [p, end): its parts, or false. */
 typedef struct {
-  uint8_t type;
-  const char *key;
-  size_t key_len;
   const uint8_t *value;
-  size_t size;
+  uint32_t key_len; /* the key ends right before value */
+  uint32_t size;
+  uint8_t type;
 } element_t;
 
+/* Elements remembered by the validating pass so the pushing pass need not parse them
+ * again; containers with more elements parse the rest twice. */
+#define CACHED_ELEMENTS 16
+
 static bool next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
-  const uint8_t *nul = memchr(p + 1, '\0', (size_t)(end - p - 1));
-  if (nul == NULL) return false;
+  const uint8_t *q = p + 1;
+  size_t size;
+  /* Keys are short: a plain loop beats a memchr call here. */
+  while (q < end && *q != '\0') q++;
+  if (q >= end) return false;
   el->type = p[0];
-  el->key = (const char *)p + 1;
-  el->key_len = (size_t)(nul - p - 1);
-  el->value = nul + 1;
-  return value_size(el->type, el->value, (size_t)(end - el->value), &el->size);
+  el->key_len = (uint32_t)(q - p - 1);
+  el->value = q + 1;
+  if (!value_size(el->type, el->value, (size_t)(end - el->value), &size)) return false;
+  el->size = (uint32_t)size;
+  return true;
 }
 
 static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_array);
@@ -225,13 +232,15 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   lua_State *L = d->L;
   const uint8_t *p, *end = doc + len - 1; /* the terminating NUL */
   bool ordered = (d->flags & LASP_DECODE_ORDERED) != 0;
-  int n = 0, t, order = 0, hints = 0, i = 0;
-  element_t el;
+  int n = 0, k, t, order = 0, hints = 0;
+  element_t *el, spare, cache[CACHED_ELEMENTS];
   if (++d->depth > LASP_MAX_DEPTH)
     return fail(d, "document nests deeper than " STRINGIFY(LASP_MAX_DEPTH) " levels");
   if (!lua_checkstack(L, 8)) return fail(d, "out of Lua stack space");
-  for (p = doc + 4; p < end; p = el.value + el.size, n++)
-    if (!next_element(p, end, &el)) return fail(d, "corrupt element");
+  for (p = doc + 4; p < end; p = el->value + el->size, n++) {
+    el = n < CACHED_ELEMENTS ? &cache[n] : &spare;
+    if (!next_element(p, end, el)) return fail(d, "corrupt element");
+  }
   if (is_array)
     lua_createtable(L, n, 0);
   else
@@ -245,24 +254,29 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
     lua_pushnil(L); /* becomes the hints table on the first hint */
     hints = lua_gettop(L);
   }
-  for (p = doc + 4; p < end; p = el.value + el.size) {
+  for (p = doc + 4, k = 1; p < end; p = el->value + el->size, k++) {
     hint_t hint;
-    next_element(p, end, &el); /* validated by the counting pass */
+    if (k <= CACHED_ELEMENTS) {
+      el = &cache[k - 1];
+    } else {
+      el = &spare;
+      next_element(p, end, el); /* validated by the counting pass */
+    }
     if (is_array) {
-      if (!push_value(d, &el, &hint)) return false;
-      lua_rawseti(L, t, ++i);
+      if (!push_value(d, el, &hint)) return false;
+      lua_rawseti(L, t, k);
       if (hint != HINT_NONE && ordered) {
-        lua_pushinteger(L, i);
+        lua_pushinteger(L, k);
         record_hint(L, hints, lua_gettop(L), hint);
         lua_pop(L, 1);
       }
     } else {
-      lua_pushlstring(L, el.key, el.key_len);
+      lua_pushlstring(L, (const char *)el->value - el->key_len - 1, el->key_len);
       if (ordered) {
         lua_pushvalue(L, -1);
-        lua_rawseti(L, order, ++i);
+        lua_rawseti(L, order, k);
       }
-      if (!push_value(d, &el, &hint)) return false;
+      if (!push_value(d, el, &hint)) return false;
       if (hint != HINT_NONE && ordered) record_hint(L, hints, lua_gettop(L) - 1, hint);
       lua_rawset(L, t);
     }
