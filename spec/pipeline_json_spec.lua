@@ -82,7 +82,6 @@ describe("definition files", function()
     assert.is_nil(bad)
     assert.equal("asp.pipeline: unknown option 'tierSize' in definition.options (expected dlq, tier, "
       .. "streamMetaFieldName, failover)", err)
-    assert.has_error(function() P.encode_definition(P.definition("x", P.new(), { tiers = "SP5" })) end)
   end)
 
   it("typed values survive a load", function()
@@ -162,9 +161,18 @@ describe("definition files", function()
     local ok, err = P.save_definition("/nonexistent-dir/x.json", P.definition("x", P.new()))
     assert.is_nil(ok)
     assert.matches("^asp.pipeline: ", err)
-    assert.has_error(function() P.encode_definition(P.definition("x", P.new()), "pretty") end,
+    local function raises_here(fn, text)
+      local ok, e = pcall(fn)
+      assert.is_false(ok)
+      assert.matches("pipeline_json_spec.lua:%d+: " .. text:gsub("%p", "%%%0") .. "$", e)
+    end
+    raises_here(function() P.encode_definition(P.definition("x", P.new()), "pretty") end,
       "asp.pipeline: JSON mode must be 'relaxed' or 'canonical', got pretty")
-    assert.has_error(function() P.encode_definition { name = "x" } end,
+    raises_here(function() P.encode_definition { name = "x" } end,
       "asp.pipeline: definition.pipeline must be an array of stages")
+    raises_here(function() P.save_definition("/tmp/x.json", { name = "", pipeline = {} }) end,
+      "asp.pipeline: definition.name must be a non-empty string")
+    raises_here(function() P.definition("x", {}, { tiers = "SP5" }) end,
+      "asp.pipeline: unknown option 'tiers' in definition.options (expected dlq, tier, streamMetaFieldName, failover)")
   end)
 end)

@@ -238,15 +238,25 @@ local function definition()
   return require "asp.pipeline.definition"
 end
 
--- A definition whose pipeline is a builder is saved with the built array.
+-- A definition whose pipeline is a builder is written with the built array.
 local function with_built_pipeline(def)
   if type(def) ~= "table" or not is_pipeline(def.pipeline) then return def end
-  return definition().new(def.name, def.pipeline:build(), def.options)
+  return { name = def.name, pipeline = def.pipeline:build(), options = def.options }
+end
+
+-- Mistakes in what is about to be written raise here, at the caller's line.
+local function checked(def, mode)
+  def = with_built_pipeline(def)
+  local err = definition().usage_error(def, mode)
+  if err then error(err, 3) end
+  return def
 end
 
 function P.definition(name, pipeline, options)
   if is_pipeline(pipeline) then pipeline = pipeline:build() end
-  return definition().new(name, pipeline, options)
+  local def, err = definition().new(name, pipeline, options)
+  if not def then error(err, 2) end
+  return def
 end
 
 function P.decode_definition(json)
@@ -254,7 +264,8 @@ function P.decode_definition(json)
 end
 
 function P.encode_definition(def, mode)
-  return definition().encode(with_built_pipeline(def), mode)
+  def = checked(def, mode)
+  return definition().encode(def, mode)
 end
 
 function P.load_definition(path)
@@ -262,7 +273,8 @@ function P.load_definition(path)
 end
 
 function P.save_definition(path, def, mode)
-  return definition().save(path, with_built_pipeline(def), mode)
+  def = checked(def, mode)
+  return definition().save(path, def, mode)
 end
 
 return P

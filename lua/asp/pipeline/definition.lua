@@ -77,12 +77,22 @@ local function shape_error(def)
   return nil
 end
 
--- An ordered definition document (options left out when nil).
+-- The programmer mistake in a definition about to be written, if any: asp.pipeline
+-- raises it at its caller (the functions here never raise).
+function D.usage_error(def, mode)
+  if mode ~= nil and not MODES[mode] then
+    return "asp.pipeline: JSON mode must be 'relaxed' or 'canonical', got " .. tostring(mode)
+  end
+  local shape = shape_error(def)
+  return shape and "asp.pipeline: " .. shape
+end
+
+-- An ordered definition document (options left out when nil), or nil, err.
 function D.new(name, pipeline, options)
   local def = values.ordered("name", name, "pipeline", pipeline)
   if options ~= nil then def.options = options end
-  local err = shape_error(def)
-  if err then error("asp.pipeline: " .. err, 3) end
+  local err = D.usage_error(def)
+  if err then return nil, err end
   return def
 end
 
@@ -158,20 +168,16 @@ function D.decode(json)
   return def
 end
 
--- definition -> JSON text in `mode` ("relaxed", the default, or "canonical").
+-- definition -> JSON text in `mode` ("relaxed", the default, or "canonical"), or nil, err.
 function D.encode(def, mode)
-  mode = mode or "relaxed"
-  if not MODES[mode] then
-    error("asp.pipeline: JSON mode must be 'relaxed' or 'canonical', got " .. tostring(mode), 3)
-  end
-  local shape = shape_error(def)
-  if shape then error("asp.pipeline: " .. shape, 3) end
+  local usage = D.usage_error(def, mode)
+  if usage then return nil, usage end
   local c, cerr = core()
   if not c then return nil, cerr end
   -- Emit name, pipeline, options in that order whatever table `def` is.
   local doc = values.ordered("name", def.name, "pipeline", def.pipeline)
   if def.options ~= nil then doc.options = rename_options(def.options, TO_WIRE) end
-  local ok, json, err = pcall(c.to_json, doc, mode)
+  local ok, json, err = pcall(c.to_json, doc, mode or "relaxed")
   if not ok then return nil, "asp.pipeline: cannot encode definition: " .. tostring(json) end
   if json == nil then return nil, "asp.pipeline: cannot encode definition: " .. tostring(err) end
   local text, lerr = layout(json)

@@ -50,6 +50,7 @@ local T = {
   source_both = "$source cannot contain both 'connectionName' and 'documents'",
   gap = "Window gap size must be greater than 0.",
   duration = "%s must be a duration {size: <number>, unit: ms|second|minute|hour|day}",
+  offset = "%s.offset must be {offsetFromUtc: <number>, unit: ms|second|minute|hour}",
   boundary = "%s.boundary must be 'eventTime' or 'processingTime'",
   processing_time = "%s.%s is not allowed with boundary 'processingTime'",
   inner_array = "%s.%s must be an array of stages",
@@ -239,10 +240,10 @@ local function check_window(run, spec, name)
       if ms and ms <= 0 then run:report(text) end
     end
   end
-  if spec.offset ~= nil and not (values.is_document(spec.offset) and type(spec.offset.offsetFromUtc) == "number"
-      and values.UNITS[spec.offset.unit] and spec.offset.unit ~= "day") then
-    run:report(T.one_of:format(name .. ".offset", "{offsetFromUtc: <number>, unit: ms|second|minute|hour}",
-      "an invalid offset"))
+  local offset = spec.offset
+  if offset ~= nil and not (values.is_document(offset) and type(offset.offsetFromUtc) == "number"
+      and values.UNITS[offset.unit] and offset.unit ~= "day") then
+    run:report(T.offset:format(name))
   end
   one_of(run, name .. ".boundary", spec.boundary, { "eventTime", "processingTime" })
   if spec.allowedLateness ~= nil then
