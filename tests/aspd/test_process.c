@@ -1,0 +1,173 @@
+/* processStreamProcessor: ephemeral processors over inline documents and the
+ * sample source, with and without a sink; $match and $unset on the way. */
+#include <stdlib.h>
+
+#include "workspace_test_util.h"
+
+/* Runs processStreamProcessor; copies the generated name; returns the cursor id. */
+static int64_t process(mongoc_client_t *c, const char *json, char *name, size_t len) {
+  bson_t reply;
+  bson_error_t error;
+  int64_t id = -1;
+  bson_type_t t;
+  name[0] = '\0';
+  if (wt_run(c, json, &reply, &error)) {
+    id = wt_int(&reply, "cursorId", &t);
+    CHECK(t == BSON_TYPE_INT64 && id > 0);
+    wt_str(&reply, "name", name, len);
+    CHECK(name[0] != '\0');
+  } else {
+    fprintf(stderr, "FAIL: %s -> %s\n", json, error.message);
+    wt_failures++;
+  }
+  bson_destroy(&reply);
+  return id;
+}
+
+/* Collects every message until cursorId 0 into out (an array document). */
+static uint32_t collect(mongoc_client_t *c, const char *name, int64_t id, bson_t *out) {
+  uint32_t n = 0;
+  for (int i = 0; i < 200 && id > 0; i++) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}",
+             name, (long long)id);
+    bson_t reply;
+    bson_error_t error;
+    if (!wt_run(c, cmd, &reply, &error)) {
+      fprintf(stderr, "FAIL: getMore: %s\n", error.message);
+      wt_failures++;
+      bson_destroy(&reply);
+      return n;
+    }
+    id = wt_int(&reply, "cursorId", NULL);
+    bson_iter_t it, msg;
+    bson_iter_init_find(&it, &reply, "messages");
+    bson_iter_recurse(&it, &msg);
+    while (bson_iter_next(&msg)) {
+      char key[16];
+      snprintf(key, sizeof key, "%u", n++);
+      bson_append_value(out, key, -1, bson_iter_value(&msg));
+    }
+    bson_destroy(&reply);
+    if (id > 0) usleep(10000);
+  }
+  CHECK(id == 0);
+  return n;
+}
+
+static void inline_documents(mongoc_client_t *c) {
+  char name[128], s[64];
+  int64_t id = process(c,
+                       "{\"processStreamProcessor\": [{\"$source\": {\"documents\": "
+                       "[{\"a\": 1, \"b\": \"x\"}, {\"a\": 2, \"b\": \"y\"}, {\"a\": 3}]}}]}",
+                       name, sizeof name);
+  bson_t docs = BSON_INITIALIZER;
+  CHECK(collect(c, name, id, &docs) == 3);
+  CHECK(wt_int(&docs, "0.a", NULL) == 1 && wt_int(&docs, "2.a", NULL) == 3);
+  CHECK(!strcmp(wt_str(&docs, "1.b", s, sizeof s), "y"));
+  bson_iter_t it;
+  CHECK(bson_iter_init(&it, &docs) && bson_iter_find_descendant(&it, "0._ts", &it) &&
+        BSON_ITER_HOLDS_DATE_TIME(&it));
+  bson_destroy(&docs);
+  /* The interactive processor is gone with its cursor; mongosh's drop then fails harmlessly. */
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "{\"dropStreamProcessor\": \"%s\"}", name);
+  WT_ERR(c, cmd, 125, "does not exist");
+}
+
+static void operators(mongoc_client_t *c) {
+  char name[128];
+  int64_t id = process(
+      c,
+      "{\"processStreamProcessor\": [{\"$source\": {\"documents\": [{\"a\": 1, \"k\": {\"x\": 1, "
+      "\"y\": 2}}, {\"a\": 2, \"k\": {\"x\": 1}}, {\"a\": 3}], \"tsFieldName\": \"when\"}},"
+      " {\"$match\": {\"a\": {\"$gte\": 2}}}, {\"$unset\": [\"k.x\", \"_stream_meta\"]}]}",
+      name, sizeof name);
+  bson_t docs = BSON_INITIALIZER;
+  CHECK(collect(c, name, id, &docs) == 2);
+  CHECK(wt_int(&docs, "0.a", NULL) == 2 && wt_int(&docs, "1.a", NULL) == 3);
+  bson_iter_t it;
+  CHECK(!(bson_iter_init(&it, &docs) && bson_iter_find_descendant(&it, "0.k.x", &it)));
+  CHECK(!(bson_iter_init(&it, &docs) && bson_iter_find_descendant(&it, "0._stream_meta", &it)));
+  CHECK(!(bson_iter_init(&it, &docs) && bson_iter_find_descendant(&it, "0._ts", &it)));
+  CHECK(bson_iter_init(&it, &docs) && bson_iter_find_descendant(&it, "0.when", &it) &&
+        BSON_ITER_HOLDS_DATE_TIME(&it));
+  bson_destroy(&docs);
+}
+
+/* A sample-source interactive processor keeps running until dropped, even while started. */
+static void running_drop(mongoc_client_t *c) {
+  char name[128], cmd[256];
+  int64_t id = process(c,
+                       "{\"processStreamProcessor\": [{\"$source\": {\"connectionName\": "
+                       "\"fast_solar\"}}], \"options\": {\"dlq\": {\"connectionName\": "
+                       "\"cluster0\", \"db\": \"d\", \"coll\": \"dlq\"}}}",
+                       name, sizeof name);
+  uint32_t got = 0;
+  for (int i = 0; i < 50 && got < 10; i++) {
+    CHECK(wt_get_more(c, name, id, 0, &got) == id);
+    usleep(20000);
+  }
+  CHECK(got >= 10);
+  /* Interactive processors are not listed. */
+  bson_t reply;
+  bson_error_t error;
+  CHECK(wt_run(c, "{\"listStreamProcessors\": 1}", &reply, &error));
+  CHECK(wt_array_len(&reply, "streamProcessors") == 0);
+  bson_destroy(&reply);
+  snprintf(cmd, sizeof cmd, "{\"dropStreamProcessor\": \"%s\"}", name);
+  WT_OK(c, cmd);
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessor\": \"%s\"}", name);
+  WT_ERR(c, cmd, 125, "does not exist");
+}
+
+/* With a sink the output goes there too. */
+static void with_sink(mongoc_client_t *c) {
+  char name[128];
+  int64_t id = process(c,
+                       "{\"processStreamProcessor\": [{\"$source\": {\"documents\": [{\"n\": 1}, "
+                       "{\"n\": 2}]}}, {\"$emit\": {\"connectionName\": \"kafka0\", \"topic\": "
+                       "\"t1\"}}]}",
+                       name, sizeof name);
+  bson_t docs = BSON_INITIALIZER;
+  CHECK(collect(c, name, id, &docs) == 2);
+  bson_destroy(&docs);
+  /* Read the topic back with another interactive processor. */
+  id = process(c,
+               "{\"processStreamProcessor\": [{\"$source\": {\"connectionName\": \"kafka0\", "
+               "\"topic\": \"t1\", \"config\": {\"auto_offset_reset\": \"earliest\"}}}]}",
+               name, sizeof name);
+  uint32_t got = 0;
+  for (int i = 0; i < 50 && got < 2; i++) {
+    wt_get_more(c, name, id, 0, &got);
+    usleep(20000);
+  }
+  CHECK(got == 2);
+}
+
+/* An abandoned cursor is reaped, and its interactive processor with it. */
+static void abandoned(mongoc_client_t *c) {
+  char name[128], cmd[256];
+  process(c,
+          "{\"processStreamProcessor\": [{\"$source\": {\"connectionName\": "
+          "\"sample_stream_solar\"}}]}",
+          name, sizeof name);
+  sleep(2);
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessor\": \"%s\"}", name);
+  WT_ERR(c, cmd, 125, "does not exist");
+}
+
+int main(void) {
+  setenv("ASPD_SAMPLE_IDLE_MS", "1000", 1);
+  aspd_instance_t inst;
+  wt_start(&inst, NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  inline_documents(c);
+  operators(c);
+  running_drop(c);
+  with_sink(c);
+  abandoned(c);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+  return wt_finish("aspd.process");
+}
