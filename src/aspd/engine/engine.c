@@ -156,8 +156,10 @@ static bool load_sinks(aspd_engine_t *e, char *err, size_t err_len) {
   return ok;
 }
 
-/* STARTED processors run again; one that cannot be planned any more fails. */
+/* STARTED processors run again; one that cannot be planned any more fails
+ * (and that is written down: the failure outlives this run). */
 static void resume_processors(aspd_engine_t *e) {
+  bool failed = false;
   for (aspd_processor_t *p = e->processors; p; p = p->next) {
     if (p->state != ASPD_STATE_STARTED) continue;
     aspd_error_t err = {0};
@@ -166,8 +168,10 @@ static void resume_processors(aspd_engine_t *e) {
       free(p->error_msg);
       p->error_msg = strdup(err.message);
       p->last_state_change_ms = aspd_now_ms();
+      failed = true;
     }
   }
+  if (failed) aspd_engine_save_processors(e, NULL);
 }
 
 aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *reg, char *err,

@@ -1,0 +1,194 @@
+/* Persistence: processors (pipeline, options, state, counters), the registry and
+ * sink contents survive a restart; STARTED processors run again; a corrupt state
+ * file stops start-up with a clear message and is left untouched. */
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "workspace_test_util.h"
+
+static int64_t input_count(mongoc_client_t *c, const char *name) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  int64_t n = -1;
+  if (wt_run(c, cmd, &reply, &error)) n = wt_int(&reply, "stats.inputMessageCount", NULL);
+  bson_destroy(&reply);
+  return n;
+}
+
+static bool state_is(mongoc_client_t *c, const char *name, const char *want) {
+  char s[32];
+  return !strcmp(wt_state(c, name, s, sizeof s), want);
+}
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = calloc(1, 64 << 20);
+  size_t n = fread(buf, 1, (64 << 20) - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* Number of documents persisted in collection solar.readings of cluster0. */
+static int persisted_docs(const char *state_dir) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/sinks.json", state_dir);
+  char *text = read_text(path);
+  if (!text) return -1;
+  bson_error_t error;
+  bson_t *doc = bson_new_from_json((const uint8_t *)text, -1, &error);
+  free(text);
+  if (!doc) return -2;
+  int n = (int)wt_array_len(doc, "collections.0.docs");
+  char s[64];
+  CHECK(!strcmp(wt_str(doc, "collections.0.connection", s, sizeof s), "cluster0"));
+  CHECK(!strcmp(wt_str(doc, "collections.0.db", s, sizeof s), "solar"));
+  CHECK(!strcmp(wt_str(doc, "collections.0.coll", s, sizeof s), "readings"));
+  bson_iter_t it;
+  CHECK(bson_iter_init(&it, doc) &&
+        bson_iter_find_descendant(&it, "collections.0.docs.0._id", &it) &&
+        BSON_ITER_HOLDS_OID(&it));
+  CHECK(wt_array_len(doc, "topics.0.docs") == 3);
+  bson_destroy(doc);
+  return n;
+}
+
+/* Runs aspd on state_dir expecting it to refuse to start; returns its output. */
+static void expect_refusal(const char *state_dir, const char *needle) {
+  char cmd[2048], out[8192] = "";
+  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
+           getenv("ASPD_BIN"), state_dir);
+  FILE *p = popen(cmd, "r");
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
+  CHECK(strstr(out, needle) != NULL);
+  CHECK(strstr(out, "mongodb://") == NULL);
+  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\n", out);
+}
+
+int main(void) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  mongoc_client_t *c = wt_client(&inst);
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"created\", \"pipeline\": [{\"$source\": {\"connectionName\":"
+        " \"sample_stream_solar\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}],"
+        " \"options\": {\"tier\": \"SP30\"}}");
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"running\", \"pipeline\": [{\"$source\": {\"connectionName\":"
+        " \"fast_solar\"}}, {\"$merge\": {\"into\": {\"connectionName\": \"cluster0\", \"db\": "
+        "\"solar\", \"coll\": \"readings\"}}}]}");
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"stopped\", \"pipeline\": [{\"$source\": {\"documents\":"
+        " [{\"n\": 1}, {\"n\": 2}, {\"n\": 3}]}}, {\"$emit\": {\"connectionName\": \"kafka0\","
+        " \"topic\": \"numbers\"}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"running\"}");
+  WT_OK(c, "{\"startStreamProcessor\": \"stopped\"}");
+  usleep(300000);
+  WT_OK(c, "{\"stopStreamProcessor\": \"stopped\"}");
+  int64_t before = input_count(c, "running");
+  CHECK(before > 0);
+  CHECK(input_count(c, "stopped") == 3);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+
+  /* Everything acknowledged is on disk. */
+  CHECK(persisted_docs(dir) > 0);
+
+  /* Restart on the same state directory, without the connections file. */
+  const char *no_args[] = {NULL};
+  if (!aspd_harness_start(&inst, dir, no_args)) return 1;
+  c = wt_client(&inst);
+  CHECK(state_is(c, "created", "CREATED"));
+  CHECK(state_is(c, "running", "STARTED"));
+  CHECK(state_is(c, "stopped", "STOPPED"));
+  char s[64];
+  bson_t reply;
+  bson_error_t error;
+  CHECK(wt_run(c, "{\"getStreamProcessor\": \"created\"}", &reply, &error));
+  CHECK(!strcmp(wt_str(&reply, "result.tier", s, sizeof s), "SP30"));
+  bson_destroy(&reply);
+  CHECK(wt_run(c, "{\"listStreamConnections\": 1, \"filter\": {\"name\": \"cluster0\"}}", &reply,
+               &error));
+  CHECK(wt_array_len(&reply, "connections") == 1);
+  bson_destroy(&reply);
+  int64_t after = input_count(c, "running");
+  CHECK(after >= before);
+  CHECK(input_count(c, "stopped") == 3);
+  usleep(300000);
+  CHECK(input_count(c, "running") > after); /* the STARTED processor runs again */
+  /* The inline documents source resumes from its checkpoint: nothing is emitted twice. */
+  WT_OK(c, "{\"startStreamProcessor\": \"stopped\"}");
+  usleep(100000);
+  CHECK(input_count(c, "stopped") == 3);
+  WT_OK(c, "{\"stopStreamProcessor\": \"stopped\"}");
+  WT_OK(c, "{\"stopStreamProcessor\": \"running\"}");
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+
+  /* A processor whose connection disappeared comes back FAILED, and FAILED can start. */
+  if (!aspd_harness_start(&inst, dir, no_args)) return 1;
+  c = wt_client(&inst);
+  WT_OK(c, "{\"startStreamProcessor\": \"running\"}");
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+  snprintf(path, sizeof path, "%s/connections.json", dir);
+  char *saved = read_text(path);
+  FILE *f = fopen(path, "w");
+  fputs("{\"connections\": []}", f);
+  fclose(f);
+  if (!aspd_harness_start(&inst, dir, no_args)) return 1;
+  c = wt_client(&inst);
+  CHECK(state_is(c, "running", "FAILED"));
+  CHECK(wt_run(c, "{\"getStreamProcessor\": \"running\"}", &reply, &error));
+  CHECK(strstr(wt_str(&reply, "result.errorMsg", s, sizeof s), "fast_solar") != NULL);
+  bson_destroy(&reply);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+  f = fopen(path, "w");
+  fputs(saved, f);
+  fclose(f);
+  free(saved);
+  if (!aspd_harness_start(&inst, dir, no_args)) return 1;
+  c = wt_client(&inst);
+  CHECK(state_is(c, "running", "FAILED"));
+  WT_OK(c, "{\"startStreamProcessor\": \"running\"}"); /* FAILED -> STARTED */
+  CHECK(state_is(c, "running", "STARTED"));
+  CHECK(wt_run(c, "{\"getStreamProcessor\": \"running\"}", &reply, &error));
+  CHECK(!strcmp(wt_str(&reply, "result.errorMsg", s, sizeof s), ""));
+  bson_destroy(&reply);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+
+  /* Corrupt state files stop start-up, and stay as they were. */
+  snprintf(path, sizeof path, "%s/processors.json", dir);
+  char *good = read_text(path);
+  f = fopen(path, "w");
+  fputs("{\"processors\": [ {\"name\": ", f);
+  fclose(f);
+  expect_refusal(dir, "processors.json is corrupt");
+  char *after_text = read_text(path);
+  CHECK(after_text && !strcmp(after_text, "{\"processors\": [ {\"name\": "));
+  free(after_text);
+  f = fopen(path, "w");
+  fputs("{\"processors\": [{\"name\": \"x\"}]}", f);
+  fclose(f);
+  expect_refusal(dir, "processors.json is corrupt");
+  f = fopen(path, "w");
+  fputs(good, f);
+  fclose(f);
+  free(good);
+  snprintf(path, sizeof path, "%s/sinks.json", dir);
+  f = fopen(path, "w");
+  fputs("not json", f);
+  fclose(f);
+  expect_refusal(dir, "sinks.json is corrupt");
+  return wt_finish("aspd.persistence");
+}
