@@ -296,6 +296,13 @@ describe("stage builders", function()
     assert.same({ "partitionBy", "gap", "pipeline" }, order(s))
   end)
 
+  it("an empty inner pipeline stays an array", function()
+    local _, t = only(P.new():tumbling_window { interval = P.duration(1, "second"), pipeline = {} })
+    assert.is_true(getmetatable(t.pipeline).__asp_array)
+    local _, s = only(P.new():source { documents = {} })
+    assert.is_true(getmetatable(s.documents).__asp_array)
+  end)
+
   it("group puts _id first and needs an ordered compound _id", function()
     local _, g = only(P.new():group { total = { ["$sum"] = 1 }, _id = "$k" })
     assert.same({ "_id" }, order(g))

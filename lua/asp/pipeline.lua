@@ -25,8 +25,14 @@ end
 -- mistake so the stage method can raise it at the caller's line.
 local normalize_options
 
-local function normalize_value(v, sub, label)
+-- Fields that hold arrays: an empty plain table there means [], not {}.
+local LIST_FIELDS = { pipeline = true, payload = true, documents = true }
+
+local function normalize_value(v, sub, label, wire)
   if is_pipeline(v) then return v:build() end
+  if LIST_FIELDS[wire] and type(v) == "table" and next(v) == nil and getmetatable(v) == nil then
+    return values.array()
+  end
   if sub and values.is_document(v) then return normalize_options(v, sub, label) end
   return v
 end
@@ -45,7 +51,7 @@ function normalize_options(spec, sc, label)
       return nil, ("option '%s' given twice for %s (as '%s' and '%s')"):format(wire, label, given[wire], k)
     end
     given[wire] = k
-    local value, err = normalize_value(v, sc.nested[wire], label .. "." .. wire)
+    local value, err = normalize_value(v, sc.nested[wire], label .. "." .. wire, wire)
     if err then return nil, err end
     out[wire] = value
   end
