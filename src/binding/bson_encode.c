@@ -196,6 +196,7 @@ static void classify(encoder_t *e, int idx, shape_t *s) {
 
 static bool bad_key(encoder_t *e, int key) {
   lua_State *L = e->L;
+  e->depth--; /* the path names the table, not one of its children */
   if (lua_type(L, key) == LUA_TNUMBER) {
     lua_pushvalue(L, key); /* a copy: lua_tostring must not change a key lua_next uses */
     return fail(e, "document key %s is not a string (arrays need keys exactly 1..n)",

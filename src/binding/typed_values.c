@@ -269,17 +269,21 @@ static int l_objectid(lua_State *L) {
 }
 
 /* ISO-8601 dates are parsed by libbson's Extended JSON reader ({"$date": "..."}), so
- * asp.date accepts exactly what from_json accepts. */
+ * asp.date accepts what from_json accepts, plus the "+HH:MM" offset form (the one
+ * sample_stream_solar and mongosh print), which that reader only takes as "+HHMM". */
 static bool parse_iso_date(const char *s, size_t len, int64_t *ms) {
   char json[128];
   bson_t doc;
   bson_iter_t it;
-  size_t i;
+  size_t i, body = len;
   bool ok;
   if (len > 64) return false;
   for (i = 0; i < len; i++)
     if (s[i] == '"' || s[i] == '\\' || (unsigned char)s[i] < 0x20) return false;
-  snprintf(json, sizeof json, "{\"d\":{\"$date\":\"%.*s\"}}", (int)len, s);
+  if (len >= 6 && s[len - 3] == ':' && (s[len - 6] == '+' || s[len - 6] == '-'))
+    body = len - 3; /* "+HH" here, "MM" appended below */
+  snprintf(json, sizeof json, "{\"d\":{\"$date\":\"%.*s%s\"}}", (int)body, s,
+           body == len ? "" : s + len - 2);
   if (!bson_init_from_json(&doc, json, -1, NULL)) return false;
   ok = bson_iter_init_find(&it, &doc, "d") && BSON_ITER_HOLDS_DATE_TIME(&it);
   if (ok) *ms = bson_iter_date_time(&it);
