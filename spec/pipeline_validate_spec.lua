@@ -53,6 +53,13 @@ describe("pipeline:validate", function()
     }, problems)
   end)
 
+  it("the problem list prints one line per problem, for assert", function()
+    local ok, err = pcall(function() assert(P.new():match { a = 1 }:validate()) end)
+    assert.is_false(ok)
+    assert.equal("pipeline[1]: First stage must be $source, found: $match\n"
+      .. "pipeline[1]: The last stage in the pipeline must be $merge or $emit.", tostring(err))
+  end)
+
   describe("pipeline shape", function()
     it("Pipeline must have at least one stage", function()
       expect({}, { { 0, "Pipeline must have at least one stage" } })

@@ -406,6 +406,16 @@ end
 
 local V = { TEXTS = T }
 
+-- The problem list prints as one "path: message" line per problem, so that
+-- assert(p:validate()) fails with a readable message.
+local PROBLEMS_META = {
+  __tostring = function(list)
+    local lines = {}
+    for i, p in ipairs(list) do lines[i] = p.path .. ": " .. p.message end
+    return table.concat(lines, "\n")
+  end,
+}
+
 -- check(list, kind, {ephemeral = bool}) -> true | nil, problems
 function V.check(list, kind, opts)
   local ephemeral = type(opts) == "table" and opts.ephemeral or false
@@ -421,7 +431,7 @@ function V.check(list, kind, opts)
     check_list(run, list, kind, "pipeline")
   end
   if #run.problems == 0 then return true end
-  return nil, run.problems
+  return nil, setmetatable(run.problems, PROBLEMS_META)
 end
 
 return V
