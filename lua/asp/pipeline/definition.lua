@@ -216,6 +216,4 @@ function D.save(path, def, mode)
   return true
 end
 
-D.layout = layout
-
 return D

@@ -171,11 +171,9 @@ local function index_schema(sc)
   for _, sub in pairs(sc.nested) do index_schema(sub) end
 end
 
-local by_method = {}
 for name, d in pairs(S) do
   d.name = name
   if d.schema then index_schema(d.schema) end
-  by_method[d.method] = d
 end
 
-return { by_name = S, by_method = by_method, snake = snake }
+return { by_name = S }

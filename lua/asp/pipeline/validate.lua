@@ -404,7 +404,7 @@ local function check_main(run, list, ephemeral)
   end
 end
 
-local V = { TEXTS = T }
+local V = {}
 
 -- The problem list prints as one "path: message" line per problem, so that
 -- assert(p:validate()) fails with a readable message.
