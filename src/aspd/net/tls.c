@@ -27,6 +27,10 @@ SSL_CTX *aspd_tls_context_new(const char *cert_file, const char *key_file, const
   if (!ctx) return fail(NULL, err, err_len, "create", "TLS context");
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  /* Drivers hang up without close_notify: that is a normal end, not a truncated message. */
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
     return fail(ctx, err, err_len, "load certificate", cert_file);
   }
