@@ -120,9 +120,31 @@ describe("definition files", function()
     assert.same(p:build(), back.pipeline)
   end)
 
+  it("writes plain tables with sorted keys, so a saved file is the same on every run", function()
+    local p = P.new():source { connection_name = "sample_stream_solar" }
+      :match { zeta = 1, alpha = { y = 2, x = 1 }, mid = { 3, 2, 1 } }
+      :emit { connection_name = "__testLog" }
+    local json = assert(P.encode_definition(P.definition("x", p, { dlq = { db = "d", coll = "c", connectionName = "a" } })))
+    local def = assert(P.decode_definition(json))
+    assert.same({ "alpha", "mid", "zeta" }, getmetatable(def.pipeline[2]["$match"]).__asp_order)
+    assert.same({ "x", "y" }, getmetatable(def.pipeline[2]["$match"].alpha).__asp_order)
+    assert.same({ 3, 2, 1 }, def.pipeline[2]["$match"].mid)
+    assert.same({ "coll", "connectionName", "db" }, getmetatable(def.options.dlq).__asp_order)
+    assert.equal(json, assert(P.encode_definition(def)))
+  end)
+
+  it("reports a cycle instead of looping", function()
+    local m = { a = 1 }
+    m.self = m
+    local json, err = P.encode_definition { name = "x", pipeline = { { ["$match"] = m } } }
+    assert.is_nil(json)
+    assert.matches("^asp.pipeline: cannot encode definition: ", err)
+  end)
+
   it("leaves options out when there are none", function()
     local json = assert(P.encode_definition(P.definition("x", P.new())))
     assert.equal('{\n  "name": "x",\n  "pipeline": []\n}\n', json)
+    assert.equal(json, assert(P.encode_definition { name = "x", pipeline = {} }))
   end)
 
   it("rejects what is not a definition", function()

@@ -77,6 +77,25 @@ local function shape_error(def)
   return nil
 end
 
+-- A copy in which every plain table has its keys sorted: Lua's pairs() order changes
+-- from run to run, a saved file must not. Ordered documents and arrays keep their
+-- order; a table met again while copying (a cycle) is left for the encoder to report.
+local function stable(v, visiting, is_list)
+  if type(v) ~= "table" or visiting[v] then return v end
+  visiting[v] = true
+  local copy
+  if is_list or values.is_array(v) then
+    copy = values.array()
+    for i, x in ipairs(v) do copy[i] = stable(x, visiting) end
+  else
+    local keys = values.keys(v)
+    copy = values.with_order({}, {})
+    for _, k in ipairs(keys) do copy[k] = stable(v[k], visiting) end
+  end
+  visiting[v] = nil
+  return copy
+end
+
 -- The programmer mistake in a definition about to be written, if any: asp.pipeline
 -- raises it at its caller (the functions here never raise).
 function D.usage_error(def, mode)
@@ -175,8 +194,8 @@ function D.encode(def, mode)
   local c, cerr = core()
   if not c then return nil, cerr end
   -- Emit name, pipeline, options in that order whatever table `def` is.
-  local doc = values.ordered("name", def.name, "pipeline", def.pipeline)
-  if def.options ~= nil then doc.options = rename_options(def.options, TO_WIRE) end
+  local doc = values.ordered("name", def.name, "pipeline", stable(def.pipeline, {}, true))
+  if def.options ~= nil then doc.options = stable(rename_options(def.options, TO_WIRE), {}) end
   local ok, json, err = pcall(c.to_json, doc, mode or "relaxed")
   if not ok then return nil, "asp.pipeline: cannot encode definition: " .. tostring(json) end
   if json == nil then return nil, "asp.pipeline: cannot encode definition: " .. tostring(err) end
