@@ -53,42 +53,78 @@ static size_t put(char *buf, size_t len, size_t pos, const char *fmt, ...) {
 static bool fail(encoder_t *e, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
 
 static bool fail(encoder_t *e, const char *fmt, ...) {
-  size_t pos;
+  char reason[160];
+  size_t pos, room;
   int i;
   va_list ap;
   if (e->err == NULL || e->err_len == 0) return false;
-  pos = put(e->err, e->err_len, 0, "%s", e->what);
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof reason, fmt, ap);
+  va_end(ap);
+  /* The reason matters more than the middle of a very long path: keep room for it and
+   * end a cut path with "...". */
+  room = e->err_len > strlen(reason) + 3 ? e->err_len - strlen(reason) - 2 : e->err_len;
+  pos = put(e->err, room, 0, "%s", e->what);
   for (i = 0; i < e->depth; i++) {
     const frame_t *f = &e->frames[i];
     if (f->key != NULL)
-      pos = put(e->err, e->err_len, pos, ".%.*s", (int)f->key_len, f->key);
+      pos = put(e->err, room, pos, ".%.*s", (int)f->key_len, f->key);
     else
-      pos = put(e->err, e->err_len, pos, "[%lld]", (long long)f->index);
+      pos = put(e->err, room, pos, "[%lld]", (long long)f->index);
   }
-  pos = put(e->err, e->err_len, pos, ": ");
-  if (pos < e->err_len) {
-    va_start(ap, fmt);
-    vsnprintf(e->err + pos, e->err_len - pos, fmt, ap);
-    va_end(ap);
+  if (pos >= room) {
+    pos = room - 1;
+    if (pos >= 3) memcpy(e->err + pos - 3, "...", 3);
   }
+  put(e->err, e->err_len, pos, ": %s", reason);
   return false;
 }
 
-/* Valid UTF-8, checked 8 ASCII bytes at a time (nearly all keys and most strings) before
- * handing anything else to libbson's validator. */
-static bool utf8_ok(const char *s, size_t len, bool allow_nul) {
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), as the
+ * server checks it. ASCII, nearly all keys and most strings, is checked 8 bytes at a time. */
+static bool utf8_ok(const char *str, size_t len, bool allow_nul) {
   const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+  const unsigned char *s = (const unsigned char *)str;
   size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
-    if (w & high) break;
-    if (!allow_nul && ((w - ones) & ~w & high)) return false;
-  }
-  for (; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x80) return bson_utf8_validate(s + i, len - i, allow_nul);
-    if (c == 0 && !allow_nul) return false;
+  while (i < len) {
+    unsigned char c = s[i];
+    size_t n, k;
+    uint32_t cp;
+    if (i + 8 <= len) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if ((w & high) == 0) {
+        if (!allow_nul && ((w - ones) & ~w & high)) return false;
+        i += 8;
+        continue;
+      }
+    }
+    if (c < 0x80) {
+      if (c == 0 && !allow_nul) return false;
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false; /* continuation byte, overlong 2-byte lead, or beyond U+10FFFF */
+    }
+    if (len - i <= n) return false;
+    for (k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += n + 1;
   }
   return true;
 }
@@ -211,10 +247,12 @@ static bool encode_field(encoder_t *e, frame_t *f, int key_idx, int hints, bson_
   size_t len;
   const char *key = lua_tolstring(L, key_idx, &len);
   hint_t hint = HINT_NONE;
+  if (!utf8_ok(key, len, false) || len > INT32_MAX) {
+    e->depth--; /* the path names the table: the key itself may not be printable */
+    return fail(e, "key is not valid UTF-8 or contains a NUL byte");
+  }
   f->key = key;
   f->key_len = len;
-  if (!utf8_ok(key, len, false)) return fail(e, "key is not valid UTF-8 or contains a NUL byte");
-  if (len > INT32_MAX) return fail(e, "key too long");
   if (hints && lua_type(L, -1) == LUA_TNUMBER) hint = hint_for(L, hints, key_idx);
   return encode_value(e, lua_gettop(L), b, key, (int)len, hint);
 }
