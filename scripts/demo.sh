@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-BUILD_DIR=${ASP_BUILD_DIR:-build}
+BUILD_DIR=$(cd "${ASP_BUILD_DIR:-build}" && pwd)
 
 out=$(mktemp)
 "$BUILD_DIR/bin/aspd" --dev --port 0 --state-dir "$BUILD_DIR/dev-state" >"$out" 2>"$BUILD_DIR/aspd-demo.log" &
@@ -23,5 +23,5 @@ if [ -z "$uri" ]; then
 fi
 
 export LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
-export LUA_CPATH="$PWD/$BUILD_DIR/lua/?.so;;"
+export LUA_CPATH="$BUILD_DIR/lua/?.so;;"
 lua5.4 examples/quickstart.lua "$uri"
