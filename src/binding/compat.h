@@ -34,11 +34,11 @@
 
 /* Registry keys are addresses of statics: collision-free, fine for LuaJIT light userdata. */
 #if LUA_VERSION_NUM < 502
-#define lasp_rawgetp(L, idx, p)             \
-  (lua_pushlightuserdata((L), (void *)(p)), \
+#define lasp_rawgetp(L, idx, p)                        \
+  (lua_pushlightuserdata((L), (void *)(uintptr_t)(p)), \
    lua_rawget((L), ((idx) < 0 && (idx) > LUA_REGISTRYINDEX) ? (idx)-1 : (idx)))
-#define lasp_rawsetp(L, idx, p)                                  \
-  (lua_pushlightuserdata((L), (void *)(p)), lua_insert((L), -2), \
+#define lasp_rawsetp(L, idx, p)                                             \
+  (lua_pushlightuserdata((L), (void *)(uintptr_t)(p)), lua_insert((L), -2), \
    lua_rawset((L), ((idx) < 0 && (idx) > LUA_REGISTRYINDEX) ? (idx)-1 : (idx)))
 #else
 #define lasp_rawgetp(L, idx, p) ((void)lua_rawgetp((L), (idx), (p)))
