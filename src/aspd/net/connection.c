@@ -21,17 +21,20 @@ static void set_receive_timeout(int fd, int seconds) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-/* Reads exactly len bytes; READ_EOF only when the peer closed before the first byte. */
-static read_status_t read_exact(SSL *ssl, uint8_t *buf, size_t len) {
+/* Reads exactly len bytes; READ_EOF only when the peer closed before the first byte.
+ * On READ_ERROR, reason holds OpenSSL's explanation. */
+static read_status_t read_exact(SSL *ssl, uint8_t *buf, size_t len, char *reason,
+                                size_t reason_len) {
   size_t got = 0;
   while (got < len) {
     size_t n = 0;
     if (SSL_read_ex(ssl, buf + got, len - got, &n) != 1) {
       int code = SSL_get_error(ssl, 0);
-      ERR_clear_error();
       if (code == SSL_ERROR_ZERO_RETURN || code == SSL_ERROR_SYSCALL) {
+        ERR_clear_error();
         return got == 0 ? READ_EOF : READ_PARTIAL;
       }
+      aspd_tls_last_error(reason, reason_len);
       return READ_ERROR;
     }
     got += n;
@@ -50,8 +53,14 @@ static bool write_all(SSL *ssl, const uint8_t *buf, size_t len) {
 static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_id) {
   uint8_t header_bytes[ASPD_WIRE_HEADER_LEN];
   char err[256];
-  read_status_t status = read_exact(ssl, header_bytes, sizeof header_bytes);
+  char reason[256];
+  read_status_t status = read_exact(ssl, header_bytes, sizeof header_bytes, reason, sizeof reason);
   if (status == READ_EOF) return false;
+  if (status == READ_ERROR) {
+    aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)session->connection_id,
+             reason);
+    return false;
+  }
   if (status != READ_OK) {
     aspd_log("conn %llu: truncated message header; closing",
              (unsigned long long)session->connection_id);
@@ -65,7 +74,14 @@ static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_i
   size_t len = (size_t)header.message_length;
   uint8_t *msg = malloc(len);
   memcpy(msg, header_bytes, sizeof header_bytes);
-  status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, len - ASPD_WIRE_HEADER_LEN);
+  status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, len - ASPD_WIRE_HEADER_LEN, reason,
+                      sizeof reason);
+  if (status == READ_ERROR) {
+    aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)session->connection_id,
+             reason);
+    free(msg);
+    return false;
+  }
   if (status != READ_OK) {
     aspd_log("conn %llu: truncated message (%zu bytes announced); closing",
              (unsigned long long)session->connection_id, len);
