@@ -339,12 +339,26 @@ void lasp_push_document(lua_State *L, const bson_t *doc, int flags) {
 }
 
 void lasp_push_iter_value(lua_State *L, const bson_iter_t *iter, int flags) {
-  /* Re-wrapped as the only element of a document, the value goes through the same
-   * checked path as everything else; this entry point is not a hot one. */
   bson_t one = BSON_INITIALIZER;
   const char *err = "value too large";
-  bool ok = bson_append_iter(&one, "v", 1, iter) &&
-            lasp_decode(L, bson_get_data(&one), one.len, false, flags, &err);
+  uint32_t len = 0;
+  const uint8_t *data = NULL;
+  bool ok;
+  /* Documents and arrays (each sampled document of a batch) are walked in place. */
+  if (BSON_ITER_HOLDS_DOCUMENT(iter) || BSON_ITER_HOLDS_ARRAY(iter)) {
+    bool is_array = BSON_ITER_HOLDS_ARRAY(iter);
+    if (is_array)
+      bson_iter_array(iter, &len, &data);
+    else
+      bson_iter_document(iter, &len, &data);
+    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, &err))
+      luaL_error(L, "invalid BSON: %s", data == NULL ? "corrupt document" : err);
+    return;
+  }
+  /* Any other value goes through the same checked path as the only element of a
+   * document; this is not a hot path. */
+  ok = bson_append_iter(&one, "v", 1, iter) &&
+       lasp_decode(L, bson_get_data(&one), one.len, false, flags, &err);
   bson_destroy(&one);
   if (!ok) luaL_error(L, "invalid BSON: %s", err);
   lua_getfield(L, -1, "v");
