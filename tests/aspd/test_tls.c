@@ -4,10 +4,12 @@
 #include <arpa/inet.h>
 #include <mongoc/mongoc.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aspd_harness.h"
@@ -103,6 +105,56 @@ static bool plain_tcp_gets_reply(int port) {
   return answered;
 }
 
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET};
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+      getsockname(fd, (struct sockaddr *)&addr, &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+/* Production form: certificate flags, a state directory and a --user, no --dev. */
+static void test_without_dev(const aspd_instance_t *dev) {
+  char state[512], cert[700], key[700], ca[700], port_text[16];
+  if (!aspd_harness_tempdir(state, sizeof state)) {
+    failures++;
+    return;
+  }
+  snprintf(cert, sizeof cert, "%s/dev/server.pem", dev->state_dir);
+  snprintf(key, sizeof key, "%s/dev/server.key", dev->state_dir);
+  snprintf(ca, sizeof ca, "%s/dev/ca.pem", dev->state_dir);
+  int port = free_port();
+  snprintf(port_text, sizeof port_text, "%d", port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    const char *bin = getenv("ASPD_BIN");
+    execl(bin, bin, "--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, "--state-dir", state,
+          "--port", port_text, "--user", "ops:ops-pw:atlasAdmin", "--exit-with-parent",
+          (char *)NULL);
+    _exit(127);
+  }
+  char uri[2048];
+  snprintf(uri, sizeof uri, "mongodb://ops:ops-pw@127.0.0.1:%d/?tls=true&tlsCAFile=%s", port, ca);
+  bson_error_t error;
+  bool ok = false;
+  for (int i = 0; i < 50 && !ok; i++) {
+    ok = ping(uri, &error);
+    if (!ok) usleep(100 * 1000);
+  }
+  CHECK(ok, "aspd without --dev: %s", error.message);
+  kill(pid, SIGTERM);
+  int status = -1;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aspd without --dev: exit status %d",
+        status);
+}
+
 int main(void) {
   mongoc_init();
   aspd_instance_t a, b;
@@ -128,6 +180,7 @@ int main(void) {
   CHECK(!ping(uri, &error), "a plaintext libmongoc client connected");
 
   CHECK(!plain_tcp_gets_reply(a.port), "a plain-TCP client got a wire reply");
+  test_without_dev(&a);
   CHECK(ping(a.uri, &error), "server alive after the plain client: %s", error.message);
 
   /* Restart with the same state: same CA, same password. */

@@ -96,6 +96,10 @@ static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_i
              (unsigned long long)session->connection_id, err);
     return false;
   }
+  /* OP_QUERY names its database in the namespace: give handlers the OP_MSG view of it. */
+  if (request.database[0] && !bson_has_field(&request.command, "$db")) {
+    BSON_APPEND_UTF8(&request.command, "$db", request.database);
+  }
   bson_t reply = BSON_INITIALIZER;
   aspd_dispatch(session, &request.command, &reply);
   bool keep = true;
