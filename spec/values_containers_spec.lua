@@ -221,3 +221,27 @@ describe("a pipeline read back from the server", function()
     assert.equal(pipeline, asp.bson_encode(asp.from_json(json)))
   end)
 end)
+
+describe("pairs() on ordered documents", function()
+  local function collect(t)
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    return keys
+  end
+
+  it("follows the recorded order, then keys added later", function()
+    local d = asp.ordered({ "z", 1, "m", 2, "a", 3 })
+    assert.same({ "z", "m", "a" }, collect(d))
+    d.m = nil
+    d.b = 4
+    assert.same({ "z", "a", "b" }, collect(d))
+  end)
+
+  it("works on decoded documents", function()
+    local d = asp.bson_decode(B.doc({ B.i32("q", 1), B.i32("c", 2), B.i32("k", 3) }), true)
+    assert.same({ "q", "c", "k" }, collect(d))
+    local n = 0
+    for _, v in pairs(d) do n = n + v end
+    assert.equal(6, n)
+  end)
+end)

@@ -54,6 +54,9 @@ void lasp_values_register(lua_State *L, int module_idx);
 #define LASP_ARRAY_FIELD "__asp_array"
 #define LASP_TYPES_FIELD "__asp_types"
 
+/* __pairs of ordered documents (Lua 5.2+): recorded keys in order, then later ones. */
+int lasp_ordered_pairs(lua_State *L);
+
 /* Pushes the shared array marker metatable / the typed-value metatable (created by
  * lasp_values_register). */
 void lasp_push_array_mt(lua_State *L);

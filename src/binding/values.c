@@ -30,6 +30,68 @@ static int l_array(lua_State *L) {
   return 1;
 }
 
+/* __pairs of ordered documents: the recorded keys in order (skipping nil values), then
+ * any keys added since, in next() order. Upvalues: the order, the position in it, and
+ * the last extra key returned. */
+static bool in_order(lua_State *L, int order, int key) {
+  lua_Integer i, n = (lua_Integer)lua_rawlen(L, order);
+  bool found = false;
+  key = lasp_absindex(L, key);
+  if (lua_type(L, key) != LUA_TSTRING) return false;
+  for (i = 1; i <= n && !found; i++) {
+    lua_rawgeti(L, order, (int)i);
+    found = lua_rawequal(L, -1, key);
+    lua_pop(L, 1);
+  }
+  return found;
+}
+
+static int ordered_next(lua_State *L) {
+  int order = lua_upvalueindex(1);
+  lua_Integer i = (lua_Integer)lua_tointeger(L, lua_upvalueindex(2));
+  lua_Integer n = (lua_Integer)lua_rawlen(L, order);
+  lua_settop(L, 1);
+  while (i < n) {
+    lua_rawgeti(L, order, (int)++i);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, 1);
+    if (!lua_isnil(L, -1)) {
+      lua_pushinteger(L, i);
+      lua_replace(L, lua_upvalueindex(2));
+      return 2;
+    }
+    lua_pop(L, 2);
+  }
+  lua_pushinteger(L, i);
+  lua_replace(L, lua_upvalueindex(2));
+  lua_pushvalue(L, lua_upvalueindex(3));
+  while (lua_next(L, 1)) {
+    if (!in_order(L, order, -2)) {
+      lua_pushvalue(L, -2);
+      lua_replace(L, lua_upvalueindex(3));
+      return 2;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+int lasp_ordered_pairs(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_getmetatable(L, 1)) lua_newtable(L);
+  lua_getfield(L, -1, LASP_ORDER_FIELD);
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+  }
+  lua_pushinteger(L, 0);
+  lua_pushnil(L);
+  lua_pushcclosure(L, ordered_next, 3);
+  lua_pushvalue(L, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
 /* asp.ordered{"k1", v1, "k2", v2, ...} -> a table whose metatable records the key order.
  * The list length comes from the highest key index, so nil values are allowed. */
 static int l_ordered(lua_State *L) {
@@ -63,9 +125,11 @@ static int l_ordered(lua_State *L) {
     }
     lua_rawset(L, t);
   }
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 2);
   lua_pushvalue(L, order);
   lua_setfield(L, -2, LASP_ORDER_FIELD);
+  lua_pushcfunction(L, lasp_ordered_pairs);
+  lua_setfield(L, -2, "__pairs");
   lua_setmetatable(L, t);
   lua_settop(L, t);
   return 1;
