@@ -273,12 +273,13 @@ int main(int argc, char **argv) {
     aspd_log("no users: every ASP command will be refused (add one with --user)");
   }
   ok = ok && (ctx = aspd_tls_context_new(o.tls_cert, o.tls_key, o.tls_ca, err, sizeof err));
+  /* Bind before opening the workspace: a busy port must not resume processors first. */
+  ok = ok && (listener = aspd_listener_open(o.host, o.port, err, sizeof err));
   if (ok) {
     aspd_workspace_config_t config = {.state_dir = o.state_dir,
                                       .connections_file = o.connections_file};
     ok = (workspace = aspd_workspace_open(&config, err, sizeof err)) != NULL;
   }
-  ok = ok && (listener = aspd_listener_open(o.host, o.port, err, sizeof err));
   if (!ok) {
     fprintf(stderr, "aspd: %s\n", err);
     goto out;
