@@ -50,8 +50,9 @@ static void on_stop_signal(int sig) {
   (void)sig;
   int saved = errno;
   char byte = 1;
-  /* Only wakes the accept loop; a full pipe already means "stop". */
-  if (write(stop_pipe[1], &byte, 1) < 0) errno = saved;
+  /* Only wakes the accept loop; if the pipe is full a stop is already pending. */
+  ssize_t ignored = write(stop_pipe[1], &byte, 1);
+  (void)ignored;
   errno = saved;
 }
 
@@ -253,7 +254,6 @@ int main(int argc, char **argv) {
   options_t o;
   int exit_code = 1;
   if (!parse_options(argc, argv, &o, &exit_code)) goto out_options;
-  exit_code = 1;
   if (!install_signals(o.exit_with_parent)) goto out_options;
 
   char err[1024];
