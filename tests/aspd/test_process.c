@@ -145,6 +145,39 @@ static void with_sink(mongoc_client_t *c) {
   CHECK(got == 2);
 }
 
+/* More inline documents than a cursor buffers: none is lost, the source waits. */
+static void backpressure(mongoc_client_t *c) {
+  bson_t *cmd = bson_new(), pipeline, stage, source, docs;
+  BSON_APPEND_ARRAY_BEGIN(cmd, "processStreamProcessor", &pipeline);
+  BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
+  BSON_APPEND_DOCUMENT_BEGIN(&stage, "$source", &source);
+  BSON_APPEND_ARRAY_BEGIN(&source, "documents", &docs);
+  for (int i = 0; i < 25000; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "%d", i);
+    bson_t *d = BCON_NEW("i", BCON_INT32(i));
+    bson_append_document(&docs, key, -1, d);
+    bson_destroy(d);
+  }
+  bson_append_array_end(&source, &docs);
+  bson_append_document_end(&stage, &source);
+  bson_append_document_end(&pipeline, &stage);
+  bson_append_array_end(cmd, &pipeline);
+  bson_t reply;
+  bson_error_t error;
+  char name[128];
+  CHECK(mongoc_client_command_simple(c, "admin", cmd, NULL, &reply, &error));
+  int64_t id = wt_int(&reply, "cursorId", NULL);
+  wt_str(&reply, "name", name, sizeof name);
+  bson_destroy(&reply);
+  bson_destroy(cmd);
+  usleep(200000); /* let the source run into the full buffer */
+  uint32_t got = 0;
+  for (int i = 0; i < 500 && id > 0; i++) id = wt_get_more(c, name, id, 5000, &got);
+  CHECK(id == 0);
+  CHECK(got == 25000);
+}
+
 /* An abandoned cursor is reaped, and its interactive processor with it. */
 static void abandoned(mongoc_client_t *c) {
   char name[128], cmd[256];
@@ -166,6 +199,7 @@ int main(void) {
   operators(c);
   running_drop(c);
   with_sink(c);
+  backpressure(c);
   abandoned(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

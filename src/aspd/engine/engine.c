@@ -54,19 +54,23 @@ bool aspd_engine_save_processors(aspd_engine_t *e, aspd_error_t *err) {
   return ok;
 }
 
-static void save_sinks(aspd_engine_t *e) {
+/* Sink contents can be large: they are copied under the lock and encoded and
+ * written without it. Only the engine thread (or close, after it) writes them. */
+static void save_sinks(aspd_engine_t *e, bool locked) {
   bson_t doc = BSON_INITIALIZER;
   aspd_memstore_to_bson(e->memstore, &doc);
+  if (locked) pthread_mutex_unlock(&e->lock);
   char msg[512];
   if (!aspd_state_file_save(e->state_dir, SINKS_FILE, &doc, msg, sizeof msg)) {
     fprintf(stderr, "aspd: could not persist sink contents: %s\n", msg);
   }
   bson_destroy(&doc);
+  if (locked) pthread_mutex_lock(&e->lock);
 }
 
-static void flush(aspd_engine_t *e) {
+static void flush(aspd_engine_t *e, bool locked) {
   if (e->processors_dirty) aspd_engine_save_processors(e, NULL);
-  if (aspd_memstore_dirty(e->memstore)) save_sinks(e);
+  if (aspd_memstore_dirty(e->memstore)) save_sinks(e, locked);
   e->last_flush_ms = aspd_now_ms();
 }
 
@@ -77,7 +81,7 @@ static void *engine_thread(void *arg) {
     int64_t now = aspd_now_ms();
     bool busy = aspd_run_slice(e, now);
     aspd_taps_reap(e, now);
-    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) flush(e);
+    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) flush(e, true);
     if (busy) {
       /* An unlimited source: let command threads in between slices. */
       pthread_mutex_unlock(&e->lock);
@@ -207,7 +211,7 @@ void aspd_engine_close(aspd_engine_t *e) {
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
     pthread_join(e->thread, NULL);
-    flush(e);
+    flush(e, false);
   }
   while (e->processors) {
     aspd_processor_t *p = e->processors;

@@ -96,6 +96,8 @@ aspd_tap_t *aspd_tap_open(aspd_processor_t *p, int64_t limit);
 void aspd_tap_offer(aspd_tap_t *tap, const bson_t *doc);
 void aspd_taps_end_input(aspd_processor_t *p);
 void aspd_taps_free(aspd_processor_t *p);
+/* True when one of the processor's taps cannot take another document. */
+bool aspd_taps_full(const aspd_processor_t *p);
 /* Bytes held by the processor's taps (memoryTrackerBytes). */
 int64_t aspd_taps_buffered_bytes(const aspd_processor_t *p);
 /* Reaps idle cursors; ephemeral processors whose cursor is gone are dropped. */

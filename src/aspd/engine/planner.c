@@ -93,6 +93,15 @@ static bool plan_documents_source(aspd_plan_t *plan, bson_iter_t *docs, aspd_err
   bson_iter_array(docs, &len, &data);
   plan->source = ASPD_SOURCE_DOCUMENTS;
   plan->documents = bson_new_from_data(data, len);
+  bson_iter_t each_copy;
+  bson_iter_init(&each_copy, plan->documents);
+  while (bson_iter_next(&each_copy)) plan->document_count++;
+  plan->document_views = calloc(plan->document_count ? plan->document_count : 1, sizeof(bson_t));
+  bson_iter_init(&each_copy, plan->documents);
+  for (size_t i = 0; bson_iter_next(&each_copy); i++) {
+    bson_iter_document(&each_copy, &len, &data);
+    bson_init_static(&plan->document_views[i], data, len);
+  }
   return true;
 }
 
@@ -375,6 +384,7 @@ aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
 void aspd_plan_free(aspd_plan_t *plan) {
   if (!plan) return;
   if (plan->documents) bson_destroy(plan->documents);
+  free(plan->document_views);
   for (size_t i = 0; i < plan->op_count; i++) bson_destroy(plan->ops[i].spec);
   free(plan->ops);
   free(plan->source_connection);

@@ -25,8 +25,10 @@ typedef struct {
 
 typedef struct {
   aspd_source_kind_t source;
-  double docs_per_second;  /* sample source; 0 = unlimited */
-  bson_t *documents;       /* inline documents (an array) */
+  double docs_per_second; /* sample source; 0 = unlimited */
+  bson_t *documents;      /* inline documents (an array) */
+  bson_t *document_views; /* static views into documents, for O(1) access by position */
+  size_t document_count;
   char *source_connection; /* topic source */
   char *source_topic;
   char *ts_field;   /* source timestamp field, "_ts" by default */

@@ -192,6 +192,12 @@ static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *bod
   bson_destroy(doc);
 }
 
+/* An interactive processor exists for its cursor: a finite or replayable source
+ * waits for a full cursor instead of skipping documents. */
+static bool must_wait_for_cursor(const aspd_processor_t *p) {
+  return p->ephemeral && p->plan->source != ASPD_SOURCE_SAMPLE && aspd_taps_full(p);
+}
+
 /* Returns true when the processor could produce more right away. */
 static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
@@ -216,22 +222,15 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
       return plan->docs_per_second <= 0 && produced > 0;
     }
     case ASPD_SOURCE_DOCUMENTS: {
-      bson_iter_t it;
-      char key[16];
-      const char *k;
-      while (produced < MAX_PER_SLICE) {
-        bson_uint32_to_string((uint32_t)p->source_offset, &k, key, sizeof key);
-        if (!bson_iter_init_find(&it, plan->documents, k)) break;
-        const uint8_t *data;
-        uint32_t len;
-        bson_iter_document(&it, &len, &data);
-        bson_t body;
-        bson_init_static(&body, data, len);
-        process_one(e, p, &body, now_ms);
+      bool more = true;
+      while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
+        more = p->source_offset < (int64_t)plan->document_count;
+        if (!more) break;
+        process_one(e, p, &plan->document_views[p->source_offset], now_ms);
         p->source_offset++;
         produced++;
       }
-      if (produced < MAX_PER_SLICE && !p->source_exhausted) {
+      if (!more && !p->source_exhausted) {
         /* Nothing more will ever come: sample cursors can end. */
         p->source_exhausted = true;
         aspd_taps_end_input(p);
@@ -242,7 +241,7 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
       aspd_dataset_t *set =
           aspd_memstore_dataset(e->memstore, plan->source_connection, NULL, plan->source_topic);
       if (p->source_offset < set->first_offset) p->source_offset = set->first_offset;
-      while (produced < MAX_PER_SLICE) {
+      while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
         const bson_t *body = aspd_dataset_at(set, p->source_offset);
         if (!body) break;
         process_one(e, p, body, now_ms);

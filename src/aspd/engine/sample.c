@@ -52,6 +52,13 @@ void aspd_taps_end_input(aspd_processor_t *p) {
   for (aspd_tap_t *t = p->taps; t; t = t->next) t->input_ended = true;
 }
 
+bool aspd_taps_full(const aspd_processor_t *p) {
+  for (const aspd_tap_t *t = p->taps; t; t = t->next) {
+    if (!t->input_ended && t->count == TAP_BUFFER_MAX) return true;
+  }
+  return false;
+}
+
 int64_t aspd_taps_buffered_bytes(const aspd_processor_t *p) {
   int64_t total = 0;
   for (const aspd_tap_t *t = p->taps; t; t = t->next) {
