@@ -96,18 +96,22 @@ function Client:process(pipeline, opts)
   return iterate(cur, err)
 end
 
+-- Method lookups on the cursor go through a C __index (for cur.id); the hot path calls
+-- the C functions directly instead.
+local take, more, is_done = Cursor._take, Cursor._more, Cursor._done
+
 --- cur:next() -> doc | nil (exhausted, limit reached, or max_wait_ms elapsed) | nil, err
-function Cursor:next()
-  local doc = self:_take()
+local function next_doc(self)
+  local doc = take(self)
   if doc ~= nil then return doc end
   local w = waits[self] or { interval = DEFAULT_POLL_INTERVAL_MS / 1000, sleep = sleep_default }
   local deadline = w.max_wait and now() + w.max_wait
-  while not self:_done() do
-    local ok, err = self:_more()
+  while not is_done(self) do
+    local ok, err = more(self)
     if not ok then return nil, err end
-    doc = self:_take()
+    doc = take(self)
     if doc ~= nil then return doc end
-    if self:_done() then break end
+    if is_done(self) then break end
     if deadline then
       local left = deadline - now()
       if left <= 0 then return nil end
@@ -118,11 +122,15 @@ function Cursor:next()
   end
   return nil
 end
+Cursor.next = next_doc
 
 -- One step of `for doc in cursor`: a failure mid-iteration raises the error object (a
 -- loop cannot return nil, err); use cur:next() to get nil, err instead.
 core._cursor_call(function(self)
-  local doc, err = self:next()
+  local doc = take(self)
+  if doc ~= nil then return doc end
+  local err
+  doc, err = next_doc(self)
   if err ~= nil then error(err, 2) end
   return doc
 end)

@@ -1,0 +1,49 @@
+-- Benchmarks (c) and (d), the Lua side; bench/client.sh runs it next to the C references.
+--   lua5.4 bench/client_e2e.lua setup URI PROCESSOR SOURCE     create + start the processor
+--   lua5.4 bench/client_e2e.lua sample URI PROCESSOR N BATCH_SIZE POLL_MS  -> docs per second
+--   lua5.4 bench/client_e2e.lua get_info URI PROCESSOR N       -> microseconds per round trip
+--   lua5.4 bench/client_e2e.lua teardown URI PROCESSOR         stop + drop
+local asp = require "asp"
+local core = require "asp.core"
+
+local mode, uri, name = arg[1], arg[2], arg[3]
+local client = assert(asp.connect(uri))
+local sps = client:stream_processors()
+
+if mode == "setup" then
+  sps:get(name):drop()
+  local proc = assert(sps:create(name, {
+    { ["$source"] = { connectionName = arg[4] } },
+    { ["$emit"] = { connectionName = "__testLog" } },
+  }))
+  assert(proc:start())
+elseif mode == "sample" then
+  local n, batch_size, poll_ms = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6])
+  local got, watts = 0, 0
+  local cur = assert(sps:get(name):sample({ batch_size = batch_size, poll_interval_ms = poll_ms }))
+  local t0 = core.now()
+  for doc in cur do
+    local obs = doc.obs -- fault documents carry no readings
+    if obs and obs.watts then watts = watts + obs.watts end
+    got = got + 1
+    if got == n then break end
+  end
+  local elapsed = core.now() - t0
+  cur:close()
+  print(("%.0f"):format(got / elapsed))
+  io.stderr:write(("client_e2e: %d documents in %.3f s (watts sum %d)\n"):format(got, elapsed,
+    watts))
+elseif mode == "get_info" then
+  local n = tonumber(arg[4])
+  assert(sps:get_info(name)) -- warm up
+  local t0 = core.now()
+  for _ = 1, n do assert(sps:get_info(name)) end
+  print(("%.1f"):format((core.now() - t0) / n * 1e6))
+elseif mode == "teardown" then
+  local proc = sps:get(name)
+  proc:stop()
+  assert(proc:drop())
+else
+  error("unknown mode " .. tostring(mode))
+end
+client:close()
