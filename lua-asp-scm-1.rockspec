@@ -16,12 +16,28 @@ build = {
   type = "builtin",
   modules = {
     ["asp.core"] = {
-      sources = { "src/core/version.c", "src/binding/module.c" },
+      sources = {
+        -- src/core: the C core
+        "src/core/client.c", "src/core/commands.c", "src/core/error.c", "src/core/operations.c",
+        "src/core/reply.c", "src/core/sample.c", "src/core/validate.c", "src/core/version.c",
+        -- src/binding: the Lua module asp.core
+        "src/binding/module.c", "src/binding/client.c", "src/binding/processor.c",
+        "src/binding/cursor.c", "src/binding/error.c", "src/binding/object.c",
+        "src/binding/options.c",
+        "src/binding/values.c", "src/binding/bson_decode.c", "src/binding/bson_encode.c",
+        "src/binding/typed_values.c", "src/binding/json.c", "src/binding/compat.c",
+      },
       defines = { 'ASP_VERSION="scm"' },
       incdirs = { "src/core", "src/binding",
                   "$(LIBMONGOC_INCDIR)/libmongoc-1.0", "$(LIBBSON_INCDIR)/libbson-1.0" },
       libdirs = { "$(LIBMONGOC_LIBDIR)", "$(LIBBSON_LIBDIR)" },
       libraries = { "mongoc-1.0", "bson-1.0" },
     },
+    ["asp"] = "lua/asp/init.lua",
+    ["asp.pipeline"] = "lua/asp/pipeline.lua",
+    ["asp.pipeline.definition"] = "lua/asp/pipeline/definition.lua",
+    ["asp.pipeline.stages"] = "lua/asp/pipeline/stages.lua",
+    ["asp.pipeline.validate"] = "lua/asp/pipeline/validate.lua",
+    ["asp.pipeline.values"] = "lua/asp/pipeline/values.lua",
   },
 }
