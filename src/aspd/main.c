@@ -38,6 +38,7 @@ typedef struct {
   const char *state_dir;
   bool dev;
   bool exit_with_parent;
+  bool verbose;
   char **user_specs; /* argv entries, wiped once hashed */
   size_t user_spec_count;
   const char **users_files;
@@ -76,6 +77,7 @@ static void usage(FILE *out) {
       "  --users-file FILE      JSON [{\"user\",\"password\",\"roles\"}] of more users\n"
       "  --connections FILE     connection registry JSON (Admin API shape)\n"
       "  --exit-with-parent     stop when the parent process dies (Linux)\n"
+      "  --verbose              log each connection and each command's name and outcome\n"
       "  --help, --version\n",
       out);
 }
@@ -93,6 +95,7 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
     OPT_STATE_DIR,
     OPT_DEV,
     OPT_EXIT_WITH_PARENT,
+    OPT_VERBOSE,
     OPT_HELP,
     OPT_VERSION
   };
@@ -108,6 +111,7 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
       {"state-dir", required_argument, NULL, OPT_STATE_DIR},
       {"dev", no_argument, NULL, OPT_DEV},
       {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
+      {"verbose", no_argument, NULL, OPT_VERBOSE},
       {"help", no_argument, NULL, OPT_HELP},
       {"version", no_argument, NULL, OPT_VERSION},
       {NULL, 0, NULL, 0}};
@@ -157,6 +161,9 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
         break;
       case OPT_EXIT_WITH_PARENT:
         o->exit_with_parent = true;
+        break;
+      case OPT_VERBOSE:
+        o->verbose = true;
         break;
       case OPT_HELP:
         usage(stdout);
@@ -297,7 +304,8 @@ int main(int argc, char **argv) {
   }
 
   aspd_server_t server = {.users = users, .workspace = workspace};
-  bool drained = aspd_listener_run(listener, ctx, &server, stop_pipe[0]);
+  aspd_connection_config_t connections = {.tls = ctx, .server = &server, .verbose = o.verbose};
+  bool drained = aspd_listener_run(listener, &connections, stop_pipe[0]);
   aspd_log("shutting down");
   if (!drained) {
     /* A connection thread is still inside a command: freeing what it uses would be worse

@@ -50,7 +50,19 @@ static bool write_all(SSL *ssl, const uint8_t *buf, size_t len) {
 }
 
 /* Handles one message. Returns false when the connection must close. */
-static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_id) {
+/* --verbose: the command's name and its outcome, never its arguments (they may hold secrets). */
+static void log_command(const aspd_session_t *session, const bson_t *command, const bson_t *reply) {
+  bson_iter_t it;
+  const char *name = bson_iter_init(&it, command) && bson_iter_next(&it) ? bson_iter_key(&it) : "";
+  if (bson_iter_init_find(&it, reply, "code") && BSON_ITER_HOLDS_NUMBER(&it)) {
+    aspd_log("conn %llu: %s -> error %lld", (unsigned long long)session->connection_id, name,
+             (long long)bson_iter_as_int64(&it));
+  } else {
+    aspd_log("conn %llu: %s -> ok", (unsigned long long)session->connection_id, name);
+  }
+}
+
+static bool serve_one(SSL *ssl, aspd_session_t *session, bool verbose, int32_t *next_request_id) {
   uint8_t header_bytes[ASPD_WIRE_HEADER_LEN];
   char err[256];
   char reason[256];
@@ -102,6 +114,7 @@ static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_i
   }
   bson_t reply = BSON_INITIALIZER;
   aspd_dispatch(session, &request.command, &reply);
+  if (verbose) log_command(session, &request.command, &reply);
   bool keep = true;
   if (!request.more_to_come) {
     size_t out_len;
@@ -117,9 +130,9 @@ static bool serve_one(SSL *ssl, aspd_session_t *session, int32_t *next_request_i
   return keep;
 }
 
-void aspd_connection_serve(int fd, SSL_CTX *ctx, aspd_server_t *server, uint64_t id,
+void aspd_connection_serve(const aspd_connection_config_t *config, int fd, uint64_t id,
                            const char *peer) {
-  SSL *ssl = SSL_new(ctx);
+  SSL *ssl = SSL_new(config->tls);
   if (!ssl) {
     aspd_log("conn %llu: out of memory for TLS", (unsigned long long)id);
     return;
@@ -135,11 +148,16 @@ void aspd_connection_serve(int fd, SSL_CTX *ctx, aspd_server_t *server, uint64_t
     return;
   }
   set_receive_timeout(fd, 0);
-
-  aspd_session_t session = {.server = server, .connection_id = id};
-  int32_t next_request_id = 1;
-  while (serve_one(ssl, &session, &next_request_id)) {
+  if (config->verbose) {
+    aspd_log("conn %llu from %s: accepted (%s)", (unsigned long long)id, peer,
+             SSL_get_version(ssl));
   }
+
+  aspd_session_t session = {.server = config->server, .connection_id = id};
+  int32_t next_request_id = 1;
+  while (serve_one(ssl, &session, config->verbose, &next_request_id)) {
+  }
+  if (config->verbose) aspd_log("conn %llu: closed", (unsigned long long)id);
   aspd_scram_free(session.scram);
   SSL_shutdown(ssl);
   ERR_clear_error();

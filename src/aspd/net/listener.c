@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "net/connection.h"
 
 #define DRAIN_TIMEOUT_SECONDS 5
 
@@ -33,8 +32,7 @@ struct aspd_listener {
 typedef struct {
   aspd_listener_t *listener;
   int fd;
-  SSL_CTX *ctx;
-  aspd_server_t *server;
+  const aspd_connection_config_t *config;
   uint64_t id;
   char peer[INET6_ADDRSTRLEN + 8];
 } connection_args_t;
@@ -109,7 +107,7 @@ static void untrack(aspd_listener_t *l, int fd) {
 
 static void *connection_thread(void *arg) {
   connection_args_t *c = arg;
-  aspd_connection_serve(c->fd, c->ctx, c->server, c->id, c->peer);
+  aspd_connection_serve(c->config, c->fd, c->id, c->peer);
   untrack(c->listener, c->fd);
   close(c->fd);
   free(c);
@@ -131,7 +129,7 @@ static void describe_peer(const struct sockaddr_storage *addr, char *out, size_t
   snprintf(out, out_len, "%s:%d", host, port);
 }
 
-static void accept_one(aspd_listener_t *l, SSL_CTX *ctx, aspd_server_t *server, uint64_t id) {
+static void accept_one(aspd_listener_t *l, const aspd_connection_config_t *config, uint64_t id) {
   struct sockaddr_storage peer;
   socklen_t peer_len = sizeof peer;
   int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
@@ -147,7 +145,7 @@ static void accept_one(aspd_listener_t *l, SSL_CTX *ctx, aspd_server_t *server, 
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   connection_args_t *c = calloc(1, sizeof *c);
-  *c = (connection_args_t){.listener = l, .fd = fd, .ctx = ctx, .server = server, .id = id};
+  *c = (connection_args_t){.listener = l, .fd = fd, .config = config, .id = id};
   describe_peer(&peer, c->peer, sizeof c->peer);
   track(l, fd);
   pthread_attr_t attr;
@@ -164,7 +162,7 @@ static void accept_one(aspd_listener_t *l, SSL_CTX *ctx, aspd_server_t *server, 
   }
 }
 
-bool aspd_listener_run(aspd_listener_t *l, SSL_CTX *ctx, aspd_server_t *server, int stop_fd) {
+bool aspd_listener_run(aspd_listener_t *l, const aspd_connection_config_t *config, int stop_fd) {
   uint64_t next_id = 1;
   for (;;) {
     struct pollfd fds[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
@@ -174,7 +172,7 @@ bool aspd_listener_run(aspd_listener_t *l, SSL_CTX *ctx, aspd_server_t *server, 
       break;
     }
     if (fds[1].revents) break;
-    if (fds[0].revents & POLLIN) accept_one(l, ctx, server, next_id++);
+    if (fds[0].revents & POLLIN) accept_one(l, config, next_id++);
   }
 
   close(l->fd);

@@ -2,11 +2,10 @@
 #ifndef ASPD_LISTENER_H
 #define ASPD_LISTENER_H
 
-#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server.h"
+#include "net/connection.h"
 
 typedef struct aspd_listener aspd_listener_t;
 
@@ -19,7 +18,8 @@ int aspd_listener_port(const aspd_listener_t *listener);
 /* Accepts clients, each on its own detached thread, until stop_fd becomes readable.
  * Then stops accepting, shuts down every open connection and waits (bounded) for
  * their threads. Returns true when every connection thread has finished. */
-bool aspd_listener_run(aspd_listener_t *listener, SSL_CTX *ctx, aspd_server_t *server, int stop_fd);
+bool aspd_listener_run(aspd_listener_t *listener, const aspd_connection_config_t *config,
+                       int stop_fd);
 
 /* Closes the socket and frees the listener (after run has returned). */
 void aspd_listener_free(aspd_listener_t *listener);
