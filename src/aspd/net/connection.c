@@ -13,6 +13,8 @@
 
 /* A client that connects and never finishes the TLS handshake must not hold a thread forever. */
 #define HANDSHAKE_TIMEOUT_SECONDS 10
+/* Idling between messages is normal for drivers; stalling inside one is not. */
+#define BODY_TIMEOUT_SECONDS 20
 
 typedef enum { READ_OK, READ_EOF, READ_PARTIAL, READ_ERROR } read_status_t;
 
@@ -30,7 +32,9 @@ static read_status_t read_exact(SSL *ssl, uint8_t *buf, size_t len, char *reason
     size_t n = 0;
     if (SSL_read_ex(ssl, buf + got, len - got, &n) != 1) {
       int code = SSL_get_error(ssl, 0);
-      if (code == SSL_ERROR_ZERO_RETURN || code == SSL_ERROR_SYSCALL) {
+      /* WANT_READ here means the receive timeout expired. */
+      if (code == SSL_ERROR_ZERO_RETURN || code == SSL_ERROR_SYSCALL ||
+          code == SSL_ERROR_WANT_READ) {
         ERR_clear_error();
         return got == 0 ? READ_EOF : READ_PARTIAL;
       }
@@ -86,8 +90,10 @@ static bool serve_one(SSL *ssl, aspd_session_t *session, bool verbose, int32_t *
   size_t len = (size_t)header.message_length;
   uint8_t *msg = malloc(len);
   memcpy(msg, header_bytes, sizeof header_bytes);
+  set_receive_timeout(SSL_get_fd(ssl), BODY_TIMEOUT_SECONDS);
   status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, len - ASPD_WIRE_HEADER_LEN, reason,
                       sizeof reason);
+  set_receive_timeout(SSL_get_fd(ssl), 0);
   if (status == READ_ERROR) {
     aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)session->connection_id,
              reason);
@@ -95,7 +101,7 @@ static bool serve_one(SSL *ssl, aspd_session_t *session, bool verbose, int32_t *
     return false;
   }
   if (status != READ_OK) {
-    aspd_log("conn %llu: truncated message (%zu bytes announced); closing",
+    aspd_log("conn %llu: message truncated or stalled (%zu bytes announced); closing",
              (unsigned long long)session->connection_id, len);
     free(msg);
     return false;
