@@ -309,10 +309,10 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
 }
 
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
-                 const char **err) {
+                 int array_mt, const char **err) {
   decoder_t d;
   int top = lua_gettop(L);
-  bool ok;
+  bool ok, pushed = array_mt == 0;
   d.L = L;
   d.flags = flags;
   d.depth = 0;
@@ -321,8 +321,11 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     *err = "out of Lua stack space";
     return false;
   }
-  lasp_push_array_mt(L);
-  d.array_mt = lua_gettop(L);
+  if (pushed) {
+    lasp_push_array_mt(L);
+    array_mt = lua_gettop(L);
+  }
+  d.array_mt = array_mt;
   ok = len >= 5 && len <= UINT32_MAX && read_u32(data) == len && data[len - 1] == '\0' &&
        push_children(&d, data, len, as_array);
   if (!ok) {
@@ -330,13 +333,13 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     *err = d.error;
     return false;
   }
-  lua_remove(L, d.array_mt);
+  if (array_mt == top + 1) lua_remove(L, array_mt);
   return true;
 }
 
 void lasp_push_document(lua_State *L, const bson_t *doc, int flags) {
   const char *err;
-  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, &err))
+  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, 0, &err))
     luaL_error(L, "invalid BSON: %s", err);
 }
 
@@ -353,14 +356,14 @@ void lasp_push_iter_value(lua_State *L, const bson_iter_t *iter, int flags) {
       bson_iter_array(iter, &len, &data);
     else
       bson_iter_document(iter, &len, &data);
-    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, &err))
+    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, 0, &err))
       luaL_error(L, "invalid BSON: %s", data == NULL ? "corrupt document" : err);
     return;
   }
   /* Any other value goes through the same checked path as the only element of a
    * document; this is not a hot path. */
   ok = bson_append_iter(&one, "v", 1, iter) &&
-       lasp_decode(L, bson_get_data(&one), one.len, false, flags, &err);
+       lasp_decode(L, bson_get_data(&one), one.len, false, flags, 0, &err);
   bson_destroy(&one);
   if (!ok) luaL_error(L, "invalid BSON: %s", err);
   lua_getfield(L, -1, "v");

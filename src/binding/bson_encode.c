@@ -274,8 +274,10 @@ static bool encode_ordered(encoder_t *e, int idx, const shape_t *s, frame_t *f, 
   int top = lua_gettop(L), seen;
   for (i = 1; i <= n; i++) {
     lua_rawgeti(L, s->order, i);
-    if (lua_type(L, -1) != LUA_TSTRING)
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      e->depth--; /* about the table itself, not one of its children */
       return fail(e, "%s[%lld] is not a string", LASP_ORDER_FIELD, (long long)i);
+    }
     lua_pushvalue(L, -1);
     lua_rawget(L, idx);
     if (!lua_isnil(L, -1)) {

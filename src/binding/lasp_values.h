@@ -96,10 +96,11 @@ void lasp_typed_register(lua_State *L, int module_idx);
 void lasp_push_wrapped_json(lua_State *L, const bson_t *wrapper, bool canonical);
 
 /* Pushes the BSON document data[0..len) as a table (as an array when as_array), checking
- * every length. On corrupt input or nesting deeper than LASP_MAX_DEPTH returns false with
- * the reason in *err and the stack as it was. */
+ * every length. array_mt is the index of the array marker metatable (an upvalue, say), or
+ * 0 to look it up. On corrupt input or nesting deeper than LASP_MAX_DEPTH returns false
+ * with the reason in *err and the stack as it was. */
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
-                 const char **err);
+                 int array_mt, const char **err);
 
 /* True when the encoder would treat the table at idx as an array. */
 bool lasp_table_is_array(lua_State *L, int idx);
