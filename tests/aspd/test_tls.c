@@ -209,6 +209,17 @@ int main(void) {
   int status = system(cmd);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2, "aspd without certificates: status %d",
         status);
+  /* Bad flags are refused with status 2; --version answers and exits 0. */
+  const char *bad[] = {"--port 70000", "--port x", "--no-such-flag", "--dev stray-argument"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(cmd, sizeof cmd, "'%s' %s --state-dir '%s' >/dev/null 2>&1", getenv("ASPD_BIN"),
+             bad[i], state_dir);
+    status = system(cmd);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2, "aspd %s: status %d", bad[i], status);
+  }
+  snprintf(cmd, sizeof cmd, "'%s' --version | grep -q '^aspd [0-9]'", getenv("ASPD_BIN"));
+  status = system(cmd);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aspd --version: status %d", status);
 
   mongoc_cleanup();
   if (failures) {
