@@ -53,7 +53,6 @@ static bool write_all(SSL *ssl, const uint8_t *buf, size_t len) {
   return ok;
 }
 
-/* Handles one message. Returns false when the connection must close. */
 /* --verbose: the command's name and its outcome, never its arguments (they may hold secrets). */
 static void log_command(const aspd_session_t *session, const bson_t *command, const bson_t *reply) {
   bson_iter_t it;
@@ -66,46 +65,48 @@ static void log_command(const aspd_session_t *session, const bson_t *command, co
   }
 }
 
-static bool serve_one(SSL *ssl, aspd_session_t *session, bool verbose, int32_t *next_request_id) {
+/* Reads one whole message (header included) into a malloc'd buffer. Returns NULL when
+ * the connection must close: the client left, or the bytes were bad (logged). */
+static uint8_t *read_message(SSL *ssl, uint64_t id, size_t *len) {
   uint8_t header_bytes[ASPD_WIRE_HEADER_LEN];
-  char err[256];
   char reason[256];
   read_status_t status = read_exact(ssl, header_bytes, sizeof header_bytes, reason, sizeof reason);
-  if (status == READ_EOF) return false;
-  if (status == READ_ERROR) {
-    aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)session->connection_id,
-             reason);
-    return false;
+  if (status == READ_PARTIAL) {
+    aspd_log("conn %llu: truncated message header; closing", (unsigned long long)id);
+  } else if (status == READ_ERROR) {
+    aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)id, reason);
   }
-  if (status != READ_OK) {
-    aspd_log("conn %llu: truncated message header; closing",
-             (unsigned long long)session->connection_id);
-    return false;
-  }
+  if (status != READ_OK) return NULL;
+
   aspd_wire_header_t header;
-  if (!aspd_wire_parse_header(header_bytes, &header, err, sizeof err)) {
-    aspd_log("conn %llu: %s; closing", (unsigned long long)session->connection_id, err);
-    return false;
+  if (!aspd_wire_parse_header(header_bytes, &header, reason, sizeof reason)) {
+    aspd_log("conn %llu: %s; closing", (unsigned long long)id, reason);
+    return NULL;
   }
-  size_t len = (size_t)header.message_length;
-  uint8_t *msg = malloc(len);
+  *len = (size_t)header.message_length;
+  uint8_t *msg = malloc(*len);
   memcpy(msg, header_bytes, sizeof header_bytes);
   set_receive_timeout(SSL_get_fd(ssl), BODY_TIMEOUT_SECONDS);
-  status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, len - ASPD_WIRE_HEADER_LEN, reason,
+  status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, *len - ASPD_WIRE_HEADER_LEN, reason,
                       sizeof reason);
   set_receive_timeout(SSL_get_fd(ssl), 0);
+  if (status == READ_OK) return msg;
+  free(msg);
   if (status == READ_ERROR) {
-    aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)session->connection_id,
-             reason);
-    free(msg);
-    return false;
-  }
-  if (status != READ_OK) {
+    aspd_log("conn %llu: TLS read failed (%s); closing", (unsigned long long)id, reason);
+  } else {
     aspd_log("conn %llu: message truncated or stalled (%zu bytes announced); closing",
-             (unsigned long long)session->connection_id, len);
-    free(msg);
-    return false;
+             (unsigned long long)id, *len);
   }
+  return NULL;
+}
+
+/* Handles one message. Returns false when the connection must close. */
+static bool serve_one(SSL *ssl, aspd_session_t *session, bool verbose, int32_t *next_request_id) {
+  size_t len;
+  uint8_t *msg = read_message(ssl, session->connection_id, &len);
+  if (!msg) return false;
+  char err[256];
   aspd_wire_request_t request;
   bool parsed = aspd_wire_parse_message(msg, len, &request, err, sizeof err);
   free(msg);
