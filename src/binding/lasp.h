@@ -70,6 +70,12 @@ bson_t *lasp_opt_document_arg(lua_State *L, int idx, const char *what);
  * "1", ...); raises otherwise. May push more than one value: use absolute indices. */
 bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what);
 
+/* An int64 as the value mapping pushes it: an integer on 5.3+; on 5.1/LuaJIT a number
+ * within 2^53, else a boxed asp.int64. */
+void lasp_push_int64(lua_State *L, int64_t v);
+/* An integer or a boxed asp.int64 at idx; false for anything else. */
+bool lasp_to_int64(lua_State *L, int idx, int64_t *out);
+
 /* ---- objects ---------------------------------------------------------------------------- */
 
 /* The open core client of the client userdata at idx; raises when closed. */

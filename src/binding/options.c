@@ -159,3 +159,34 @@ bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what) {
   if (!asp_validate_pipeline(out, &verr)) luaL_error(L, "%s", verr.message);
   return out;
 }
+
+void lasp_push_int64(lua_State *L, int64_t v) {
+#if LASP_HAS_INTEGERS
+  lua_pushinteger(L, (lua_Integer)v);
+#else
+  /* through the value mapping, so a cursor id beyond 2^53 stays exact (a boxed int64) */
+  bson_t holder = BSON_INITIALIZER;
+  bson_iter_t it;
+  BSON_APPEND_INT64(&holder, "v", v);
+  if (bson_iter_init_find(&it, &holder, "v")) lasp_push_iter_value(L, &it, LASP_DECODE_PLAIN);
+  bson_destroy(&holder);
+#endif
+}
+
+bool lasp_to_int64(lua_State *L, int idx, int64_t *out) {
+  idx = lasp_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    if (!lasp_isinteger(L, idx)) return false;
+    *out = (int64_t)lua_tointeger(L, idx);
+    return true;
+  }
+  bson_t holder = BSON_INITIALIZER;
+  bson_iter_t it;
+  char err[128];
+  bool ok = lasp_append_value(L, idx, &holder, "v", "v", err, sizeof err) &&
+            bson_iter_init_find(&it, &holder, "v") &&
+            (BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it));
+  if (ok) *out = bson_iter_as_int64(&it);
+  bson_destroy(&holder);
+  return ok;
+}

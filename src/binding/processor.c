@@ -293,15 +293,13 @@ static const char *const get_samples_opts[] = {"cursor_id", "limit", "batch_size
 static int processor_get_samples(lua_State *L) {
   lasp_processor_t *p = check_processor(L, 1);
   asp_client_t *c = lasp_client_of(L, 1);
-  lua_Integer cursor_id = 0;
+  int64_t cursor_id = 0;
   int32_t limit = 0, batch_size = -1;
   bool has_limit = false, ordered = false;
   if (lasp_opts_check(L, 2, "get_samples", get_samples_opts)) {
     lua_getfield(L, 2, "cursor_id");
-    if (!lua_isnil(L, -1)) {
-      if (!lasp_isinteger(L, -1))
-        luaL_error(L, "get_samples: option 'cursor_id' must be an integer");
-      cursor_id = lua_tointeger(L, -1);
+    if (!lua_isnil(L, -1) && !lasp_to_int64(L, -1, &cursor_id)) {
+      luaL_error(L, "get_samples: option 'cursor_id' must be an integer");
     }
     lua_pop(L, 1);
     has_limit = lasp_opt_int32(L, 2, "get_samples", "limit", &limit);
@@ -336,7 +334,7 @@ static int processor_get_samples(lua_State *L) {
     return lasp_fail(L, &err);
   }
   lua_createtable(L, 0, 2);
-  lua_pushinteger(L, (lua_Integer)id);
+  lasp_push_int64(L, id);
   lua_setfield(L, -2, "cursor_id");
   bson_iter_t batch;
   int n = 0;
