@@ -263,7 +263,7 @@ int main(int argc, char **argv) {
   if (!parse_options(argc, argv, &o, &exit_code)) goto out_options;
   if (!install_signals(o.exit_with_parent)) goto out_options;
 
-  char err[1024];
+  char err[1024] = "out of memory";
   char users_path[PATH_MAX];
   snprintf(users_path, sizeof users_path, "%.*s/users.json", PATH_MAX - 16, o.state_dir);
   aspd_users_t *users = aspd_users_new();
@@ -295,8 +295,9 @@ int main(int argc, char **argv) {
   int port = aspd_listener_port(listener);
   aspd_log("listening on %s:%d (TLS)", o.host, port);
   if (o.dev) {
-    char ca[3 * PATH_MAX + 1];
-    uri_encode(dev_tls.ca_file, ca, sizeof ca);
+    /* The CA clients need: the generated one, or the one given with --tls-ca. */
+    char ca_path[PATH_MAX], ca[3 * PATH_MAX + 1];
+    uri_encode(realpath(o.tls_ca, ca_path) ? ca_path : o.tls_ca, ca, sizeof ca);
     const char *host = strchr(o.host, ':') ? "[::1]" : "127.0.0.1";
     printf("mongodb://%s:%s@%s:%d/?tls=true&tlsCAFile=%s\n", ASPD_DEV_USER, dev_password, host,
            port, ca);

@@ -155,6 +155,24 @@ static void test_without_dev(const aspd_instance_t *dev) {
         status);
 }
 
+/* --dev with explicit certificate flags serves them and prints their CA in the URI. */
+static void test_dev_with_own_certificate(const aspd_instance_t *owner) {
+  char cert[700], key[700], ca[700];
+  snprintf(cert, sizeof cert, "%s/dev/server.pem", owner->state_dir);
+  snprintf(key, sizeof key, "%s/dev/server.key", owner->state_dir);
+  snprintf(ca, sizeof ca, "%s/dev/ca.pem", owner->state_dir);
+  const char *args[] = {"--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, NULL};
+  aspd_instance_t inst;
+  if (!aspd_harness_start(&inst, NULL, args)) {
+    failures++;
+    return;
+  }
+  bson_error_t error;
+  CHECK(strcmp(inst.ca_file, ca) == 0, "URI names CA %s, expected %s", inst.ca_file, ca);
+  CHECK(ping(inst.uri, &error), "--dev with own certificate: %s", error.message);
+  aspd_harness_stop(&inst);
+}
+
 int main(void) {
   mongoc_init();
   aspd_instance_t a, b;
@@ -181,6 +199,7 @@ int main(void) {
 
   CHECK(!plain_tcp_gets_reply(a.port), "a plain-TCP client got a wire reply");
   test_without_dev(&a);
+  test_dev_with_own_certificate(&b);
   CHECK(ping(a.uri, &error), "server alive after the plain client: %s", error.message);
 
   /* Restart with the same state: same CA, same password. */
