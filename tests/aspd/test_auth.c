@@ -274,10 +274,34 @@ static void test_users_file(void) {
   aspd_harness_stop(&inst);
 }
 
+/* Users aspd cannot serve stop start-up with a message instead of being skipped. */
+static void test_refused_users(void) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir) ||
+      !aspd_harness_write_file(dir, "bad-users.json", "[{\"user\": \"carol\"}]", path,
+                               sizeof path)) {
+    failures++;
+    return;
+  }
+  const char *const cases[][3] = {
+      {"--user", "carol:p\xc3\xa4ssword:atlasAdmin", NULL}, /* non-ASCII: no SASLprep */
+      {"--user", "carol-without-password", NULL},
+      {"--user", "carol:pw:bad role", NULL},
+      {"--users-file", path, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    aspd_instance_t inst;
+    bool started = aspd_harness_start(&inst, NULL, cases[i]);
+    CHECK(!started, "aspd started with %s %s", cases[i][0], cases[i][1]);
+    if (started) aspd_harness_stop(&inst);
+  }
+}
+
 int main(void) {
   mongoc_init();
   test_roles_and_mechanisms();
   test_users_file();
+  test_refused_users();
   mongoc_cleanup();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
