@@ -34,6 +34,7 @@ build = {
       libraries = { "mongoc-1.0", "bson-1.0" },
     },
     ["asp"] = "lua/asp/init.lua",
+    ["asp.ngx"] = "lua/asp/ngx.lua",
     ["asp.pipeline"] = "lua/asp/pipeline.lua",
     ["asp.pipeline.definition"] = "lua/asp/pipeline/definition.lua",
     ["asp.pipeline.stages"] = "lua/asp/pipeline/stages.lua",
