@@ -109,6 +109,12 @@ static void test_parser(void) {
   CHECK(parses(&f, &req, err) && req.more_to_come, "checksum + moreToCome: %s", err);
   aspd_wire_request_destroy(&req);
 
+  /* exhaustAllowed (bit 16) is optional: accepted and ignored */
+  op_msg(&f, 1u << 16, ping);
+  finish(&f);
+  CHECK(parses(&f, &req, err), "exhaustAllowed: %s", err);
+  aspd_wire_request_destroy(&req);
+
   /* OP_QUERY with a $query wrapper on <db>.$cmd */
   bson_t *wrapped = BCON_NEW("$query", "{", "isMaster", BCON_INT32(1), "}");
   start(&f, 9, ASPD_OP_QUERY);
