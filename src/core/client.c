@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "asp_private.h"
 
 struct asp_client_t {
   mongoc_client_t *mongoc;
   uint64_t sent;
+  pid_t pid; /* the process that owns the connections (see run_once) */
 };
 
 /* The password as typed in the URI (still percent-encoded), so that a parser message
@@ -155,6 +157,7 @@ asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *op
   mongoc_client_set_error_api(mc, MONGOC_ERROR_API_VERSION_2);
   asp_client_t *c = bson_malloc0(sizeof *c);
   c->mongoc = mc;
+  c->pid = getpid();
   return c;
 }
 
@@ -188,6 +191,13 @@ void asp_client_settings(const asp_client_t *client, bson_t *out) {
 
 static bool run_once(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err) {
   bson_error_t error;
+  if (c->pid != getpid()) {
+    /* A client created before a fork (nginx's init_by_lua, a forking host) must not share
+     * its parent's sockets and TLS sessions: reset drops them without talking to the
+     * server, and the next command reconnects. */
+    mongoc_client_reset(c->mongoc);
+    c->pid = getpid();
+  }
   c->sent++;
   if (mongoc_client_command_with_opts(c->mongoc, "admin", cmd, NULL, NULL, reply, &error))
     return true;
