@@ -245,3 +245,29 @@ describe("pairs() on ordered documents", function()
     assert.equal(6, n)
   end)
 end)
+
+describe("assigning to ordered documents", function()
+  it("appends new keys to the order in assignment order", function()
+    local d = asp.ordered({ "a", 1 })
+    d.k3 = 3
+    d.k1 = 1
+    d.k2 = 2
+    assert.same({ "a", "k3", "k1", "k2" }, getmetatable(d).__asp_order)
+    assert.equal(B.doc({ B.i32("a", 1), B.i32("k3", 3), B.i32("k1", 1), B.i32("k2", 2) }), asp.bson_encode(d))
+  end)
+
+  it("keeps the place of a key set to nil and back", function()
+    local d = asp.bson_decode(B.doc({ B.i32("x", 1), B.i32("y", 2) }), true)
+    d.x = nil
+    d.z = 3
+    d.x = 4
+    assert.same({ "x", "y", "z" }, getmetatable(d).__asp_order)
+    assert.equal(B.doc({ B.i32("x", 4), B.i32("y", 2), B.i32("z", 3) }), asp.bson_encode(d))
+  end)
+
+  it("rawset keys still encode, after the ordered ones", function()
+    local d = asp.ordered({ "a", 1 })
+    rawset(d, "r", 2)
+    assert.equal(B.doc({ B.i32("a", 1), B.i32("r", 2) }), asp.bson_encode(d))
+  end)
+end)

@@ -284,15 +284,14 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   if (ordered && (!is_array || !lua_isnil(L, hints))) {
     /* Each ordered container gets its own metatable: it carries that container's key
      * order and number hints. Arrays without hints share the marker below. */
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     if (is_array) {
       lua_pushboolean(L, 1);
       lua_setfield(L, -2, LASP_ARRAY_FIELD);
     } else {
       lua_pushvalue(L, order);
       lua_setfield(L, -2, LASP_ORDER_FIELD);
-      lua_pushcfunction(L, lasp_ordered_pairs);
-      lua_setfield(L, -2, "__pairs");
+      lasp_set_ordered_methods(L, -1);
     }
     if (!lua_isnil(L, hints)) {
       lua_pushvalue(L, hints);

@@ -54,8 +54,9 @@ void lasp_values_register(lua_State *L, int module_idx);
 #define LASP_ARRAY_FIELD "__asp_array"
 #define LASP_TYPES_FIELD "__asp_types"
 
-/* __pairs of ordered documents (Lua 5.2+): recorded keys in order, then later ones. */
-int lasp_ordered_pairs(lua_State *L);
+/* Sets __pairs (recorded keys in order, Lua 5.2+) and __newindex (new keys join the
+ * order) on the ordered-document metatable at mt. */
+void lasp_set_ordered_methods(lua_State *L, int mt);
 
 /* Pushes the shared array marker metatable / the typed-value metatable (created by
  * lasp_values_register). */

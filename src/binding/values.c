@@ -31,11 +31,12 @@ static int l_array(lua_State *L) {
 }
 
 /* __pairs of ordered documents: the recorded keys in order (skipping nil values), then
- * any keys added since, in next() order. Upvalues: the order, the position in it, and
+ * any keys set with rawset since, in next() order. Upvalues: the order, the position in it, and
  * the last extra key returned. */
 static bool in_order(lua_State *L, int order, int key) {
   lua_Integer i, n = (lua_Integer)lua_rawlen(L, order);
   bool found = false;
+  order = lasp_absindex(L, order);
   key = lasp_absindex(L, key);
   if (lua_type(L, key) != LUA_TSTRING) return false;
   for (i = 1; i <= n && !found; i++) {
@@ -76,7 +77,7 @@ static int ordered_next(lua_State *L) {
   return 0;
 }
 
-int lasp_ordered_pairs(lua_State *L) {
+static int ordered_pairs(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   if (!lua_getmetatable(L, 1)) lua_newtable(L);
   lua_getfield(L, -1, LASP_ORDER_FIELD);
@@ -90,6 +91,32 @@ int lasp_ordered_pairs(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_pushnil(L);
   return 3;
+}
+
+/* __newindex of ordered documents: a key assigned for the first time joins the end of
+ * the order, so documents edited in Lua encode in a predictable order. (A listed key
+ * whose value is nil exists in the order already and keeps its place.) */
+static int ordered_newindex(lua_State *L) {
+  lua_settop(L, 3);
+  if (lua_type(L, 2) == LUA_TSTRING && lua_getmetatable(L, 1)) {
+    lua_pushliteral(L, LASP_ORDER_FIELD);
+    lua_rawget(L, -2);
+    if (lua_istable(L, -1) && !in_order(L, -1, 2)) {
+      lua_pushvalue(L, 2);
+      lua_rawseti(L, -2, (int)lua_rawlen(L, -2) + 1);
+    }
+    lua_settop(L, 3);
+  }
+  lua_rawset(L, 1);
+  return 0;
+}
+
+void lasp_set_ordered_methods(lua_State *L, int mt) {
+  mt = lasp_absindex(L, mt);
+  lua_pushcfunction(L, ordered_pairs);
+  lua_setfield(L, mt, "__pairs");
+  lua_pushcfunction(L, ordered_newindex);
+  lua_setfield(L, mt, "__newindex");
 }
 
 /* asp.ordered{"k1", v1, "k2", v2, ...} -> a table whose metatable records the key order.
@@ -125,11 +152,10 @@ static int l_ordered(lua_State *L) {
     }
     lua_rawset(L, t);
   }
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_pushvalue(L, order);
   lua_setfield(L, -2, LASP_ORDER_FIELD);
-  lua_pushcfunction(L, lasp_ordered_pairs);
-  lua_setfield(L, -2, "__pairs");
+  lasp_set_ordered_methods(L, -1);
   lua_setmetatable(L, t);
   lua_settop(L, t);
   return 1;
