@@ -22,8 +22,7 @@ static double number_of(const bson_value_t *v) {
   }
 }
 
-/* Orders two values of comparable types; *comparable is false otherwise. */
-static int compare_values(const bson_value_t *a, const bson_value_t *b, bool *comparable) {
+int aspd_value_compare(const bson_value_t *a, const bson_value_t *b, bool *comparable) {
   *comparable = true;
   if (is_number(a->value_type) && is_number(b->value_type)) {
     double x = number_of(a), y = number_of(b);
@@ -62,7 +61,7 @@ static int compare_values(const bson_value_t *a, const bson_value_t *b, bool *co
 
 static bool values_equal(const bson_value_t *a, const bson_value_t *b) {
   bool comparable;
-  int c = compare_values(a, b, &comparable);
+  int c = aspd_value_compare(a, b, &comparable);
   return comparable && c == 0;
 }
 
@@ -115,7 +114,7 @@ typedef struct {
 static bool test_compare(const bson_value_t *field, const void *arg) {
   const compare_arg_t *c = arg;
   bool comparable;
-  int r = compare_values(field, c->operand, &comparable);
+  int r = aspd_value_compare(field, c->operand, &comparable);
   return comparable && r >= c->want_min && r <= c->want_max;
 }
 

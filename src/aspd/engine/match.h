@@ -12,6 +12,11 @@
 
 #include "engine/error.h"
 
+/* Orders two values the way the matcher does: numbers numerically, strings,
+ * booleans, dates, ObjectIds, null, and documents/arrays by bytes. *comparable
+ * is false for values of different kinds. */
+int aspd_value_compare(const bson_value_t *a, const bson_value_t *b, bool *comparable);
+
 /* Checks the filter's syntax once, before it is applied to many documents. */
 bool aspd_match_validate(const bson_t *filter, aspd_error_t *err);
 

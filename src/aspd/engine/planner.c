@@ -6,15 +6,16 @@
 #include <string.h>
 
 #include "commands/reply.h"
+#include "engine/expr.h"
 #include "engine/match.h"
+#include "engine/transform.h"
 
 #define DEFAULT_TS_FIELD "_ts"
 #define DEFAULT_META_FIELD "_stream_meta"
 
 /* Stages the real service knows in the main pipeline but aspd does not run yet. */
 static const char *const known_unimplemented[] = {
-    "$addFields",     "$project",        "$replaceRoot",   "$set",           "$redact",
-    "$replaceWith",   "$unwind",         "$validate",      "$https",         "$externalFunction",
+    "$redact",        "$unwind",         "$validate",      "$https",         "$externalFunction",
     "$lookup",        "$tumblingWindow", "$hoppingWindow", "$sessionWindow", "$cachedLookup",
     "$setStreamMeta", "$function",       "$throttle",      "$vectorSearch"};
 
@@ -31,7 +32,9 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
 #define IN_LIST(name, list) in_list(name, list, sizeof list / sizeof list[0])
 
 static bool is_known_stage(const char *stage) {
-  static const char *const runnable[] = {"$source", "$merge", "$emit", "$match", "$unset"};
+  static const char *const runnable[] = {"$source",      "$merge",      "$emit", "$match",
+                                         "$unset",       "$addFields",  "$set",  "$project",
+                                         "$replaceRoot", "$replaceWith"};
   return IN_LIST(stage, runnable) || IN_LIST(stage, window_only) ||
          IN_LIST(stage, known_unimplemented);
 }
@@ -114,6 +117,12 @@ static bool plan_source(aspd_plan_t *plan, const aspd_registry_t *reg, const bso
     return false;
   }
   plan->ts_field = strdup(ts ? ts : DEFAULT_TS_FIELD);
+  bson_iter_t time_field;
+  if (bson_iter_init_find(&time_field, spec, "timeField")) {
+    if (!aspd_expr_validate(bson_iter_value(&time_field), err)) return false;
+    plan->time_field = bson_new();
+    bson_append_value(plan->time_field, "v", -1, bson_iter_value(&time_field));
+  }
 
   bson_iter_t docs;
   if (bson_iter_init_find(&docs, spec, "documents")) {
@@ -219,47 +228,76 @@ static bool plan_emit(aspd_plan_t *plan, const aspd_registry_t *reg, const bson_
   }
 }
 
+static bool plan_unset(bson_iter_t *value, aspd_op_t *op, aspd_error_t *err) {
+  op->kind = ASPD_OP_UNSET;
+  op->spec = bson_new();
+  bson_t fields;
+  bool ok = true;
+  BSON_APPEND_ARRAY_BEGIN(op->spec, "fields", &fields);
+  if (BSON_ITER_HOLDS_UTF8(value)) {
+    BSON_APPEND_UTF8(&fields, "0", bson_iter_utf8(value, NULL));
+  } else if (BSON_ITER_HOLDS_ARRAY(value)) {
+    bson_iter_t each;
+    bson_iter_recurse(value, &each);
+    while (ok && bson_iter_next(&each)) {
+      ok = BSON_ITER_HOLDS_UTF8(&each);
+      if (ok) bson_append_utf8(&fields, bson_iter_key(&each), -1, bson_iter_utf8(&each, NULL), -1);
+    }
+  } else {
+    ok = false;
+  }
+  bson_append_array_end(op->spec, &fields);
+  if (!ok) {
+    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
+                   "$unset specification must be a string or an array containing only string "
+                   "values");
+    bson_destroy(op->spec);
+  }
+  return ok;
+}
+
+/* $replaceRoot {newRoot: e} and $replaceWith e both become {newRoot: e}. */
+static bool plan_replace_root(const char *stage, bson_iter_t *value, const bson_t *spec,
+                              aspd_op_t *op, aspd_error_t *err) {
+  bson_iter_t root;
+  if (!strcmp(stage, "$replaceWith")) {
+    root = *value;
+  } else if (!BSON_ITER_HOLDS_DOCUMENT(value) || !bson_iter_init_find(&root, spec, "newRoot")) {
+    aspd_error_set(err, 40231, "Location40231", "no newRoot specified for the $replaceRoot stage");
+    return false;
+  }
+  if (!aspd_expr_validate(bson_iter_value(&root), err)) return false;
+  op->kind = ASPD_OP_REPLACE_ROOT;
+  op->spec = bson_new();
+  bson_append_value(op->spec, "newRoot", -1, bson_iter_value(&root));
+  return true;
+}
+
 static bool add_op(aspd_plan_t *plan, const char *stage, const bson_t *spec, bson_iter_t *value,
                    aspd_error_t *err) {
   aspd_op_t op;
-  if (!strcmp(stage, "$match")) {
-    if (!BSON_ITER_HOLDS_DOCUMENT(value)) {
-      aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
-                     "the match filter must be an expression in an object");
-      return false;
-    }
-    if (!aspd_match_validate(spec, err)) return false;
+  bool is_doc = BSON_ITER_HOLDS_DOCUMENT(value);
+  bool ok;
+  if (!strcmp(stage, "$unset")) {
+    ok = plan_unset(value, &op, err);
+  } else if (!strcmp(stage, "$replaceRoot") || !strcmp(stage, "$replaceWith")) {
+    ok = plan_replace_root(stage, value, spec, &op, err);
+  } else if (!is_doc) {
+    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "%s specification must be an object", stage);
+    ok = false;
+  } else if (!strcmp(stage, "$match")) {
+    ok = aspd_match_validate(spec, err);
     op.kind = ASPD_OP_MATCH;
+  } else if (!strcmp(stage, "$project")) {
+    ok = aspd_project_validate(spec, err);
+    op.kind = ASPD_OP_PROJECT;
+  } else { /* $addFields, $set */
+    ok = aspd_add_fields_validate(spec, stage, err);
+    op.kind = ASPD_OP_ADD_FIELDS;
+  }
+  if (!ok) return false;
+  if (op.kind == ASPD_OP_MATCH || op.kind == ASPD_OP_PROJECT || op.kind == ASPD_OP_ADD_FIELDS) {
     op.spec = bson_copy(spec);
-  } else { /* $unset: a field name or an array of them */
-    op.kind = ASPD_OP_UNSET;
-    op.spec = bson_new();
-    bson_t fields;
-    BSON_APPEND_ARRAY_BEGIN(op.spec, "fields", &fields);
-    if (BSON_ITER_HOLDS_UTF8(value)) {
-      BSON_APPEND_UTF8(&fields, "0", bson_iter_utf8(value, NULL));
-    } else if (BSON_ITER_HOLDS_ARRAY(value)) {
-      bson_iter_t each;
-      bson_iter_recurse(value, &each);
-      while (bson_iter_next(&each)) {
-        if (!BSON_ITER_HOLDS_UTF8(&each)) {
-          bson_append_array_end(op.spec, &fields);
-          bson_destroy(op.spec);
-          aspd_error_set(
-              err, ASPD_E_FAILED_TO_PARSE,
-              "$unset specification must be a string or an array containing only string values");
-          return false;
-        }
-        bson_append_utf8(&fields, bson_iter_key(&each), -1, bson_iter_utf8(&each, NULL), -1);
-      }
-    } else {
-      bson_append_array_end(op.spec, &fields);
-      bson_destroy(op.spec);
-      aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
-                     "$unset specification must be a string or an array");
-      return false;
-    }
-    bson_append_array_end(op.spec, &fields);
   }
   plan->ops = realloc(plan->ops, (plan->op_count + 1) * sizeof *plan->ops);
   plan->ops[plan->op_count++] = op;
@@ -285,6 +323,11 @@ static bool plan_options(aspd_plan_t *plan, const aspd_registry_t *reg, const bs
     if (!conn) return missing_connection(err, name);
     if (conn->kind != ASPD_CONN_CLUSTER)
       return invalid(err, "%s", "DLQ must be an Atlas collection");
+    const char *db = utf8_field(&dlq, "db"), *coll = utf8_field(&dlq, "coll");
+    if (!db || !coll) return invalid(err, "%s", "dlq must contain string 'db' and 'coll'");
+    plan->dlq_connection = strdup(name);
+    plan->dlq_db = strdup(db);
+    plan->dlq_coll = strdup(coll);
   }
   return true;
 }
@@ -351,7 +394,7 @@ static bool plan_stages(aspd_plan_t *plan, const aspd_registry_t *reg, const bso
       if (!BSON_ITER_HOLDS_DOCUMENT(&value)) return invalid(err, "%s must be an object", stage);
       ok = stage[1] == 'm' ? plan_merge(plan, reg, &spec, err) : plan_emit(plan, reg, &spec, err);
       sink_seen = true;
-    } else if (!strcmp(stage, "$match") || !strcmp(stage, "$unset")) {
+    } else if (!IN_LIST(stage, window_only) && !IN_LIST(stage, known_unimplemented)) {
       ok = add_op(plan, stage, &spec, &value, err);
     } else if (IN_LIST(stage, window_only)) {
       ok =
@@ -385,6 +428,7 @@ void aspd_plan_free(aspd_plan_t *plan) {
   if (!plan) return;
   if (plan->documents) bson_destroy(plan->documents);
   free(plan->document_views);
+  if (plan->time_field) bson_destroy(plan->time_field);
   for (size_t i = 0; i < plan->op_count; i++) bson_destroy(plan->ops[i].spec);
   free(plan->ops);
   free(plan->source_connection);
@@ -394,6 +438,9 @@ void aspd_plan_free(aspd_plan_t *plan) {
   free(plan->sink_connection);
   free(plan->sink_db);
   free(plan->sink_name);
+  free(plan->dlq_connection);
+  free(plan->dlq_db);
+  free(plan->dlq_coll);
   free(plan);
 }
 
@@ -413,7 +460,16 @@ const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i) {
     }
   }
   if (i <= plan->op_count) {
-    return plan->ops[i - 1].kind == ASPD_OP_MATCH ? "MatchOperator" : "ProjectOperator";
+    switch (plan->ops[i - 1].kind) {
+      case ASPD_OP_MATCH:
+        return "MatchOperator";
+      case ASPD_OP_ADD_FIELDS:
+        return "AddFieldsOperator";
+      case ASPD_OP_REPLACE_ROOT:
+        return "ReplaceRootOperator";
+      default:
+        return "ProjectOperator"; /* $project, $unset */
+    }
   }
   switch (plan->sink) {
     case ASPD_SINK_LOG:

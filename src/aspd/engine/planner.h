@@ -10,7 +10,13 @@
 #include "registry/connections.h"
 
 typedef enum { ASPD_SOURCE_SAMPLE, ASPD_SOURCE_DOCUMENTS, ASPD_SOURCE_TOPIC } aspd_source_kind_t;
-typedef enum { ASPD_OP_MATCH, ASPD_OP_UNSET } aspd_op_kind_t;
+typedef enum {
+  ASPD_OP_MATCH,
+  ASPD_OP_UNSET,
+  ASPD_OP_ADD_FIELDS, /* $addFields, $set */
+  ASPD_OP_PROJECT,
+  ASPD_OP_REPLACE_ROOT /* $replaceRoot, $replaceWith */
+} aspd_op_kind_t;
 typedef enum {
   ASPD_SINK_NONE, /* ephemeral processors without a sink: output goes to the sample tap */
   ASPD_SINK_LOG,
@@ -20,7 +26,9 @@ typedef enum {
 
 typedef struct {
   aspd_op_kind_t kind;
-  bson_t *spec; /* $match: the filter; $unset: {fields:[...]} */
+  /* $match: the filter; $unset: {fields:[...]}; $addFields/$project: the spec;
+   * $replaceRoot/$replaceWith: {newRoot: <expression>} */
+  bson_t *spec;
 } aspd_op_t;
 
 typedef struct {
@@ -31,12 +39,14 @@ typedef struct {
   size_t document_count;
   char *source_connection; /* topic source */
   char *source_topic;
-  char *ts_field;   /* source timestamp field, "_ts" by default */
-  char *meta_field; /* stream metadata field, NULL when disabled */
+  char *ts_field;     /* source timestamp field, "_ts" by default */
+  bson_t *time_field; /* {v: <expression>} from $source.timeField, or NULL (ingestion time) */
+  char *meta_field;   /* stream metadata field, NULL when disabled */
   aspd_op_t *ops;
   size_t op_count;
   aspd_sink_kind_t sink;
   char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */
+  char *dlq_connection, *dlq_db, *dlq_coll;    /* options.dlq, or NULL */
 } aspd_plan_t;
 
 /* Plans `pipeline` (a BSON array). `options` is the processor's options document

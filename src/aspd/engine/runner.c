@@ -6,6 +6,7 @@
 #include "commands/reply.h"
 #include "engine/engine_internal.h"
 #include "engine/match.h"
+#include "engine/transform.h"
 
 /* Documents one processor may produce per slice, so that commands get the lock
  * between slices even when a source runs unlimited. */
@@ -73,42 +74,38 @@ static void count(aspd_counters_t *c, bool input, size_t size) {
   }
 }
 
-/* Copies src into dst without the listed dotted paths. */
-static void copy_without(const bson_t *src, bson_t *dst, const bson_t *fields, const char *prefix) {
-  bson_iter_t it;
-  bson_iter_init(&it, src);
-  while (bson_iter_next(&it)) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s%s", prefix, bson_iter_key(&it));
-    bool drop = false, descend = false;
-    bson_iter_t f;
-    bson_iter_init(&f, fields);
-    size_t plen = strlen(path);
-    while (bson_iter_next(&f)) {
-      const char *name = bson_iter_utf8(&f, NULL);
-      if (!strcmp(name, path)) drop = true;
-      if (!strncmp(name, path, plen) && name[plen] == '.') descend = true;
-    }
-    if (drop) continue;
-    if (descend && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-      const uint8_t *data;
-      uint32_t len;
-      bson_iter_document(&it, &len, &data);
-      bson_t inner, out;
-      bson_init_static(&inner, data, len);
-      char next_prefix[1030];
-      snprintf(next_prefix, sizeof next_prefix, "%s.", path);
-      bson_append_document_begin(dst, bson_iter_key(&it), -1, &out);
-      copy_without(&inner, &out, fields, next_prefix);
-      bson_append_document_end(dst, &out);
-    } else {
-      bson_append_value(dst, bson_iter_key(&it), -1, bson_iter_value(&it));
-    }
-  }
+static void append_source_meta(const aspd_plan_t *plan, bson_t *out, const char *key) {
+  bson_t meta, source;
+  bson_append_document_begin(out, key, -1, &meta);
+  BSON_APPEND_DOCUMENT_BEGIN(&meta, "source", &source);
+  BSON_APPEND_UTF8(&source, "type", plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated");
+  bson_append_document_end(&meta, &source);
+  bson_append_document_end(out, &meta);
 }
 
-/* Adds the fields the source stamps: the timestamp and the stream metadata. */
-static void stamp(const aspd_plan_t *plan, const bson_t *body, int64_t now_ms, bson_t *out) {
+/* Adds the fields the source stamps: the event time (timeField, else ingestion
+ * time) and the stream metadata. False when timeField yields no date. */
+static bool stamp(const aspd_plan_t *plan, const bson_t *body, int64_t now_ms, bson_t *out,
+                  char *reason, size_t reason_len) {
+  int64_t ts = now_ms;
+  if (plan->time_field) {
+    bson_iter_t expr, v;
+    bson_t holder = BSON_INITIALIZER;
+    bson_iter_init_find(&expr, plan->time_field, "v");
+    aspd_expr_result_t r =
+        aspd_expr_append(bson_iter_value(&expr), body, &holder, "v", reason, reason_len);
+    bool ok = r == ASPD_EXPR_VALUE && bson_iter_init_find(&v, &holder, "v") &&
+              BSON_ITER_HOLDS_DATE_TIME(&v);
+    if (ok) ts = bson_iter_date_time(&v);
+    if (!ok && r != ASPD_EXPR_ERROR) {
+      char *json = bson_as_relaxed_extended_json(&holder, NULL);
+      snprintf(reason, reason_len,
+               "Failed to extract timestamp from document, extracted timestampVal: %s", json);
+      bson_free(json);
+    }
+    bson_destroy(&holder);
+    if (!ok) return false;
+  }
   bson_iter_t it;
   bson_iter_init(&it, body);
   while (bson_iter_next(&it)) {
@@ -116,15 +113,84 @@ static void stamp(const aspd_plan_t *plan, const bson_t *body, int64_t now_ms, b
     if (!strcmp(k, plan->ts_field) || (plan->meta_field && !strcmp(k, plan->meta_field))) continue;
     bson_append_value(out, k, -1, bson_iter_value(&it));
   }
-  BSON_APPEND_DATE_TIME(out, plan->ts_field, now_ms);
-  if (plan->meta_field) {
-    bson_t meta, source;
-    bson_append_document_begin(out, plan->meta_field, -1, &meta);
-    BSON_APPEND_DOCUMENT_BEGIN(&meta, "source", &source);
-    BSON_APPEND_UTF8(&source, "type", plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated");
-    bson_append_document_end(&meta, &source);
-    bson_append_document_end(out, &meta);
+  BSON_APPEND_DATE_TIME(out, plan->ts_field, ts);
+  if (plan->meta_field) append_source_meta(plan, out, plan->meta_field);
+  return true;
+}
+
+/* A document an operator could not handle: counted, written to the processor's
+ * DLQ collection when it has one, and shown to sample cursors as _dlqMessage. */
+static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, const bson_t *doc,
+                        const char *reason, int64_t now_ms) {
+  const aspd_plan_t *plan = p->plan;
+  p->totals.dlq_count++;
+  p->totals.dlq_size += doc->len;
+  p->operator_stats[op_index].dlq_count++;
+  p->operator_stats[op_index].dlq_size += doc->len;
+  bson_t *letter = bson_new(), err_info;
+  append_source_meta(plan, letter, "_stream_meta");
+  BSON_APPEND_DOCUMENT_BEGIN(letter, "errInfo", &err_info);
+  BSON_APPEND_UTF8(&err_info, "reason", reason);
+  bson_append_document_end(letter, &err_info);
+  BSON_APPEND_DOCUMENT(letter, "doc", doc);
+  BSON_APPEND_UTF8(letter, "processorName", p->name);
+  BSON_APPEND_UTF8(letter, "operatorName", aspd_plan_operator_name(plan, op_index));
+  BSON_APPEND_DATE_TIME(letter, "dlqTime", now_ms);
+  if (plan->dlq_connection) {
+    aspd_dataset_t *set =
+        aspd_memstore_dataset(e->memstore, plan->dlq_connection, plan->dlq_db, plan->dlq_coll);
+    bson_t *stored = bson_new();
+    bson_oid_t oid;
+    bson_oid_init(&oid, NULL);
+    BSON_APPEND_OID(stored, "_id", &oid);
+    bson_concat(stored, letter);
+    aspd_dataset_append(e->memstore, set, stored);
+    bson_destroy(stored);
   }
+  bson_t *wrapped = BCON_NEW("_dlqMessage", BCON_DOCUMENT(letter));
+  for (aspd_tap_t *t = p->taps; t; t = t->next) aspd_tap_offer(t, wrapped);
+  bson_destroy(wrapped);
+  bson_destroy(letter);
+}
+
+/* Runs one operator; false when the document stops here: filtered out, or
+ * (*failed) to be dead-lettered with reason. */
+static bool apply(const aspd_op_t *op, bson_t **doc, char *reason, size_t reason_len,
+                  bool *failed) {
+  *failed = false;
+  if (op->kind == ASPD_OP_MATCH) return aspd_match(*doc, op->spec);
+  bson_t *out = bson_new();
+  bool ok = true;
+  bson_iter_t it;
+  switch (op->kind) {
+    case ASPD_OP_UNSET: {
+      bson_iter_init_find(&it, op->spec, "fields");
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_array(&it, &len, &data);
+      bson_t paths;
+      bson_init_static(&paths, data, len);
+      aspd_remove_paths(*doc, &paths, out);
+      break;
+    }
+    case ASPD_OP_ADD_FIELDS:
+      ok = aspd_add_fields(*doc, op->spec, out, reason, reason_len);
+      break;
+    case ASPD_OP_PROJECT:
+      ok = aspd_project(*doc, op->spec, out, reason, reason_len);
+      break;
+    default:
+      bson_iter_init_find(&it, op->spec, "newRoot");
+      ok = aspd_replace_root(*doc, bson_iter_value(&it), out, reason, reason_len);
+  }
+  if (!ok) {
+    bson_destroy(out);
+    *failed = true;
+    return false;
+  }
+  bson_destroy(*doc);
+  *doc = out;
+  return true;
 }
 
 static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *doc) {
@@ -154,32 +220,25 @@ static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *
 /* Runs one source document through the chain. */
 static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
+  char reason[512];
   bson_t *doc = bson_new();
-  stamp(plan, body, now_ms, doc);
-  count(&p->totals, true, doc->len);
-  count(&p->operator_stats[0], true, doc->len);
+  bool stamped = stamp(plan, body, now_ms, doc, reason, sizeof reason);
+  count(&p->totals, true, body->len);
+  count(&p->operator_stats[0], true, body->len);
+  if (!stamped) {
+    dead_letter(e, p, 0, body, reason, now_ms);
+    bson_destroy(doc);
+    return;
+  }
   count(&p->operator_stats[0], false, doc->len);
   for (size_t i = 0; i < plan->op_count; i++) {
     aspd_counters_t *st = &p->operator_stats[i + 1];
     count(st, true, doc->len);
-    const aspd_op_t *op = &plan->ops[i];
-    if (op->kind == ASPD_OP_MATCH) {
-      if (!aspd_match(doc, op->spec)) {
-        bson_destroy(doc);
-        return;
-      }
-    } else {
-      bson_iter_t fields;
-      bson_iter_init_find(&fields, op->spec, "fields");
-      const uint8_t *data;
-      uint32_t len;
-      bson_iter_array(&fields, &len, &data);
-      bson_t list;
-      bson_init_static(&list, data, len);
-      bson_t *out = bson_new();
-      copy_without(doc, out, &list, "");
+    bool failed;
+    if (!apply(&plan->ops[i], &doc, reason, sizeof reason, &failed)) {
+      if (failed) dead_letter(e, p, i + 1, doc, reason, now_ms);
       bson_destroy(doc);
-      doc = out;
+      return;
     }
     count(st, false, doc->len);
   }
