@@ -30,9 +30,7 @@ static int l_array(lua_State *L) {
   return 1;
 }
 
-/* __pairs of ordered documents: the recorded keys in order (skipping nil values), then
- * any keys set with rawset since, in next() order. Upvalues: the order, the position in it, and
- * the last extra key returned. */
+/* Whether the value at key is a string listed in the order table at order. */
 static bool in_order(lua_State *L, int order, int key) {
   lua_Integer i, n = (lua_Integer)lua_rawlen(L, order);
   bool found = false;
@@ -47,6 +45,9 @@ static bool in_order(lua_State *L, int order, int key) {
   return found;
 }
 
+/* __pairs of ordered documents: the recorded keys in order (skipping nil values), then
+ * any keys set with rawset since, in next() order. Upvalues: the order, the position in
+ * it, and the last extra key returned. */
 static int ordered_next(lua_State *L) {
   int order = lua_upvalueindex(1);
   lua_Integer i = (lua_Integer)lua_tointeger(L, lua_upvalueindex(2));
@@ -173,11 +174,7 @@ static int l_type(lua_State *L) {
       return 1;
     case LUA_TNUMBER: {
       int64_t i;
-#if LASP_HAS_INTEGERS
-      bool integral = lua_isinteger(L, 1) && lasp_toint64(L, 1, &i);
-#else
       bool integral = lasp_isinteger(L, 1) && lasp_toint64(L, 1, &i);
-#endif
       if (!integral)
         lua_pushliteral(L, "double");
       else if (i >= INT32_MIN && i <= INT32_MAX)
