@@ -174,7 +174,6 @@ void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *p, size_
       memcpy(new_typed(L, type, 0, 0)->v.oid.bytes, p, 12);
       break;
     case BSON_TYPE_DATE_TIME:
-    case BSON_TYPE_INT64:
       new_typed(L, type, 0, 0)->v.i64 = (int64_t)read_u64(p);
       break;
     case BSON_TYPE_TIMESTAMP: /* increment first, then seconds */
