@@ -189,15 +189,29 @@ void asp_client_settings(const asp_client_t *client, bson_t *out) {
     BSON_APPEND_UTF8(out, "tlsCAFile", v);
 }
 
+/* A client created before a fork (nginx's init_by_lua, a forking host) shares its
+ * parent's sockets and TLS sessions. mongoc_client_reset is not enough with libmongoc
+ * 1.23: a child that reconnects after it still corrupts the parent's TLS connection
+ * (tested). So the child abandons the inherited client without touching it (destroying
+ * it could shut the shared sockets down) and builds a fresh one from the same URI. */
+static bool reopen_after_fork(asp_client_t *c, asp_error_t *err) {
+  mongoc_uri_t *uri = mongoc_uri_copy(mongoc_client_get_uri(c->mongoc));
+  bson_error_t error;
+  mongoc_client_t *fresh = mongoc_client_new_from_uri_with_error(uri, &error);
+  mongoc_uri_destroy(uri);
+  if (!fresh) {
+    asp_error_from_mongoc(err, &error, NULL);
+    return false;
+  }
+  mongoc_client_set_error_api(fresh, MONGOC_ERROR_API_VERSION_2);
+  c->mongoc = fresh;
+  c->pid = getpid();
+  return true;
+}
+
 static bool run_once(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err) {
   bson_error_t error;
-  if (c->pid != getpid()) {
-    /* A client created before a fork (nginx's init_by_lua, a forking host) must not share
-     * its parent's sockets and TLS sessions: reset drops them without talking to the
-     * server, and the next command reconnects. */
-    mongoc_client_reset(c->mongoc);
-    c->pid = getpid();
-  }
+  if (c->pid != getpid() && !reopen_after_fork(c, err)) return false;
   c->sent++;
   if (mongoc_client_command_with_opts(c->mongoc, "admin", cmd, NULL, NULL, reply, &error))
     return true;
