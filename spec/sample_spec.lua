@@ -135,6 +135,29 @@ describe("asp sample cursors", function()
     cur:close()
   end)
 
+  it("lets a host sleep yield inside a for loop", function()
+    -- PUC 5.1 cannot yield across the cursor's __call; LuaJIT and 5.2+ can
+    if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then return end
+    local co = coroutine.wrap(function()
+      local n = 0
+      for _ in quiet:sample({ max_wait_ms = 60, poll_interval_ms = 5, sleep = coroutine.yield }) do
+        n = n + 1
+      end
+      return "done", n
+    end)
+    local status, n
+    local yields = 0
+    for _ = 1, 10000 do
+      status, n = co()
+      if status == "done" then break end
+      yields = yields + 1
+      require("asp.core").sleep(0.005)
+    end
+    assert.equal("done", status)
+    assert.equal(0, n)
+    assert.is_true(yields > 2)
+  end)
+
   it("decodes ordered documents on request", function()
     local cur = assert(fast:sample({ limit = 1, ordered = true }))
     local doc = assert(cur:next())
