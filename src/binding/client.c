@@ -169,6 +169,16 @@ static int client_process(lua_State *L) {
   return 1;
 }
 
+/* client:settings() -> the effective connection settings, never the password */
+static int client_settings(lua_State *L) {
+  asp_client_t *c = lasp_check_client(L, 1);
+  bson_t out;
+  asp_client_settings(c, &out);
+  lasp_push_document(L, &out, LASP_DECODE_PLAIN);
+  bson_destroy(&out);
+  return 1;
+}
+
 static int client_tostring(lua_State *L) {
   lasp_client_t *u = luaL_checkudata(L, 1, LASP_CLIENT_MT);
   lua_pushfstring(L, "%s (%s)", LASP_CLIENT_MT, u->client ? "open" : "closed");
@@ -178,6 +188,7 @@ static int client_tostring(lua_State *L) {
 void lasp_client_register(lua_State *L) {
   static const luaL_Reg methods[] = {{"close", client_close},
                                      {"is_closed", client_is_closed},
+                                     {"settings", client_settings},
                                      {"stream_processors", client_stream_processors},
                                      {"list_connections", client_list_connections},
                                      {"workspace_defaults", client_workspace_defaults},
