@@ -79,6 +79,9 @@ describe("asp client", function()
       1, true)
     assert.error_matches(function() client:command("ping") end, "command: table expected", 1, true)
     assert.error_matches(function() client:command({}) end, "empty", 1, true)
+    assert.error_matches(function() client:command({ listStreamProcessors = 1, filter = {} }) end,
+      "asp.ordered", 1, true)
+    assert.truthy(client:command(asp.ordered { "listStreamProcessors", 1, "filter", {} }))
   end)
 
   it("refuses srv and non-TLS URIs with nil, err in the client domain", function()

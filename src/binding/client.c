@@ -134,9 +134,36 @@ static int client_workspace_defaults(lua_State *L) {
   return 1;
 }
 
+/* True when the table at idx has more than one key and no recorded key order: pairs()
+ * order is arbitrary, so the command name might not come first. */
+static bool unordered_multi_key(lua_State *L, int idx) {
+  if (!lua_istable(L, idx)) return false;
+  if (lua_getmetatable(L, idx)) {
+    lua_getfield(L, -1, "__asp_order");
+    bool ordered = !lua_isnil(L, -1);
+    lua_pop(L, 2);
+    if (ordered) return false;
+  }
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (++n > 1) {
+      lua_pop(L, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 /* client:command(doc) -> reply | nil, err: the escape hatch, on admin, never retried. */
 static int client_command(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
+  if (unordered_multi_key(L, 2)) {
+    luaL_argerror(L, 2,
+                  "command: a document with several keys must be asp.ordered{...} so that "
+                  "the command name comes first");
+  }
   bson_t *cmd = lasp_check_document(L, 2, "command");
   if (bson_empty(cmd)) luaL_argerror(L, 2, "the command document is empty");
   bson_t reply;
