@@ -128,7 +128,9 @@ static void read_timestamp(lua_State *L, int opts, asp_start_opts_t *o) {
   if (lua_istable(L, -2)) {
     lua_getfield(L, -2, "t");
     lua_getfield(L, -3, "i");
-    if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER) {
+    if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER && lasp_isinteger(L, -2) &&
+        lasp_isinteger(L, -1) && lua_tonumber(L, -2) >= 0 && lua_tonumber(L, -2) <= UINT32_MAX &&
+        lua_tonumber(L, -1) >= 0 && lua_tonumber(L, -1) <= UINT32_MAX) {
       o->has_start_at_operation_time = true;
       o->start_at_t = (uint32_t)lua_tointeger(L, -2);
       o->start_at_i = (uint32_t)lua_tointeger(L, -1);
