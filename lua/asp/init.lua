@@ -42,7 +42,10 @@ local function check_opts(fname, opts, spec)
   return opts
 end
 
-local function non_negative_integer(v) return is_integer(v) and v >= 0, "an integer >= 0" end
+local INT32_MAX = 2147483647
+local function non_negative_integer(v)
+  return is_integer(v) and v >= 0 and v <= INT32_MAX, "an integer in 0..2^31-1"
+end
 local function non_negative_number(v)
   return type(v) == "number" and v >= 0, "a number >= 0"
 end
