@@ -39,7 +39,7 @@ step("started; state is %s", assert(proc:info()).state)
 step("ten sampled documents (relaxed Extended JSON)")
 local n = 0
 -- ordered = true keeps the server's key order, so the JSON reads as the source wrote it
-for doc in proc:sample({ limit = 10, ordered = true }) do
+for doc in assert(proc:sample({ limit = 10, ordered = true })) do
   n = n + 1
   print(("%3d %s"):format(n, asp.to_json(doc)))
 end
