@@ -115,6 +115,52 @@ static void test_fork(asp_client_t *c) {
   CHECK(parent_ok);
 }
 
+/* Restarts aspd on the same port and state: the client's connection is stale. */
+static bool restart(aspd_instance_t *inst, const char *connections) {
+  char port[16];
+  snprintf(port, sizeof port, "%d", inst->port);
+  char state_dir[512];
+  snprintf(state_dir, sizeof state_dir, "%s", inst->state_dir);
+  aspd_harness_stop(inst);
+  const char *extra[] = {"--connections", connections, "--port", port, NULL};
+  return aspd_harness_start(inst, state_dir, extra);
+}
+
+/* The retryable reads survive a server restart with one retry; other commands fail once
+ * with a network error (and the next one reconnects). */
+static void test_retry_after_restart(aspd_instance_t *inst, const char *connections) {
+  asp_error_t err;
+  asp_client_t *c = asp_client_new(inst->uri, NULL, &err);
+  bson_t *pipeline = solar_pipeline();
+  CHECK(c && asp_processor_create(c, "kept", pipeline, NULL, &err));
+  bson_destroy(pipeline);
+  if (!c || !restart(inst, connections)) {
+    CHECK(false);
+    asp_client_destroy(c);
+    return;
+  }
+  uint64_t before = asp_client_commands_sent(c);
+  bson_t info;
+  bool ok = asp_processor_info(c, "kept", &info, &err);
+  if (!ok) fprintf(stderr, "info after restart: %s\n", err.message);
+  CHECK(ok);
+  CHECK_STR(str_field(&info, "name"), "kept");
+  bson_destroy(&info);
+  CHECK(asp_client_commands_sent(c) - before == 2);
+
+  CHECK(restart(inst, connections));
+  before = asp_client_commands_sent(c);
+  bson_t reply;
+  CHECK(!asp_list_processors(c, NULL, &reply, &err));
+  bson_destroy(&reply);
+  CHECK(err.domain == ASP_DOMAIN_NETWORK);
+  CHECK(asp_client_commands_sent(c) - before == 1);
+  CHECK(asp_list_processors(c, NULL, &reply, &err)); /* reconnected */
+  bson_destroy(&reply);
+  CHECK(asp_processor_drop(c, "kept", &err));
+  asp_client_destroy(c);
+}
+
 static void test_auth(const aspd_instance_t *inst) {
   char uri[1024];
   aspd_harness_uri_for(inst, inst->user, "not-the-password", uri, sizeof uri);
@@ -149,6 +195,7 @@ int main(void) {
     asp_client_destroy(c);
   }
   test_auth(&inst);
+  test_retry_after_restart(&inst, path);
   aspd_harness_stop(&inst);
   return check_report("core.live");
 }
