@@ -33,8 +33,8 @@ static const planner_case_t planner_cases[] = {
      "$group stage is only permitted in the inner pipeline of a window stage"},
     {"[" SRC ", {\"$limit\": 3}, " LOG "]", 420,
      "$limit stage is only permitted in the inner pipeline of a window stage"},
-    {"[" SRC ", {\"$tumblingWindow\": {}}, " LOG "]", 420,
-     "$tumblingWindow is not supported by aspd yet"},
+    {"[" SRC ", {\"$sessionWindow\": {}}, " LOG "]", 420,
+     "$sessionWindow is not supported by aspd yet"},
     {"[" SRC ", {\"$merge\": {\"into\": {\"connectionName\": \"kafka0\", \"db\": \"d\", \"coll\": "
      "\"c\"}}}]",
      420, "Only atlas merge connection type is currently supported"},

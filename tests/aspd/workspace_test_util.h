@@ -186,6 +186,7 @@ static inline int64_t wt_get_more(mongoc_client_t *client, const char *name, int
 }
 
 static inline int wt_finish(const char *test) {
+  mongoc_cleanup();
   if (wt_failures) {
     fprintf(stderr, "%s: %d failure(s)\n", test, wt_failures);
     return 1;

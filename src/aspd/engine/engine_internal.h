@@ -58,6 +58,8 @@ typedef struct aspd_processor {
   int64_t run_started_ms;
   int64_t generated_this_run;
   bool source_exhausted;
+  int64_t last_input_ms;             /* processing time of the last source document */
+  aspd_window_state_t *window_state; /* open windows, when the plan has a window */
   aspd_tap_t *taps;
   struct aspd_processor *next;
 } aspd_processor_t;

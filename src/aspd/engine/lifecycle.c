@@ -258,14 +258,15 @@ static const char *status_of(aspd_state_t s) {
   }
 }
 
-static void append_counters(bson_t *out, const aspd_counters_t *c, double scale) {
+static void append_counters(bson_t *out, const aspd_counters_t *c, double state_size,
+                            double scale) {
   BSON_APPEND_INT64(out, "inputMessageCount", c->input_count);
   BSON_APPEND_DOUBLE(out, "inputMessageSize", c->input_size / scale);
   BSON_APPEND_INT64(out, "outputMessageCount", c->output_count);
   BSON_APPEND_DOUBLE(out, "outputMessageSize", c->output_size / scale);
   BSON_APPEND_INT64(out, "dlqMessageCount", c->dlq_count);
   BSON_APPEND_DOUBLE(out, "dlqMessageSize", c->dlq_size / scale);
-  BSON_APPEND_DOUBLE(out, "stateSize", 0.0);
+  BSON_APPEND_DOUBLE(out, "stateSize", state_size / scale);
 }
 
 static void append_operator_stats(aspd_engine_t *e, const aspd_processor_t *p, double scale,
@@ -286,7 +287,9 @@ static void append_operator_stats(aspd_engine_t *e, const aspd_processor_t *p, d
     aspd_counters_t zero = {0};
     BSON_APPEND_DOCUMENT_BEGIN(&list, k, &op);
     BSON_APPEND_UTF8(&op, "name", aspd_plan_operator_name(plan, i));
-    append_counters(&op, i < p->operator_count ? &p->operator_stats[i] : &zero, scale);
+    bool window = i > 0 && i <= plan->op_count && plan->ops[i - 1].kind == ASPD_OP_WINDOW;
+    double state = window ? (double)aspd_window_state_bytes(p->window_state) : 0.0;
+    append_counters(&op, i < p->operator_count ? &p->operator_stats[i] : &zero, state, scale);
     BSON_APPEND_DOUBLE(&op, "maxMemoryUsage", 0.0);
     BSON_APPEND_INT64(&op, "executionTimeMillis", 0);
     bson_append_document_end(&list, &op);
@@ -312,7 +315,7 @@ bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t
   BSON_APPEND_UTF8(&stats, "processorId", p->id);
   BSON_APPEND_UTF8(&stats, "status", status_of(p->state));
   BSON_APPEND_INT64(&stats, "scaleFactor", scale);
-  append_counters(&stats, &p->totals, s);
+  append_counters(&stats, &p->totals, (double)aspd_window_state_bytes(p->window_state), s);
   BSON_APPEND_DOUBLE(&stats, "memoryTrackerBytes", (double)aspd_taps_buffered_bytes(p) / s);
   if (verbose) append_operator_stats(e, p, s, &stats);
   bson_append_document_end(reply, &stats);

@@ -15,9 +15,9 @@
 
 /* Stages the real service knows in the main pipeline but aspd does not run yet. */
 static const char *const known_unimplemented[] = {
-    "$redact",        "$unwind",         "$validate",      "$https",         "$externalFunction",
-    "$lookup",        "$tumblingWindow", "$hoppingWindow", "$sessionWindow", "$cachedLookup",
-    "$setStreamMeta", "$function",       "$throttle",      "$vectorSearch"};
+    "$redact",           "$unwind",   "$validate",      "$https",
+    "$externalFunction", "$lookup",   "$sessionWindow", "$cachedLookup",
+    "$setStreamMeta",    "$function", "$throttle",      "$vectorSearch"};
 
 /* Stages only allowed inside a window's inner pipeline. */
 static const char *const window_only[] = {"$group", "$sort", "$count", "$limit"};
@@ -32,9 +32,9 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
 #define IN_LIST(name, list) in_list(name, list, sizeof list / sizeof list[0])
 
 static bool is_known_stage(const char *stage) {
-  static const char *const runnable[] = {"$source",      "$merge",      "$emit", "$match",
-                                         "$unset",       "$addFields",  "$set",  "$project",
-                                         "$replaceRoot", "$replaceWith"};
+  static const char *const runnable[] = {
+      "$source", "$merge",   "$emit",        "$match",       "$unset",          "$addFields",
+      "$set",    "$project", "$replaceRoot", "$replaceWith", "$tumblingWindow", "$hoppingWindow"};
   return IN_LIST(stage, runnable) || IN_LIST(stage, window_only) ||
          IN_LIST(stage, known_unimplemented);
 }
@@ -99,11 +99,12 @@ static bool plan_documents_source(aspd_plan_t *plan, bson_iter_t *docs, aspd_err
   bson_iter_t each_copy;
   bson_iter_init(&each_copy, plan->documents);
   while (bson_iter_next(&each_copy)) plan->document_count++;
-  plan->document_views = calloc(plan->document_count ? plan->document_count : 1, sizeof(bson_t));
+  size_t n = plan->document_count ? plan->document_count : 1;
+  plan->document_data = calloc(n, sizeof *plan->document_data);
+  plan->document_len = calloc(n, sizeof *plan->document_len);
   bson_iter_init(&each_copy, plan->documents);
   for (size_t i = 0; bson_iter_next(&each_copy); i++) {
-    bson_iter_document(&each_copy, &len, &data);
-    bson_init_static(&plan->document_views[i], data, len);
+    bson_iter_document(&each_copy, &plan->document_len[i], &plan->document_data[i]);
   }
   return true;
 }
@@ -275,7 +276,7 @@ static bool plan_replace_root(const char *stage, bson_iter_t *value, const bson_
 
 static bool add_op(aspd_plan_t *plan, const char *stage, const bson_t *spec, bson_iter_t *value,
                    aspd_error_t *err) {
-  aspd_op_t op;
+  aspd_op_t op = {0};
   bool is_doc = BSON_ITER_HOLDS_DOCUMENT(value);
   bool ok;
   if (!strcmp(stage, "$unset")) {
@@ -285,6 +286,13 @@ static bool add_op(aspd_plan_t *plan, const char *stage, const bson_t *spec, bso
   } else if (!is_doc) {
     aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "%s specification must be an object", stage);
     ok = false;
+  } else if (!strcmp(stage, "$tumblingWindow") || !strcmp(stage, "$hoppingWindow")) {
+    if (plan->has_window)
+      return invalid(err, "%s", "Only one window stage is allowed in a pipeline.");
+    op.kind = ASPD_OP_WINDOW;
+    op.window = aspd_window_plan(stage, spec, err);
+    ok = op.window != NULL;
+    plan->has_window = ok;
   } else if (!strcmp(stage, "$match")) {
     ok = aspd_match_validate(spec, err);
     op.kind = ASPD_OP_MATCH;
@@ -427,9 +435,13 @@ aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
 void aspd_plan_free(aspd_plan_t *plan) {
   if (!plan) return;
   if (plan->documents) bson_destroy(plan->documents);
-  free(plan->document_views);
+  free(plan->document_data);
+  free(plan->document_len);
   if (plan->time_field) bson_destroy(plan->time_field);
-  for (size_t i = 0; i < plan->op_count; i++) bson_destroy(plan->ops[i].spec);
+  for (size_t i = 0; i < plan->op_count; i++) {
+    if (plan->ops[i].spec) bson_destroy(plan->ops[i].spec);
+    aspd_window_spec_free(plan->ops[i].window);
+  }
   free(plan->ops);
   free(plan->source_connection);
   free(plan->source_topic);
@@ -467,6 +479,9 @@ const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i) {
         return "AddFieldsOperator";
       case ASPD_OP_REPLACE_ROOT:
         return "ReplaceRootOperator";
+      case ASPD_OP_WINDOW:
+        return plan->ops[i - 1].window->hopping ? "HoppingWindowOperator"
+                                                : "TumblingWindowOperator";
       default:
         return "ProjectOperator"; /* $project, $unset */
     }

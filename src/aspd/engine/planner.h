@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "engine/error.h"
+#include "engine/window.h"
 #include "registry/connections.h"
 
 typedef enum { ASPD_SOURCE_SAMPLE, ASPD_SOURCE_DOCUMENTS, ASPD_SOURCE_TOPIC } aspd_source_kind_t;
@@ -15,7 +16,8 @@ typedef enum {
   ASPD_OP_UNSET,
   ASPD_OP_ADD_FIELDS, /* $addFields, $set */
   ASPD_OP_PROJECT,
-  ASPD_OP_REPLACE_ROOT /* $replaceRoot, $replaceWith */
+  ASPD_OP_REPLACE_ROOT, /* $replaceRoot, $replaceWith */
+  ASPD_OP_WINDOW        /* $tumblingWindow, $hoppingWindow */
 } aspd_op_kind_t;
 typedef enum {
   ASPD_SINK_NONE, /* ephemeral processors without a sink: output goes to the sample tap */
@@ -29,13 +31,17 @@ typedef struct {
   /* $match: the filter; $unset: {fields:[...]}; $addFields/$project: the spec;
    * $replaceRoot/$replaceWith: {newRoot: <expression>} */
   bson_t *spec;
+  aspd_window_spec_t *window; /* ASPD_OP_WINDOW only */
 } aspd_op_t;
 
 typedef struct {
   aspd_source_kind_t source;
   double docs_per_second; /* sample source; 0 = unlimited */
   bson_t *documents;      /* inline documents (an array) */
-  bson_t *document_views; /* static views into documents, for O(1) access by position */
+  /* Where each inline document sits inside `documents`, for O(1) access by position
+   * (a malloc'd array of bson_t would miss bson_t's 128-byte alignment). */
+  const uint8_t **document_data;
+  uint32_t *document_len;
   size_t document_count;
   char *source_connection; /* topic source */
   char *source_topic;
@@ -44,6 +50,7 @@ typedef struct {
   char *meta_field;   /* stream metadata field, NULL when disabled */
   aspd_op_t *ops;
   size_t op_count;
+  bool has_window;
   aspd_sink_kind_t sink;
   char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */
   char *dlq_connection, *dlq_db, *dlq_coll;    /* options.dlq, or NULL */

@@ -35,6 +35,7 @@ aspd_processor_t *aspd_processor_find(aspd_engine_t *e, const char *name) {
 void aspd_processor_free(aspd_processor_t *p) {
   if (!p) return;
   aspd_taps_free(p);
+  aspd_window_state_free(p->window_state);
   aspd_plan_free(p->plan);
   free(p->name);
   free(p->error_msg);

@@ -52,6 +52,9 @@ bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
   p->run_started_ms = aspd_now_ms();
   p->generated_this_run = 0;
   p->source_exhausted = false;
+  p->last_input_ms = 0;
+  aspd_window_state_free(p->window_state);
+  p->window_state = plan->has_window ? aspd_window_state_new() : NULL;
   if (p->source_offset < 0) {
     p->source_offset = plan->source == ASPD_SOURCE_TOPIC ? initial_topic_offset(e, p) : 0;
   }
@@ -59,6 +62,9 @@ bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
 }
 
 void aspd_run_end(aspd_processor_t *p) {
+  /* Open windows are not checkpointed: a stopped processor starts them afresh. */
+  aspd_window_state_free(p->window_state);
+  p->window_state = NULL;
   aspd_plan_free(p->plan);
   p->plan = NULL;
   aspd_taps_end_input(p);
@@ -217,23 +223,61 @@ static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *
   }
 }
 
-/* Runs one source document through the chain. */
-static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t now_ms) {
+static const char *source_type(const aspd_plan_t *plan) {
+  return plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated";
+}
+
+/* Event time of a document reaching a window: the source timestamp field. */
+static int64_t event_time(const aspd_plan_t *plan, const bson_t *doc, int64_t now_ms) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, plan->ts_field) && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+    return bson_iter_date_time(&it);
+  }
+  return now_ms;
+}
+
+typedef struct {
+  aspd_engine_t *engine;
+  aspd_processor_t *processor;
+  size_t next_op;
+  int64_t now_ms;
+} window_output_t;
+
+static void on_window_output(const bson_t *doc, void *arg);
+
+/* Closes the windows the watermark passed; when `at_rest`, all of them once the source is done
+ * (inline documents) or has been idle for the window's idleTimeout. */
+static void close_windows(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms, bool at_rest) {
+  const aspd_plan_t *plan = p->plan;
+  for (size_t i = 0; i < plan->op_count; i++) {
+    const aspd_window_spec_t *spec = plan->ops[i].window;
+    if (!spec) continue;
+    bool idle =
+        spec->idle_ms > 0 && p->last_input_ms > 0 && now_ms - p->last_input_ms >= spec->idle_ms;
+    window_output_t out = {e, p, i + 1, now_ms};
+    aspd_window_close(spec, p->window_state, at_rest && (p->source_exhausted || idle),
+                      plan->meta_field, source_type(plan), on_window_output, &out);
+  }
+}
+
+/* Runs doc (owned) through the operators from index `first` on, then the sink. */
+static void run_chain(aspd_engine_t *e, aspd_processor_t *p, bson_t *doc, size_t first,
+                      int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
   char reason[512];
-  bson_t *doc = bson_new();
-  bool stamped = stamp(plan, body, now_ms, doc, reason, sizeof reason);
-  count(&p->totals, true, body->len);
-  count(&p->operator_stats[0], true, body->len);
-  if (!stamped) {
-    dead_letter(e, p, 0, body, reason, now_ms);
-    bson_destroy(doc);
-    return;
-  }
-  count(&p->operator_stats[0], false, doc->len);
-  for (size_t i = 0; i < plan->op_count; i++) {
+  for (size_t i = first; i < plan->op_count; i++) {
     aspd_counters_t *st = &p->operator_stats[i + 1];
     count(st, true, doc->len);
+    if (plan->ops[i].kind == ASPD_OP_WINDOW) {
+      if (!aspd_window_add(plan->ops[i].window, p->window_state, doc,
+                           event_time(plan, doc, now_ms))) {
+        dead_letter(e, p, i + 1, doc, "Input document arrived late.", now_ms);
+      }
+      bson_destroy(doc);
+      /* The watermark may have moved past some windows. */
+      close_windows(e, p, now_ms, false);
+      return;
+    }
     bool failed;
     if (!apply(&plan->ops[i], &doc, reason, sizeof reason, &failed)) {
       if (failed) dead_letter(e, p, i + 1, doc, reason, now_ms);
@@ -249,6 +293,31 @@ static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *bod
   count(&p->totals, false, doc->len);
   for (aspd_tap_t *t = p->taps; t; t = t->next) aspd_tap_offer(t, doc);
   bson_destroy(doc);
+}
+
+/* Runs one source document through the chain. */
+static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t now_ms) {
+  const aspd_plan_t *plan = p->plan;
+  char reason[512];
+  bson_t *doc = bson_new();
+  bool stamped = stamp(plan, body, now_ms, doc, reason, sizeof reason);
+  p->last_input_ms = now_ms;
+  count(&p->totals, true, body->len);
+  count(&p->operator_stats[0], true, body->len);
+  if (!stamped) {
+    dead_letter(e, p, 0, body, reason, now_ms);
+    bson_destroy(doc);
+    return;
+  }
+  count(&p->operator_stats[0], false, doc->len);
+  run_chain(e, p, doc, 0, now_ms);
+}
+
+static void on_window_output(const bson_t *doc, void *arg) {
+  window_output_t *out = arg;
+  aspd_counters_t *st = &out->processor->operator_stats[out->next_op];
+  count(st, false, doc->len);
+  run_chain(out->engine, out->processor, bson_copy(doc), out->next_op, out->now_ms);
 }
 
 /* An interactive processor exists for its cursor: a finite or replayable source
@@ -285,15 +354,14 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
       while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
         more = p->source_offset < (int64_t)plan->document_count;
         if (!more) break;
-        process_one(e, p, &plan->document_views[p->source_offset], now_ms);
+        bson_t body;
+        bson_init_static(&body, plan->document_data[p->source_offset],
+                         plan->document_len[p->source_offset]);
+        process_one(e, p, &body, now_ms);
         p->source_offset++;
         produced++;
       }
-      if (!more && !p->source_exhausted) {
-        /* Nothing more will ever come: sample cursors can end. */
-        p->source_exhausted = true;
-        aspd_taps_end_input(p);
-      }
+      if (!more) p->source_exhausted = true;
       return produced == MAX_PER_SLICE;
     }
     default: {
@@ -318,6 +386,9 @@ bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms) {
     if (p->state != ASPD_STATE_STARTED || !p->plan) continue;
     int64_t before = p->totals.input_count;
     busy = run_processor(e, p, now_ms) || busy;
+    if (p->window_state) close_windows(e, p, now_ms, true);
+    /* Nothing more will ever come (after the last windows): sample cursors can end. */
+    if (p->source_exhausted) aspd_taps_end_input(p);
     if (p->totals.input_count != before && !p->ephemeral) e->processors_dirty = true;
   }
   return busy;

@@ -1,0 +1,233 @@
+/* $tumblingWindow and $hoppingWindow on event time: $group accumulators,
+ * $sort/$limit/$count in the inner pipeline, window metadata, late documents
+ * to the DLQ, the placement and spec errors. */
+#include "workspace_test_util.h"
+
+/* Inline documents at fixed event times (timeField), one interactive processor;
+ * returns the number of messages collected into out. */
+static uint32_t run(mongoc_client_t *c, const char *window, bson_t *out) {
+  char cmd[4096], name[128];
+  snprintf(cmd, sizeof cmd,
+           "{\"processStreamProcessor\": [{\"$source\": {\"documents\": ["
+           "{\"d\": \"a\", \"w\": 10, \"t\": {\"$date\": \"2024-01-01T00:00:00.100Z\"}},"
+           "{\"d\": \"b\", \"w\": 20, \"t\": {\"$date\": \"2024-01-01T00:00:00.500Z\"}},"
+           "{\"d\": \"a\", \"w\": 30, \"t\": {\"$date\": \"2024-01-01T00:00:01.200Z\"}},"
+           "{\"d\": \"a\", \"w\": 40, \"t\": {\"$date\": \"2024-01-01T00:00:05.000Z\"}},"
+           "{\"d\": \"b\", \"w\": 99, \"t\": {\"$date\": \"2024-01-01T00:00:00.900Z\"}}],"
+           " \"timeField\": {\"$toDate\": \"$t\"}}}, %s]}",
+           window);
+  bson_t reply;
+  bson_error_t error;
+  if (!wt_run(c, cmd, &reply, &error)) {
+    fprintf(stderr, "FAIL: %s -> %s\n", cmd, error.message);
+    wt_failures++;
+    bson_destroy(&reply);
+    return 0;
+  }
+  int64_t id = wt_int(&reply, "cursorId", NULL);
+  wt_str(&reply, "name", name, sizeof name);
+  bson_destroy(&reply);
+  uint32_t n = 0;
+  for (int i = 0; i < 100 && id > 0; i++) {
+    snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}",
+             name, (long long)id);
+    if (!wt_run(c, cmd, &reply, &error)) break;
+    id = wt_int(&reply, "cursorId", NULL);
+    bson_iter_t it, msg;
+    bson_iter_init_find(&it, &reply, "messages");
+    bson_iter_recurse(&it, &msg);
+    while (bson_iter_next(&msg)) {
+      char key[16];
+      snprintf(key, sizeof key, "%u", n++);
+      bson_append_value(out, key, -1, bson_iter_value(&msg));
+    }
+    bson_destroy(&reply);
+    if (id > 0) usleep(10000);
+  }
+  CHECK(id == 0);
+  return n;
+}
+
+static int64_t date_at(const bson_t *doc, const char *path) {
+  bson_iter_t it, f;
+  if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &f) &&
+      BSON_ITER_HOLDS_DATE_TIME(&f)) {
+    return bson_iter_date_time(&f);
+  }
+  return -1;
+}
+
+#define T0 1704067200000LL /* 2024-01-01T00:00:00Z */
+
+static void tumbling(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  char s[64];
+  bson_type_t t;
+  /* 1 s windows, no lateness: [0,1) closes when the 1.2 s document arrives, so the
+   * 0.9 s one that comes after the 5 s document is late. */
+  uint32_t n =
+      run(c,
+          "{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+          "\"allowedLateness\": 0, \"pipeline\": [{\"$group\": {\"_id\": \"$d\", \"total\": "
+          "{\"$sum\": \"$w\"}, \"avg\": {\"$avg\": \"$w\"}, \"n\": {\"$count\": {}}, \"max\": "
+          "{\"$max\": \"$w\"}, \"all\": {\"$push\": \"$w\"}}}, {\"$sort\": {\"_id\": 1}}]}}",
+          &d);
+  /* [0,1): a and b; [1,2): a; [5,6): a (flushed when the source ends); one late letter. */
+  CHECK(n == 5);
+  CHECK(!strcmp(wt_str(&d, "0._id", s, sizeof s), "a"));
+  CHECK(wt_int(&d, "0.total", &t) == 10 && t == BSON_TYPE_INT32);
+  CHECK(wt_double(&d, "0.avg") == 10.0);
+  CHECK(wt_int(&d, "0.n", NULL) == 1);
+  CHECK(!strcmp(wt_str(&d, "1._id", s, sizeof s), "b"));
+  CHECK(wt_int(&d, "1.max", NULL) == 20);
+  CHECK(wt_array_len(&d, "1.all") == 1);
+  CHECK(date_at(&d, "0._stream_meta.window.start") == T0);
+  CHECK(date_at(&d, "0._stream_meta.window.end") == T0 + 1000);
+  CHECK(!strcmp(wt_str(&d, "0._stream_meta.source.type", s, sizeof s), "generated"));
+  CHECK(wt_int(&d, "2.total", NULL) == 30);
+  CHECK(date_at(&d, "2._stream_meta.window.start") == T0 + 1000);
+  CHECK(strstr(wt_str(&d, "3._dlqMessage.errInfo.reason", s, sizeof s), "arrived late") != NULL);
+  CHECK(wt_int(&d, "4.total", NULL) == 40);
+  bson_destroy(&d);
+
+  /* With 5 s of allowed lateness the 0.9 s document still counts. */
+  bson_init(&d);
+  n = run(c,
+          "{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+          "\"allowedLateness\": {\"size\": 5, \"unit\": \"second\"}, \"pipeline\": "
+          "[{\"$match\": {\"d\": \"b\"}}, {\"$group\": {\"_id\": null, \"total\": {\"$sum\": "
+          "\"$w\"}}}]}}",
+          &d);
+  CHECK(n == 1);
+  CHECK(wt_int(&d, "0.total", NULL) == 119);
+  bson_destroy(&d);
+}
+
+static void hopping(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  /* 2 s windows every second: the 1.2 s document is in [0,2) and [1,3). */
+  uint32_t n =
+      run(c,
+          "{\"$hoppingWindow\": {\"interval\": {\"size\": 2, \"unit\": \"second\"}, "
+          "\"hopSize\": {\"size\": 1, \"unit\": \"second\"}, \"allowedLateness\": {\"size\": "
+          "10, \"unit\": \"second\"}, \"pipeline\": [{\"$count\": \"docs\"}]}}, "
+          "{\"$set\": {\"start\": \"$_stream_meta.window.start\"}}",
+          &d);
+  /* Windows starting at -1 s, 0 s, 1 s, 4 s and 5 s. */
+  CHECK(n == 5);
+  CHECK(wt_int(&d, "0.docs", NULL) == 3 && date_at(&d, "0.start") == T0 - 1000);
+  CHECK(wt_int(&d, "1.docs", NULL) == 4 && date_at(&d, "1.start") == T0);
+  CHECK(wt_int(&d, "2.docs", NULL) == 1 && date_at(&d, "2.start") == T0 + 1000);
+  bson_destroy(&d);
+  bson_init(&d);
+  n = run(
+      c,
+      "{\"$tumblingWindow\": {\"interval\": {\"size\": 10, \"unit\": \"second\"}, \"pipeline\": "
+      "[{\"$sort\": {\"w\": -1}}, {\"$limit\": 2}, {\"$project\": {\"_id\": 0, \"w\": 1}}]}}",
+      &d);
+  CHECK(n == 2);
+  CHECK(wt_int(&d, "0.w", NULL) == 99 && wt_int(&d, "1.w", NULL) == 40);
+  bson_destroy(&d);
+}
+
+/* A running processor on a fast source: windows close as event time moves on. */
+static void live(mongoc_client_t *c) {
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"win\", \"pipeline\": [{\"$source\": {\"connectionName\": "
+        "\"fast_solar\"}}, {\"$tumblingWindow\": {\"interval\": {\"size\": 100, \"unit\": "
+        "\"ms\"}, \"allowedLateness\": 0, \"pipeline\": [{\"$group\": {\"_id\": null, \"n\": "
+        "{\"$count\": {}}, \"watts\": {\"$avg\": \"$obs.watts\"}}}]}}, {\"$emit\": "
+        "{\"connectionName\": \"__testLog\"}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"win\"}");
+  usleep(600000);
+  bson_t reply;
+  bson_error_t error;
+  char s[64];
+  CHECK(wt_run(c, "{\"getStreamProcessorStats\": \"win\", \"verbose\": true}", &reply, &error));
+  CHECK(wt_int(&reply, "stats.outputMessageCount", NULL) >= 3);
+  CHECK(wt_int(&reply, "stats.inputMessageCount", NULL) >
+        wt_int(&reply, "stats.outputMessageCount", NULL));
+  if (strcmp(wt_str(&reply, "stats.operatorStats.1.name", s, sizeof s), "TumblingWindowOperator")) {
+    char *json = bson_as_relaxed_extended_json(&reply, NULL);
+    fprintf(stderr, "FAIL: stats %s\n", json);
+    bson_free(json);
+    wt_failures++;
+  }
+  bson_destroy(&reply);
+  WT_OK(c, "{\"dropStreamProcessor\": \"win\"}");
+}
+
+static void errors(mongoc_client_t *c) {
+#define SRC "{\"$source\": {\"connectionName\": \"sample_stream_solar\"}}, "
+#define LOG ", {\"$emit\": {\"connectionName\": \"__testLog\"}}"
+#define W(spec) "{\"createStreamProcessor\": \"bad\", \"pipeline\": [" SRC spec LOG "]}"
+  WT_ERR(c,
+         W("{\"$tumblingWindow\": {\"interval\": {\"size\": 0, \"unit\": \"second\"}, "
+           "\"pipeline\": []}}"),
+         420, "Window interval size must be greater than 0.");
+  WT_ERR(c,
+         W("{\"$hoppingWindow\": {\"interval\": {\"size\": 2, \"unit\": \"second\"}, \"hopSize\": "
+           "{\"size\": 0, \"unit\": \"second\"}, \"pipeline\": []}}"),
+         420, "Window hopSize size must be greater than 0.");
+  WT_ERR(c,
+         W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+           "\"allowedLateness\": 5, \"pipeline\": []}}"),
+         420, "Must specify unit and size for non-zero allowed lateness values");
+  WT_ERR(c,
+         W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+           "\"allowedLateness\": {\"size\": 31, \"unit\": \"minute\"}, \"pipeline\": []}}"),
+         420, "Maximum allowedLateness is 30 minutes");
+  WT_ERR(c,
+         W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+           "\"idleTimeout\": 7, \"pipeline\": []}}"),
+         420, "Must specify unit and size for non-zero idle timeout values");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[{\"$emit\": {\"connectionName\": \"__testLog\"}}]}}"),
+      420, "$emit stage is not permitted in the inner pipeline of a window stage");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[]}}, {\"$hoppingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+        "\"hopSize\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": []}}"),
+      420, "Only one window stage is allowed in a pipeline.");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[{\"$group\": {\"n\": {\"$sum\": 1}}}]}}"),
+      15955, "a group specification must specify an _id");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[{\"$group\": {\"_id\": null, \"n\": {\"$median\": \"$w\"}}}]}}"),
+      15952, "unknown group operator '$median'");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[{\"$sort\": {\"a\": 2}}]}}"),
+      15975, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[{\"$limit\": 0}]}}"),
+      15958, "the limit must be positive");
+  WT_ERR(
+      c,
+      W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
+        "[{\"$whatever\": {}}]}}"),
+      9, "Unsupported stage: $whatever");
+}
+
+int main(void) {
+  aspd_instance_t inst;
+  wt_start(&inst, NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  tumbling(c);
+  hopping(c);
+  live(c);
+  errors(c);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+  return wt_finish("aspd.windows");
+}
