@@ -145,6 +145,20 @@ describe("asp client", function()
     collectgarbage()
   end)
 
+  it("closes with a Lua 5.4 to-be-closed variable", function()
+    if _VERSION ~= "Lua 5.4" then return end
+    local outside
+    assert(load([[
+      local server, out = ...
+      do
+        local c <close> = server:connect()
+        out.c = c
+        assert(not c:is_closed())
+      end
+    ]]))(server, setmetatable({}, { __newindex = function(_, _, v) outside = v end }))
+    assert.is_true(outside:is_closed())
+  end)
+
   it("loads asp.pipeline lazily", function()
     assert.is_nil(rawget(asp, "pipeline"))
     assert.is_table(asp.pipeline)

@@ -53,6 +53,20 @@ describe("asp sample cursors", function()
     assert.is_true(seen.closed)
   end)
 
+  it("closes the cursor when the loop body raises (Lua 5.4 closing value)", function()
+    if _VERSION ~= "Lua 5.4" then return end
+    local seen
+    local function tracked(...)
+      seen = ...
+      return ...
+    end
+    local ok = pcall(function()
+      for _ in tracked(fast:sample()) do error("boom") end
+    end)
+    assert.is_false(ok)
+    assert.is_true(seen.closed)
+  end)
+
   it("offers next, id, processor and close", function()
     local cur = assert(fast:sample({ batch_size = 5 }))
     assert.is_not_nil(cur.id)
