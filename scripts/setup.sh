@@ -9,6 +9,9 @@ DEBIAN_PACKAGES=(
   libmongoc-dev libbson-dev libssl-dev
   liblua5.4-dev lua5.4 lua-busted lua-cjson
   valgrind
+  # compat tests: PUC 5.1, and OpenResty's LuaJIT (never upstream luajit/libluajit-5.1-dev,
+  # whose library lacks symbols nginx's lua module needs); busted ships 5.1 modules too
+  lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev
 )
 MONGOSH_VERSION=2.12.0
 MONGOSH_DIR=.deps/mongosh
