@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(
   # compat tests: PUC 5.1, and OpenResty's LuaJIT (never upstream luajit/libluajit-5.1-dev,
   # whose library lacks symbols nginx's lua module needs); busted ships 5.1 modules too
   lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev
+  # nginx smoke test (tests/nginx): nginx with lua-nginx-module, on the LuaJIT above
+  nginx libnginx-mod-http-lua lua-resty-core
 )
 MONGOSH_VERSION=2.12.0
 MONGOSH_DIR=.deps/mongosh
@@ -30,6 +32,12 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
+    # Debian's nginx postinst would start a system nginx on port 80; tests run their own.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
