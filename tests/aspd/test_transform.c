@@ -5,19 +5,15 @@
 
 #include "workspace_test_util.h"
 
-/* Runs an interactive processor over inline documents and collects its output. */
-static uint32_t run(mongoc_client_t *c, const char *stages, bson_t *out) {
+/* Runs an interactive processor over two inline documents followed by `stages`,
+ * with `options` (JSON or NULL), and collects its output. */
+static uint32_t run_with(mongoc_client_t *c, const char *stages, const char *options, bson_t *out) {
   char cmd[4096];
   snprintf(cmd, sizeof cmd,
            "{\"processStreamProcessor\": [{\"$source\": {\"documents\": [{\"_id\": 1, \"a\": 2, "
            "\"b\": {\"x\": 3, \"y\": \"s\"}, \"t\": \"2024-08-12T21:41:01.788+00:00\", \"arr\": "
-           "[5, 6, 7]}, {\"_id\": 2, \"a\": 0, \"b\": {\"x\": 1}, \"t\": \"bad\"}]}, \"$unset\": 1}"
-           "%s]}",
-           stages);
-  /* Drop the "$unset": 1 placeholder: the source stage must have exactly one key. */
-  char *placeholder = strstr(cmd, ", \"$unset\": 1}");
-  memmove(placeholder, placeholder + strlen(", \"$unset\": 1"),
-          strlen(placeholder + strlen(", \"$unset\": 1")) + 1);
+           "[5, 6, 7]}, {\"_id\": 2, \"a\": 0, \"b\": {\"x\": 1}, \"t\": \"bad\"}]}}%s]%s%s}",
+           stages, options ? ", \"options\": " : "", options ? options : "");
   bson_t reply;
   bson_error_t error;
   if (!wt_run(c, cmd, &reply, &error)) {
@@ -49,6 +45,10 @@ static uint32_t run(mongoc_client_t *c, const char *stages, bson_t *out) {
   }
   CHECK(id == 0);
   return n;
+}
+
+static uint32_t run(mongoc_client_t *c, const char *stages, bson_t *out) {
+  return run_with(c, stages, NULL, out);
 }
 
 static bool has(const bson_t *doc, const char *path) {
@@ -178,7 +178,43 @@ static void dlq_counters(mongoc_client_t *c) {
   bson_destroy(&reply);
 }
 
+/* $validate: failing documents are discarded, or dead-lettered with validationAction dlq. */
+static void validate(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  char s[128];
+  CHECK(run(c, ", {\"$validate\": {\"validator\": {\"a\": {\"$gt\": 1}}}}", &d) == 1);
+  CHECK(wt_int(&d, "0._id", NULL) == 1);
+  bson_destroy(&d);
+  bson_init(&d);
+  CHECK(run_with(c,
+                 ", {\"$validate\": {\"validator\": {\"a\": {\"$gt\": 1}}, "
+                 "\"validationAction\": \"dlq\"}}",
+                 "{\"dlq\": {\"connectionName\": \"cluster0\", \"db\": \"d\", \"coll\": \"dlq\"}}",
+                 &d) == 2);
+  CHECK(!strcmp(wt_str(&d, "1._dlqMessage.errInfo.reason", s, sizeof s),
+                "Input document found to be invalid in $validate stage"));
+  CHECK(!strcmp(wt_str(&d, "1._dlqMessage.operatorName", s, sizeof s), "ValidateOperator"));
+  bson_destroy(&d);
+  /* $meta reads the stream metadata. */
+  bson_init(&d);
+  CHECK(run(c, ", {\"$project\": {\"kind\": {\"$meta\": \"stream.source.type\"}}}", &d) == 2);
+  CHECK(!strcmp(wt_str(&d, "0.kind", s, sizeof s), "generated"));
+  bson_destroy(&d);
+}
+
 static void plan_errors(mongoc_client_t *c) {
+  WT_ERR(c,
+         "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$validate\": "
+         "{\"validator\": {\"a\": 1}, \"validationAction\": \"dlq\"}}]}",
+         420, "DLQ must be specified if validation action is dlq.");
+  WT_ERR(c,
+         "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$validate\": "
+         "{\"validator\": {\"$jsonSchema\": {}}}}]}",
+         420, "failed to parse validator: ");
+  WT_ERR(c,
+         "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$project\": "
+         "{\"x\": {\"$meta\": \"searchScore\"}}}]}",
+         17308, "Unsupported argument to $meta: searchScore");
   WT_ERR(c,
          "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$addFields\": "
          "{\"x\": {\"$bogus\": 1}}}]}",
@@ -208,6 +244,7 @@ int main(void) {
   dead_letters(c);
   time_field(c);
   dlq_counters(c);
+  validate(c);
   plan_errors(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

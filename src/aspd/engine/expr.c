@@ -26,6 +26,8 @@ typedef struct {
 
 static aspd_expr_result_t eval(const bson_value_t *e, const bson_t *root, bson_t *out,
                                const char *key, eval_ctx_t *c);
+static aspd_expr_result_t field_path(const char *path, const bson_t *root, bson_t *out,
+                                     const char *key);
 
 static aspd_expr_result_t fail(eval_ctx_t *c, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
 
@@ -168,35 +170,16 @@ typedef struct {
 } op_info_t;
 
 static const op_info_t operators[] = {
-    {"$literal", -1, -1},
-    {"$add", 0, -1},
-    {"$subtract", 2, 2},
-    {"$multiply", 0, -1},
-    {"$divide", 2, 2},
-    {"$mod", 2, 2},
-    {"$abs", 1, 1},
-    {"$concat", 0, -1},
-    {"$toLower", 1, 1},
-    {"$toUpper", 1, 1},
-    {"$toString", 1, 1},
-    {"$toInt", 1, 1},
-    {"$toLong", 1, 1},
-    {"$toDouble", 1, 1},
-    {"$toBool", 1, 1},
-    {"$toDate", 1, 1},
-    {"$dateFromString", -1, -1},
-    {"$eq", 2, 2},
-    {"$ne", 2, 2},
-    {"$gt", 2, 2},
-    {"$gte", 2, 2},
-    {"$lt", 2, 2},
-    {"$lte", 2, 2},
-    {"$and", 0, -1},
-    {"$or", 0, -1},
-    {"$not", 1, 1},
-    {"$cond", -1, -1},
-    {"$ifNull", 2, -1},
-    {"$size", 1, 1},
+    {"$literal", -1, -1},   {"$meta", -1, -1},    {"$add", 0, -1},
+    {"$subtract", 2, 2},    {"$multiply", 0, -1}, {"$divide", 2, 2},
+    {"$mod", 2, 2},         {"$abs", 1, 1},       {"$concat", 0, -1},
+    {"$toLower", 1, 1},     {"$toUpper", 1, 1},   {"$toString", 1, 1},
+    {"$toInt", 1, 1},       {"$toLong", 1, 1},    {"$toDouble", 1, 1},
+    {"$toBool", 1, 1},      {"$toDate", 1, 1},    {"$dateFromString", -1, -1},
+    {"$eq", 2, 2},          {"$ne", 2, 2},        {"$gt", 2, 2},
+    {"$gte", 2, 2},         {"$lt", 2, 2},        {"$lte", 2, 2},
+    {"$and", 0, -1},        {"$or", 0, -1},       {"$not", 1, 1},
+    {"$cond", -1, -1},      {"$ifNull", 2, -1},   {"$size", 1, 1},
     {"$arrayElemAt", 2, 2},
 };
 
@@ -416,6 +399,12 @@ static aspd_expr_result_t run_operator(const char *op, const bson_value_t *opera
     bson_append_value(out, key, -1, operand);
     return ASPD_EXPR_VALUE;
   }
+  if (!strcmp(op, "$meta")) {
+    /* aspd keeps the stream metadata in the document: "stream.x" reads _stream_meta.x. */
+    char path[512];
+    snprintf(path, sizeof path, "$_stream_meta%s", operand->value.v_utf8.str + strlen("stream"));
+    return field_path(path, root, out, key);
+  }
   if (!strcmp(op, "$cond")) return cond(operand, root, out, key, c);
   bson_value_t args[MAX_ARGS];
   size_t n;
@@ -612,6 +601,16 @@ bool aspd_expr_validate(const bson_value_t *expr, aspd_error_t *err) {
     return false;
   }
   if (!strcmp(op, "$literal")) return true;
+  if (!strcmp(op, "$meta")) {
+    if (operand.value_type == BSON_TYPE_UTF8 && !strncmp(operand.value.v_utf8.str, "stream", 6) &&
+        (!operand.value.v_utf8.str[6] || operand.value.v_utf8.str[6] == '.')) {
+      return true;
+    }
+    aspd_error_set(
+        err, 17308, "Location17308", "Unsupported argument to $meta: %s",
+        operand.value_type == BSON_TYPE_UTF8 ? operand.value.v_utf8.str : "(not a string)");
+    return false;
+  }
   bson_value_t args[MAX_ARGS];
   size_t n = operand.value_type == BSON_TYPE_ARRAY || info->min_args >= 0
                  ? arguments(&operand, args, MAX_ARGS)

@@ -5,7 +5,7 @@
  * expressions, and the operators $literal $add $subtract $multiply $divide $mod
  * $abs $concat $toLower $toUpper $toString $toInt $toLong $toDouble $toBool
  * $toDate $dateFromString $eq $ne $gt $gte $lt $lte $and $or $not $cond $ifNull
- * $size $arrayElemAt. */
+ * $size $arrayElemAt, and $meta ("stream[.path]" reads the document's _stream_meta). */
 #ifndef ASPD_EXPR_H
 #define ASPD_EXPR_H
 

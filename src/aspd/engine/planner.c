@@ -15,9 +15,9 @@
 
 /* Stages the real service knows in the main pipeline but aspd does not run yet. */
 static const char *const known_unimplemented[] = {
-    "$redact",           "$unwind",   "$validate",      "$https",
-    "$externalFunction", "$lookup",   "$sessionWindow", "$cachedLookup",
-    "$setStreamMeta",    "$function", "$throttle",      "$vectorSearch"};
+    "$redact",   "$unwind",        "$https",        "$externalFunction",
+    "$lookup",   "$sessionWindow", "$cachedLookup", "$setStreamMeta",
+    "$function", "$throttle",      "$vectorSearch"};
 
 /* Stages only allowed inside a window's inner pipeline. */
 static const char *const window_only[] = {"$group", "$sort", "$count", "$limit"};
@@ -33,8 +33,9 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
 
 static bool is_known_stage(const char *stage) {
   static const char *const runnable[] = {
-      "$source", "$merge",   "$emit",        "$match",       "$unset",          "$addFields",
-      "$set",    "$project", "$replaceRoot", "$replaceWith", "$tumblingWindow", "$hoppingWindow"};
+      "$source",         "$merge",         "$emit",    "$match",       "$unset",
+      "$addFields",      "$set",           "$project", "$replaceRoot", "$replaceWith",
+      "$tumblingWindow", "$hoppingWindow", "$validate"};
   return IN_LIST(stage, runnable) || IN_LIST(stage, window_only) ||
          IN_LIST(stage, known_unimplemented);
 }
@@ -274,6 +275,38 @@ static bool plan_replace_root(const char *stage, bson_iter_t *value, const bson_
   return true;
 }
 
+/* $validate {validator, validationAction: discard | dlq}. */
+static bool plan_validate(aspd_plan_t *plan, const bson_t *spec, aspd_error_t *err) {
+  bson_iter_t it;
+  bson_t validator = BSON_INITIALIZER;
+  const uint8_t *data;
+  uint32_t len;
+  if (bson_iter_init_find(&it, spec, "validator")) {
+    if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+      return invalid(err, "%s", "$validate.validator must be an object");
+    bson_iter_document(&it, &len, &data);
+    bson_init_static(&validator, data, len);
+  }
+  aspd_error_t parse_err = {0};
+  if (!aspd_match_validate(&validator, &parse_err)) {
+    char *json = bson_as_relaxed_extended_json(&validator, NULL);
+    invalid(err, "failed to parse validator: %s", json);
+    bson_free(json);
+    return false;
+  }
+  const char *action = utf8_field(spec, "validationAction");
+  if (action && strcmp(action, "discard") && strcmp(action, "dlq")) {
+    return invalid(err, "%s", "validationAction must be discard or dlq");
+  }
+  aspd_op_t op = {.kind = ASPD_OP_VALIDATE, .spec = bson_new()};
+  BSON_APPEND_DOCUMENT(op.spec, "validator", &validator);
+  BSON_APPEND_BOOL(op.spec, "dlq", action && !strcmp(action, "dlq"));
+  plan->validate_needs_dlq = plan->validate_needs_dlq || (action && !strcmp(action, "dlq"));
+  plan->ops = realloc(plan->ops, (plan->op_count + 1) * sizeof *plan->ops);
+  plan->ops[plan->op_count++] = op;
+  return true;
+}
+
 static bool add_op(aspd_plan_t *plan, const char *stage, const bson_t *spec, bson_iter_t *value,
                    aspd_error_t *err) {
   aspd_op_t op = {0};
@@ -293,6 +326,8 @@ static bool add_op(aspd_plan_t *plan, const char *stage, const bson_t *spec, bso
     op.window = aspd_window_plan(stage, spec, err);
     ok = op.window != NULL;
     plan->has_window = ok;
+  } else if (!strcmp(stage, "$validate")) {
+    return plan_validate(plan, spec, err);
   } else if (!strcmp(stage, "$match")) {
     ok = aspd_match_validate(spec, err);
     op.kind = ASPD_OP_MATCH;
@@ -425,7 +460,12 @@ aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
                              const bson_t *options, bool ephemeral, aspd_error_t *err) {
   aspd_plan_t *plan = calloc(1, sizeof *plan);
   plan->sink = ASPD_SINK_NONE;
-  if (!plan_stages(plan, reg, pipeline, ephemeral, err) || !plan_options(plan, reg, options, err)) {
+  bool ok =
+      plan_stages(plan, reg, pipeline, ephemeral, err) && plan_options(plan, reg, options, err);
+  if (ok && plan->validate_needs_dlq && !plan->dlq_connection) {
+    ok = invalid(err, "%s", "DLQ must be specified if validation action is dlq.");
+  }
+  if (!ok) {
     aspd_plan_free(plan);
     return NULL;
   }
@@ -479,6 +519,8 @@ const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i) {
         return "AddFieldsOperator";
       case ASPD_OP_REPLACE_ROOT:
         return "ReplaceRootOperator";
+      case ASPD_OP_VALIDATE:
+        return "ValidateOperator";
       case ASPD_OP_WINDOW:
         return plan->ops[i - 1].window->hopping ? "HoppingWindowOperator"
                                                 : "TumblingWindowOperator";

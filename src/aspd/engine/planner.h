@@ -17,7 +17,8 @@ typedef enum {
   ASPD_OP_ADD_FIELDS, /* $addFields, $set */
   ASPD_OP_PROJECT,
   ASPD_OP_REPLACE_ROOT, /* $replaceRoot, $replaceWith */
-  ASPD_OP_WINDOW        /* $tumblingWindow, $hoppingWindow */
+  ASPD_OP_WINDOW,       /* $tumblingWindow, $hoppingWindow */
+  ASPD_OP_VALIDATE      /* spec: {validator, dlq: bool} */
 } aspd_op_kind_t;
 typedef enum {
   ASPD_SINK_NONE, /* ephemeral processors without a sink: output goes to the sample tap */
@@ -51,6 +52,7 @@ typedef struct {
   aspd_op_t *ops;
   size_t op_count;
   bool has_window;
+  bool validate_needs_dlq; /* a $validate with validationAction dlq */
   aspd_sink_kind_t sink;
   char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */
   char *dlq_connection, *dlq_db, *dlq_coll;    /* options.dlq, or NULL */

@@ -165,6 +165,20 @@ static bool apply(const aspd_op_t *op, bson_t **doc, char *reason, size_t reason
                   bool *failed) {
   *failed = false;
   if (op->kind == ASPD_OP_MATCH) return aspd_match(*doc, op->spec);
+  if (op->kind == ASPD_OP_VALIDATE) {
+    bson_iter_t it;
+    const uint8_t *data;
+    uint32_t len;
+    bson_iter_init_find(&it, op->spec, "validator");
+    bson_iter_document(&it, &len, &data);
+    bson_t validator;
+    bson_init_static(&validator, data, len);
+    if (aspd_match(*doc, &validator)) return true;
+    bson_iter_init_find(&it, op->spec, "dlq");
+    *failed = bson_iter_bool(&it); /* otherwise discarded */
+    snprintf(reason, reason_len, "Input document found to be invalid in $validate stage");
+    return false;
+  }
   bson_t *out = bson_new();
   bool ok = true;
   bson_iter_t it;
