@@ -53,7 +53,9 @@ for _ in $(seq 1 10); do
   port_open "$candidate" && continue
   sed -e "s|@WORK@|$work|g" -e "s|@PORT@|$candidate|g" -e "s|@SRC@|$src|g" \
       -e "s|@CPATH@|$module_dir/lua/?.so|g" "$src/tests/nginx/nginx.conf.in" >"$work/nginx.conf"
-  "$nginx_bin" -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
+  # timeout: nginx must not outlive a test that CTest kills (TIMEOUT 120); signals to
+  # timeout reach nginx.
+  timeout 100 "$nginx_bin" -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
   nginx_pid=$!
   for _ in $(seq 1 50); do
     kill -0 "$nginx_pid" 2>/dev/null || break
