@@ -63,6 +63,7 @@ for _ in $(seq 1 10); do
     sleep 0.1
   done
   [ -n "$port" ] && break
+  kill "$nginx_pid" 2>/dev/null || true
   wait "$nginx_pid" 2>/dev/null || true
   nginx_pid=""
 done
