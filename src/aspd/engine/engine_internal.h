@@ -22,13 +22,19 @@ typedef struct {
   double input_size, output_size, dlq_size;
 } aspd_counters_t;
 
+/* One output document shared by every tap that buffers it (one copy, not one per cursor). */
+typedef struct {
+  bson_t *doc;
+  int refs;
+} aspd_shared_doc_t;
+
 /* A sample cursor: a bounded buffer fed by the processor's output. */
 typedef struct aspd_tap {
   int64_t id;
-  int64_t limit;    /* < 0: none */
-  int64_t accepted; /* documents taken into the buffer so far (counts towards limit) */
-  int64_t bytes;    /* bytes taken so far (40 MB cap) */
-  bson_t **buffer;  /* ring */
+  int64_t limit;              /* < 0: none */
+  int64_t accepted;           /* documents taken into the buffer so far (counts towards limit) */
+  int64_t bytes;              /* bytes taken so far (40 MB cap) */
+  aspd_shared_doc_t **buffer; /* ring */
   size_t head, count;
   bool input_ended; /* limit or cap reached, processor stopped or source exhausted */
   int64_t last_poll_ms;
@@ -95,7 +101,8 @@ bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms);
 
 /* sample.c */
 aspd_tap_t *aspd_tap_open(aspd_processor_t *p, int64_t limit);
-void aspd_tap_offer(aspd_tap_t *tap, const bson_t *doc);
+/* Offers doc to every tap of p (copied once, only when some tap takes it). */
+void aspd_taps_offer(aspd_processor_t *p, const bson_t *doc);
 void aspd_taps_end_input(aspd_processor_t *p);
 void aspd_taps_free(aspd_processor_t *p);
 /* True when one of the processor's taps cannot take another document. */

@@ -154,7 +154,7 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
     bson_destroy(stored);
   }
   bson_t *wrapped = BCON_NEW("_dlqMessage", BCON_DOCUMENT(letter));
-  for (aspd_tap_t *t = p->taps; t; t = t->next) aspd_tap_offer(t, wrapped);
+  aspd_taps_offer(p, wrapped);
   bson_destroy(wrapped);
   bson_destroy(letter);
 }
@@ -305,7 +305,7 @@ static void run_chain(aspd_engine_t *e, aspd_processor_t *p, bson_t *doc, size_t
   write_sink(e, plan, doc);
   count(sink, false, doc->len);
   count(&p->totals, false, doc->len);
-  for (aspd_tap_t *t = p->taps; t; t = t->next) aspd_tap_offer(t, doc);
+  aspd_taps_offer(p, doc);
   bson_destroy(doc);
 }
 

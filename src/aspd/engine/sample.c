@@ -38,13 +38,33 @@ aspd_tap_t *aspd_tap_open(aspd_processor_t *p, int64_t limit) {
   return tap;
 }
 
-void aspd_tap_offer(aspd_tap_t *tap, const bson_t *doc) {
-  if (tap->input_ended || tap->count == TAP_BUFFER_MAX) return;
-  tap->buffer[(tap->head + tap->count++) % TAP_BUFFER_MAX] = bson_copy(doc);
-  tap->accepted++;
-  tap->bytes += doc->len;
-  if ((tap->limit >= 0 && tap->accepted >= tap->limit) || tap->bytes >= TAP_BYTES_MAX) {
-    tap->input_ended = true;
+static void shared_release(aspd_shared_doc_t *shared) {
+  if (--shared->refs == 0) {
+    bson_destroy(shared->doc);
+    free(shared);
+  }
+}
+
+static bool tap_takes(const aspd_tap_t *tap) {
+  return !tap->input_ended && tap->count < TAP_BUFFER_MAX;
+}
+
+void aspd_taps_offer(aspd_processor_t *p, const bson_t *doc) {
+  aspd_shared_doc_t *shared = NULL;
+  for (aspd_tap_t *tap = p->taps; tap; tap = tap->next) {
+    if (!tap_takes(tap)) continue;
+    if (!shared) {
+      shared = malloc(sizeof *shared);
+      shared->doc = bson_copy(doc);
+      shared->refs = 0;
+    }
+    shared->refs++;
+    tap->buffer[(tap->head + tap->count++) % TAP_BUFFER_MAX] = shared;
+    tap->accepted++;
+    tap->bytes += doc->len;
+    if ((tap->limit >= 0 && tap->accepted >= tap->limit) || tap->bytes >= TAP_BYTES_MAX) {
+      tap->input_ended = true;
+    }
   }
 }
 
@@ -62,14 +82,16 @@ bool aspd_taps_full(const aspd_processor_t *p) {
 int64_t aspd_taps_buffered_bytes(const aspd_processor_t *p) {
   int64_t total = 0;
   for (const aspd_tap_t *t = p->taps; t; t = t->next) {
-    for (size_t i = 0; i < t->count; i++) total += t->buffer[(t->head + i) % TAP_BUFFER_MAX]->len;
+    for (size_t i = 0; i < t->count; i++) {
+      total += t->buffer[(t->head + i) % TAP_BUFFER_MAX]->doc->len;
+    }
   }
   return total;
 }
 
 static void tap_free(aspd_tap_t *tap) {
   for (size_t i = 0; i < tap->count; i++) {
-    bson_destroy(tap->buffer[(tap->head + i) % TAP_BUFFER_MAX]);
+    shared_release(tap->buffer[(tap->head + i) % TAP_BUFFER_MAX]);
   }
   free(tap->buffer);
   free(tap);
@@ -157,14 +179,15 @@ bool aspd_engine_sample_more(aspd_engine_t *e, const char *name, int64_t cursor_
   size_t want = batch_size > 0 ? (size_t)batch_size : DEFAULT_BATCH_SIZE;
   size_t taken = 0, bytes = 0;
   while (taken < want && tap->count > 0) {
-    bson_t *doc = tap->buffer[tap->head];
+    aspd_shared_doc_t *shared = tap->buffer[tap->head];
+    const bson_t *doc = shared->doc;
     if (taken > 0 && bytes + doc->len > BATCH_BYTES_MAX) break;
     char key[16];
     const char *k;
     bson_uint32_to_string((uint32_t)taken, &k, key, sizeof key);
     bson_append_document(messages, k, -1, doc);
     bytes += doc->len;
-    bson_destroy(doc);
+    shared_release(shared);
     tap->head = (tap->head + 1) % TAP_BUFFER_MAX;
     tap->count--;
     taken++;
