@@ -173,7 +173,11 @@ static void backpressure(mongoc_client_t *c) {
   bson_destroy(cmd);
   usleep(200000); /* let the source run into the full buffer */
   uint32_t got = 0;
-  for (int i = 0; i < 500 && id > 0; i++) id = wt_get_more(c, name, id, 5000, &got);
+  for (int i = 0; i < 5000 && id > 0; i++) { /* at most about 10 s */
+    uint32_t before = got;
+    id = wt_get_more(c, name, id, 5000, &got);
+    if (got == before) usleep(2000);
+  }
   CHECK(id == 0);
   CHECK(got == 25000);
 }

@@ -193,6 +193,8 @@ bool aspd_engine_sample_more(aspd_engine_t *e, const char *name, int64_t cursor_
     taken++;
   }
   tap->last_poll_ms = aspd_now_ms();
+  /* A source waiting for room in this cursor can go on. */
+  if (taken > 0) pthread_cond_signal(&e->wake);
   if (tap->input_ended && tap->count == 0) {
     *next = 0;
     tap_remove(p, tap);
