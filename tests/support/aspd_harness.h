@@ -1,7 +1,7 @@
 /* Start and stop a real aspd for a test: free port on 127.0.0.1, fresh state
  * directory, TLS with the generated CA, the --dev user. The server is always
  * stopped: at aspd_harness_stop, at exit, and (via --exit-with-parent) if the
- * test process dies. */
+ * test process dies. An aspd that crashed or exited non-zero fails the test at exit. */
 #ifndef ASPD_HARNESS_H
 #define ASPD_HARNESS_H
 
@@ -24,7 +24,9 @@ typedef struct {
  * Returns false and prints why on failure. */
 bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char *const *extra_args);
 
-/* SIGTERM, wait up to 10 s, then SIGKILL. Returns the exit status (or -1). */
+/* SIGTERM, wait up to 10 s, then SIGKILL. Returns the wait status (-1 if it had to be killed).
+ * Anything but a clean exit 0 (a sanitizer report, a crash, a hang) is printed and also makes
+ * the test process exit 1 at exit, even if the caller ignores the result. */
 int aspd_harness_stop(aspd_instance_t *inst);
 
 /* Writes text to a new file inside the instance's (or a temp) directory and returns its path
