@@ -137,12 +137,22 @@ static void with_sink(mongoc_client_t *c) {
                "{\"processStreamProcessor\": [{\"$source\": {\"connectionName\": \"kafka0\", "
                "\"topic\": \"t1\", \"config\": {\"auto_offset_reset\": \"earliest\"}}}]}",
                name, sizeof name);
-  uint32_t got = 0;
-  for (int i = 0; i < 50 && got < 2; i++) {
-    wt_get_more(c, name, id, 0, &got);
-    usleep(20000);
+  bson_t back = BSON_INITIALIZER;
+  char cmd[256], s[64];
+  snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}", name,
+           (long long)id);
+  for (int i = 0; i < 50 && wt_array_len(&back, "messages") < 2; i++) {
+    bson_destroy(&back);
+    bson_error_t error;
+    if (!wt_run(c, cmd, &back, &error)) break;
+    if (wt_array_len(&back, "messages") < 2) usleep(20000);
   }
-  CHECK(got == 2);
+  CHECK(wt_array_len(&back, "messages") == 2);
+  CHECK(wt_int(&back, "messages.1.n", NULL) == 2);
+  CHECK(!strcmp(wt_str(&back, "messages.1._stream_meta.source.type", s, sizeof s), "kafka"));
+  CHECK(!strcmp(wt_str(&back, "messages.1._stream_meta.source.topic", s, sizeof s), "t1"));
+  CHECK(wt_int(&back, "messages.1._stream_meta.source.offset", NULL) == 1);
+  bson_destroy(&back);
 }
 
 /* More inline documents than a cursor buffers: none is lost, the source waits. */

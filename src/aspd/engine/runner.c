@@ -80,19 +80,26 @@ static void count(aspd_counters_t *c, bool input, size_t size) {
   }
 }
 
-static void append_source_meta(const aspd_plan_t *plan, bson_t *out, const char *key) {
+/* {source: {type[, topic, partition, offset]}}; offset < 0 when not a topic message. */
+static void append_source_meta(const aspd_plan_t *plan, int64_t offset, bson_t *out,
+                               const char *key) {
   bson_t meta, source;
   bson_append_document_begin(out, key, -1, &meta);
   BSON_APPEND_DOCUMENT_BEGIN(&meta, "source", &source);
   BSON_APPEND_UTF8(&source, "type", plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated");
+  if (plan->source == ASPD_SOURCE_TOPIC && offset >= 0) {
+    BSON_APPEND_UTF8(&source, "topic", plan->source_topic);
+    BSON_APPEND_INT32(&source, "partition", 0); /* in-memory topics have one partition */
+    BSON_APPEND_INT64(&source, "offset", offset);
+  }
   bson_append_document_end(&meta, &source);
   bson_append_document_end(out, &meta);
 }
 
 /* Adds the fields the source stamps: the event time (timeField, else ingestion
  * time) and the stream metadata. False when timeField yields no date. */
-static bool stamp(const aspd_plan_t *plan, const bson_t *body, int64_t now_ms, bson_t *out,
-                  char *reason, size_t reason_len) {
+static bool stamp(const aspd_plan_t *plan, const bson_t *body, int64_t offset, int64_t now_ms,
+                  bson_t *out, char *reason, size_t reason_len) {
   int64_t ts = now_ms;
   if (plan->time_field) {
     bson_iter_t expr, v;
@@ -120,7 +127,7 @@ static bool stamp(const aspd_plan_t *plan, const bson_t *body, int64_t now_ms, b
     bson_append_value(out, k, -1, bson_iter_value(&it));
   }
   BSON_APPEND_DATE_TIME(out, plan->ts_field, ts);
-  if (plan->meta_field) append_source_meta(plan, out, plan->meta_field);
+  if (plan->meta_field) append_source_meta(plan, offset, out, plan->meta_field);
   return true;
 }
 
@@ -134,7 +141,7 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
   p->operator_stats[op_index].dlq_count++;
   p->operator_stats[op_index].dlq_size += doc->len;
   bson_t *letter = bson_new(), err_info;
-  append_source_meta(plan, letter, "_stream_meta");
+  append_source_meta(plan, -1, letter, "_stream_meta");
   BSON_APPEND_DOCUMENT_BEGIN(letter, "errInfo", &err_info);
   BSON_APPEND_UTF8(&err_info, "reason", reason);
   bson_append_document_end(letter, &err_info);
@@ -309,12 +316,13 @@ static void run_chain(aspd_engine_t *e, aspd_processor_t *p, bson_t *doc, size_t
   bson_destroy(doc);
 }
 
-/* Runs one source document through the chain. */
-static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t now_ms) {
+/* Runs one source document (at `offset` of a topic, else -1) through the chain. */
+static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t offset,
+                        int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
   char reason[512];
   bson_t *doc = bson_new();
-  bool stamped = stamp(plan, body, now_ms, doc, reason, sizeof reason);
+  bool stamped = stamp(plan, body, offset, now_ms, doc, reason, sizeof reason);
   p->last_input_ms = now_ms;
   count(&p->totals, true, body->len);
   count(&p->operator_stats[0], true, body->len);
@@ -356,7 +364,7 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
       for (int64_t i = 0; i < budget; i++) {
         bson_t body = BSON_INITIALIZER;
         aspd_solar_generate(&p->rng, now_ms, &body);
-        process_one(e, p, &body, now_ms);
+        process_one(e, p, &body, -1, now_ms);
         bson_destroy(&body);
         p->generated_this_run++;
         produced++;
@@ -371,7 +379,7 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
         bson_t body;
         bson_init_static(&body, plan->document_data[p->source_offset],
                          plan->document_len[p->source_offset]);
-        process_one(e, p, &body, now_ms);
+        process_one(e, p, &body, -1, now_ms);
         p->source_offset++;
         produced++;
       }
@@ -385,7 +393,7 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
       while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
         const bson_t *body = aspd_dataset_at(set, p->source_offset);
         if (!body) break;
-        process_one(e, p, body, now_ms);
+        process_one(e, p, body, p->source_offset, now_ms);
         p->source_offset++;
         produced++;
       }
