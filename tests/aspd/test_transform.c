@@ -178,6 +178,27 @@ static void dlq_counters(mongoc_client_t *c) {
   bson_destroy(&reply);
 }
 
+/* $unwind: one document per element; doc 2 has no array. */
+static void unwind(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  CHECK(run(c, ", {\"$unwind\": \"$arr\"}", &d) == 3);
+  CHECK(wt_int(&d, "0.arr", NULL) == 5 && wt_int(&d, "2.arr", NULL) == 7);
+  CHECK(wt_int(&d, "2._id", NULL) == 1);
+  bson_destroy(&d);
+  bson_init(&d);
+  CHECK(run(c,
+            ", {\"$unwind\": {\"path\": \"$arr\", \"includeArrayIndex\": \"i\", "
+            "\"preserveNullAndEmptyArrays\": true}}, {\"$project\": {\"arr\": 1, \"i\": 1}}",
+            &d) == 4);
+  CHECK(wt_int(&d, "1.i", NULL) == 1 && wt_int(&d, "1.arr", NULL) == 6);
+  CHECK(wt_int(&d, "3._id", NULL) == 2 && !has(&d, "3.arr"));
+  bson_destroy(&d);
+  WT_ERR(c,
+         "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$unwind\": "
+         "\"arr\"}]}",
+         28818, "path option to $unwind stage should be prefixed with a '$': arr");
+}
+
 /* $validate: failing documents are discarded, or dead-lettered with validationAction dlq. */
 static void validate(mongoc_client_t *c) {
   bson_t d = BSON_INITIALIZER;
@@ -245,6 +266,7 @@ int main(void) {
   time_field(c);
   dlq_counters(c);
   validate(c);
+  unwind(c);
   plan_errors(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

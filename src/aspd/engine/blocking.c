@@ -26,13 +26,13 @@ void aspd_doc_list_clear(aspd_doc_list_t *list) {
 
 static const char *const accumulators[] = {"$sum",   "$avg",  "$min",  "$max",     "$count",
                                            "$first", "$last", "$push", "$addToSet"};
-static const char *const stateless[] = {"$match", "$project",     "$addFields",  "$set",
-                                        "$unset", "$replaceRoot", "$replaceWith"};
+static const char *const stateless[] = {"$match", "$project",     "$addFields",   "$set",
+                                        "$unset", "$replaceRoot", "$replaceWith", "$unwind"};
 static const char *const not_in_window[] = {"$source",         "$merge",         "$emit",
                                             "$tumblingWindow", "$hoppingWindow", "$sessionWindow",
                                             "$cachedLookup",   "$setStreamMeta"};
-static const char *const unimplemented[] = {"$unwind", "$validate", "$lookup",
-                                            "$redact", "$https",    "$externalFunction"};
+static const char *const unimplemented[] = {"$validate", "$lookup", "$redact", "$https",
+                                            "$externalFunction"};
 
 static bool listed(const char *name, const char *const *list, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -104,6 +104,12 @@ static bool validate_stage(const char *stage, bson_iter_t *value, aspd_error_t *
     return false;
   }
   if (!strcmp(stage, "$replaceWith")) return aspd_expr_validate(bson_iter_value(value), err);
+  if (!strcmp(stage, "$unwind")) {
+    bson_t normalised = BSON_INITIALIZER;
+    bool ok = aspd_unwind_plan(bson_iter_value(value), &normalised, err);
+    bson_destroy(&normalised);
+    return ok;
+  }
   if (!is_doc) {
     aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "%s specification must be an object", stage);
     return false;
@@ -400,6 +406,24 @@ static void run_sort(const bson_t *spec, aspd_doc_list_t *docs) {
 
 /* --- the inner pipeline -------------------------------------------------- */
 
+static void push_unwound(bson_t *doc, void *list) {
+  aspd_doc_list_push(list, doc);
+}
+
+static void run_unwind(bson_iter_t *value, aspd_doc_list_t *docs) {
+  aspd_doc_list_t out = {0};
+  bson_t normalised = BSON_INITIALIZER;
+  aspd_error_t ignored;
+  if (aspd_unwind_plan(bson_iter_value(value), &normalised, &ignored)) {
+    for (size_t i = 0; i < docs->count; i++) {
+      aspd_unwind(docs->docs[i], &normalised, push_unwound, &out);
+    }
+  }
+  bson_destroy(&normalised);
+  aspd_doc_list_clear(docs);
+  *docs = out;
+}
+
 static void run_stateless(const char *stage, bson_iter_t *value, aspd_doc_list_t *docs) {
   aspd_doc_list_t out = {0};
   bson_t spec;
@@ -480,6 +504,8 @@ void aspd_inner_pipeline_run(const bson_t *pipeline, aspd_doc_list_t *docs) {
       aspd_doc_list_clear(docs);
       if (n)
         aspd_doc_list_push(docs, BCON_NEW(bson_iter_utf8(&stage, NULL), BCON_INT32((int32_t)n)));
+    } else if (!strcmp(name, "$unwind")) {
+      run_unwind(&stage, docs);
     } else {
       run_stateless(name, &stage, docs);
     }

@@ -15,9 +15,8 @@
 
 /* Stages the real service knows in the main pipeline but aspd does not run yet. */
 static const char *const known_unimplemented[] = {
-    "$redact",   "$unwind",        "$https",        "$externalFunction",
-    "$lookup",   "$sessionWindow", "$cachedLookup", "$setStreamMeta",
-    "$function", "$throttle",      "$vectorSearch"};
+    "$redact",       "$https",         "$externalFunction", "$lookup",   "$sessionWindow",
+    "$cachedLookup", "$setStreamMeta", "$function",         "$throttle", "$vectorSearch"};
 
 /* Stages only allowed inside a window's inner pipeline. */
 static const char *const window_only[] = {"$group", "$sort", "$count", "$limit"};
@@ -33,9 +32,9 @@ static bool in_list(const char *name, const char *const *list, size_t n) {
 
 static bool is_known_stage(const char *stage) {
   static const char *const runnable[] = {
-      "$source",         "$merge",         "$emit",    "$match",       "$unset",
-      "$addFields",      "$set",           "$project", "$replaceRoot", "$replaceWith",
-      "$tumblingWindow", "$hoppingWindow", "$validate"};
+      "$source",         "$merge",         "$emit",     "$match",       "$unset",
+      "$addFields",      "$set",           "$project",  "$replaceRoot", "$replaceWith",
+      "$tumblingWindow", "$hoppingWindow", "$validate", "$unwind"};
   return IN_LIST(stage, runnable) || IN_LIST(stage, window_only) ||
          IN_LIST(stage, known_unimplemented);
 }
@@ -316,6 +315,11 @@ static bool add_op(aspd_plan_t *plan, const char *stage, const bson_t *spec, bso
     ok = plan_unset(value, &op, err);
   } else if (!strcmp(stage, "$replaceRoot") || !strcmp(stage, "$replaceWith")) {
     ok = plan_replace_root(stage, value, spec, &op, err);
+  } else if (!strcmp(stage, "$unwind")) {
+    op.kind = ASPD_OP_UNWIND;
+    op.spec = bson_new();
+    ok = aspd_unwind_plan(bson_iter_value(value), op.spec, err);
+    if (!ok) bson_destroy(op.spec);
   } else if (!is_doc) {
     aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "%s specification must be an object", stage);
     ok = false;
@@ -521,6 +525,8 @@ const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i) {
         return "ReplaceRootOperator";
       case ASPD_OP_VALIDATE:
         return "ValidateOperator";
+      case ASPD_OP_UNWIND:
+        return "UnwindOperator";
       case ASPD_OP_WINDOW:
         return plan->ops[i - 1].window->hopping ? "HoppingWindowOperator"
                                                 : "TumblingWindowOperator";

@@ -18,7 +18,8 @@ typedef enum {
   ASPD_OP_PROJECT,
   ASPD_OP_REPLACE_ROOT, /* $replaceRoot, $replaceWith */
   ASPD_OP_WINDOW,       /* $tumblingWindow, $hoppingWindow */
-  ASPD_OP_VALIDATE      /* spec: {validator, dlq: bool} */
+  ASPD_OP_VALIDATE,     /* spec: {validator, dlq: bool} */
+  ASPD_OP_UNWIND        /* spec: {path, index?, preserve} */
 } aspd_op_kind_t;
 typedef enum {
   ASPD_SINK_NONE, /* ephemeral processors without a sink: output goes to the sample tap */

@@ -266,6 +266,23 @@ typedef struct {
 
 static void on_window_output(const bson_t *doc, void *arg);
 
+static void run_chain(aspd_engine_t *e, aspd_processor_t *p, bson_t *doc, size_t first,
+                      int64_t now_ms);
+
+/* Where the documents an $unwind produces go on. */
+typedef struct {
+  aspd_engine_t *engine;
+  aspd_processor_t *processor;
+  size_t next_op;
+  int64_t now_ms;
+} unwound_t;
+
+static void on_unwound(bson_t *doc, void *arg) {
+  unwound_t *u = arg;
+  count(&u->processor->operator_stats[u->next_op], false, doc->len);
+  run_chain(u->engine, u->processor, doc, u->next_op, u->now_ms);
+}
+
 /* Closes the windows the watermark passed; when `at_rest`, all of them once the source is done
  * (inline documents) or has been idle for the window's idleTimeout. */
 static void close_windows(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms, bool at_rest) {
@@ -297,6 +314,12 @@ static void run_chain(aspd_engine_t *e, aspd_processor_t *p, bson_t *doc, size_t
       bson_destroy(doc);
       /* The watermark may have moved past some windows. */
       close_windows(e, p, now_ms, false);
+      return;
+    }
+    if (plan->ops[i].kind == ASPD_OP_UNWIND) {
+      unwound_t next = {e, p, i + 1, now_ms};
+      aspd_unwind(doc, plan->ops[i].spec, on_unwound, &next);
+      bson_destroy(doc);
       return;
     }
     bool failed;

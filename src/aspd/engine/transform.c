@@ -287,3 +287,87 @@ bool aspd_replace_root(const bson_t *doc, const bson_value_t *new_root, bson_t *
   bson_destroy(&holder);
   return ok;
 }
+
+bool aspd_unwind_plan(const bson_value_t *spec, bson_t *normalised, aspd_error_t *err) {
+  const char *path = NULL, *index = NULL;
+  bool preserve = false;
+  if (spec->value_type == BSON_TYPE_UTF8) {
+    path = spec->value.v_utf8.str;
+  } else if (spec->value_type == BSON_TYPE_DOCUMENT) {
+    bson_iter_t it;
+    bson_iter_init_from_data(&it, spec->value.v_doc.data, spec->value.v_doc.data_len);
+    while (bson_iter_next(&it)) {
+      const char *k = bson_iter_key(&it);
+      if (!strcmp(k, "path") && BSON_ITER_HOLDS_UTF8(&it)) {
+        path = bson_iter_utf8(&it, NULL);
+      } else if (!strcmp(k, "includeArrayIndex") && BSON_ITER_HOLDS_UTF8(&it)) {
+        index = bson_iter_utf8(&it, NULL);
+      } else if (!strcmp(k, "preserveNullAndEmptyArrays") && BSON_ITER_HOLDS_BOOL(&it)) {
+        preserve = bson_iter_bool(&it);
+      } else {
+        aspd_error_set(err, 28811, "Location28811", "unrecognized option to $unwind stage: %s", k);
+        return false;
+      }
+    }
+  }
+  if (!path) {
+    aspd_error_set(err, 28812, "Location28812", "no path specified to $unwind stage");
+    return false;
+  }
+  if (path[0] != '$' || !path[1]) {
+    aspd_error_set(err, 28818, "Location28818",
+                   "path option to $unwind stage should be prefixed with a '$': %s", path);
+    return false;
+  }
+  BSON_APPEND_UTF8(normalised, "path", path + 1);
+  if (index) BSON_APPEND_UTF8(normalised, "index", index);
+  BSON_APPEND_BOOL(normalised, "preserve", preserve);
+  return true;
+}
+
+static void emit_with(const bson_t *doc, const char *path, const bson_value_t *value,
+                      const char *index, int64_t i, aspd_unwind_emit_fn emit, void *ctx) {
+  bson_t values = BSON_INITIALIZER;
+  if (value) bson_append_value(&values, path, -1, value);
+  if (index && i >= 0) bson_append_int64(&values, index, -1, i);
+  if (index && i < 0) bson_append_null(&values, index, -1);
+  bson_t *out = bson_new();
+  merge_values(doc, &values, out);
+  bson_destroy(&values);
+  emit(out, ctx);
+}
+
+void aspd_unwind(const bson_t *doc, const bson_t *normalised, aspd_unwind_emit_fn emit, void *ctx) {
+  bson_iter_t it, found;
+  bson_iter_init_find(&it, normalised, "path");
+  const char *path = bson_iter_utf8(&it, NULL);
+  const char *index =
+      bson_iter_init_find(&it, normalised, "index") ? bson_iter_utf8(&it, NULL) : NULL;
+  bson_iter_init_find(&it, normalised, "preserve");
+  bool preserve = bson_iter_bool(&it);
+  bool present = bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, path, &found);
+  if (!present || BSON_ITER_HOLDS_NULL(&found)) {
+    if (preserve) emit_with(doc, path, NULL, index, -1, emit, ctx);
+    return;
+  }
+  if (!BSON_ITER_HOLDS_ARRAY(&found)) { /* a scalar unwinds to itself */
+    emit_with(doc, path, bson_iter_value(&found), index, -1, emit, ctx);
+    return;
+  }
+  bson_iter_t element;
+  bson_iter_recurse(&found, &element);
+  int64_t i = 0;
+  for (; bson_iter_next(&element); i++) {
+    emit_with(doc, path, bson_iter_value(&element), index, i, emit, ctx);
+  }
+  if (i == 0 && preserve) {
+    /* An empty array is kept as a document without the field. */
+    bson_t *out = bson_new();
+    bson_t paths = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&paths, "0", path);
+    aspd_remove_paths(doc, &paths, out);
+    bson_destroy(&paths);
+    if (index) BSON_APPEND_NULL(out, index);
+    emit(out, ctx);
+  }
+}
