@@ -1,7 +1,8 @@
 -- Benchmarks (c) and (d), the Lua side; bench/client.sh runs it next to the C references.
 --   lua5.4 bench/client_e2e.lua setup URI PROCESSOR SOURCE     create + start the processor
 --   lua5.4 bench/client_e2e.lua sample URI PROCESSOR N BATCH_SIZE POLL_MS  -> docs per second
---   lua5.4 bench/client_e2e.lua get_info URI PROCESSOR N       -> microseconds per round trip
+--   lua5.4 bench/client_e2e.lua get_info URI PROCESSOR N [BLOCKS]
+--                                 -> microseconds per round trip, one line per block of N
 --   lua5.4 bench/client_e2e.lua teardown URI PROCESSOR         stop + drop
 local asp = require "asp"
 local core = require "asp.core"
@@ -34,11 +35,13 @@ elseif mode == "sample" then
   io.stderr:write(("client_e2e: %d documents in %.3f s (watts sum %d)\n"):format(got, elapsed,
     watts))
 elseif mode == "get_info" then
-  local n = tonumber(arg[4])
+  local n, blocks = tonumber(arg[4]), tonumber(arg[5] or 1)
   assert(sps:get_info(name)) -- warm up
-  local t0 = core.now()
-  for _ = 1, n do assert(sps:get_info(name)) end
-  print(("%.1f"):format((core.now() - t0) / n * 1e6))
+  for _ = 1, blocks do
+    local t0 = core.now()
+    for _ = 1, n do assert(sps:get_info(name)) end
+    print(("%.2f"):format((core.now() - t0) / n * 1e6))
+  end
 elseif mode == "teardown" then
   local proc = sps:get(name)
   proc:stop()

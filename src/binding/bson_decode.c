@@ -15,6 +15,9 @@ typedef struct {
   lua_State *L;
   int flags;
   int array_mt; /* stack index of the shared array marker metatable */
+  int typed_mt; /* stack slot for the typed-value metatable, filled on first use */
+  bool has_typed_mt;
+  int ordered_parts; /* ordered mode: first of the LASP_ORDERED_PARTS stack slots */
   int depth;
   const char *error; /* why decoding stopped */
 } decoder_t;
@@ -217,7 +220,12 @@ static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
       lua_pushlightuserdata(L, NULL);
       return true;
     default:
-      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size);
+      if (!d->has_typed_mt) {
+        lasp_push_typed_mt(L);
+        lua_replace(L, d->typed_mt);
+        d->has_typed_mt = true;
+      }
+      lasp_push_typed_raw(L, d->typed_mt, (bson_type_t)el->type, p, el->size);
       return true;
   }
 }
@@ -289,9 +297,15 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       lua_pushboolean(L, 1);
       lua_setfield(L, -2, LASP_ARRAY_FIELD);
     } else {
+      int part = d->ordered_parts, mt = lua_gettop(L);
+      lua_pushvalue(L, part);
       lua_pushvalue(L, order);
-      lua_setfield(L, -2, LASP_ORDER_FIELD);
-      lasp_set_ordered_methods(L, -1);
+      lua_rawset(L, mt);
+      for (part += 2; part < d->ordered_parts + LASP_ORDERED_PARTS; part += 2) {
+        lua_pushvalue(L, part);
+        lua_pushvalue(L, part + 1);
+        lua_rawset(L, mt);
+      }
     }
     if (!lua_isnil(L, hints)) {
       lua_pushvalue(L, hints);
@@ -311,20 +325,29 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
                  int array_mt, const char **err) {
   decoder_t d;
   int top = lua_gettop(L);
-  bool ok, pushed = array_mt == 0;
+  bool ok;
   d.L = L;
   d.flags = flags;
   d.depth = 0;
   d.error = "corrupt document";
-  if (!lua_checkstack(L, 4)) {
+  if (!lua_checkstack(L, 4 + LASP_ORDERED_PARTS)) {
     *err = "out of Lua stack space";
     return false;
   }
-  if (pushed) {
+  /* Helpers live on the stack above `top` for the whole decode, removed at the end. */
+  if (array_mt == 0) {
     lasp_push_array_mt(L);
     array_mt = lua_gettop(L);
   }
   d.array_mt = array_mt;
+  lua_pushnil(L);
+  d.typed_mt = lua_gettop(L);
+  d.has_typed_mt = false;
+  d.ordered_parts = 0;
+  if (flags & LASP_DECODE_ORDERED) {
+    d.ordered_parts = lua_gettop(L) + 1;
+    lasp_push_ordered_parts(L);
+  }
   ok = len >= 5 && len <= UINT32_MAX && read_u32(data) == len && data[len - 1] == '\0' &&
        push_children(&d, data, len, as_array);
   if (!ok) {
@@ -332,7 +355,8 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     *err = d.error;
     return false;
   }
-  if (array_mt == top + 1) lua_remove(L, array_mt);
+  lua_replace(L, top + 1); /* the result takes the first helper's slot */
+  lua_settop(L, top + 1);
   return true;
 }
 

@@ -54,9 +54,14 @@ void lasp_values_register(lua_State *L, int module_idx);
 #define LASP_ARRAY_FIELD "__asp_array"
 #define LASP_TYPES_FIELD "__asp_types"
 
-/* Sets __pairs (recorded keys in order, Lua 5.2+) and __newindex (new keys join the
- * order) on the ordered-document metatable at mt. */
-void lasp_set_ordered_methods(lua_State *L, int mt);
+/* The parts of an ordered-document metatable (besides __asp_types): pushes
+ * LASP_ORDERED_PARTS values, the keys __asp_order, __pairs and __newindex each followed by
+ * a value (nil for the order, which differs per document):
+ * __pairs visits the recorded keys in order (Lua 5.2+), __newindex appends new keys to the
+ * order. A decoder making many metatables sets them with lua_rawset from the stack,
+ * skipping the key lookups of lua_setfield. */
+#define LASP_ORDERED_PARTS 6
+void lasp_push_ordered_parts(lua_State *L);
 
 /* Pushes the shared array marker metatable / the typed-value metatable (created by
  * lasp_values_register). */
@@ -80,8 +85,10 @@ bool lasp_append_typed(bson_t *b, const char *key, int key_len, const lasp_typed
 
 /* Pushes a typed value (ObjectId, date, timestamp, decimal128, binary, regex, min/max key,
  * code, code with scope, dbpointer) from the raw bytes of its BSON value, value[0..len),
- * which the decoder has already checked. */
-void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *value, size_t len);
+ * which the decoder has already checked. typed_mt: the absolute index of the typed-value
+ * metatable, or 0 to look it up. */
+void lasp_push_typed_raw(lua_State *L, int typed_mt, bson_type_t type, const uint8_t *value,
+                         size_t len);
 
 /* Pushes a boxed int64 (for Lua versions whose numbers cannot hold it exactly). */
 void lasp_push_int64_box(lua_State *L, int64_t v);

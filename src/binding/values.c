@@ -112,12 +112,21 @@ static int ordered_newindex(lua_State *L) {
   return 0;
 }
 
-void lasp_set_ordered_methods(lua_State *L, int mt) {
+static void set_ordered_methods(lua_State *L, int mt) {
   mt = lasp_absindex(L, mt);
   lua_pushcfunction(L, ordered_pairs);
   lua_setfield(L, mt, "__pairs");
   lua_pushcfunction(L, ordered_newindex);
   lua_setfield(L, mt, "__newindex");
+}
+
+void lasp_push_ordered_parts(lua_State *L) {
+  lua_pushliteral(L, LASP_ORDER_FIELD);
+  lua_pushnil(L);
+  lua_pushliteral(L, "__pairs");
+  lua_pushcfunction(L, ordered_pairs);
+  lua_pushliteral(L, "__newindex");
+  lua_pushcfunction(L, ordered_newindex);
 }
 
 /* asp.ordered{"k1", v1, "k2", v2, ...} -> a table whose metatable records the key order.
@@ -156,7 +165,7 @@ static int l_ordered(lua_State *L) {
   lua_createtable(L, 0, 3);
   lua_pushvalue(L, order);
   lua_setfield(L, -2, LASP_ORDER_FIELD);
-  lasp_set_ordered_methods(L, -1);
+  set_ordered_methods(L, -1);
   lua_setmetatable(L, t);
   lua_settop(L, t);
   return 1;

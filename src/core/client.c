@@ -1,17 +1,31 @@
 /* The client: URI rules, connect, and running one command on admin (with the one retry that
  * getStreamProcessor and getStreamProcessorStats are allowed). */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "asp_private.h"
 
 struct asp_client_t {
   mongoc_client_t *mongoc;
   uint64_t sent;
-  pid_t pid; /* the process that owns the connections (see run_once) */
+  unsigned forks; /* fork_count when the connections were made (see run_once) */
 };
+
+/* Forks seen by this process, counted by an atfork handler: comparing it costs nothing,
+ * where a getpid() per command is a system call. */
+static atomic_uint fork_count;
+static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void) {
+  atomic_fetch_add(&fork_count, 1);
+}
+
+static void watch_forks(void) {
+  pthread_atfork(NULL, NULL, count_fork);
+}
 
 /* The password as typed in the URI (still percent-encoded), so that a parser message
  * echoing part of the URI can be scrubbed before anyone sees it. */
@@ -137,7 +151,8 @@ static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *
 asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *opts,
                              asp_error_t *err) {
   asp_error_clear(err);
-  mongoc_init(); /* idempotent; the only global state the library has */
+  mongoc_init(); /* idempotent; with the fork counter the only global state */
+  pthread_once(&fork_watch_once, watch_forks);
   if (!uri_string) {
     asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "no URI given");
     return NULL;
@@ -157,7 +172,7 @@ asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *op
   mongoc_client_set_error_api(mc, MONGOC_ERROR_API_VERSION_2);
   asp_client_t *c = bson_malloc0(sizeof *c);
   c->mongoc = mc;
-  c->pid = getpid();
+  c->forks = atomic_load(&fork_count);
   return c;
 }
 
@@ -205,13 +220,13 @@ static bool reopen_after_fork(asp_client_t *c, asp_error_t *err) {
   }
   mongoc_client_set_error_api(fresh, MONGOC_ERROR_API_VERSION_2);
   c->mongoc = fresh;
-  c->pid = getpid();
+  c->forks = atomic_load(&fork_count);
   return true;
 }
 
 static bool run_once(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err) {
   bson_error_t error;
-  if (c->pid != getpid() && !reopen_after_fork(c, err)) return false;
+  if (c->forks != atomic_load(&fork_count) && !reopen_after_fork(c, err)) return false;
   c->sent++;
   if (mongoc_client_command_with_opts(c->mongoc, "admin", cmd, NULL, NULL, reply, &error))
     return true;
