@@ -55,7 +55,7 @@ function M.start(opts)
   local extra_files = {}
   local args = { "--dev", "--port", "0", "--state-dir", shell_quote(dir), "--exit-with-parent" }
   if opts.connections then
-    -- outside the state directory: aspd keeps its own connections.json there
+    -- a temporary file of its own, removed at stop
     local path = os.tmpname()
     write_file(path, to_json(opts.connections))
     extra_files[#extra_files + 1] = path

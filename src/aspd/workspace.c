@@ -10,7 +10,7 @@
 #include "store/state_file.h"
 
 /* The registry as last loaded, so connections survive a restart without the file. */
-#define CONNECTIONS_STATE_FILE "connections.json"
+#define CONNECTIONS_STATE_FILE "registry.json"
 
 struct aspd_workspace {
   aspd_registry_t *registry;

@@ -94,5 +94,26 @@ int main(void) {
   expect_refusal("[{\"name\": \"s\", \"type\": \"Sample\", \"docsPerSecond\": -1}]",
                  "docsPerSecond must be a number >= 0");
   expect_refusal("{\"nothing\": 1}", "expected an array of connections");
+
+  /* A user's file named connections.json inside the state directory is read as the user's
+   * file, twice (a restart), never mistaken for aspd's own registry state. */
+  char state[512], user_file[1024];
+  if (!aspd_harness_tempdir(state, sizeof state) ||
+      !aspd_harness_write_file(state, "connections.json",
+                               "[{\"name\": \"inside\", \"type\": \"Sample\"}]", user_file,
+                               sizeof user_file)) {
+    return 1;
+  }
+  const char *inside_args[] = {"--connections", user_file, NULL};
+  for (int round = 0; round < 2; round++) {
+    if (!aspd_harness_start(&inst, state, inside_args)) return 1;
+    c = wt_client(&inst);
+    CHECK(wt_run(c, "{\"listStreamConnections\": 1, \"filter\": {\"name\": \"inside\"}}", &reply,
+                 &error));
+    CHECK(wt_array_len(&reply, "connections") == 1);
+    bson_destroy(&reply);
+    mongoc_client_destroy(c);
+    aspd_harness_stop(&inst);
+  }
   return wt_finish("aspd.connections");
 }

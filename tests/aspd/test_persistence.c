@@ -139,7 +139,7 @@ int main(void) {
   WT_OK(c, "{\"startStreamProcessor\": \"running\"}");
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
-  snprintf(path, sizeof path, "%s/connections.json", dir);
+  snprintf(path, sizeof path, "%s/registry.json", dir);
   char *saved = read_text(path);
   FILE *f = fopen(path, "w");
   fputs("{\"connections\": []}", f);
