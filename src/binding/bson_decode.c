@@ -14,9 +14,7 @@
 typedef struct {
   lua_State *L;
   int flags;
-  int array_mt; /* stack index of the shared array marker metatable */
-  int typed_mt; /* stack slot for the typed-value metatable, filled on first use */
-  bool has_typed_mt;
+  int array_mt;      /* stack index of the shared array marker metatable */
   int ordered_parts; /* ordered mode: first of the LASP_ORDERED_PARTS stack slots */
   int depth;
   const char *error; /* why decoding stopped */
@@ -220,12 +218,7 @@ static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
       lua_pushlightuserdata(L, NULL);
       return true;
     default:
-      if (!d->has_typed_mt) {
-        lasp_push_typed_mt(L);
-        lua_replace(L, d->typed_mt);
-        d->has_typed_mt = true;
-      }
-      lasp_push_typed_raw(L, d->typed_mt, (bson_type_t)el->type, p, el->size);
+      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size);
       return true;
   }
 }
@@ -340,9 +333,6 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     array_mt = lua_gettop(L);
   }
   d.array_mt = array_mt;
-  lua_pushnil(L);
-  d.typed_mt = lua_gettop(L);
-  d.has_typed_mt = false;
   d.ordered_parts = 0;
   if (flags & LASP_DECODE_ORDERED) {
     d.ordered_parts = lua_gettop(L) + 1;
@@ -355,8 +345,10 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     *err = d.error;
     return false;
   }
-  lua_replace(L, top + 1); /* the result takes the first helper's slot */
-  lua_settop(L, top + 1);
+  if (lua_gettop(L) > top + 1) { /* helpers below the result */
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+  }
   return true;
 }
 

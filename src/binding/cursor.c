@@ -58,17 +58,18 @@ static lasp_cursor_t *check_open(lua_State *L, int idx) {
   return cur;
 }
 
-/* Pushes the next document of the current batch; false (nothing pushed) when it is used up. */
-static bool take(lua_State *L, lasp_cursor_t *cur) {
+/* Pushes the next document of the current batch; false (nothing pushed) when it is used up.
+ * array_mt: the index of the array marker metatable, or 0 to look it up. */
+static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt) {
   if (!cur->has_batch || limit_reached(cur)) return false;
   while (bson_iter_next(&cur->batch)) {
     uint32_t len;
     const uint8_t *data;
-    bson_t doc;
+    const char *err;
     if (!BSON_ITER_HOLDS_DOCUMENT(&cur->batch)) continue; /* a batch holds documents only */
     bson_iter_document(&cur->batch, &len, &data);
-    if (!bson_init_static(&doc, data, len)) continue;
-    lasp_push_document(L, &doc, cur->flags);
+    if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err))
+      luaL_error(L, "invalid BSON: %s", err);
     cur->delivered++;
     return true;
   }
@@ -81,10 +82,16 @@ static bool done(const lasp_cursor_t *cur) {
          (!cur->has_batch && asp_sample_cursor_id(cur->sample) == 0);
 }
 
-/* cur:_take() -> doc | nil */
+/* cur:_take() -> doc | nil, called once per document. Upvalues: the cursor metatable, so
+ * that the type check is a comparison rather than a registry lookup by name, and the array
+ * marker metatable for the decoder. */
 static int cursor_take(lua_State *L) {
-  lasp_cursor_t *cur = check_open(L, 1);
-  if (!take(L, cur)) lua_pushnil(L);
+  lasp_cursor_t *cur = lua_touserdata(L, 1);
+  if (!cur || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
+    cur = luaL_checkudata(L, 1, LASP_CURSOR_MT); /* raises the usual message */
+  lua_settop(L, 1);
+  if (!cur->sample) luaL_error(L, "asp: the cursor is closed");
+  if (!take(L, cur, lua_upvalueindex(2))) lua_pushnil(L);
   return 1;
 }
 
@@ -130,7 +137,7 @@ static int cursor_poll(lua_State *L) {
     asp_error_t err;
     if (!more(L, cur, &err)) return lasp_fail(L, &err);
   }
-  while (take(L, cur)) lua_rawseti(L, 2, ++n);
+  while (take(L, cur, 0)) lua_rawseti(L, 2, ++n);
   return 1;
 }
 
@@ -212,9 +219,11 @@ static int core_now(lua_State *L) {
 }
 
 void lasp_cursor_register(lua_State *L) {
-  static const luaL_Reg methods[] = {{"poll", cursor_poll},  {"close", cursor_close},
-                                     {"_take", cursor_take}, {"_more", cursor_more},
-                                     {"_done", cursor_done}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"poll", cursor_poll},
+                                     {"close", cursor_close},
+                                     {"_more", cursor_more},
+                                     {"_done", cursor_done},
+                                     {NULL, NULL}};
   static const luaL_Reg meta[] = {
     {"__index", cursor_index},
     {"__gc", cursor_close},
@@ -225,6 +234,13 @@ void lasp_cursor_register(lua_State *L) {
     {NULL, NULL}
   };
   lasp_new_class(L, LASP_CURSOR_MT, methods, meta);
+  luaL_getmetatable(L, LASP_CURSOR_MT);
+  lua_getfield(L, -1, "methods");
+  lua_pushvalue(L, -2);
+  lasp_push_array_mt(L);
+  lua_pushcclosure(L, cursor_take, 2);
+  lua_setfield(L, -2, "_take");
+  lua_pop(L, 2);
   static const luaL_Reg fns[] = {
       {"_cursor_call", set_cursor_call}, {"sleep", core_sleep}, {"now", core_now}, {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);

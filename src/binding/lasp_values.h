@@ -85,10 +85,8 @@ bool lasp_append_typed(bson_t *b, const char *key, int key_len, const lasp_typed
 
 /* Pushes a typed value (ObjectId, date, timestamp, decimal128, binary, regex, min/max key,
  * code, code with scope, dbpointer) from the raw bytes of its BSON value, value[0..len),
- * which the decoder has already checked. typed_mt: the absolute index of the typed-value
- * metatable, or 0 to look it up. */
-void lasp_push_typed_raw(lua_State *L, int typed_mt, bson_type_t type, const uint8_t *value,
-                         size_t len);
+ * which the decoder has already checked. */
+void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *value, size_t len);
 
 /* Pushes a boxed int64 (for Lua versions whose numbers cannot hold it exactly). */
 void lasp_push_int64_box(lua_State *L, int64_t v);

@@ -9,6 +9,7 @@ int luaopen_asp_core(lua_State *L) {
   lasp_client_register(L);
   lasp_processor_register(L);
   lua_newtable(L);
+  lasp_values_register(L, lua_gettop(L)); /* first: the cursor keeps the array metatable */
   lasp_cursor_register(L); /* also adds _cursor_call, sleep, now to the module table */
   lua_pushstring(L, asp_version());
   lua_setfield(L, -2, "version");
@@ -18,6 +19,5 @@ int luaopen_asp_core(lua_State *L) {
   lasp_export_methods(L, LASP_SPS_MT, "StreamProcessors");
   lasp_export_methods(L, LASP_PROCESSOR_MT, "Processor");
   lasp_export_methods(L, LASP_CURSOR_MT, "Cursor");
-  lasp_values_register(L, lua_gettop(L));
   return 1;
 }

@@ -37,9 +37,7 @@ void lasp_push_typed_mt(lua_State *L) {
   lasp_rawgetp(L, LUA_REGISTRYINDEX, &typed_mt_key);
 }
 
-/* typed_mt: the absolute index of the typed-value metatable, or 0 to look it up. */
-static lasp_typed_t *new_typed_in(lua_State *L, int typed_mt, bson_type_t type, size_t len,
-                                  size_t len2) {
+static lasp_typed_t *new_typed(lua_State *L, bson_type_t type, size_t len, size_t len2) {
   lasp_typed_t *v;
   if (len > UINT32_MAX - 2 || len2 > UINT32_MAX - 2) luaL_error(L, "value too large for BSON");
   v = lasp_newuserdata(L, sizeof *v + len + len2 + 2, 0);
@@ -49,21 +47,14 @@ static lasp_typed_t *new_typed_in(lua_State *L, int typed_mt, bson_type_t type, 
   v->len2 = (uint32_t)len2;
   v->data[len] = '\0';
   v->data[len + 1 + len2] = '\0';
-  if (typed_mt)
-    lua_pushvalue(L, typed_mt);
-  else
-    lasp_push_typed_mt(L);
+  lasp_push_typed_mt(L);
   lua_setmetatable(L, -2);
   return v;
 }
 
-static lasp_typed_t *new_typed(lua_State *L, bson_type_t type, size_t len, size_t len2) {
-  return new_typed_in(L, 0, type, len, len2);
-}
-
-static lasp_typed_t *new_typed_bytes(lua_State *L, int typed_mt, bson_type_t type, const void *a,
-                                     size_t len, const void *b, size_t len2) {
-  lasp_typed_t *v = new_typed_in(L, typed_mt, type, len, len2);
+static lasp_typed_t *new_typed_bytes(lua_State *L, bson_type_t type, const void *a, size_t len,
+                                     const void *b, size_t len2) {
+  lasp_typed_t *v = new_typed(L, type, len, len2);
   if (len) memcpy(v->data, a, len);
   if (len2) memcpy(v->data + len + 1, b, len2);
   return v;
@@ -175,53 +166,52 @@ static uint64_t read_u64(const uint8_t *p) {
   return BSON_UINT64_FROM_LE(v);
 }
 
-void lasp_push_typed_raw(lua_State *L, int typed_mt, bson_type_t type, const uint8_t *p,
-                         size_t len) {
+void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *p, size_t len) {
   lasp_typed_t *v;
   size_t n;
   switch (type) {
     case BSON_TYPE_OID:
-      memcpy(new_typed_in(L, typed_mt, type, 0, 0)->v.oid.bytes, p, 12);
+      memcpy(new_typed(L, type, 0, 0)->v.oid.bytes, p, 12);
       break;
     case BSON_TYPE_DATE_TIME:
-      new_typed_in(L, typed_mt, type, 0, 0)->v.i64 = (int64_t)read_u64(p);
+      new_typed(L, type, 0, 0)->v.i64 = (int64_t)read_u64(p);
       break;
     case BSON_TYPE_TIMESTAMP: /* increment first, then seconds */
-      v = new_typed_in(L, typed_mt, type, 0, 0);
+      v = new_typed(L, type, 0, 0);
       v->v.ts.i = read_u32(p);
       v->v.ts.t = read_u32(p + 4);
       break;
     case BSON_TYPE_DECIMAL128:
-      v = new_typed_in(L, typed_mt, type, 0, 0);
+      v = new_typed(L, type, 0, 0);
       v->v.dec.low = read_u64(p);
       v->v.dec.high = read_u64(p + 8);
       break;
     case BSON_TYPE_BINARY: {
       /* int32 length, subtype, bytes; the old subtype 2 nests a second length. */
       size_t skip = p[4] == BSON_SUBTYPE_BINARY_DEPRECATED ? 9 : 5;
-      new_typed_bytes(L, typed_mt, type, p + skip, len - skip, NULL, 0)->subtype = p[4];
+      new_typed_bytes(L, type, p + skip, len - skip, NULL, 0)->subtype = p[4];
       break;
     }
     case BSON_TYPE_REGEX:
       n = strlen((const char *)p);
-      new_typed_bytes(L, typed_mt, type, p, n, p + n + 1, len - n - 2);
+      new_typed_bytes(L, type, p, n, p + n + 1, len - n - 2);
       break;
     case BSON_TYPE_CODE:
-      new_typed_bytes(L, typed_mt, type, p + 4, len - 5, NULL, 0);
+      new_typed_bytes(L, type, p + 4, len - 5, NULL, 0);
       break;
     case BSON_TYPE_CODEWSCOPE: /* int32 total, string code, scope document */
       n = read_u32(p + 4);
-      new_typed_bytes(L, typed_mt, type, p + 8, n - 1, p + 8 + n, len - 8 - n);
+      new_typed_bytes(L, type, p + 8, n - 1, p + 8 + n, len - 8 - n);
       break;
     case BSON_TYPE_DBPOINTER: /* string collection, ObjectId */
       n = read_u32(p);
-      v = new_typed_bytes(L, typed_mt, type, p + 4, n - 1, NULL, 0);
+      v = new_typed_bytes(L, type, p + 4, n - 1, NULL, 0);
       memcpy(v->v.oid.bytes, p + 4 + n, 12);
       break;
     case BSON_TYPE_MINKEY:
     case BSON_TYPE_MAXKEY:
     default:
-      new_typed_in(L, typed_mt, type, 0, 0);
+      new_typed(L, type, 0, 0);
       break;
   }
 }
@@ -340,7 +330,7 @@ static int l_binary(lua_State *L) {
   size_t len;
   const char *data = luaL_checklstring(L, 1, &len);
   int64_t subtype = lua_isnoneornil(L, 2) ? 0 : check_int(L, 2, 0, 255);
-  new_typed_bytes(L, 0, BSON_TYPE_BINARY, data, len, NULL, 0)->subtype = (uint8_t)subtype;
+  new_typed_bytes(L, BSON_TYPE_BINARY, data, len, NULL, 0)->subtype = (uint8_t)subtype;
   return 1;
 }
 
@@ -350,7 +340,7 @@ static int l_regex(lua_State *L) {
   const char *options = luaL_optlstring(L, 2, "", &olen);
   luaL_argcheck(L, memchr(pattern, '\0', len) == NULL, 1, "pattern contains a NUL byte");
   luaL_argcheck(L, strspn(options, "ilmsux") == olen, 2, "options must be among \"ilmsux\"");
-  new_typed_bytes(L, 0, BSON_TYPE_REGEX, pattern, len, options, olen);
+  new_typed_bytes(L, BSON_TYPE_REGEX, pattern, len, options, olen);
   return 1;
 }
 
@@ -358,7 +348,7 @@ static int l_javascript(lua_State *L) {
   size_t len;
   const char *code = luaL_checklstring(L, 1, &len);
   luaL_argcheck(L, memchr(code, '\0', len) == NULL, 1, "code contains a NUL byte");
-  new_typed_bytes(L, 0, BSON_TYPE_CODE, code, len, NULL, 0);
+  new_typed_bytes(L, BSON_TYPE_CODE, code, len, NULL, 0);
   return 1;
 }
 
