@@ -67,6 +67,7 @@ static void kill_everything(void) {
   if (abnormal_exits > 0) {
     fprintf(stderr, "harness: %d aspd instance(s) ended abnormally; failing the test\n",
             abnormal_exits);
+    fflush(NULL); /* _exit skips the stdio flush that exit would still do */
     _exit(1);
   }
 }
@@ -169,7 +170,8 @@ static int stop_process(aspd_instance_t *inst) {
   return -1;
 }
 
-bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char *const *extra_args) {
+bool aspd_harness_start(aspd_instance_t *out, const char *state_dir,
+                        const char *const *extra_args) {
   register_cleanup();
   memset(out, 0, sizeof *out);
   const char *bin = getenv("ASPD_BIN");
@@ -186,8 +188,8 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char 
   /* execv wants mutable strings; the child copies are never freed because it execs or exits. */
   char *argv[64];
   int argc = 0;
-  const char *fixed[] = {bin, "--dev", "--port", "0", "--state-dir", out->state_dir,
-                         "--exit-with-parent"};
+  const char *fixed[] = {
+      bin, "--dev", "--port", "0", "--state-dir", out->state_dir, "--exit-with-parent"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[argc++] = strdup(fixed[i]);
   for (int i = 0; extra_args && extra_args[i] && argc < 62; i++) {
     argv[argc++] = strdup(extra_args[i]);

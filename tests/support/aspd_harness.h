@@ -11,11 +11,11 @@
 typedef struct {
   pid_t pid;
   int port;
-  char uri[1024];       /* the mongodb:// line aspd printed */
-  char ca_file[512];    /* tlsCAFile from that line */
-  char user[128];       /* dev user name */
-  char password[128];   /* dev user password */
-  char state_dir[512];  /* state directory (created by the harness when not given) */
+  char uri[1024];      /* the mongodb:// line aspd printed */
+  char ca_file[512];   /* tlsCAFile from that line */
+  char user[128];      /* dev user name */
+  char password[128];  /* dev user password */
+  char state_dir[512]; /* state directory (created by the harness when not given) */
 } aspd_instance_t;
 
 /* Starts `aspd --dev --port 0 --state-dir DIR --exit-with-parent EXTRA...`.
