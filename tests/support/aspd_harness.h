@@ -1,7 +1,11 @@
 /* Start and stop a real aspd for a test: free port on 127.0.0.1, fresh state
  * directory, TLS with the generated CA, the --dev user. The server is always
  * stopped: at aspd_harness_stop, at exit, and (via --exit-with-parent) if the
- * test process dies. An aspd that crashed or exited non-zero fails the test at exit. */
+ * test process dies. An aspd that crashed or exited non-zero fails the test at exit.
+ *
+ * Call start and stop from the test's main thread: the harness keeps unlocked globals, and
+ * --exit-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that forked aspd ends, so an
+ * aspd started from a worker thread is stopped when that worker returns. */
 #ifndef ASPD_HARNESS_H
 #define ASPD_HARNESS_H
 
