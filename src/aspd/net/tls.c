@@ -46,10 +46,14 @@ SSL_CTX *aspd_tls_context_new(const char *cert_file, const char *key_file, const
       return fail(ctx, err, err_len, "load CA", ca_file);
     }
   }
-  /* Build the served chain once, here, instead of in every handshake: concurrent handshakes
-   * would otherwise race on OpenSSL's lazily cached certificate extensions (ThreadSanitizer:
-   * ASN1_STRING_set vs ASN1_STRING_cmp). A chain that does not verify is served as before. */
-  if (SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR) == 0) {
+  /* A file holding only the leaf makes OpenSSL complete the chain from the store in every
+   * handshake, and concurrent handshakes then race on its lazily cached certificate
+   * extensions (ThreadSanitizer: ASN1_STRING_set vs ASN1_STRING_cmp). Complete it once, here.
+   * A file with intermediates is served as it is, never rebuilt. A chain that does not verify
+   * is served as far as it goes, as before. */
+  STACK_OF(X509) *chain = NULL;
+  SSL_CTX_get0_chain_certs(ctx, &chain);
+  if (!chain && SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR) == 0) {
     return fail(ctx, err, err_len, "build certificate chain for", cert_file);
   }
   ERR_clear_error();
