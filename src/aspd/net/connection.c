@@ -84,7 +84,13 @@ static uint8_t *read_message(SSL *ssl, uint64_t id, size_t *len) {
     return NULL;
   }
   *len = (size_t)header.message_length;
+  /* The client picks the size (up to 48 MB): running out of memory closes this connection
+   * instead of crashing the server. */
   uint8_t *msg = malloc(*len);
+  if (!msg) {
+    aspd_log("conn %llu: no memory for a %zu-byte message; closing", (unsigned long long)id, *len);
+    return NULL;
+  }
   memcpy(msg, header_bytes, sizeof header_bytes);
   set_receive_timeout(SSL_get_fd(ssl), BODY_TIMEOUT_SECONDS);
   status = read_exact(ssl, msg + ASPD_WIRE_HEADER_LEN, *len - ASPD_WIRE_HEADER_LEN, reason,
