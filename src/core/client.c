@@ -17,14 +17,26 @@ struct asp_client_t {
 /* Forks seen by this process, counted by an atfork handler: comparing it costs nothing,
  * where a getpid() per command is a system call. */
 static atomic_uint fork_count;
-static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
+static pthread_once_t process_hooks_once = PTHREAD_ONCE_INIT;
 
 static void count_fork(void) {
   atomic_fetch_add(&fork_count, 1);
 }
 
-static void watch_forks(void) {
+/* libmongoc's default handler prints its debug and info chatter (for example
+ * "Speculative authentication failed") on the host's stderr; a library should stay
+ * quiet unless something is wrong, and every failure already reaches the caller as an
+ * error. Warnings and worse still go to libmongoc's own handler. */
+static void log_warnings_only(mongoc_log_level_t level, const char *domain, const char *message,
+                              void *user_data) {
+  if (level <= MONGOC_LOG_LEVEL_WARNING) {
+    mongoc_log_default_handler(level, domain, message, user_data);
+  }
+}
+
+static void install_process_hooks(void) {
   pthread_atfork(NULL, NULL, count_fork);
+  mongoc_log_set_handler(log_warnings_only, NULL);
 }
 
 /* The password as typed in the URI (still percent-encoded), so that a parser message
@@ -151,8 +163,8 @@ static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *
 asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *opts,
                              asp_error_t *err) {
   asp_error_clear(err);
-  mongoc_init(); /* idempotent; with the fork counter the only global state */
-  pthread_once(&fork_watch_once, watch_forks);
+  mongoc_init(); /* idempotent; with the fork counter and log filter the only global state */
+  pthread_once(&process_hooks_once, install_process_hooks);
   if (!uri_string) {
     asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "no URI given");
     return NULL;
