@@ -7,18 +7,7 @@
 #include <string.h>
 
 #include "aspd_harness.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
+#include "check_msg.h"
 
 /* An ASP command the workspace answers; only atlasAdmin may run it. */
 #define ASP_COMMAND "listWorkspaceDefaults"
@@ -303,10 +292,5 @@ int main(void) {
   test_users_file();
   test_refused_users();
   mongoc_cleanup();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  puts("auth: all checks passed");
-  return 0;
+  return check_msg_report("auth");
 }

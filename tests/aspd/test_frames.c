@@ -9,18 +9,7 @@
 
 #include "../../src/aspd/net/wire.c"
 #include "aspd_harness.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
+#include "check_msg.h"
 
 typedef struct {
   uint8_t bytes[8192];
@@ -352,10 +341,5 @@ int main(void) {
   test_live(&inst);
   CHECK(aspd_harness_stop(&inst) == 0, "aspd did not exit 0");
   mongoc_cleanup();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  puts("frames: all checks passed");
-  return 0;
+  return check_msg_report("frames");
 }

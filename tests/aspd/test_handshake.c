@@ -9,18 +9,7 @@
 #include <unistd.h>
 
 #include "aspd_harness.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
+#include "check_msg.h"
 
 static bool run(mongoc_client_t *client, const char *json, bson_t *reply, bson_error_t *error) {
   bson_error_t parse_error;
@@ -344,10 +333,5 @@ int main(void) {
         "aspd did not exit 0 on SIGINT (code %d status %d)", info.si_code, info.si_status);
   aspd_harness_stop(&inst);
   mongoc_cleanup();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  puts("handshake: all checks passed");
-  return 0;
+  return check_msg_report("handshake");
 }

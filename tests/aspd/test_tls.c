@@ -13,18 +13,7 @@
 #include <unistd.h>
 
 #include "aspd_harness.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fputc('\n', stderr);                                 \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
+#include "check_msg.h"
 
 static bool ping(const char *uri, bson_error_t *error) {
   mongoc_client_t *client = mongoc_client_new(uri);
@@ -241,10 +230,5 @@ int main(void) {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "aspd --version: status %d", status);
 
   mongoc_cleanup();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  puts("tls: all checks passed");
-  return 0;
+  return check_msg_report("tls");
 }
