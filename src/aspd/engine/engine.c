@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "commands/reply.h"
 #include "engine/engine_internal.h"
@@ -14,8 +14,33 @@
 /* Counters and sink contents are written at most this often, and at close. */
 #define FLUSH_INTERVAL_MS 2000
 #define IDLE_TICK_MS 10
+/* Longest the engine thread stays off the lock for waiting command threads. */
+#define YIELD_MAX_NS 2000000L
 /* Atlas prunes sample cursors that nobody polled for about 5 minutes. */
 #define SAMPLE_IDLE_MS_DEFAULT (5 * 60 * 1000)
+
+void aspd_engine_lock(aspd_engine_t *e) {
+  atomic_fetch_add(&e->waiting, 1);
+  pthread_mutex_lock(&e->lock);
+  atomic_fetch_sub(&e->waiting, 1);
+}
+
+bool aspd_engine_contended(aspd_engine_t *e) {
+  return atomic_load_explicit(&e->waiting, memory_order_relaxed) > 0;
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+void aspd_engine_yield(aspd_engine_t *e) {
+  pthread_mutex_unlock(&e->lock);
+  int64_t until = now_ns() + YIELD_MAX_NS;
+  while (aspd_engine_contended(e) && now_ns() < until) sched_yield();
+  pthread_mutex_lock(&e->lock);
+}
 
 void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p) {
   for (aspd_processor_t **pp = &e->processors; *pp; pp = &(*pp)->next) {
@@ -83,11 +108,8 @@ static void *engine_thread(void *arg) {
     aspd_taps_reap(e, now);
     if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) flush(e, true);
     if (busy) {
-      /* An unlimited source: let command threads in between slices. */
-      pthread_mutex_unlock(&e->lock);
-      sched_yield();
-      usleep(50);
-      pthread_mutex_lock(&e->lock);
+      /* An unlimited source: run the next slice at once, after any waiting command. */
+      if (aspd_engine_contended(e)) aspd_engine_yield(e);
       continue;
     }
     struct timespec until;
@@ -206,7 +228,7 @@ aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *re
 void aspd_engine_close(aspd_engine_t *e) {
   if (!e) return;
   if (e->thread_running) {
-    pthread_mutex_lock(&e->lock);
+    aspd_engine_lock(e);
     e->closing = true;
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);

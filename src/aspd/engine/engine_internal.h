@@ -4,6 +4,7 @@
 #define ASPD_ENGINE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "engine/engine.h"
 #include "engine/memstore.h"
@@ -67,11 +68,16 @@ typedef struct aspd_processor {
   int64_t last_input_ms;             /* processing time of the last source document */
   aspd_window_state_t *window_state; /* open windows, when the plan has a window */
   aspd_tap_t *taps;
+  uint64_t slice; /* the engine slice that last ran it (one turn per slice) */
   struct aspd_processor *next;
 } aspd_processor_t;
 
 struct aspd_engine {
   pthread_mutex_t lock;
+  /* Command threads waiting for the lock: the engine thread lets them in
+   * (glibc mutexes are unfair, so merely unlocking would starve them). */
+  atomic_int waiting;
+  uint64_t slice;      /* engine slices run so far */
   pthread_cond_t wake; /* engine thread: a processor started, or close */
   pthread_t thread;
   bool thread_running, closing;
@@ -85,6 +91,14 @@ struct aspd_engine {
 };
 
 int64_t aspd_now_ms(void);
+
+/* engine.c: the lock as command threads take it (counted in `waiting`). */
+void aspd_engine_lock(aspd_engine_t *e);
+/* Engine thread: true when a command thread waits for the lock. */
+bool aspd_engine_contended(aspd_engine_t *e);
+/* Engine thread: releases the lock until the waiting command threads have had
+ * it (bounded, so a stream of commands cannot stop the processors). */
+void aspd_engine_yield(aspd_engine_t *e);
 const char *aspd_state_name(aspd_state_t state);
 
 /* processor.c */

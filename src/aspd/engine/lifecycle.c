@@ -32,7 +32,7 @@ static void set_state(aspd_processor_t *p, aspd_state_t state) {
 
 /* Lock, find by name, and fail when missing. */
 static aspd_processor_t *locked_find(aspd_engine_t *e, const char *name, aspd_error_t *err) {
-  pthread_mutex_lock(&e->lock);
+  aspd_engine_lock(e);
   aspd_processor_t *p = aspd_processor_find(e, name);
   if (!p) {
     not_found(err, name);
@@ -73,7 +73,7 @@ static aspd_processor_t *new_processor(const char *name, const bson_t *pipeline,
 
 bool aspd_engine_create(aspd_engine_t *e, const char *name, const bson_t *pipeline,
                         const bson_t *options, aspd_error_t *err) {
-  pthread_mutex_lock(&e->lock);
+  aspd_engine_lock(e);
   if (aspd_processor_find(e, name)) {
     aspd_error_set(err, ASPD_E_COMMAND_FAILED, "stream processor name already exists: %s", name);
     pthread_mutex_unlock(&e->lock);
@@ -325,7 +325,7 @@ bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t
 
 bool aspd_engine_list(aspd_engine_t *e, const bson_t *filter, bson_t *out, aspd_error_t *err) {
   if (!aspd_match_validate(filter, err)) return false;
-  pthread_mutex_lock(&e->lock);
+  aspd_engine_lock(e);
   uint32_t n = 0;
   for (aspd_processor_t *p = e->processors; p; p = p->next) {
     if (p->ephemeral) continue;
@@ -356,7 +356,7 @@ bool aspd_engine_list(aspd_engine_t *e, const bson_t *filter, bson_t *out, aspd_
 
 bool aspd_engine_process(aspd_engine_t *e, const bson_t *pipeline, const bson_t *options,
                          char *name_out, size_t name_len, int64_t *cursor_id, aspd_error_t *err) {
-  pthread_mutex_lock(&e->lock);
+  aspd_engine_lock(e);
   bson_oid_t oid;
   bson_oid_init(&oid, NULL);
   char hex[25];

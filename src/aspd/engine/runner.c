@@ -8,9 +8,12 @@
 #include "engine/match.h"
 #include "engine/transform.h"
 
-/* Documents one processor may produce per slice, so that commands get the lock
- * between slices even when a source runs unlimited. */
+/* Documents one processor may produce per slice, so that every processor gets
+ * its turn even when a source runs unlimited. A processor also ends its turn
+ * early when a command thread waits for the lock. */
 #define MAX_PER_SLICE 512
+/* ...but only after this many, so that a stream of commands cannot stop it. */
+#define MIN_PER_TURN 16
 
 static const char *const earliest_names[] = {"earliest", "beginning", "smallest"};
 
@@ -371,6 +374,11 @@ static bool must_wait_for_cursor(const aspd_processor_t *p) {
   return p->ephemeral && p->plan->source != ASPD_SOURCE_SAMPLE && aspd_taps_full(p);
 }
 
+/* A turn ends early when a command thread waits for the lock. */
+static bool turn_over(aspd_engine_t *e, int produced) {
+  return produced >= MIN_PER_TURN && aspd_engine_contended(e);
+}
+
 /* Returns true when the processor could produce more right away. */
 static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
@@ -384,7 +392,7 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
         budget = due - p->generated_this_run;
         if (budget > MAX_PER_SLICE) budget = MAX_PER_SLICE;
       }
-      for (int64_t i = 0; i < budget; i++) {
+      for (int64_t i = 0; i < budget && !turn_over(e, produced); i++) {
         bson_t body = BSON_INITIALIZER;
         aspd_solar_generate(&p->rng, now_ms, &body);
         process_one(e, p, &body, -1, now_ms);
@@ -392,11 +400,12 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
         p->generated_this_run++;
         produced++;
       }
-      return plan->docs_per_second <= 0 && produced > 0;
+      return (plan->docs_per_second <= 0 && produced > 0) || produced < budget;
     }
     case ASPD_SOURCE_DOCUMENTS: {
       bool more = true;
       while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
+        if (turn_over(e, produced)) return true;
         more = p->source_offset < (int64_t)plan->document_count;
         if (!more) break;
         bson_t body;
@@ -414,6 +423,7 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
           aspd_memstore_dataset(e->memstore, plan->source_connection, NULL, plan->source_topic);
       if (p->source_offset < set->first_offset) p->source_offset = set->first_offset;
       while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
+        if (turn_over(e, produced)) return true;
         const bson_t *body = aspd_dataset_at(set, p->source_offset);
         if (!body) break;
         process_one(e, p, body, p->source_offset, now_ms);
@@ -427,14 +437,23 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
 
 bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms) {
   bool busy = false;
-  for (aspd_processor_t *p = e->processors; p; p = p->next) {
-    if (p->state != ASPD_STATE_STARTED || !p->plan) continue;
+  uint64_t slice = ++e->slice;
+  aspd_processor_t *next;
+  for (aspd_processor_t *p = e->processors; p; p = next) {
+    next = p->next;
+    if (p->state != ASPD_STATE_STARTED || !p->plan || p->slice == slice) continue;
+    p->slice = slice;
     int64_t before = p->totals.input_count;
     busy = run_processor(e, p, now_ms) || busy;
     if (p->window_state) close_windows(e, p, now_ms, true);
     /* Nothing more will ever come (after the last windows): sample cursors can end. */
     if (p->source_exhausted) aspd_taps_end_input(p);
     if (p->totals.input_count != before && !p->ephemeral) e->processors_dirty = true;
+    if (aspd_engine_contended(e)) {
+      /* Commands may drop processors meanwhile: start over, skipping those that had their turn. */
+      aspd_engine_yield(e);
+      next = e->processors;
+    }
   }
   return busy;
 }

@@ -135,7 +135,7 @@ void aspd_taps_reap(aspd_engine_t *e, int64_t now_ms) {
 
 bool aspd_engine_sample_start(aspd_engine_t *e, const char *name, int64_t limit, int64_t *cursor_id,
                               aspd_error_t *err) {
-  pthread_mutex_lock(&e->lock);
+  aspd_engine_lock(e);
   aspd_processor_t *p = aspd_processor_find(e, name);
   bool ok = false;
   if (!p) {
@@ -157,7 +157,7 @@ bool aspd_engine_sample_start(aspd_engine_t *e, const char *name, int64_t limit,
 bool aspd_engine_sample_more(aspd_engine_t *e, const char *name, int64_t cursor_id,
                              int32_t batch_size, bson_t *messages, int64_t *next,
                              aspd_error_t *err) {
-  pthread_mutex_lock(&e->lock);
+  aspd_engine_lock(e);
   aspd_processor_t *p = aspd_processor_find(e, name);
   aspd_tap_t *tap = NULL;
   for (aspd_tap_t *t = p ? p->taps : NULL; t; t = t->next) {
