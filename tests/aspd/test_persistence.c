@@ -2,9 +2,13 @@
  * sink contents survive a restart; STARTED processors run again; a corrupt state
  * file stops start-up with a clear message and is left untouched. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "workspace_test_util.h"
+
+/* Documents aspd keeps per collection (ASPD_MEMSTORE_RETAIN): the oldest go first. */
+#define SINK_RETAIN 100000
 
 static int64_t input_count(mongoc_client_t *c, const char *name) {
   char cmd[256];
@@ -54,6 +58,58 @@ static int persisted_docs(const char *state_dir) {
   CHECK(wt_array_len(doc, "topics.0.docs") == 3);
   bson_destroy(doc);
   return n;
+}
+
+static ino_t sinks_inode(const char *state_dir) {
+  char path[1024];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/sinks.json", state_dir);
+  return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* SIGTERM while unlimited sources write to collections: aspd exits cleanly
+ * (the harness checks) and what they had emitted by then is on disk. */
+static void stop_at_full_rate(void) {
+  char dir[512], cmd[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  mongoc_client_t *c = wt_client(&inst);
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd,
+             "{\"createStreamProcessor\": \"full%d\", \"pipeline\": [{\"$source\": "
+             "{\"connectionName\": \"unlimited_solar\"}}, {\"$merge\": {\"into\": "
+             "{\"connectionName\": \"cluster0\", \"db\": \"solar\", \"coll\": \"full%d\"}}}]}",
+             i, i);
+    WT_OK(c, cmd);
+    snprintf(cmd, sizeof cmd, "{\"startStreamProcessor\": \"full%d\"}", i);
+    WT_OK(c, cmd);
+  }
+  usleep(300000);
+  int64_t emitted[2];
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"full%d\"}", i);
+    bson_t reply;
+    bson_error_t error;
+    CHECK(wt_run(c, cmd, &reply, &error));
+    emitted[i] = wt_int(&reply, "stats.outputMessageCount", NULL);
+    bson_destroy(&reply);
+    if (emitted[i] > SINK_RETAIN) emitted[i] = SINK_RETAIN;
+    CHECK(emitted[i] > 0);
+  }
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/sinks.json", dir);
+  char *text = read_text(path);
+  bson_error_t error;
+  bson_t *doc = text ? bson_new_from_json((const uint8_t *)text, -1, &error) : NULL;
+  free(text);
+  CHECK(doc != NULL);
+  if (!doc) return;
+  CHECK(wt_array_len(doc, "collections.0.docs") >= emitted[0]);
+  CHECK(wt_array_len(doc, "collections.1.docs") >= emitted[1]);
+  bson_destroy(doc);
 }
 
 /* Runs aspd on state_dir expecting it to refuse to start; returns its output. */
@@ -132,6 +188,8 @@ int main(void) {
   WT_OK(c, "{\"stopStreamProcessor\": \"running\"}");
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
+  /* Restored sinks are written again with what came since: the unchanged topic too. */
+  CHECK(persisted_docs(dir) > 0);
 
   /* A processor whose connection disappeared comes back FAILED, and FAILED can start. */
   if (!aspd_harness_start(&inst, dir, no_args)) return 1;
@@ -144,6 +202,7 @@ int main(void) {
   FILE *f = fopen(path, "w");
   fputs("{\"connections\": []}", f);
   fclose(f);
+  ino_t sinks_before = sinks_inode(dir);
   if (!aspd_harness_start(&inst, dir, no_args)) return 1;
   c = wt_client(&inst);
   CHECK(state_is(c, "running", "FAILED"));
@@ -152,6 +211,8 @@ int main(void) {
   bson_destroy(&reply);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
+  /* No sink changed in that run: sinks.json was not rewritten (every write renames a new file). */
+  CHECK(sinks_before != 0 && sinks_inode(dir) == sinks_before);
   f = fopen(path, "w");
   fputs(saved, f);
   fclose(f);
@@ -190,5 +251,6 @@ int main(void) {
   fputs("not json", f);
   fclose(f);
   expect_refusal(dir, "sinks.json is corrupt");
+  stop_at_full_rate();
   return wt_finish("aspd.persistence");
 }

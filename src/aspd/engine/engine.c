@@ -79,23 +79,28 @@ bool aspd_engine_save_processors(aspd_engine_t *e, aspd_error_t *err) {
   return ok;
 }
 
-/* Sink contents can be large: they are copied under the lock and encoded and
- * written without it. Only the engine thread (or close, after it) writes them. */
+/* Sink contents can be large: only the datasets that changed are snapshotted
+ * under the lock (document pointers, not copies), then encoded and written
+ * without it. Only the engine thread (or close, after it) writes them, so no
+ * document is appended or dropped meanwhile. */
 static void save_sinks(aspd_engine_t *e, bool locked) {
-  bson_t doc = BSON_INITIALIZER;
-  aspd_memstore_to_bson(e->memstore, &doc);
+  aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, e->sinks_unsaved);
+  if (!snap) return;
   if (locked) pthread_mutex_unlock(&e->lock);
-  char msg[512];
-  if (!aspd_state_file_save(e->state_dir, SINKS_FILE, &doc, msg, sizeof msg)) {
-    fprintf(stderr, "aspd: could not persist sink contents: %s\n", msg);
-  }
-  bson_destroy(&doc);
+  const struct iovec *pieces;
+  size_t count;
+  char msg[512] = "cannot encode the sink contents";
+  bool ok = aspd_memstore_encode(snap, &pieces, &count) &&
+            aspd_state_file_save_pieces(e->state_dir, SINKS_FILE, pieces, count, msg, sizeof msg);
+  if (!ok) fprintf(stderr, "aspd: could not persist sink contents: %s\n", msg);
+  aspd_memstore_snapshot_free(snap);
   if (locked) pthread_mutex_lock(&e->lock);
+  e->sinks_unsaved = !ok;
 }
 
 static void flush(aspd_engine_t *e, bool locked) {
   if (e->processors_dirty) aspd_engine_save_processors(e, NULL);
-  if (aspd_memstore_dirty(e->memstore)) save_sinks(e, locked);
+  save_sinks(e, locked);
   e->last_flush_ms = aspd_now_ms();
 }
 

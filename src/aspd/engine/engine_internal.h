@@ -86,6 +86,7 @@ struct aspd_engine {
   aspd_memstore_t *memstore;
   aspd_processor_t *processors;
   bool processors_dirty; /* counters changed since the last write */
+  bool sinks_unsaved;    /* the last write of sink contents failed: write even if unchanged */
   int64_t last_flush_ms;
   int64_t sample_idle_ms;
 };

@@ -1,5 +1,6 @@
 #include "engine/memstore.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +9,22 @@
 struct aspd_memstore {
   aspd_dataset_t **sets;
   size_t count, cap;
-  bool dirty;
+};
+
+/* A dataset to encode again: its documents at snapshot time. */
+typedef struct {
+  aspd_dataset_t *set;
+  bson_t **docs;
+  size_t count;
+  int64_t first_offset;
+} pending_t;
+
+struct aspd_memstore_snapshot {
+  aspd_dataset_t **sets; /* every dataset, in store order */
+  size_t count;
+  pending_t *pending;
+  size_t pending_count;
+  struct iovec *pieces;
 };
 
 aspd_memstore_t *aspd_memstore_new(void) {
@@ -21,6 +37,7 @@ static void free_set(aspd_dataset_t *set) {
   free(set->connection);
   free(set->db);
   free(set->name);
+  bson_free(set->json);
   free(set);
 }
 
@@ -45,6 +62,7 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
   s->connection = strdup(connection);
   s->db = db ? strdup(db) : NULL;
   s->name = strdup(name);
+  s->changed = true; /* a new empty topic is persisted too */
   if (store->count == store->cap) {
     store->cap = store->cap ? store->cap * 2 : 8;
     store->sets = realloc(store->sets, store->cap * sizeof *store->sets);
@@ -64,7 +82,7 @@ static void grow(aspd_dataset_t *set) {
   set->head = 0;
 }
 
-void aspd_dataset_append(aspd_memstore_t *store, aspd_dataset_t *set, const bson_t *doc) {
+void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc) {
   if (set->count == set->cap && set->cap < ASPD_MEMSTORE_RETAIN) grow(set);
   if (set->count == set->cap) { /* full at the retention limit: drop the oldest */
     bson_destroy(set->docs[set->head]);
@@ -74,7 +92,7 @@ void aspd_dataset_append(aspd_memstore_t *store, aspd_dataset_t *set, const bson
   }
   set->docs[(set->head + set->count) % set->cap] = bson_copy(doc);
   set->count++;
-  store->dirty = true;
+  set->changed = true;
 }
 
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
@@ -86,47 +104,99 @@ int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
   return set->first_offset + (int64_t)set->count;
 }
 
-bool aspd_memstore_dirty(const aspd_memstore_t *store) {
-  return store->dirty;
+aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force) {
+  bool changed = force;
+  for (size_t i = 0; i < store->count && !changed; i++) changed = store->sets[i]->changed;
+  if (!changed) return NULL;
+  aspd_memstore_snapshot_t *snap = calloc(1, sizeof *snap);
+  snap->count = store->count;
+  snap->sets = malloc((store->count ? store->count : 1) * sizeof *snap->sets);
+  snap->pending = calloc(store->count ? store->count : 1, sizeof *snap->pending);
+  for (size_t i = 0; i < store->count; i++) {
+    aspd_dataset_t *set = store->sets[i];
+    snap->sets[i] = set;
+    if (!set->changed && set->json) continue;
+    pending_t *p = &snap->pending[snap->pending_count++];
+    p->set = set;
+    p->count = set->count;
+    p->first_offset = set->first_offset;
+    p->docs = malloc((set->count ? set->count : 1) * sizeof *p->docs);
+    for (size_t k = 0; k < set->count; k++) p->docs[k] = set->docs[(set->head + k) % set->cap];
+    set->changed = false;
+  }
+  return snap;
 }
 
-static void append_set(bson_t *list, uint32_t index, const aspd_dataset_t *set) {
-  char key[16];
-  const char *k;
-  bson_uint32_to_string(index, &k, key, sizeof key);
-  bson_t item, docs;
-  BSON_APPEND_DOCUMENT_BEGIN(list, k, &item);
+static void encode_set(const pending_t *p) {
+  const aspd_dataset_t *set = p->set;
+  bson_t item = BSON_INITIALIZER, docs;
   BSON_APPEND_UTF8(&item, "connection", set->connection);
   if (set->db) {
     BSON_APPEND_UTF8(&item, "db", set->db);
     BSON_APPEND_UTF8(&item, "coll", set->name);
   } else {
     BSON_APPEND_UTF8(&item, "topic", set->name);
-    BSON_APPEND_INT64(&item, "firstOffset", set->first_offset);
+    BSON_APPEND_INT64(&item, "firstOffset", p->first_offset);
   }
   BSON_APPEND_ARRAY_BEGIN(&item, "docs", &docs);
-  for (size_t i = 0; i < set->count; i++) {
+  for (size_t i = 0; i < p->count; i++) {
+    char key[16];
+    const char *k;
     bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-    bson_append_document(&docs, k, -1, set->docs[(set->head + i) % set->cap]);
+    bson_append_document(&docs, k, -1, p->docs[i]);
   }
   bson_append_array_end(&item, &docs);
-  bson_append_document_end(list, &item);
+  bson_free(p->set->json);
+  p->set->json = bson_as_canonical_extended_json(&item, &p->set->json_len);
+  bson_destroy(&item);
 }
 
-void aspd_memstore_to_bson(aspd_memstore_t *store, bson_t *out) {
-  bson_t colls, topics;
-  uint32_t nc = 0, nt = 0;
-  BSON_APPEND_ARRAY_BEGIN(out, "collections", &colls);
-  for (size_t i = 0; i < store->count; i++) {
-    if (store->sets[i]->db) append_set(&colls, nc++, store->sets[i]);
+static struct iovec text(const char *s) {
+  return (struct iovec){.iov_base = (void *)(uintptr_t)s, .iov_len = strlen(s)};
+}
+
+/* Appends the encodings of the collections (or topics) to pieces, comma-separated. */
+static size_t add_list(const aspd_memstore_snapshot_t *snap, bool topics, struct iovec *pieces,
+                       size_t n) {
+  bool first = true;
+  for (size_t i = 0; i < snap->count; i++) {
+    const aspd_dataset_t *set = snap->sets[i];
+    if ((set->db == NULL) != topics) continue;
+    if (!first) pieces[n++] = text(", ");
+    pieces[n++] = (struct iovec){.iov_base = set->json, .iov_len = set->json_len};
+    first = false;
   }
-  bson_append_array_end(out, &colls);
-  BSON_APPEND_ARRAY_BEGIN(out, "topics", &topics);
-  for (size_t i = 0; i < store->count; i++) {
-    if (!store->sets[i]->db) append_set(&topics, nt++, store->sets[i]);
+  return n;
+}
+
+bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **pieces,
+                          size_t *count) {
+  bool ok = true;
+  for (size_t i = 0; i < snap->pending_count; i++) {
+    encode_set(&snap->pending[i]);
+    ok = ok && snap->pending[i].set->json;
   }
-  bson_append_array_end(out, &topics);
-  store->dirty = false;
+  if (!ok) return false;
+  /* Two pieces per dataset at most, and four around the lists. */
+  snap->pieces = malloc((2 * snap->count + 4) * sizeof *snap->pieces);
+  size_t n = 0;
+  snap->pieces[n++] = text("{\"collections\": [");
+  n = add_list(snap, false, snap->pieces, n);
+  snap->pieces[n++] = text("], \"topics\": [");
+  n = add_list(snap, true, snap->pieces, n);
+  snap->pieces[n++] = text("]}");
+  *pieces = snap->pieces;
+  *count = n;
+  return true;
+}
+
+void aspd_memstore_snapshot_free(aspd_memstore_snapshot_t *snap) {
+  if (!snap) return;
+  for (size_t i = 0; i < snap->pending_count; i++) free(snap->pending[i].docs);
+  free(snap->pending);
+  free(snap->sets);
+  free(snap->pieces);
+  free(snap);
 }
 
 static bool load_list(aspd_memstore_t *store, const bson_t *in, const char *key, bool topics,
@@ -166,7 +236,7 @@ static bool load_list(aspd_memstore_t *store, const bson_t *in, const char *key,
       bson_iter_document(&docs, &len, &data);
       bson_t doc;
       bson_init_static(&doc, data, len);
-      aspd_dataset_append(store, set, &doc);
+      aspd_dataset_append(set, &doc);
     }
   }
   return true;
@@ -178,6 +248,7 @@ corrupt:
 bool aspd_memstore_from_bson(aspd_memstore_t *store, const bson_t *in, aspd_error_t *err) {
   bool ok =
       load_list(store, in, "collections", false, err) && load_list(store, in, "topics", true, err);
-  store->dirty = false;
+  /* The file holds them already: rewritten (and encoded) only once something changes. */
+  for (size_t i = 0; i < store->count; i++) store->sets[i]->changed = false;
   return ok;
 }

@@ -8,6 +8,7 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "engine/error.h"
 
@@ -21,7 +22,12 @@ typedef struct {
   bson_t **docs;
   size_t head, count, cap;
   int64_t first_offset; /* offset of docs[head]: topics are read by offset */
+  bool changed;         /* since its last snapshot */
+  char *json;           /* its last encoding for the state file (engine thread only) */
+  size_t json_len;
 } aspd_dataset_t;
+
+typedef struct aspd_memstore_snapshot aspd_memstore_snapshot_t;
 
 aspd_memstore_t *aspd_memstore_new(void);
 void aspd_memstore_free(aspd_memstore_t *store);
@@ -31,17 +37,27 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
                                       const char *db, const char *name);
 
 /* Appends a copy of doc. */
-void aspd_dataset_append(aspd_memstore_t *store, aspd_dataset_t *set, const bson_t *doc);
+void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc);
 
 /* The document at an absolute offset, or NULL when it is gone or not yet written. */
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset);
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set);
 
-/* True when something changed since the last aspd_memstore_to_bson. */
-bool aspd_memstore_dirty(const aspd_memstore_t *store);
+/* Persistence in two steps, so that the engine lock is held only for the cheap
+ * one. Under the lock: the datasets that changed since the last snapshot (or
+ * were never encoded), as document pointers, not copies; NULL when none changed
+ * and !force. The pointers stay valid until documents are next appended, so
+ * the thread that appends (the engine thread) encodes the snapshot first. */
+aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force);
+/* Without the lock: encodes the snapshot's datasets (the others keep their last
+ * encoding) and sets *pieces to the whole state file, every dataset as of the
+ * snapshot, {collections:[{connection, db, coll, docs}],
+ * topics:[{connection, topic, firstOffset, docs}]}. The pieces belong to the
+ * snapshot. False when a dataset could not be encoded. */
+bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **pieces,
+                          size_t *count);
+void aspd_memstore_snapshot_free(aspd_memstore_snapshot_t *snap);
 
-/* {collections:[{connection, db, coll, docs}], topics:[{connection, topic, firstOffset, docs}]} */
-void aspd_memstore_to_bson(aspd_memstore_t *store, bson_t *out);
 bool aspd_memstore_from_bson(aspd_memstore_t *store, const bson_t *in, aspd_error_t *err);
 
 #endif

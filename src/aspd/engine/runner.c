@@ -160,7 +160,7 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
     bson_oid_init(&oid, NULL);
     BSON_APPEND_OID(stored, "_id", &oid);
     bson_concat(stored, letter);
-    aspd_dataset_append(e->memstore, set, stored);
+    aspd_dataset_append(set, stored);
     bson_destroy(stored);
   }
   bson_t *wrapped = BCON_NEW("_dlqMessage", BCON_DOCUMENT(letter));
@@ -227,13 +227,13 @@ static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *
   if (plan->sink == ASPD_SINK_TOPIC) {
     aspd_dataset_t *set =
         aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, plan->sink_name);
-    aspd_dataset_append(e->memstore, set, doc);
+    aspd_dataset_append(set, doc);
   } else if (plan->sink == ASPD_SINK_COLLECTION) {
     aspd_dataset_t *set =
         aspd_memstore_dataset(e->memstore, plan->sink_connection, plan->sink_db, plan->sink_name);
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "_id")) {
-      aspd_dataset_append(e->memstore, set, doc);
+      aspd_dataset_append(set, doc);
       return;
     }
     /* Like a collection insert: the server assigns an ObjectId. */
@@ -242,7 +242,7 @@ static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *
     bson_oid_init(&oid, NULL);
     BSON_APPEND_OID(&with_id, "_id", &oid);
     bson_concat(&with_id, doc);
-    aspd_dataset_append(e->memstore, set, &with_id);
+    aspd_dataset_append(set, &with_id);
     bson_destroy(&with_id);
   }
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,24 +27,27 @@ static bool sync_parent_dir(const char *path, char *err, size_t err_len) {
   return ok;
 }
 
-bool aspd_atomic_write(const char *path, const void *data, size_t len, char *err, size_t err_len) {
+bool aspd_atomic_writev(const char *path, const struct iovec *pieces, size_t count, char *err,
+                        size_t err_len) {
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
   int fd = mkstemp(tmp);
   if (fd < 0) return fail(err, err_len, "create", tmp);
-  const char *p = data;
-  size_t left = len;
-  while (left > 0) {
-    ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      fail(err, err_len, "write", tmp);
-      close(fd);
-      unlink(tmp);
-      return false;
+  for (size_t i = 0; i < count; i++) {
+    const char *p = pieces[i].iov_base;
+    size_t left = pieces[i].iov_len;
+    while (left > 0) {
+      ssize_t n = write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        fail(err, err_len, "write", tmp);
+        close(fd);
+        unlink(tmp);
+        return false;
+      }
+      p += n;
+      left -= (size_t)n;
     }
-    p += n;
-    left -= (size_t)n;
   }
   if (fsync(fd) != 0) {
     fail(err, err_len, "fsync", tmp);
@@ -58,6 +62,11 @@ bool aspd_atomic_write(const char *path, const void *data, size_t len, char *err
     return false;
   }
   return sync_parent_dir(path, err, err_len);
+}
+
+bool aspd_atomic_write(const char *path, const void *data, size_t len, char *err, size_t err_len) {
+  struct iovec piece = {.iov_base = (void *)(uintptr_t)data, .iov_len = len};
+  return aspd_atomic_writev(path, &piece, 1, err, err_len);
 }
 
 char *aspd_read_file(const char *path, size_t *len, bool *missing, char *err, size_t err_len) {

@@ -46,3 +46,10 @@ bool aspd_state_file_save(const char *dir, const char *name, const bson_t *doc, 
   bson_free(json);
   return ok;
 }
+
+bool aspd_state_file_save_pieces(const char *dir, const char *name, const struct iovec *pieces,
+                                 size_t count, char *err, size_t err_len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return aspd_atomic_writev(path, pieces, count, err, err_len);
+}
