@@ -4,7 +4,8 @@
 --   local aspd = require "support.aspd"
 --   local server = aspd.start{ connections = {...}, users = {"viewer:pw:read"} }
 --   ... server.uri, server.ca_file, server.user, server.password, server.port ...
---   server:stop()   -- in teardown; --exit-with-parent covers a crashed busted
+--   server:stop()   -- in teardown; raises unless aspd exited 0 (a sanitizer report fails
+--                   -- the spec); --exit-with-parent covers a crashed busted
 local M = {}
 
 local Server = {}
@@ -101,13 +102,55 @@ function Server:uri_for(user, password)
     self.ca_file)
 end
 
+-- Seconds aspd gets to exit after SIGTERM (it drains commands for up to 5 s), as in
+-- tests/support/aspd_harness.c.
+local STOP_TIMEOUT = 10
+
+-- How the child pid ended: nil while it runs, else "exit", status or "signal", number.
+-- aspd is this process's child (exec), so it stays a zombie until the pipe's close() reaps
+-- it, and a zombie's /proc/PID/stat carries its waitpid() status (field 52, Linux 3.5+).
+-- close() itself reports the status on 5.2+ only, not on 5.1/LuaJIT.
+local function exit_status(pid)
+  local f = assert(io.open("/proc/" .. pid .. "/stat"))
+  local stat = f:read("*a")
+  f:close()
+  local fields = {}
+  for w in stat:match("^.*%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = w end
+  if fields[1] ~= "Z" then return nil end
+  local status = assert(tonumber(fields[50]))
+  if status % 128 == 0 then return "exit", math.floor(status / 256) end
+  return "signal", status % 128
+end
+
 --- Stops the server (idempotent); keep_state leaves the state directory for a restart.
+--- Raises, after printing aspd.log, unless aspd exited 0: also when it died earlier or
+--- was still running STOP_TIMEOUT seconds after SIGTERM. Its state directory is then kept.
 function Server:stop(keep_state)
   if not self.pid then return end
-  os.execute("kill " .. self.pid .. " 2>/dev/null")
-  self.pipe:close()
+  local pid = self.pid
   self.pid = nil
+  os.execute("kill " .. pid .. " 2>/dev/null")
+  local how, code = exit_status(pid)
+  local waited = 0
+  while not how and waited < STOP_TIMEOUT do
+    os.execute("sleep 0.05")
+    waited = waited + 0.05
+    how, code = exit_status(pid)
+  end
+  if not how then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
+  self.pipe:close()
   for _, f in ipairs(self.extra_files) do os.remove(f) end
+  if how ~= "exit" or code ~= 0 then
+    local why = not how and ("still running %d s after SIGTERM"):format(STOP_TIMEOUT)
+      or how == "exit" and ("exit status %d"):format(code)
+      or ("killed by signal %d"):format(code)
+    local log = io.open(self.state_dir .. "/aspd.log")
+    io.stderr:write("---- aspd.log (pid ", pid, ") ----\n", log and log:read("*a") or "?\n",
+      "---- end of aspd.log ----\n")
+    if log then log:close() end
+    error(("aspd (pid %d) did not stop cleanly: %s; state directory kept: %s"):format(pid, why,
+      self.state_dir), 2)
+  end
   if self.owns_dir and not keep_state then os.execute("rm -rf " .. shell_quote(self.state_dir)) end
 end
 

@@ -9,13 +9,19 @@
 
 #include "lasp.h"
 
+/* The current batch: the reply's BSON and the position in its batch array. bson_t and
+ * bson_iter_t are declared 128-byte aligned and a userdata is not, so this lives in a block
+ * of its own from bson_aligned_alloc0. */
+typedef struct {
+  bson_t reply;
+  bson_iter_t iter;
+} lasp_batch_t;
+
 typedef struct {
   asp_sample_t *sample; /* NULL once closed */
-  bson_t reply;         /* the current batch's reply, valid while has_batch */
-  bson_iter_t batch;
-  bool has_batch;
-  int32_t batch_size; /* -1: not sent */
-  int64_t limit;      /* -1: none (the server may also enforce it) */
+  lasp_batch_t *batch;  /* NULL when no batch is held */
+  int32_t batch_size;   /* -1: not sent */
+  int64_t limit;        /* -1: none (the server may also enforce it) */
   int64_t delivered;
   int flags;
 } lasp_cursor_t;
@@ -35,9 +41,10 @@ void lasp_push_cursor(lua_State *L, asp_sample_t *s, int owner, int32_t batch_si
 }
 
 static void release_batch(lasp_cursor_t *cur) {
-  if (!cur->has_batch) return;
-  bson_destroy(&cur->reply);
-  cur->has_batch = false;
+  if (!cur->batch) return;
+  bson_destroy(&cur->batch->reply);
+  bson_free(cur->batch);
+  cur->batch = NULL;
 }
 
 static bool limit_reached(const lasp_cursor_t *cur) {
@@ -61,13 +68,14 @@ static lasp_cursor_t *check_open(lua_State *L, int idx) {
 /* Pushes the next document of the current batch; false (nothing pushed) when it is used up.
  * array_mt: the index of the array marker metatable, or 0 to look it up. */
 static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt) {
-  if (!cur->has_batch || limit_reached(cur)) return false;
-  while (bson_iter_next(&cur->batch)) {
+  if (!cur->batch || limit_reached(cur)) return false;
+  bson_iter_t *it = &cur->batch->iter;
+  while (bson_iter_next(it)) {
     uint32_t len;
     const uint8_t *data;
     const char *err;
-    if (!BSON_ITER_HOLDS_DOCUMENT(&cur->batch)) continue; /* a batch holds documents only */
-    bson_iter_document(&cur->batch, &len, &data);
+    if (!BSON_ITER_HOLDS_DOCUMENT(it)) continue; /* a batch holds documents only */
+    bson_iter_document(it, &len, &data);
     if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err))
       luaL_error(L, "invalid BSON: %s", err);
     cur->delivered++;
@@ -79,7 +87,7 @@ static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt) {
 
 static bool done(const lasp_cursor_t *cur) {
   return !cur->sample || limit_reached(cur) ||
-         (!cur->has_batch && asp_sample_cursor_id(cur->sample) == 0);
+         (!cur->batch && asp_sample_cursor_id(cur->sample) == 0);
 }
 
 /* cur:_take() -> doc | nil, called once per document. Upvalues: the cursor metatable, so
@@ -98,15 +106,16 @@ static int cursor_take(lua_State *L) {
 /* One getMore into the batch (the previous one must be used up). false + err on failure. */
 static bool more(lua_State *L, lasp_cursor_t *cur, asp_error_t *err) {
   asp_error_clear(err);
-  if (cur->has_batch || done(cur)) return true;
+  if (cur->batch || done(cur)) return true;
   asp_client_t *c = client_or_null(L, 1);
   if (!c) luaL_error(L, "asp: the client is closed");
-  bool ok = asp_sample_get_more(cur->sample, cur->batch_size, &cur->reply, &cur->batch, err);
-  if (!ok) {
-    bson_destroy(&cur->reply);
+  lasp_batch_t *b = BSON_ALIGNED_ALLOC0(lasp_batch_t);
+  if (!asp_sample_get_more(cur->sample, cur->batch_size, &b->reply, &b->iter, err)) {
+    bson_destroy(&b->reply);
+    bson_free(b);
     return false;
   }
-  cur->has_batch = true;
+  cur->batch = b;
   return true;
 }
 
@@ -133,7 +142,7 @@ static int cursor_poll(lua_State *L) {
   lua_settop(L, 1);
   lua_newtable(L);
   int n = 0;
-  if (!cur->has_batch) {
+  if (!cur->batch) {
     asp_error_t err;
     if (!more(L, cur, &err)) return lasp_fail(L, &err);
   }

@@ -92,23 +92,26 @@ int lasp_opt_table(lua_State *L, int idx, const char *fname, const char *key) {
 }
 
 static int scratch_gc(lua_State *L) {
-  bson_t *doc = lua_touserdata(L, 1);
-  bson_destroy(doc);
-  bson_init(doc); /* a second finalizer call finds an empty document */
+  bson_t **doc = lua_touserdata(L, 1);
+  bson_destroy(*doc);
+  *doc = NULL; /* a second finalizer call finds nothing to free */
   return 0;
 }
 
 /* Temporary documents live in userdata so that an error raised half-way through argument
- * conversion cannot leak them: the collector frees them. */
+ * conversion cannot leak them: the collector frees them. The userdata holds a pointer only:
+ * bson_t is declared 128-byte aligned and a userdata is not, while bson_new() allocates it
+ * with its declared alignment. */
 bson_t *lasp_new_bson(lua_State *L) {
-  bson_t *doc = lasp_newuserdata(L, sizeof(bson_t), 0);
-  bson_init(doc);
+  bson_t **doc = lasp_newuserdata(L, sizeof *doc, 0);
+  *doc = NULL;
   if (luaL_newmetatable(L, "asp.scratch")) {
     lua_pushcfunction(L, scratch_gc);
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  return doc;
+  *doc = bson_new(); /* once the finalizer is set, so a memory error above leaks nothing */
+  return *doc;
 }
 
 bson_t *lasp_check_document(lua_State *L, int idx, const char *what) {
@@ -153,8 +156,7 @@ bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what) {
   bson_t view;
   if (!bson_init_static(&view, data, len)) luaL_error(L, "%s: corrupt BSON", what);
   bson_t *out = lasp_new_bson(L);
-  bson_destroy(out);
-  bson_copy_to(&view, out);
+  if (!bson_concat(out, &view)) luaL_error(L, "%s: the pipeline is too large", what);
   asp_error_t verr;
   if (!asp_validate_pipeline(out, &verr)) luaL_error(L, "%s", verr.message);
   return out;
