@@ -1,6 +1,7 @@
 /* Persistence: processors (pipeline, options, state, counters), the registry and
  * sink contents survive a restart; STARTED processors run again; a corrupt state
  * file stops start-up with a clear message and is left untouched. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -110,6 +111,58 @@ static void stop_at_full_rate(void) {
   CHECK(wt_array_len(doc, "collections.0.docs") >= emitted[0]);
   CHECK(wt_array_len(doc, "collections.1.docs") >= emitted[1]);
   bson_destroy(doc);
+}
+
+#define CREATORS 4
+#define CREATES 10
+
+static const char *creator_uri;
+static int creator_failures[CREATORS];
+
+static void *creator(void *arg) {
+  int id = (int)(intptr_t)arg;
+  mongoc_client_t *c = mongoc_client_new(creator_uri);
+  mongoc_client_set_error_api(c, 2);
+  char cmd[512];
+  for (int i = 0; i < CREATES; i++) {
+    snprintf(cmd, sizeof cmd,
+             "{\"createStreamProcessor\": \"c%d_%d\", \"pipeline\": [{\"$source\": "
+             "{\"connectionName\": \"sample_stream_solar\"}}, {\"$emit\": {\"connectionName\": "
+             "\"__testLog\"}}]}",
+             id, i);
+    bson_t reply;
+    bson_error_t error;
+    if (!wt_run(c, cmd, &reply, &error)) creator_failures[id]++;
+    bson_destroy(&reply);
+  }
+  mongoc_client_destroy(c);
+  return NULL;
+}
+
+/* Commands from several clients at once: each one is in processors.json by the
+ * time it is acknowledged (no later write replaced it with an older table). */
+static void acknowledged_on_disk(void) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  creator_uri = inst.uri;
+  pthread_t threads[CREATORS];
+  for (int i = 0; i < CREATORS; i++) {
+    pthread_create(&threads[i], NULL, creator, (void *)(intptr_t)i);
+  }
+  for (int i = 0; i < CREATORS; i++) {
+    pthread_join(threads[i], NULL);
+    CHECK(creator_failures[i] == 0);
+  }
+  snprintf(path, sizeof path, "%s/processors.json", dir);
+  char *text = read_text(path);
+  bson_error_t error;
+  bson_t *doc = text ? bson_new_from_json((const uint8_t *)text, -1, &error) : NULL;
+  free(text);
+  CHECK(doc && wt_array_len(doc, "processors") == CREATORS * CREATES);
+  if (doc) bson_destroy(doc);
+  aspd_harness_stop(&inst);
 }
 
 /* Runs aspd on state_dir expecting it to refuse to start; returns its output. */
@@ -252,5 +305,6 @@ int main(void) {
   fclose(f);
   expect_refusal(dir, "sinks.json is corrupt");
   stop_at_full_rate();
+  acknowledged_on_disk();
   return wt_finish("aspd.persistence");
 }

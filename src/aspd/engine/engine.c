@@ -51,7 +51,12 @@ void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p) {
   }
 }
 
-bool aspd_engine_save_processors(aspd_engine_t *e, aspd_error_t *err) {
+/* The table is encoded under the lock and written without it, so commands
+ * and the engine thread do not wait for its fsyncs. Snapshots are numbered
+ * under the lock and written one at a time: an older one never replaces a
+ * newer one, and a caller whose snapshot a newer written one overtook is
+ * durable too (the newer one holds its change). */
+bool aspd_engine_save_processors_unlock(aspd_engine_t *e, aspd_error_t *err) {
   bson_t doc = BSON_INITIALIZER, list;
   BSON_APPEND_ARRAY_BEGIN(&doc, "processors", &list);
   uint32_t n = 0;
@@ -66,27 +71,38 @@ bool aspd_engine_save_processors(aspd_engine_t *e, aspd_error_t *err) {
     bson_append_document_end(&list, &item);
   }
   bson_append_array_end(&doc, &list);
+  uint64_t seq = ++e->processors_seq;
+  e->processors_dirty = false;
+  pthread_mutex_unlock(&e->lock);
   char msg[512];
-  bool ok = aspd_state_file_save(e->state_dir, PROCESSORS_FILE, &doc, msg, sizeof msg);
+  bool ok = true;
+  pthread_mutex_lock(&e->save_lock);
+  if (seq > e->processors_saved_seq) {
+    ok = aspd_state_file_save(e->state_dir, PROCESSORS_FILE, &doc, msg, sizeof msg);
+    if (ok) e->processors_saved_seq = seq;
+  }
+  pthread_mutex_unlock(&e->save_lock);
   bson_destroy(&doc);
-  if (ok) {
-    e->processors_dirty = false;
-  } else if (err) {
+  if (ok) return true;
+  aspd_engine_lock(e);
+  e->processors_dirty = true; /* written again at the next flush */
+  pthread_mutex_unlock(&e->lock);
+  if (err) {
     aspd_error_set(err, ASPD_E_INTERNAL, "could not persist processors: %s", msg);
   } else {
     fprintf(stderr, "aspd: could not persist processors: %s\n", msg);
   }
-  return ok;
+  return false;
 }
 
 /* Sink contents can be large: only the datasets that changed are snapshotted
  * under the lock (document pointers, not copies), then encoded and written
  * without it. Only the engine thread (or close, after it) writes them, so no
  * document is appended or dropped meanwhile. */
-static void save_sinks(aspd_engine_t *e, bool locked) {
+static void save_sinks(aspd_engine_t *e) {
   aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, e->sinks_unsaved);
   if (!snap) return;
-  if (locked) pthread_mutex_unlock(&e->lock);
+  pthread_mutex_unlock(&e->lock);
   const struct iovec *pieces;
   size_t count;
   char msg[512] = "cannot encode the sink contents";
@@ -94,13 +110,17 @@ static void save_sinks(aspd_engine_t *e, bool locked) {
             aspd_state_file_save_pieces(e->state_dir, SINKS_FILE, pieces, count, msg, sizeof msg);
   if (!ok) fprintf(stderr, "aspd: could not persist sink contents: %s\n", msg);
   aspd_memstore_snapshot_free(snap);
-  if (locked) pthread_mutex_lock(&e->lock);
+  pthread_mutex_lock(&e->lock);
   e->sinks_unsaved = !ok;
 }
 
-static void flush(aspd_engine_t *e, bool locked) {
-  if (e->processors_dirty) aspd_engine_save_processors(e, NULL);
-  save_sinks(e, locked);
+/* With the lock held; releases it while writing. */
+static void flush(aspd_engine_t *e) {
+  if (e->processors_dirty) {
+    aspd_engine_save_processors_unlock(e, NULL);
+    pthread_mutex_lock(&e->lock);
+  }
+  save_sinks(e);
   e->last_flush_ms = aspd_now_ms();
 }
 
@@ -111,7 +131,7 @@ static void *engine_thread(void *arg) {
     int64_t now = aspd_now_ms();
     bool busy = aspd_run_slice(e, now);
     aspd_taps_reap(e, now);
-    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) flush(e, true);
+    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) flush(e);
     if (busy) {
       /* An unlimited source: run the next slice at once, after any waiting command. */
       if (aspd_engine_contended(e)) aspd_engine_yield(e);
@@ -202,13 +222,17 @@ static void resume_processors(aspd_engine_t *e) {
       failed = true;
     }
   }
-  if (failed) aspd_engine_save_processors(e, NULL);
+  if (failed) {
+    pthread_mutex_lock(&e->lock);
+    aspd_engine_save_processors_unlock(e, NULL);
+  }
 }
 
 aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *reg, char *err,
                                 size_t err_len) {
   aspd_engine_t *e = calloc(1, sizeof *e);
   pthread_mutex_init(&e->lock, NULL);
+  pthread_mutex_init(&e->save_lock, NULL);
   pthread_cond_init(&e->wake, NULL);
   e->state_dir = strdup(state_dir);
   e->registry = reg;
@@ -238,7 +262,9 @@ void aspd_engine_close(aspd_engine_t *e) {
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
     pthread_join(e->thread, NULL);
-    flush(e, false);
+    pthread_mutex_lock(&e->lock);
+    flush(e);
+    pthread_mutex_unlock(&e->lock);
   }
   while (e->processors) {
     aspd_processor_t *p = e->processors;
@@ -249,5 +275,6 @@ void aspd_engine_close(aspd_engine_t *e) {
   free(e->state_dir);
   pthread_cond_destroy(&e->wake);
   pthread_mutex_destroy(&e->lock);
+  pthread_mutex_destroy(&e->save_lock);
   free(e);
 }

@@ -85,8 +85,12 @@ struct aspd_engine {
   const aspd_registry_t *registry;
   aspd_memstore_t *memstore;
   aspd_processor_t *processors;
-  bool processors_dirty; /* counters changed since the last write */
-  bool sinks_unsaved;    /* the last write of sink contents failed: write even if unchanged */
+  bool processors_dirty;   /* counters changed since the last write */
+  uint64_t processors_seq; /* snapshots of the processor table taken so far */
+  /* Guards processors_saved_seq: one processors.json write at a time, without `lock`. */
+  pthread_mutex_t save_lock;
+  uint64_t processors_saved_seq; /* the newest snapshot on disk */
+  bool sinks_unsaved; /* the last write of sink contents failed: write even if unchanged */
   int64_t last_flush_ms;
   int64_t sample_idle_ms;
 };
@@ -127,8 +131,10 @@ int64_t aspd_taps_buffered_bytes(const aspd_processor_t *p);
 /* Reaps idle cursors; ephemeral processors whose cursor is gone are dropped. */
 void aspd_taps_reap(aspd_engine_t *e, int64_t now_ms);
 
-/* engine.c: persistence of the processor table (after a command is acknowledged). */
-bool aspd_engine_save_processors(aspd_engine_t *e, aspd_error_t *err);
+/* engine.c: persistence of the processor table (before a command is acknowledged).
+ * Called with the lock held; returns with it released, once the table as it
+ * was at the call (or a newer one) is on disk. */
+bool aspd_engine_save_processors_unlock(aspd_engine_t *e, aspd_error_t *err);
 void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p);
 
 #endif

@@ -41,10 +41,11 @@ static aspd_processor_t *locked_find(aspd_engine_t *e, const char *name, aspd_er
   return p;
 }
 
+/* Unlocks; a change is on disk before the command is acknowledged. */
 static bool finish(aspd_engine_t *e, bool ok, aspd_error_t *err) {
-  if (ok) ok = aspd_engine_save_processors(e, err);
+  if (ok) return aspd_engine_save_processors_unlock(e, err);
   pthread_mutex_unlock(&e->lock);
-  return ok;
+  return false;
 }
 
 static bool validate_pipeline(aspd_engine_t *e, const bson_t *pipeline, const bson_t *options,
