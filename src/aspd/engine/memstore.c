@@ -6,6 +6,18 @@
 
 #include "commands/reply.h"
 
+/* Documents per chunk of a dataset's encoding: documents never change once
+ * appended, so a chunk is encoded again only while it fills up or empties. */
+#define CHUNK_DOCS 1024
+
+/* The encodings of the documents at offsets [start, start + count), comma-separated. */
+struct aspd_dataset_chunk {
+  int64_t start;
+  size_t count;
+  char *json;
+  size_t len;
+};
+
 struct aspd_memstore {
   aspd_dataset_t **sets;
   size_t count, cap;
@@ -37,7 +49,9 @@ static void free_set(aspd_dataset_t *set) {
   free(set->connection);
   free(set->db);
   free(set->name);
-  bson_free(set->json);
+  bson_free(set->head_json);
+  for (size_t i = 0; i < set->chunk_count; i++) free(set->chunks[i].json);
+  free(set->chunks);
   free(set);
 }
 
@@ -115,7 +129,7 @@ aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool fo
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *set = store->sets[i];
     snap->sets[i] = set;
-    if (!set->changed && set->json) continue;
+    if (!set->changed && set->encoded) continue;
     pending_t *p = &snap->pending[snap->pending_count++];
     p->set = set;
     p->count = set->count;
@@ -127,28 +141,85 @@ aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool fo
   return snap;
 }
 
-static void encode_set(const pending_t *p) {
-  const aspd_dataset_t *set = p->set;
-  bson_t item = BSON_INITIALIZER, docs;
-  BSON_APPEND_UTF8(&item, "connection", set->connection);
+static bool encode_docs(bson_t *const *docs, struct aspd_dataset_chunk *chunk) {
+  size_t cap = 4096;
+  chunk->json = malloc(cap);
+  chunk->len = 0;
+  for (size_t i = 0; i < chunk->count; i++) {
+    size_t len;
+    char *json = bson_as_canonical_extended_json(docs[i], &len);
+    if (!json) return false;
+    if (chunk->len + len + 2 > cap) {
+      while (chunk->len + len + 2 > cap) cap *= 2;
+      chunk->json = realloc(chunk->json, cap);
+    }
+    if (i > 0) {
+      memcpy(chunk->json + chunk->len, ", ", 2);
+      chunk->len += 2;
+    }
+    memcpy(chunk->json + chunk->len, json, len);
+    chunk->len += len;
+    bson_free(json);
+  }
+  return true;
+}
+
+/* The fields before the documents: {connection, db, coll or topic, firstOffset, "docs": [ */
+static bool encode_head(const pending_t *p) {
+  aspd_dataset_t *set = p->set;
+  bson_t head = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&head, "connection", set->connection);
   if (set->db) {
-    BSON_APPEND_UTF8(&item, "db", set->db);
-    BSON_APPEND_UTF8(&item, "coll", set->name);
+    BSON_APPEND_UTF8(&head, "db", set->db);
+    BSON_APPEND_UTF8(&head, "coll", set->name);
   } else {
-    BSON_APPEND_UTF8(&item, "topic", set->name);
-    BSON_APPEND_INT64(&item, "firstOffset", p->first_offset);
+    BSON_APPEND_UTF8(&head, "topic", set->name);
+    BSON_APPEND_INT64(&head, "firstOffset", p->first_offset);
   }
-  BSON_APPEND_ARRAY_BEGIN(&item, "docs", &docs);
-  for (size_t i = 0; i < p->count; i++) {
-    char key[16];
-    const char *k;
-    bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-    bson_append_document(&docs, k, -1, p->docs[i]);
+  char *json = bson_as_canonical_extended_json(&head, NULL);
+  bson_destroy(&head);
+  char *brace = json ? strrchr(json, '}') : NULL;
+  if (!brace) {
+    bson_free(json);
+    return false;
   }
-  bson_append_array_end(&item, &docs);
-  bson_free(p->set->json);
-  p->set->json = bson_as_canonical_extended_json(&item, &p->set->json_len);
-  bson_destroy(&item);
+  *brace = '\0'; /* the object goes on with the documents */
+  bson_free(set->head_json);
+  set->head_json = bson_strdup_printf("%s, \"docs\" : [ ", json);
+  set->head_len = strlen(set->head_json);
+  bson_free(json);
+  return true;
+}
+
+/* Encodes the dataset again, keeping the chunks that are still whole and unchanged. */
+static bool encode_set(const pending_t *p) {
+  aspd_dataset_t *set = p->set;
+  bool ok = encode_head(p);
+  int64_t end = p->first_offset + (int64_t)p->count;
+  struct aspd_dataset_chunk *chunks = calloc(p->count / CHUNK_DOCS + 2, sizeof *chunks);
+  size_t n = 0, old = 0;
+  for (int64_t start = p->first_offset; ok && start < end; n++) {
+    int64_t stop = (start / CHUNK_DOCS + 1) * CHUNK_DOCS;
+    if (stop > end) stop = end;
+    struct aspd_dataset_chunk *c = &chunks[n];
+    c->start = start;
+    c->count = (size_t)(stop - start);
+    while (old < set->chunk_count && set->chunks[old].start < start) old++;
+    if (old < set->chunk_count && set->chunks[old].start == start &&
+        set->chunks[old].count == c->count) {
+      *c = set->chunks[old];
+      set->chunks[old].json = NULL; /* moved */
+    } else {
+      ok = encode_docs(p->docs + (start - p->first_offset), c);
+    }
+    start = stop;
+  }
+  for (size_t i = 0; i < set->chunk_count; i++) free(set->chunks[i].json);
+  free(set->chunks);
+  set->chunks = chunks;
+  set->chunk_count = n;
+  set->encoded = ok;
+  return ok;
 }
 
 static struct iovec text(const char *s) {
@@ -163,7 +234,12 @@ static size_t add_list(const aspd_memstore_snapshot_t *snap, bool topics, struct
     const aspd_dataset_t *set = snap->sets[i];
     if ((set->db == NULL) != topics) continue;
     if (!first) pieces[n++] = text(", ");
-    pieces[n++] = (struct iovec){.iov_base = set->json, .iov_len = set->json_len};
+    pieces[n++] = (struct iovec){.iov_base = set->head_json, .iov_len = set->head_len};
+    for (size_t k = 0; k < set->chunk_count; k++) {
+      if (k > 0) pieces[n++] = text(", ");
+      pieces[n++] = (struct iovec){.iov_base = set->chunks[k].json, .iov_len = set->chunks[k].len};
+    }
+    pieces[n++] = text(" ] }");
     first = false;
   }
   return n;
@@ -172,13 +248,12 @@ static size_t add_list(const aspd_memstore_snapshot_t *snap, bool topics, struct
 bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **pieces,
                           size_t *count) {
   bool ok = true;
-  for (size_t i = 0; i < snap->pending_count; i++) {
-    encode_set(&snap->pending[i]);
-    ok = ok && snap->pending[i].set->json;
-  }
+  for (size_t i = 0; i < snap->pending_count && ok; i++) ok = encode_set(&snap->pending[i]);
   if (!ok) return false;
-  /* Two pieces per dataset at most, and four around the lists. */
-  snap->pieces = malloc((2 * snap->count + 4) * sizeof *snap->pieces);
+  /* Per dataset: a separator, its head, its chunks with separators, its end; four around. */
+  size_t max = 4;
+  for (size_t i = 0; i < snap->count; i++) max += 3 + 2 * snap->sets[i]->chunk_count;
+  snap->pieces = malloc(max * sizeof *snap->pieces);
   size_t n = 0;
   snap->pieces[n++] = text("{\"collections\": [");
   n = add_list(snap, false, snap->pieces, n);

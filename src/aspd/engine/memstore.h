@@ -23,8 +23,14 @@ typedef struct {
   size_t head, count, cap;
   int64_t first_offset; /* offset of docs[head]: topics are read by offset */
   bool changed;         /* since its last snapshot */
-  char *json;           /* its last encoding for the state file (engine thread only) */
-  size_t json_len;
+  /* Its last encoding for the state file (engine thread only): the fields
+   * before the documents, and the documents by chunks of offsets, so that a
+   * flush encodes only the documents it has not encoded before. */
+  bool encoded;
+  char *head_json;
+  size_t head_len;
+  struct aspd_dataset_chunk *chunks;
+  size_t chunk_count;
 } aspd_dataset_t;
 
 typedef struct aspd_memstore_snapshot aspd_memstore_snapshot_t;
