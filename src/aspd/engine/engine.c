@@ -13,6 +13,7 @@
 #define SINKS_FILE "sinks.json"
 /* Counters and sink contents are written at most this often, and at close. */
 #define FLUSH_INTERVAL_MS 2000
+#define ENCODE_AHEAD_MS 200
 #define IDLE_TICK_MS 10
 /* Longest the engine thread stays off the lock for waiting command threads. */
 #define YIELD_MAX_NS 2000000L
@@ -100,7 +101,7 @@ bool aspd_engine_save_processors_unlock(aspd_engine_t *e, aspd_error_t *err) {
  * without it. Only the engine thread (or close, after it) writes them, so no
  * document is appended or dropped meanwhile. */
 static void save_sinks(aspd_engine_t *e) {
-  aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, e->sinks_unsaved);
+  aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, e->sinks_unsaved, true);
   if (!snap) return;
   pthread_mutex_unlock(&e->lock);
   const struct iovec *pieces;
@@ -112,6 +113,18 @@ static void save_sinks(aspd_engine_t *e) {
   aspd_memstore_snapshot_free(snap);
   pthread_mutex_lock(&e->lock);
   e->sinks_unsaved = !ok;
+}
+
+/* Between flushes the engine thread encodes the new sink documents ahead, so
+ * that a flush (the one at shutdown too) has only the latest ones to encode. */
+static void encode_sinks_ahead(aspd_engine_t *e) {
+  aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, false, false);
+  e->last_encode_ms = aspd_now_ms();
+  if (!snap) return;
+  pthread_mutex_unlock(&e->lock);
+  aspd_memstore_encode(snap, NULL, NULL); /* a failure is reported by the flush */
+  aspd_memstore_snapshot_free(snap);
+  pthread_mutex_lock(&e->lock);
 }
 
 /* With the lock held; releases it while writing. */
@@ -131,7 +144,11 @@ static void *engine_thread(void *arg) {
     int64_t now = aspd_now_ms();
     bool busy = aspd_run_slice(e, now);
     aspd_taps_reap(e, now);
-    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) flush(e);
+    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) {
+      flush(e);
+    } else if (now - e->last_encode_ms >= ENCODE_AHEAD_MS) {
+      encode_sinks_ahead(e);
+    }
     if (busy) {
       /* An unlimited source: run the next slice at once, after any waiting command. */
       if (aspd_engine_contended(e)) aspd_engine_yield(e);

@@ -91,7 +91,7 @@ struct aspd_engine {
   pthread_mutex_t save_lock;
   uint64_t processors_saved_seq; /* the newest snapshot on disk */
   bool sinks_unsaved; /* the last write of sink contents failed: write even if unchanged */
-  int64_t last_flush_ms;
+  int64_t last_flush_ms, last_encode_ms;
   int64_t sample_idle_ms;
 };
 

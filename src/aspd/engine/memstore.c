@@ -6,16 +6,18 @@
 
 #include "commands/reply.h"
 
-/* Documents per chunk of a dataset's encoding: documents never change once
- * appended, so a chunk is encoded again only while it fills up or empties. */
+/* Documents per chunk of a dataset's encoding. Documents never change once
+ * appended: each one is encoded once, when it is first persisted. */
 #define CHUNK_DOCS 1024
 
-/* The encodings of the documents at offsets [start, start + count), comma-separated. */
+/* The encodings of the documents at offsets [start, start + count), all in
+ * one chunk of CHUNK_DOCS aligned offsets, separated by ", ". */
 struct aspd_dataset_chunk {
   int64_t start;
   size_t count;
   char *json;
-  size_t len;
+  size_t len, cap;
+  size_t ends[CHUNK_DOCS]; /* where each document's encoding ends in json */
 };
 
 struct aspd_memstore {
@@ -23,12 +25,12 @@ struct aspd_memstore {
   size_t count, cap;
 };
 
-/* A dataset to encode again: its documents at snapshot time. */
+/* A dataset to encode: its range at snapshot time and the documents its
+ * encoding does not hold yet, [from, end). */
 typedef struct {
   aspd_dataset_t *set;
-  bson_t **docs;
-  size_t count;
-  int64_t first_offset;
+  int64_t first_offset, from, end;
+  const bson_t **docs;
 } pending_t;
 
 struct aspd_memstore_snapshot {
@@ -118,7 +120,8 @@ int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
   return set->first_offset + (int64_t)set->count;
 }
 
-aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force) {
+aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force,
+                                                 bool for_write) {
   bool changed = force;
   for (size_t i = 0; i < store->count && !changed; i++) changed = store->sets[i]->changed;
   if (!changed) return NULL;
@@ -132,36 +135,17 @@ aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool fo
     if (!set->changed && set->encoded) continue;
     pending_t *p = &snap->pending[snap->pending_count++];
     p->set = set;
-    p->count = set->count;
     p->first_offset = set->first_offset;
-    p->docs = malloc((set->count ? set->count : 1) * sizeof *p->docs);
-    for (size_t k = 0; k < set->count; k++) p->docs[k] = set->docs[(set->head + k) % set->cap];
-    set->changed = false;
+    p->end = aspd_dataset_end_offset(set);
+    /* Only the documents the encoding lacks (all of them when it does not line up). */
+    bool extends = set->encoded && set->enc_end >= set->first_offset;
+    p->from = extends ? set->enc_end : set->first_offset;
+    size_t n = (size_t)(p->end - p->from);
+    p->docs = malloc((n ? n : 1) * sizeof *p->docs);
+    for (size_t k = 0; k < n; k++) p->docs[k] = aspd_dataset_at(set, p->from + (int64_t)k);
+    if (for_write) set->changed = false;
   }
   return snap;
-}
-
-static bool encode_docs(bson_t *const *docs, struct aspd_dataset_chunk *chunk) {
-  size_t cap = 4096;
-  chunk->json = malloc(cap);
-  chunk->len = 0;
-  for (size_t i = 0; i < chunk->count; i++) {
-    size_t len;
-    char *json = bson_as_canonical_extended_json(docs[i], &len);
-    if (!json) return false;
-    if (chunk->len + len + 2 > cap) {
-      while (chunk->len + len + 2 > cap) cap *= 2;
-      chunk->json = realloc(chunk->json, cap);
-    }
-    if (i > 0) {
-      memcpy(chunk->json + chunk->len, ", ", 2);
-      chunk->len += 2;
-    }
-    memcpy(chunk->json + chunk->len, json, len);
-    chunk->len += len;
-    bson_free(json);
-  }
-  return true;
 }
 
 /* The fields before the documents: {connection, db, coll or topic, firstOffset, "docs": [ */
@@ -191,35 +175,67 @@ static bool encode_head(const pending_t *p) {
   return true;
 }
 
-/* Encodes the dataset again, keeping the chunks that are still whole and unchanged. */
+static void drop_chunks(aspd_dataset_t *set, size_t n) {
+  if (n == 0) return;
+  for (size_t i = 0; i < n; i++) free(set->chunks[i].json);
+  memmove(set->chunks, set->chunks + n, (set->chunk_count - n) * sizeof *set->chunks);
+  set->chunk_count -= n;
+}
+
+static bool append_doc(aspd_dataset_t *set, int64_t offset, const bson_t *doc) {
+  struct aspd_dataset_chunk *c = set->chunk_count ? &set->chunks[set->chunk_count - 1] : NULL;
+  if (!c || c->start / CHUNK_DOCS != offset / CHUNK_DOCS) {
+    if (set->chunk_count == set->chunk_cap) {
+      set->chunk_cap = set->chunk_cap ? set->chunk_cap * 2 : 4;
+      set->chunks = realloc(set->chunks, set->chunk_cap * sizeof *set->chunks);
+    }
+    c = &set->chunks[set->chunk_count++];
+    c->start = offset;
+    c->count = 0;
+    c->len = 0;
+    c->cap = 64 * 1024;
+    c->json = malloc(c->cap);
+  }
+  size_t len;
+  char *json = bson_as_canonical_extended_json(doc, &len);
+  if (!json) return false;
+  if (c->len + len + 2 > c->cap) {
+    while (c->len + len + 2 > c->cap) c->cap *= 2;
+    c->json = realloc(c->json, c->cap);
+  }
+  if (c->count > 0) {
+    memcpy(c->json + c->len, ", ", 2);
+    c->len += 2;
+  }
+  memcpy(c->json + c->len, json, len);
+  c->len += len;
+  c->ends[c->count++] = c->len;
+  bson_free(json);
+  return true;
+}
+
+/* Brings the dataset's encoding to its snapshot range: drops the chunks that
+ * fell out of it and encodes the new documents. */
 static bool encode_set(const pending_t *p) {
   aspd_dataset_t *set = p->set;
-  bool ok = encode_head(p);
-  int64_t end = p->first_offset + (int64_t)p->count;
-  struct aspd_dataset_chunk *chunks = calloc(p->count / CHUNK_DOCS + 2, sizeof *chunks);
-  size_t n = 0, old = 0;
-  for (int64_t start = p->first_offset; ok && start < end; n++) {
-    int64_t stop = (start / CHUNK_DOCS + 1) * CHUNK_DOCS;
-    if (stop > end) stop = end;
-    struct aspd_dataset_chunk *c = &chunks[n];
-    c->start = start;
-    c->count = (size_t)(stop - start);
-    while (old < set->chunk_count && set->chunks[old].start < start) old++;
-    if (old < set->chunk_count && set->chunks[old].start == start &&
-        set->chunks[old].count == c->count) {
-      *c = set->chunks[old];
-      set->chunks[old].json = NULL; /* moved */
-    } else {
-      ok = encode_docs(p->docs + (start - p->first_offset), c);
-    }
-    start = stop;
+  if (!set->encoded || set->enc_end != p->from) drop_chunks(set, set->chunk_count);
+  size_t gone = 0;
+  while (gone < set->chunk_count &&
+         set->chunks[gone].start + (int64_t)set->chunks[gone].count <= p->first_offset) {
+    gone++;
   }
-  for (size_t i = 0; i < set->chunk_count; i++) free(set->chunks[i].json);
-  free(set->chunks);
-  set->chunks = chunks;
-  set->chunk_count = n;
-  set->encoded = ok;
-  return ok;
+  drop_chunks(set, gone);
+  set->encoded = false;
+  bool ok = encode_head(p);
+  for (int64_t o = p->from; ok && o < p->end; o++) ok = append_doc(set, o, p->docs[o - p->from]);
+  if (!ok) {
+    drop_chunks(set, set->chunk_count);
+    return false;
+  }
+  set->enc_first = p->first_offset;
+  set->enc_end = p->end;
+  set->encoded = true;
+  return true;
 }
 
 static struct iovec text(const char *s) {
@@ -236,8 +252,12 @@ static size_t add_list(const aspd_memstore_snapshot_t *snap, bool topics, struct
     if (!first) pieces[n++] = text(", ");
     pieces[n++] = (struct iovec){.iov_base = set->head_json, .iov_len = set->head_len};
     for (size_t k = 0; k < set->chunk_count; k++) {
+      const struct aspd_dataset_chunk *c = &set->chunks[k];
+      /* The first chunk may begin before the dataset does now. */
+      size_t skip = set->enc_first > c->start ? (size_t)(set->enc_first - c->start) : 0;
+      size_t begin = skip ? c->ends[skip - 1] + 2 : 0;
       if (k > 0) pieces[n++] = text(", ");
-      pieces[n++] = (struct iovec){.iov_base = set->chunks[k].json, .iov_len = set->chunks[k].len};
+      pieces[n++] = (struct iovec){.iov_base = c->json + begin, .iov_len = c->len - begin};
     }
     pieces[n++] = text(" ] }");
     first = false;
@@ -249,7 +269,7 @@ bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **p
                           size_t *count) {
   bool ok = true;
   for (size_t i = 0; i < snap->pending_count && ok; i++) ok = encode_set(&snap->pending[i]);
-  if (!ok) return false;
+  if (!ok || !pieces) return ok;
   /* Per dataset: a separator, its head, its chunks with separators, its end; four around. */
   size_t max = 4;
   for (size_t i = 0; i < snap->count; i++) max += 3 + 2 * snap->sets[i]->chunk_count;
@@ -267,7 +287,7 @@ bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **p
 
 void aspd_memstore_snapshot_free(aspd_memstore_snapshot_t *snap) {
   if (!snap) return;
-  for (size_t i = 0; i < snap->pending_count; i++) free(snap->pending[i].docs);
+  for (size_t i = 0; i < snap->pending_count; i++) free((void *)snap->pending[i].docs);
   free(snap->pending);
   free(snap->sets);
   free(snap->pieces);

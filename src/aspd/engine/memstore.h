@@ -23,14 +23,15 @@ typedef struct {
   size_t head, count, cap;
   int64_t first_offset; /* offset of docs[head]: topics are read by offset */
   bool changed;         /* since its last snapshot */
-  /* Its last encoding for the state file (engine thread only): the fields
-   * before the documents, and the documents by chunks of offsets, so that a
-   * flush encodes only the documents it has not encoded before. */
+  /* Its encoding for the state file (engine thread only): the fields before
+   * the documents, and the documents [enc_first, enc_end) by chunks of
+   * offsets, each document encoded once. */
   bool encoded;
+  int64_t enc_first, enc_end;
   char *head_json;
   size_t head_len;
   struct aspd_dataset_chunk *chunks;
-  size_t chunk_count;
+  size_t chunk_count, chunk_cap;
 } aspd_dataset_t;
 
 typedef struct aspd_memstore_snapshot aspd_memstore_snapshot_t;
@@ -50,16 +51,18 @@ const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset);
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set);
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
- * one. Under the lock: the datasets that changed since the last snapshot (or
- * were never encoded), as document pointers, not copies; NULL when none changed
- * and !force. The pointers stay valid until documents are next appended, so
- * the thread that appends (the engine thread) encodes the snapshot first. */
-aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force);
-/* Without the lock: encodes the snapshot's datasets (the others keep their last
- * encoding) and sets *pieces to the whole state file, every dataset as of the
- * snapshot, {collections:[{connection, db, coll, docs}],
+ * one. Under the lock: the datasets that changed (since the last snapshot
+ * for_write), with pointers to the documents their encoding lacks, not copies;
+ * NULL when none changed and !force. The pointers stay valid until documents
+ * are next appended, so the thread that appends (the engine thread) encodes
+ * the snapshot first. */
+aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force,
+                                                 bool for_write);
+/* Without the lock: brings the snapshot's datasets' encodings up to date and,
+ * when pieces is not NULL, sets *pieces to the whole state file, every dataset
+ * as of the snapshot, {collections:[{connection, db, coll, docs}],
  * topics:[{connection, topic, firstOffset, docs}]}. The pieces belong to the
- * snapshot. False when a dataset could not be encoded. */
+ * snapshot. False when a document could not be encoded. */
 bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **pieces,
                           size_t *count);
 void aspd_memstore_snapshot_free(aspd_memstore_snapshot_t *snap);
