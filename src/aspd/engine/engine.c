@@ -17,6 +17,11 @@
 #define IDLE_TICK_MS 10
 /* Longest the engine thread stays off the lock for waiting command threads. */
 #define YIELD_MAX_NS 2000000L
+/* Shortest run of the engine thread before it steps aside: under a stream of
+ * commands (sample cursors polled by many clients) processors keep a good share
+ * of the time, and a command waits about this long at most (plus the commands
+ * ahead of it). */
+#define ENGINE_MIN_RUN_NS 1000000L
 /* Atlas prunes sample cursors that nobody polled for about 5 minutes. */
 #define SAMPLE_IDLE_MS_DEFAULT (5 * 60 * 1000)
 
@@ -24,10 +29,7 @@ void aspd_engine_lock(aspd_engine_t *e) {
   atomic_fetch_add(&e->waiting, 1);
   pthread_mutex_lock(&e->lock);
   atomic_fetch_sub(&e->waiting, 1);
-}
-
-bool aspd_engine_contended(aspd_engine_t *e) {
-  return atomic_load_explicit(&e->waiting, memory_order_relaxed) > 0;
+  atomic_fetch_add(&e->granted, 1);
 }
 
 static int64_t now_ns(void) {
@@ -36,11 +38,24 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
+void aspd_engine_run_begins(aspd_engine_t *e) {
+  e->running_since_ns = now_ns();
+}
+
+bool aspd_engine_yield_due(aspd_engine_t *e) {
+  return atomic_load_explicit(&e->waiting, memory_order_relaxed) > 0 &&
+         now_ns() - e->running_since_ns >= ENGINE_MIN_RUN_NS;
+}
+
 void aspd_engine_yield(aspd_engine_t *e) {
+  /* Only those waiting now: later arrivals wait for the next turn. */
+  uint64_t waiting = (uint64_t)atomic_load(&e->waiting);
+  uint64_t granted = atomic_load(&e->granted);
   pthread_mutex_unlock(&e->lock);
   int64_t until = now_ns() + YIELD_MAX_NS;
-  while (aspd_engine_contended(e) && now_ns() < until) sched_yield();
+  while (atomic_load(&e->granted) - granted < waiting && now_ns() < until) sched_yield();
   pthread_mutex_lock(&e->lock);
+  aspd_engine_run_begins(e);
 }
 
 void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p) {
@@ -140,6 +155,7 @@ static void flush(aspd_engine_t *e) {
 static void *engine_thread(void *arg) {
   aspd_engine_t *e = arg;
   pthread_mutex_lock(&e->lock);
+  aspd_engine_run_begins(e);
   while (!e->closing) {
     int64_t now = aspd_now_ms();
     bool busy = aspd_run_slice(e, now);
@@ -151,7 +167,7 @@ static void *engine_thread(void *arg) {
     }
     if (busy) {
       /* An unlimited source: run the next slice at once, after any waiting command. */
-      if (aspd_engine_contended(e)) aspd_engine_yield(e);
+      if (aspd_engine_yield_due(e)) aspd_engine_yield(e);
       continue;
     }
     struct timespec until;
@@ -162,6 +178,7 @@ static void *engine_thread(void *arg) {
       until.tv_nsec -= 1000000000L;
     }
     pthread_cond_timedwait(&e->wake, &e->lock, &until);
+    aspd_engine_run_begins(e);
   }
   pthread_mutex_unlock(&e->lock);
   return NULL;

@@ -77,8 +77,10 @@ struct aspd_engine {
   /* Command threads waiting for the lock: the engine thread lets them in
    * (glibc mutexes are unfair, so merely unlocking would starve them). */
   atomic_int waiting;
-  uint64_t slice;      /* engine slices run so far */
-  pthread_cond_t wake; /* engine thread: a processor started, or close */
+  atomic_uint_fast64_t granted; /* times command threads took the lock */
+  int64_t running_since_ns;     /* engine thread: when it last took the lock back */
+  uint64_t slice;               /* engine slices run so far */
+  pthread_cond_t wake;          /* engine thread: a processor started, or close */
   pthread_t thread;
   bool thread_running, closing;
   char *state_dir;
@@ -99,10 +101,13 @@ int64_t aspd_now_ms(void);
 
 /* engine.c: the lock as command threads take it (counted in `waiting`). */
 void aspd_engine_lock(aspd_engine_t *e);
-/* Engine thread: true when a command thread waits for the lock. */
-bool aspd_engine_contended(aspd_engine_t *e);
-/* Engine thread: releases the lock until the waiting command threads have had
- * it (bounded, so a stream of commands cannot stop the processors). */
+/* Engine thread: starts its run with the lock (the clock of yield_due). */
+void aspd_engine_run_begins(aspd_engine_t *e);
+/* Engine thread: true when a command thread waits for the lock and the engine
+ * has run long enough to step aside. */
+bool aspd_engine_yield_due(aspd_engine_t *e);
+/* Engine thread: releases the lock until the command threads waiting now have
+ * had it (bounded, so a stream of commands cannot stop the processors). */
 void aspd_engine_yield(aspd_engine_t *e);
 const char *aspd_state_name(aspd_state_t state);
 

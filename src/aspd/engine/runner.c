@@ -10,7 +10,7 @@
 
 /* Documents one processor may produce per slice, so that every processor gets
  * its turn even when a source runs unlimited. A processor also ends its turn
- * early when a command thread waits for the lock. */
+ * early when the engine thread is due to let waiting commands in. */
 #define MAX_PER_SLICE 512
 /* ...but only after this many, so that a stream of commands cannot stop it. */
 #define MIN_PER_TURN 16
@@ -374,9 +374,9 @@ static bool must_wait_for_cursor(const aspd_processor_t *p) {
   return p->ephemeral && p->plan->source != ASPD_SOURCE_SAMPLE && aspd_taps_full(p);
 }
 
-/* A turn ends early when a command thread waits for the lock. */
+/* A turn ends early when waiting commands are due to get the lock. */
 static bool turn_over(aspd_engine_t *e, int produced) {
-  return produced >= MIN_PER_TURN && aspd_engine_contended(e);
+  return produced >= MIN_PER_TURN && aspd_engine_yield_due(e);
 }
 
 /* Returns true when the processor could produce more right away. */
@@ -449,7 +449,7 @@ bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms) {
     /* Nothing more will ever come (after the last windows): sample cursors can end. */
     if (p->source_exhausted) aspd_taps_end_input(p);
     if (p->totals.input_count != before && !p->ephemeral) e->processors_dirty = true;
-    if (aspd_engine_contended(e)) {
+    if (aspd_engine_yield_due(e)) {
       /* Commands may drop processors meanwhile: start over, skipping those that had their turn. */
       aspd_engine_yield(e);
       next = e->processors;
