@@ -55,28 +55,10 @@ static bool is_nullish(const bson_value_t *v) {
   return !v || v->value_type == BSON_TYPE_NULL || v->value_type == BSON_TYPE_UNDEFINED;
 }
 
-static bool is_number(const bson_value_t *v) {
-  return v && (v->value_type == BSON_TYPE_INT32 || v->value_type == BSON_TYPE_INT64 ||
-               v->value_type == BSON_TYPE_DOUBLE);
-}
-
-static double as_double(const bson_value_t *v) {
-  switch (v->value_type) {
-    case BSON_TYPE_INT32:
-      return v->value.v_int32;
-    case BSON_TYPE_INT64:
-      return (double)v->value.v_int64;
-    case BSON_TYPE_DOUBLE:
-      return v->value.v_double;
-    default:
-      return 0;
-  }
-}
-
 static bool truthy(const bson_value_t *v) {
   if (is_nullish(v)) return false;
   if (v->value_type == BSON_TYPE_BOOL) return v->value.v_bool;
-  if (is_number(v)) return as_double(v) != 0;
+  if (aspd_value_is_number(v)) return aspd_value_as_double(v) != 0;
   return true;
 }
 
@@ -229,12 +211,12 @@ static aspd_expr_result_t arithmetic(const char *op, slot_t *s, size_t n, bson_t
       date_ms = v->value.v_datetime;
       continue;
     }
-    if (!is_number(v)) {
+    if (!aspd_value_is_number(v)) {
       return fail(c, "%s only supports numeric or date types, not %s", op, type_name(v));
     }
     any_double = any_double || v->value_type == BSON_TYPE_DOUBLE;
     all_int32 = all_int32 && v->value_type == BSON_TYPE_INT32;
-    double d = as_double(v);
+    double d = aspd_value_as_double(v);
     if (!strcmp(op, "$add")) acc += d;
     if (!strcmp(op, "$multiply")) acc *= d;
     if (!strcmp(op, "$abs")) acc = fabs(d);
@@ -313,8 +295,8 @@ static aspd_expr_result_t convert(const char *op, const bson_value_t *v, bson_t 
     int64_t ms;
     if (v->value_type == BSON_TYPE_DATE_TIME) {
       ms = v->value.v_datetime;
-    } else if (is_number(v) && op[3] == 'D') {
-      ms = (int64_t)as_double(v);
+    } else if (aspd_value_is_number(v) && op[3] == 'D') {
+      ms = (int64_t)aspd_value_as_double(v);
     } else if (v->value_type == BSON_TYPE_UTF8) {
       if (!parse_iso_date(v->value.v_utf8.str, &ms)) {
         return fail(c, "Error parsing date string '%s'", v->value.v_utf8.str);
@@ -326,8 +308,8 @@ static aspd_expr_result_t convert(const char *op, const bson_value_t *v, bson_t 
     return ASPD_EXPR_VALUE;
   }
   double d;
-  if (is_number(v)) {
-    d = as_double(v);
+  if (aspd_value_is_number(v)) {
+    d = aspd_value_as_double(v);
   } else if (v->value_type == BSON_TYPE_BOOL) {
     d = v->value.v_bool;
   } else if (v->value_type == BSON_TYPE_UTF8) {
@@ -488,11 +470,11 @@ static aspd_expr_result_t run_operator(const char *op, const bson_value_t *opera
       const bson_value_t *idx = slot_value(&slots[1]);
       if (is_nullish(first) || is_nullish(idx)) {
         bson_append_null(out, key, -1);
-      } else if (first->value_type != BSON_TYPE_ARRAY || !is_number(idx)) {
+      } else if (first->value_type != BSON_TYPE_ARRAY || !aspd_value_is_number(idx)) {
         r = fail(c, "$arrayElemAt needs an array and a number");
       } else {
         bson_iter_t it;
-        int64_t count = 0, want = (int64_t)as_double(idx);
+        int64_t count = 0, want = (int64_t)aspd_value_as_double(idx);
         bson_iter_init_from_data(&it, first->value.v_doc.data, first->value.v_doc.data_len);
         while (bson_iter_next(&it)) count++;
         if (want < 0) want += count;

@@ -5,11 +5,12 @@
 
 #include "commands/reply.h"
 
-static bool is_number(bson_type_t t) {
-  return t == BSON_TYPE_INT32 || t == BSON_TYPE_INT64 || t == BSON_TYPE_DOUBLE;
+bool aspd_value_is_number(const bson_value_t *v) {
+  return v && (v->value_type == BSON_TYPE_INT32 || v->value_type == BSON_TYPE_INT64 ||
+               v->value_type == BSON_TYPE_DOUBLE);
 }
 
-static double number_of(const bson_value_t *v) {
+double aspd_value_as_double(const bson_value_t *v) {
   switch (v->value_type) {
     case BSON_TYPE_INT32:
       return v->value.v_int32;
@@ -24,8 +25,8 @@ static double number_of(const bson_value_t *v) {
 
 int aspd_value_compare(const bson_value_t *a, const bson_value_t *b, bool *comparable) {
   *comparable = true;
-  if (is_number(a->value_type) && is_number(b->value_type)) {
-    double x = number_of(a), y = number_of(b);
+  if (aspd_value_is_number(a) && aspd_value_is_number(b)) {
+    double x = aspd_value_as_double(a), y = aspd_value_as_double(b);
     return x < y ? -1 : x > y ? 1 : 0;
   }
   if (a->value_type != b->value_type) {

@@ -12,6 +12,12 @@
 
 #include "engine/error.h"
 
+/* int32, int64 or double (NULL is not a number). */
+bool aspd_value_is_number(const bson_value_t *v);
+
+/* The numeric value of an int32, int64 or double; 0 for anything else. */
+double aspd_value_as_double(const bson_value_t *v);
+
 /* Orders two values the way the matcher does: numbers numerically, strings,
  * booleans, dates, ObjectIds, null, and documents/arrays by bytes. *comparable
  * is false for values of different kinds. */
