@@ -24,37 +24,6 @@ static int64_t process(mongoc_client_t *c, const char *json, char *name, size_t 
   return id;
 }
 
-/* Collects every message until cursorId 0 into out (an array document). */
-static uint32_t collect(mongoc_client_t *c, const char *name, int64_t id, bson_t *out) {
-  uint32_t n = 0;
-  for (int i = 0; i < 200 && id > 0; i++) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}",
-             name, (long long)id);
-    bson_t reply;
-    bson_error_t error;
-    if (!wt_run(c, cmd, &reply, &error)) {
-      fprintf(stderr, "FAIL: getMore: %s\n", error.message);
-      wt_failures++;
-      bson_destroy(&reply);
-      return n;
-    }
-    id = wt_int(&reply, "cursorId", NULL);
-    bson_iter_t it, msg;
-    bson_iter_init_find(&it, &reply, "messages");
-    bson_iter_recurse(&it, &msg);
-    while (bson_iter_next(&msg)) {
-      char key[16];
-      snprintf(key, sizeof key, "%u", n++);
-      bson_append_value(out, key, -1, bson_iter_value(&msg));
-    }
-    bson_destroy(&reply);
-    if (id > 0) usleep(10000);
-  }
-  CHECK(id == 0);
-  return n;
-}
-
 static void inline_documents(mongoc_client_t *c) {
   char name[128], s[64];
   int64_t id = process(c,
@@ -62,7 +31,7 @@ static void inline_documents(mongoc_client_t *c) {
                        "[{\"a\": 1, \"b\": \"x\"}, {\"a\": 2, \"b\": \"y\"}, {\"a\": 3}]}}]}",
                        name, sizeof name);
   bson_t docs = BSON_INITIALIZER;
-  CHECK(collect(c, name, id, &docs) == 3);
+  CHECK(wt_collect(c, name, id, &docs) == 3);
   CHECK(wt_int(&docs, "0.a", NULL) == 1 && wt_int(&docs, "2.a", NULL) == 3);
   CHECK(!strcmp(wt_str(&docs, "1.b", s, sizeof s), "y"));
   bson_iter_t it;
@@ -84,7 +53,7 @@ static void operators(mongoc_client_t *c) {
       " {\"$match\": {\"a\": {\"$gte\": 2}}}, {\"$unset\": [\"k.x\", \"_stream_meta\"]}]}",
       name, sizeof name);
   bson_t docs = BSON_INITIALIZER;
-  CHECK(collect(c, name, id, &docs) == 2);
+  CHECK(wt_collect(c, name, id, &docs) == 2);
   CHECK(wt_int(&docs, "0.a", NULL) == 2 && wt_int(&docs, "1.a", NULL) == 3);
   bson_iter_t it;
   CHECK(!(bson_iter_init(&it, &docs) && bson_iter_find_descendant(&it, "0.k.x", &it)));
@@ -130,7 +99,7 @@ static void with_sink(mongoc_client_t *c) {
                        "\"t1\"}}]}",
                        name, sizeof name);
   bson_t docs = BSON_INITIALIZER;
-  CHECK(collect(c, name, id, &docs) == 2);
+  CHECK(wt_collect(c, name, id, &docs) == 2);
   bson_destroy(&docs);
   /* Read the topic back with another interactive processor. */
   id = process(c,

@@ -14,37 +14,7 @@ static uint32_t run_with(mongoc_client_t *c, const char *stages, const char *opt
            "\"b\": {\"x\": 3, \"y\": \"s\"}, \"t\": \"2024-08-12T21:41:01.788+00:00\", \"arr\": "
            "[5, 6, 7]}, {\"_id\": 2, \"a\": 0, \"b\": {\"x\": 1}, \"t\": \"bad\"}]}}%s]%s%s}",
            stages, options ? ", \"options\": " : "", options ? options : "");
-  bson_t reply;
-  bson_error_t error;
-  if (!wt_run(c, cmd, &reply, &error)) {
-    fprintf(stderr, "FAIL: %s -> %s\n", cmd, error.message);
-    wt_failures++;
-    bson_destroy(&reply);
-    return 0;
-  }
-  int64_t id = wt_int(&reply, "cursorId", NULL);
-  char name[128];
-  wt_str(&reply, "name", name, sizeof name);
-  bson_destroy(&reply);
-  uint32_t n = 0;
-  for (int i = 0; i < 100 && id > 0; i++) {
-    snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}",
-             name, (long long)id);
-    if (!wt_run(c, cmd, &reply, &error)) break;
-    id = wt_int(&reply, "cursorId", NULL);
-    bson_iter_t it, msg;
-    bson_iter_init_find(&it, &reply, "messages");
-    bson_iter_recurse(&it, &msg);
-    while (bson_iter_next(&msg)) {
-      char key[16];
-      snprintf(key, sizeof key, "%u", n++);
-      bson_append_value(out, key, -1, bson_iter_value(&msg));
-    }
-    bson_destroy(&reply);
-    if (id > 0) usleep(10000);
-  }
-  CHECK(id == 0);
-  return n;
+  return wt_process(c, cmd, out);
 }
 
 static uint32_t run(mongoc_client_t *c, const char *stages, bson_t *out) {

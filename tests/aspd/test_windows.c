@@ -6,7 +6,7 @@
 /* Inline documents at fixed event times (timeField), one interactive processor;
  * returns the number of messages collected into out. */
 static uint32_t run(mongoc_client_t *c, const char *window, bson_t *out) {
-  char cmd[4096], name[128];
+  char cmd[4096];
   snprintf(cmd, sizeof cmd,
            "{\"processStreamProcessor\": [{\"$source\": {\"documents\": ["
            "{\"d\": \"a\", \"w\": 10, \"t\": {\"$date\": \"2024-01-01T00:00:00.100Z\"}},"
@@ -16,36 +16,7 @@ static uint32_t run(mongoc_client_t *c, const char *window, bson_t *out) {
            "{\"d\": \"b\", \"w\": 99, \"t\": {\"$date\": \"2024-01-01T00:00:00.900Z\"}}],"
            " \"timeField\": {\"$toDate\": \"$t\"}}}, %s]}",
            window);
-  bson_t reply;
-  bson_error_t error;
-  if (!wt_run(c, cmd, &reply, &error)) {
-    fprintf(stderr, "FAIL: %s -> %s\n", cmd, error.message);
-    wt_failures++;
-    bson_destroy(&reply);
-    return 0;
-  }
-  int64_t id = wt_int(&reply, "cursorId", NULL);
-  wt_str(&reply, "name", name, sizeof name);
-  bson_destroy(&reply);
-  uint32_t n = 0;
-  for (int i = 0; i < 100 && id > 0; i++) {
-    snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}",
-             name, (long long)id);
-    if (!wt_run(c, cmd, &reply, &error)) break;
-    id = wt_int(&reply, "cursorId", NULL);
-    bson_iter_t it, msg;
-    bson_iter_init_find(&it, &reply, "messages");
-    bson_iter_recurse(&it, &msg);
-    while (bson_iter_next(&msg)) {
-      char key[16];
-      snprintf(key, sizeof key, "%u", n++);
-      bson_append_value(out, key, -1, bson_iter_value(&msg));
-    }
-    bson_destroy(&reply);
-    if (id > 0) usleep(10000);
-  }
-  CHECK(id == 0);
-  return n;
+  return wt_process(c, cmd, out);
 }
 
 static int64_t date_at(const bson_t *doc, const char *path) {

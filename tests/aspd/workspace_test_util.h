@@ -185,6 +185,55 @@ static inline int64_t wt_get_more(mongoc_client_t *client, const char *name, int
   return next;
 }
 
+/* getMores until cursorId 0 (at most 200), appending every message to out (an array
+ * document being built); returns how many were collected. */
+static inline uint32_t wt_collect(mongoc_client_t *c, const char *name, int64_t id, bson_t *out) {
+  uint32_t n = 0;
+  for (int i = 0; i < 200 && id > 0; i++) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld}",
+             name, (long long)id);
+    bson_t reply;
+    bson_error_t error;
+    if (!wt_run(c, cmd, &reply, &error)) {
+      fprintf(stderr, "FAIL: getMore: %s\n", error.message);
+      wt_failures++;
+      bson_destroy(&reply);
+      return n;
+    }
+    id = wt_int(&reply, "cursorId", NULL);
+    bson_iter_t it, msg;
+    if (bson_iter_init_find(&it, &reply, "messages") && bson_iter_recurse(&it, &msg)) {
+      while (bson_iter_next(&msg)) {
+        char key[16];
+        snprintf(key, sizeof key, "%u", n++);
+        bson_append_value(out, key, -1, bson_iter_value(&msg));
+      }
+    }
+    bson_destroy(&reply);
+    if (id > 0) usleep(10000);
+  }
+  CHECK(id == 0);
+  return n;
+}
+
+/* Runs a processStreamProcessor command (JSON) and collects its whole output into out. */
+static inline uint32_t wt_process(mongoc_client_t *c, const char *command_json, bson_t *out) {
+  bson_t reply;
+  bson_error_t error;
+  if (!wt_run(c, command_json, &reply, &error)) {
+    fprintf(stderr, "FAIL: %s -> %s\n", command_json, error.message);
+    wt_failures++;
+    bson_destroy(&reply);
+    return 0;
+  }
+  int64_t id = wt_int(&reply, "cursorId", NULL);
+  char name[128];
+  wt_str(&reply, "name", name, sizeof name);
+  bson_destroy(&reply);
+  return wt_collect(c, name, id, out);
+}
+
 static inline int wt_finish(const char *test) {
   mongoc_cleanup();
   if (wt_failures) {
