@@ -10,6 +10,7 @@
 #include "../../src/aspd/net/wire.c"
 #include "aspd_harness.h"
 #include "check_msg.h"
+#include "raw_tls.h"
 
 typedef struct {
   uint8_t bytes[8192];
@@ -225,26 +226,6 @@ static void test_parser(void) {
 
 /* ---- live server ---- */
 
-static mongoc_stream_t *tls_connect(const aspd_instance_t *inst) {
-  mongoc_socket_t *sock = mongoc_socket_new(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)inst->port)};
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (mongoc_socket_connect(sock, (struct sockaddr *)&addr, sizeof addr, 5000) != 0) {
-    mongoc_socket_destroy(sock);
-    return NULL;
-  }
-  mongoc_ssl_opt_t opt = {0};
-  opt.ca_file = inst->ca_file;
-  mongoc_stream_t *tls =
-      mongoc_stream_tls_new_with_hostname(mongoc_stream_socket_new(sock), "127.0.0.1", &opt, 1);
-  bson_error_t error;
-  if (!tls || !mongoc_stream_tls_handshake_block(tls, "127.0.0.1", 5000, &error)) {
-    mongoc_stream_destroy(tls);
-    return NULL;
-  }
-  return tls;
-}
-
 static bool send_frame(mongoc_stream_t *s, const uint8_t *bytes, size_t len) {
   struct iovec iov = {.iov_base = (void *)(uintptr_t)bytes, .iov_len = len};
   return mongoc_stream_writev(s, &iov, 1, 5000) == (ssize_t)len;
@@ -278,7 +259,7 @@ static bool ping(const aspd_instance_t *inst) {
 /* Sends bytes (then optionally hangs up) and checks the server survives. */
 static void send_bad(const aspd_instance_t *inst, const char *what, const uint8_t *bytes,
                      size_t len, bool hang_up) {
-  mongoc_stream_t *s = tls_connect(inst);
+  mongoc_stream_t *s = raw_tls_connect(inst);
   CHECK(s != NULL, "%s: connect", what);
   if (!s) return;
   CHECK(send_frame(s, bytes, len), "%s: send", what);
@@ -322,7 +303,7 @@ static void test_live(const aspd_instance_t *inst) {
   send_bad(inst, "truncated body then close", f.bytes, f.len - 7, true);
 
   /* A good message still works on a fresh raw connection. */
-  mongoc_stream_t *s = tls_connect(inst);
+  mongoc_stream_t *s = raw_tls_connect(inst);
   op_msg(&f, 0, ping_cmd);
   finish(&f);
   uint8_t header[16];

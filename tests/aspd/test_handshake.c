@@ -10,6 +10,7 @@
 
 #include "aspd_harness.h"
 #include "check_msg.h"
+#include "raw_tls.h"
 
 static bool run(mongoc_client_t *client, const char *json, bson_t *reply, bson_error_t *error) {
   bson_error_t parse_error;
@@ -139,27 +140,6 @@ static void test_driver_commands(const aspd_instance_t *inst) {
 
 /* ---- raw wire ---- */
 
-static mongoc_stream_t *tls_connect(const aspd_instance_t *inst) {
-  mongoc_socket_t *sock = mongoc_socket_new(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)inst->port)};
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (mongoc_socket_connect(sock, (struct sockaddr *)&addr, sizeof addr, 5000) != 0) {
-    mongoc_socket_destroy(sock);
-    return NULL;
-  }
-  mongoc_ssl_opt_t opt = {0};
-  opt.ca_file = inst->ca_file;
-  mongoc_stream_t *tls =
-      mongoc_stream_tls_new_with_hostname(mongoc_stream_socket_new(sock), "127.0.0.1", &opt, 1);
-  bson_error_t error;
-  if (!tls || !mongoc_stream_tls_handshake_block(tls, "127.0.0.1", 5000, &error)) {
-    fprintf(stderr, "TLS handshake: %s\n", error.message);
-    mongoc_stream_destroy(tls);
-    return NULL;
-  }
-  return tls;
-}
-
 static void put_i32(uint8_t *p, int32_t v) {
   uint32_t u = (uint32_t)v;
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(u >> (8 * i));
@@ -251,7 +231,7 @@ static size_t build_op_query(uint8_t *out, int32_t request_id, const char *ns, c
 }
 
 static void test_raw_wire(const aspd_instance_t *inst) {
-  mongoc_stream_t *s = tls_connect(inst);
+  mongoc_stream_t *s = raw_tls_connect(inst);
   CHECK(s != NULL, "raw TLS connect");
   if (!s) return;
   uint8_t buf[4096];
