@@ -183,11 +183,7 @@ static int cursor_index(lua_State *L) {
     lua_pushboolean(L, cur->sample == NULL);
     return 1;
   }
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "methods");
-  lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
-  return 1;
+  return lasp_index_method(L);
 }
 
 static int cursor_tostring(lua_State *L) {

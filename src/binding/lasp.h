@@ -101,6 +101,8 @@ void lasp_processor_register(lua_State *L);
 void lasp_cursor_register(lua_State *L);
 /* Adds name = the methods table of metatable tname to the table on top (for asp.lua). */
 void lasp_export_methods(lua_State *L, const char *tname, const char *name);
+/* The rest of a function __index (object at 1, key at 2): the key in the class's methods. */
+int lasp_index_method(lua_State *L);
 /* Creates metatable tname with __index = methods (+ the extra metamethods). */
 void lasp_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
 

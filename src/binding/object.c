@@ -66,6 +66,14 @@ void lasp_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
   lua_pop(L, 1);
 }
 
+int lasp_index_method(lua_State *L) {
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "methods");
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  return 1;
+}
+
 void lasp_export_methods(lua_State *L, const char *tname, const char *name) {
   luaL_getmetatable(L, tname);
   lua_getfield(L, -1, "methods");

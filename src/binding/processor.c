@@ -359,11 +359,7 @@ static int processor_index(lua_State *L) {
     lua_pushstring(L, p->name);
     return 1;
   }
-  lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "methods");
-  lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
-  return 1;
+  return lasp_index_method(L);
 }
 
 static int processor_tostring(lua_State *L) {
