@@ -14,6 +14,14 @@ DEBIAN_PACKAGES=(
   lua5.1 liblua5.1-0-dev luajit2 libluajit2-5.1-dev
   # nginx smoke test (tests/nginx): nginx with lua-nginx-module, on the LuaJIT above
   nginx libnginx-mod-http-lua lua-resty-core
+  # Admin API: libcurl on the client side, libmicrohttpd in aspd; curl drives it in a test
+  libcurl4-openssl-dev libmicrohttpd-dev curl
+  # aspd's store, regular expressions and time zones
+  libsqlite3-dev sqlite3 libpcre2-dev tzdata
+  # fuzzing and sanitizers (libFuzzer, ASan/UBSan/TSan runtimes)
+  clang libclang-rt-14-dev
+  # the other Lua ABIs and LuaRocks
+  lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luarocks
 )
 MONGOSH_VERSION=2.12.0
 MONGOSH_DIR=.deps/mongosh
