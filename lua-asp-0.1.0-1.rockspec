@@ -1,6 +1,6 @@
 rockspec_format = "3.0"
 package = "lua-asp"
-version = "scm-1"
+version = "0.1.0-1"  -- the CMake project version (asp.version), plus the rockspec revision
 source = { url = "git+https://example.invalid/lua-asp.git" }
 description = {
   summary = "Drive MongoDB Atlas Stream Processing from Lua",
@@ -27,7 +27,7 @@ build = {
         "src/binding/values.c", "src/binding/bson_decode.c", "src/binding/bson_encode.c",
         "src/binding/typed_values.c", "src/binding/json.c", "src/binding/compat.c",
       },
-      defines = { 'ASP_VERSION="scm"' },
+      defines = { 'ASP_VERSION="0.1.0"' },
       incdirs = { "src/core", "src/binding",
                   "$(LIBMONGOC_INCDIR)/libmongoc-1.0", "$(LIBBSON_INCDIR)/libbson-1.0" },
       libdirs = { "$(LIBMONGOC_LIBDIR)", "$(LIBBSON_LIBDIR)" },
@@ -40,5 +40,14 @@ build = {
     ["asp.pipeline.stages"] = "lua/asp/pipeline/stages.lua",
     ["asp.pipeline.validate"] = "lua/asp/pipeline/validate.lua",
     ["asp.pipeline.values"] = "lua/asp/pipeline/values.lua",
+    ["asp.cli"] = "lua/asp/cli.lua",
+    ["asp.cli.args"] = "lua/asp/cli/args.lua",
+    ["asp.cli.commands"] = "lua/asp/cli/commands.lua",
+    ["asp.cli.config"] = "lua/asp/cli/config.lua",
+    ["asp.cli.output"] = "lua/asp/cli/output.lua",
+    ["asp.cli.processors"] = "lua/asp/cli/processors.lua",
+    ["asp.cli.stream"] = "lua/asp/cli/stream.lua",
+    ["asp.cli.workspace"] = "lua/asp/cli/workspace.lua",
   },
+  install = { bin = { asp = "bin/asp" } },
 }
