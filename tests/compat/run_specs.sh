@@ -43,6 +43,8 @@ for t in "${skip_tests[@]}"; do filters+=("--filter-out=$t"); done
 
 export LUA_PATH="$src/lua/?.lua;$src/lua/?/init.lua;$src/spec/?.lua;;"
 export LUA_CPATH="$build_dir/lua/?.so;;"
+# spec/cli_spec.lua runs bin/asp with this interpreter.
+export ASP_LUA=$interp
 cd "$src"
 echo "compat: $("$interp" -v 2>&1 | head -n 1), module $build_dir/lua/asp/core.so"
 exec "$interp" "$BUSTED_SCRIPT" --helper="$src/spec/helper.lua" -o utfTerminal \
