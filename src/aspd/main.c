@@ -18,7 +18,9 @@
 #include "dev/dev_tls.h"
 #include "dev/dev_user.h"
 #include "log.h"
+#include "net/limits.h"
 #include "net/listener.h"
+#include "net/peer_limit.h"
 #include "net/tls.h"
 #include "server.h"
 #include "store/atomic_file.h"
@@ -43,6 +45,7 @@ typedef struct {
   size_t user_spec_count;
   const char **users_files;
   size_t users_file_count;
+  aspd_limits_t limits;
 } options_t;
 
 static int stop_pipe[2] = {-1, -1};
@@ -77,9 +80,13 @@ static void usage(FILE *out) {
       "  --users-file FILE      JSON [{\"user\",\"password\",\"roles\"}] of more users\n"
       "  --connections FILE     connection registry JSON (Admin API shape)\n"
       "  --exit-with-parent     stop when the parent process dies (Linux)\n"
-      "  --verbose              log each connection and each command's name and outcome\n"
-      "  --help, --version\n",
+      "  --verbose              log each connection and each command's name and outcome\n",
       out);
+  for (int i = 0; i < ASPD_LIMIT_COUNT; i++) {
+    fprintf(out, "  --%s N\n                         %s (default %ld)\n", aspd_limit_rows[i].flag,
+            aspd_limit_rows[i].help, aspd_limit_rows[i].fallback);
+  }
+  fputs("  --help, --version\n", out);
 }
 
 static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
@@ -97,9 +104,10 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
     OPT_EXIT_WITH_PARENT,
     OPT_VERBOSE,
     OPT_HELP,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_LIMIT /* + aspd_limit_t */
   };
-  static const struct option longopts[] = {
+  static const struct option fixed_opts[] = {
       {"host", required_argument, NULL, OPT_HOST},
       {"port", required_argument, NULL, OPT_PORT},
       {"tls-cert", required_argument, NULL, OPT_CERT},
@@ -113,9 +121,18 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
       {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
       {"verbose", no_argument, NULL, OPT_VERBOSE},
       {"help", no_argument, NULL, OPT_HELP},
-      {"version", no_argument, NULL, OPT_VERSION},
-      {NULL, 0, NULL, 0}};
+      {"version", no_argument, NULL, OPT_VERSION}};
+  /* The resource limits' flags come from their table (net/limits.c). */
+  enum { FIXED = sizeof fixed_opts / sizeof fixed_opts[0] };
+  struct option longopts[FIXED + ASPD_LIMIT_COUNT + 1];
+  memcpy(longopts, fixed_opts, sizeof fixed_opts);
+  for (int i = 0; i < ASPD_LIMIT_COUNT; i++) {
+    longopts[FIXED + i] =
+        (struct option){aspd_limit_rows[i].flag, required_argument, NULL, OPT_LIMIT + i};
+  }
+  longopts[FIXED + ASPD_LIMIT_COUNT] = (struct option){NULL, 0, NULL, 0};
   *o = (options_t){.host = DEFAULT_HOST, .port = DEFAULT_PORT};
+  aspd_limits_default(&o->limits);
   o->user_specs = calloc((size_t)argc, sizeof *o->user_specs);
   o->users_files = calloc((size_t)argc, sizeof *o->users_files);
   int opt;
@@ -174,7 +191,16 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
         *exit_code = 0;
         return false;
       default:
-        usage(stderr);
+        if (opt >= OPT_LIMIT && opt < OPT_LIMIT + ASPD_LIMIT_COUNT) {
+          char err[256];
+          if (aspd_limits_set(&o->limits, (aspd_limit_t)(opt - OPT_LIMIT), optarg, err,
+                              sizeof err)) {
+            break;
+          }
+          fprintf(stderr, "aspd: %s\n", err);
+        } else {
+          usage(stderr);
+        }
         *exit_code = 2;
         return false;
     }
@@ -197,6 +223,8 @@ static bool install_signals(bool exit_with_parent) {
   if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
   /* The harness closes our stdout after the URI line; a failed write must not kill us. */
   signal(SIGPIPE, SIG_IGN);
+  /* Over a file size limit a write must fail (and the command with it), not kill aspd. */
+  signal(SIGXFSZ, SIG_IGN);
   struct sigaction sa = {.sa_handler = on_stop_signal};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
@@ -305,7 +333,13 @@ int main(int argc, char **argv) {
   }
 
   aspd_server_t server = {.users = users, .workspace = workspace};
-  aspd_connection_config_t connections = {.tls = ctx, .server = &server, .verbose = o.verbose};
+  aspd_peer_limit_t *unauthenticated =
+      aspd_peer_limit_new((size_t)o.limits.value[ASPD_LIMIT_UNAUTH_PER_PEER]);
+  aspd_connection_config_t connections = {.tls = ctx,
+                                          .server = &server,
+                                          .limits = &o.limits,
+                                          .unauthenticated = unauthenticated,
+                                          .verbose = o.verbose};
   bool drained = aspd_listener_run(listener, &connections, stop_pipe[0]);
   aspd_log("shutting down");
   if (!drained) {
@@ -314,6 +348,7 @@ int main(int argc, char **argv) {
     aspd_log("connections still busy after the grace period; exiting without closing them");
     _exit(0);
   }
+  aspd_peer_limit_free(unauthenticated);
   exit_code = 0;
 out:
   aspd_listener_free(listener);

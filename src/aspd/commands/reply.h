@@ -15,6 +15,7 @@
 #define ASPD_E_INVALID_OPTIONS 72, "InvalidOptions"
 #define ASPD_E_COMMAND_FAILED 125, "CommandFailed"
 #define ASPD_E_SP_INVALID_OPTIONS 420, "StreamProcessorInvalidOptions"
+#define ASPD_E_BSON_TOO_LARGE 10334, "BSONObjectTooLarge"
 
 /* Appends ok:1.0. */
 void aspd_reply_ok(bson_t *reply);

@@ -28,6 +28,8 @@ struct aspd_listener {
   int *open_fds;
   size_t open_count;
   size_t open_cap;
+  uint64_t refused; /* connections closed at accept for a limit (accept thread only) */
+  time_t last_refusal_log;
 };
 
 typedef struct {
@@ -133,10 +135,31 @@ static void describe_peer(const struct sockaddr_storage *addr, char *out, size_t
   snprintf(out, out_len, "%s:%d", host, port);
 }
 
+/* Over a limit the connection is closed at once, before any TLS, so a flood costs no
+ * thread and no memory. One log line per second at most: the flood must not fill the log. */
+static bool admit(aspd_listener_t *l, const aspd_connection_config_t *config, const char *peer) {
+  pthread_mutex_lock(&l->lock);
+  bool full = l->open_count >= (size_t)config->limits->value[ASPD_LIMIT_MAX_CONNECTIONS];
+  pthread_mutex_unlock(&l->lock);
+  const char *why = full ? "connection limit reached"
+                    : !aspd_peer_limit_enter(config->unauthenticated, peer)
+                        ? "too many unauthenticated connections from this address"
+                        : NULL;
+  if (!why) return true;
+  l->refused++;
+  time_t now = time(NULL);
+  if (now != l->last_refusal_log) {
+    l->last_refusal_log = now;
+    aspd_log("refused a connection from %s: %s (%llu refused so far)", peer, why,
+             (unsigned long long)l->refused);
+  }
+  return false;
+}
+
 static void accept_one(aspd_listener_t *l, const aspd_connection_config_t *config, uint64_t id) {
   struct sockaddr_storage peer;
   socklen_t peer_len = sizeof peer;
-  int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
+  int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0) {
     if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
       aspd_log("accept: %s", strerror(errno));
@@ -151,6 +174,11 @@ static void accept_one(aspd_listener_t *l, const aspd_connection_config_t *confi
   connection_args_t *c = calloc(1, sizeof *c);
   *c = (connection_args_t){.listener = l, .fd = fd, .config = config, .id = id};
   describe_peer(&peer, c->peer, sizeof c->peer);
+  if (!admit(l, config, c->peer)) {
+    close(fd);
+    free(c);
+    return;
+  }
   track(l, fd);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -160,6 +188,7 @@ static void accept_one(aspd_listener_t *l, const aspd_connection_config_t *confi
   pthread_attr_destroy(&attr);
   if (rc != 0) {
     aspd_log("conn %llu: cannot start a thread: %s; closing", (unsigned long long)id, strerror(rc));
+    aspd_peer_limit_leave(config->unauthenticated, c->peer);
     untrack(l, fd);
     close(fd);
     free(c);

@@ -16,6 +16,7 @@ aspd_listener_t *aspd_listener_open(const char *host, int port, char *err, size_
 int aspd_listener_port(const aspd_listener_t *listener);
 
 /* Accepts clients, each on its own detached thread, until stop_fd becomes readable.
+ * Connections over config->limits (total, unauthenticated per address) are closed at once.
  * Then stops accepting, shuts down every open connection and waits (bounded) for
  * their threads. Returns true when every connection thread has finished. */
 bool aspd_listener_run(aspd_listener_t *listener, const aspd_connection_config_t *config,
