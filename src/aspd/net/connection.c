@@ -22,7 +22,10 @@ typedef struct {
   int fd;
   uint64_t id;
   const aspd_limits_t *limits;
-  char reason[256]; /* OpenSSL's explanation of the last IO_ERROR */
+  aspd_peer_limit_t *unauthenticated;
+  const char *peer;
+  bool holds_unauth_slot; /* the listener took it; given back on authentication or close */
+  char reason[256];       /* OpenSSL's explanation of the last IO_ERROR */
 } conn_t;
 
 static int64_t now_ms(void) {
@@ -220,6 +223,11 @@ static bool serve_one(conn_t *c, aspd_session_t *session, bool verbose, int32_t 
   }
   bson_t reply = BSON_INITIALIZER;
   aspd_dispatch(session, &request.command, &reply);
+  /* Before the reply goes out, so a client that has its answer finds the slot free. */
+  if (c->holds_unauth_slot && session->user[0]) {
+    aspd_peer_limit_leave(c->unauthenticated, c->peer);
+    c->holds_unauth_slot = false;
+  }
   bound_reply(&reply, &request.command);
   if (verbose) log_command(session, &request.command, &reply);
   bool keep = true;
@@ -239,8 +247,13 @@ static bool serve_one(conn_t *c, aspd_session_t *session, bool verbose, int32_t 
 
 void aspd_connection_serve(const aspd_connection_config_t *config, int fd, uint64_t id,
                            const char *peer) {
-  bool holds_unauth_slot = true;
-  conn_t c = {.ssl = SSL_new(config->tls), .fd = fd, .id = id, .limits = config->limits};
+  conn_t c = {.ssl = SSL_new(config->tls),
+              .fd = fd,
+              .id = id,
+              .limits = config->limits,
+              .unauthenticated = config->unauthenticated,
+              .peer = peer,
+              .holds_unauth_slot = true};
   if (!c.ssl) {
     aspd_log("conn %llu: out of memory for TLS", (unsigned long long)id);
   } else {
@@ -254,10 +267,6 @@ void aspd_connection_serve(const aspd_connection_config_t *config, int fd, uint6
     aspd_session_t session = {.server = config->server, .connection_id = id};
     int32_t next_request_id = 1;
     while (serve_one(&c, &session, config->verbose, &next_request_id)) {
-      if (holds_unauth_slot && session.user[0]) {
-        aspd_peer_limit_leave(config->unauthenticated, peer);
-        holds_unauth_slot = false;
-      }
     }
     if (config->verbose) aspd_log("conn %llu: closed", (unsigned long long)id);
     aspd_scram_free(session.scram);
@@ -265,5 +274,5 @@ void aspd_connection_serve(const aspd_connection_config_t *config, int fd, uint6
   }
   ERR_clear_error();
   SSL_free(c.ssl);
-  if (holds_unauth_slot) aspd_peer_limit_leave(config->unauthenticated, peer);
+  if (c.holds_unauth_slot) aspd_peer_limit_leave(c.unauthenticated, peer);
 }
