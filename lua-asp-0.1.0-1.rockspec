@@ -27,7 +27,6 @@ build = {
         "src/binding/values.c", "src/binding/bson_decode.c", "src/binding/bson_encode.c",
         "src/binding/typed_values.c", "src/binding/json.c", "src/binding/compat.c",
       },
-      defines = { 'ASP_VERSION="0.1.0"' },
       incdirs = { "src/core", "src/binding",
                   "$(LIBMONGOC_INCDIR)/libmongoc-1.0", "$(LIBBSON_INCDIR)/libbson-1.0" },
       libdirs = { "$(LIBMONGOC_LIBDIR)", "$(LIBBSON_LIBDIR)" },

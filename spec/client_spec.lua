@@ -75,9 +75,10 @@ describe("asp client", function()
       "connect: option 'app_name' must be a string", 1, true)
     assert.error_matches(function() asp.connect(server.uri, { connect_timeout_ms = "x" }) end,
       "option 'connect_timeout_ms' must be an integer", 1, true)
-    assert.error_matches(function() client:list_connections("name") end, "filter: table expected",
-      1, true)
-    assert.error_matches(function() client:command("ping") end, "command: table expected", 1, true)
+    assert.error_matches(function() client:list_connections("name") end,
+      "bad argument #1 to 'list_connections' (table expected, got string)", 1, true)
+    assert.error_matches(function() client:command("ping") end,
+      "bad argument #1 to 'command' (table expected, got string)", 1, true)
     assert.error_matches(function() client:command({}) end, "empty", 1, true)
     assert.error_matches(function() client:command({ listStreamProcessors = 1, filter = {} }) end,
       "asp.ordered", 1, true)

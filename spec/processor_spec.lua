@@ -163,10 +163,12 @@ describe("asp processors", function()
     local function raises(fn, text)
       assert.error_matches(fn, text, 1, true)
     end
-    raises(function() sps:create("", solar_pipeline()) end, "blank")
+    raises(function() sps:create("", solar_pipeline()) end,
+      "bad argument #1 to 'create' (the processor name must not be empty)")
     raises(function() sps:create("  ", solar_pipeline()) end, "blank")
     raises(function() sps:create(nil, solar_pipeline()) end, "bad argument #1")
-    raises(function() sps:create("x", "pipeline") end, "create: pipeline: array of stages expected")
+    raises(function() sps:create("x", "pipeline") end,
+      "bad argument #2 to 'create' (table expected, got string)")
     raises(function() sps:create("x", { ["$match"] = {} }) end, "must be an array")
     raises(function() sps:create("x", { 1, 2 }) end, "pipeline[1]: a stage must be a document")
     raises(function() sps:create("x", solar_pipeline(), { tier = "SP3" }) end, "invalid tier 'SP3'")
@@ -176,7 +178,7 @@ describe("asp processors", function()
       "create: option 'dlq' must be a table")
     raises(function() sps:create("x", solar_pipeline(), { failover = 1 }) end,
       "option 'failover' must be a boolean")
-    raises(function() sps:get("") end, "blank")
+    raises(function() sps:get("") end, "empty")
     raises(function() sps:get_info(" ") end, "blank")
 
     local proc = sps:get("v")

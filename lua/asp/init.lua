@@ -25,18 +25,20 @@ local function is_integer(v)
   return v == math.floor(v) and v >= -2 ^ 53 and v <= 2 ^ 53
 end
 
--- Checks an options table against a whitelist of key -> checker; raises naming the key.
-local function check_opts(fname, opts, spec)
+-- Checks an options table (argument n as the user counts) against a whitelist of
+-- key -> checker; raises naming the function and the key. Raised messages carry no file
+-- position (level 0), like those of the C functions: see the error model in docs/api.md.
+local function check_opts(fname, n, opts, spec)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(fname, type(opts)), 3)
+    error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, fname, type(opts)), 0)
   end
   for k, v in pairs(opts) do
     local check = spec[k]
-    if not check then error(("%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
+    if not check then error(("%s: unknown option '%s'"):format(fname, tostring(k)), 0) end
     local ok, expected = check(v)
     if not ok then
-      error(("%s: option '%s' must be %s, got %s"):format(fname, k, expected, tostring(v)), 3)
+      error(("%s: option '%s' must be %s, got %s"):format(fname, k, expected, tostring(v)), 0)
     end
   end
   return opts
@@ -84,7 +86,7 @@ end
 
 --- proc:sample(opts) -> cursor (also usable directly in a generic for) | nil, err
 function Processor:sample(opts)
-  opts = check_opts("sample", opts, cursor_spec)
+  opts = check_opts("sample", 1, opts, cursor_spec)
   local cur, err = self:_sample(opts.limit, opts.batch_size, opts.ordered)
   if cur then remember_wait(cur, opts) end
   return iterate(cur, err)
@@ -93,7 +95,7 @@ end
 --- client:process(pipeline, opts) -> cursor | nil, err: an ephemeral processor, dropped
 --- when the cursor is closed or collected.
 function Client:process(pipeline, opts)
-  opts = check_opts("process", opts, process_spec)
+  opts = check_opts("process", 2, opts, process_spec)
   local cur, err = self:_process(pipeline, opts.dlq, opts.limit, opts.batch_size, opts.ordered)
   if cur then remember_wait(cur, opts) end
   return iterate(cur, err)

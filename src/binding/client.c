@@ -1,5 +1,7 @@
 /* The client userdata: connect (URI rules and a first round trip), the workspace-level
  * commands, close. A closed client stays a valid object whose every use raises. */
+#include <string.h>
+
 #include "lasp.h"
 
 static const char *const connect_opts[] = {"tls_ca_file",
@@ -27,11 +29,13 @@ static void read_connect_opts(lua_State *L, int idx, asp_client_opts_t *o) {
   lasp_opt_int32(L, idx, "connect", "connect_timeout_ms", &o->connect_timeout_ms);
   lasp_opt_int32(L, idx, "connect", "server_selection_timeout_ms", &o->server_selection_timeout_ms);
   lasp_opt_int32(L, idx, "connect", "socket_timeout_ms", &o->socket_timeout_ms);
+  if (o->connect_timeout_ms < 0 || o->server_selection_timeout_ms < 0 || o->socket_timeout_ms < 0)
+    lasp_raise(L, "connect: timeouts must be 0 or more milliseconds");
 }
 
 /* asp.connect(uri, opts) -> client | nil, err */
 int lasp_connect(lua_State *L) {
-  const char *uri = luaL_checkstring(L, 1);
+  const char *uri = lasp_check_string(L, 1, NULL);
   asp_client_opts_t o = {0};
   read_connect_opts(L, 2, &o);
   /* The userdata exists (with its finalizer) before the C client, so nothing leaks if
@@ -51,8 +55,9 @@ int lasp_connect(lua_State *L) {
 }
 
 asp_client_t *lasp_check_client(lua_State *L, int idx) {
-  lasp_client_t *u = luaL_checkudata(L, idx, LASP_CLIENT_MT);
-  if (!u->client) luaL_error(L, "asp: the client is closed");
+  lasp_client_t *u =
+      idx == 1 ? lasp_check_self(L, LASP_CLIENT_MT) : luaL_checkudata(L, idx, LASP_CLIENT_MT);
+  if (!u->client) lasp_raise(L, "%s: the client is closed", lasp_fname(L));
   return u->client;
 }
 
@@ -65,7 +70,7 @@ asp_client_t *lasp_client_of(lua_State *L, int idx) {
 }
 
 static int client_close(lua_State *L) {
-  lasp_client_t *u = luaL_checkudata(L, 1, LASP_CLIENT_MT);
+  lasp_client_t *u = lasp_check_self(L, LASP_CLIENT_MT);
   asp_client_destroy(u->client);
   u->client = NULL;
   lua_pushboolean(L, 1);
@@ -73,7 +78,7 @@ static int client_close(lua_State *L) {
 }
 
 static int client_is_closed(lua_State *L) {
-  lasp_client_t *u = luaL_checkudata(L, 1, LASP_CLIENT_MT);
+  lasp_client_t *u = lasp_check_self(L, LASP_CLIENT_MT);
   lua_pushboolean(L, u->client == NULL);
   return 1;
 }
@@ -156,21 +161,30 @@ static bool unordered_multi_key(lua_State *L, int idx) {
   return false;
 }
 
-/* client:command(doc) -> reply | nil, err: the escape hatch, on admin, never retried. */
+/* client:command(doc[, db]) -> reply | nil, err: the escape hatch (pymongo's run_command),
+ * on admin unless db is given, never retried. */
 static int client_command(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
+  if (!lua_istable(L, 2)) lasp_typeerror(L, 2, "table");
   if (unordered_multi_key(L, 2)) {
-    luaL_argerror(L, 2,
-                  "command: a document with several keys must be asp.ordered{...} so that "
-                  "the command name comes first");
+    lasp_argerror(L, 2,
+                  "a document with several keys must be asp.ordered{...} so that the command "
+                  "name comes first");
   }
+  const char *db = "admin";
+  if (!lua_isnoneornil(L, 3)) {
+    size_t len;
+    db = lasp_check_string(L, 3, &len);
+    if (len == 0 || strlen(db) != len) lasp_argerror(L, 3, "a database name without NUL bytes");
+  }
+  lua_settop(L, 2);
   bson_t *cmd = lasp_check_document(L, 2, "command");
-  if (bson_empty(cmd)) luaL_argerror(L, 2, "the command document is empty");
+  if (bson_empty(cmd)) lasp_argerror(L, 2, "the command document is empty");
   bson_t reply;
   asp_error_t err;
-  if (!asp_command(c, cmd, &reply, &err)) {
+  if (!asp_command(c, db, cmd, &reply, &err)) {
     bson_destroy(&reply);
-    return lasp_fail(L, &err);
+    return lasp_fail_or_raise(L, &err);
   }
   lasp_push_document(L, &reply, LASP_DECODE_ORDERED);
   bson_destroy(&reply);
@@ -182,10 +196,10 @@ static int client_command(lua_State *L) {
 static int client_process(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
   int top = lua_gettop(L);
-  lua_Integer limit = luaL_optinteger(L, 4, -1);
-  lua_Integer batch_size = luaL_optinteger(L, 5, -1);
+  lua_Integer limit = lua_isnoneornil(L, 4) ? -1 : lua_tointeger(L, 4);
+  lua_Integer batch_size = lua_isnoneornil(L, 5) ? -1 : lua_tointeger(L, 5);
   int flags = lua_toboolean(L, 6) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN;
-  luaL_argcheck(L, batch_size <= INT32_MAX, 5, "batch_size: out of the int32 range");
+  if (!lua_istable(L, 2)) lasp_typeerror(L, 2, "table");
   bson_t *pipeline = lasp_check_pipeline(L, 2, "process: pipeline");
   bson_t *dlq = lasp_opt_document_arg(L, 3, "process: dlq");
   asp_error_t err;
@@ -207,7 +221,7 @@ static int client_settings(lua_State *L) {
 }
 
 static int client_tostring(lua_State *L) {
-  lasp_client_t *u = luaL_checkudata(L, 1, LASP_CLIENT_MT);
+  lasp_client_t *u = lasp_check_self(L, LASP_CLIENT_MT);
   lua_pushfstring(L, "%s (%s)", LASP_CLIENT_MT, u->client ? "open" : "closed");
   return 1;
 }

@@ -60,8 +60,9 @@ static asp_client_t *client_or_null(lua_State *L, int idx) {
 }
 
 static lasp_cursor_t *check_open(lua_State *L, int idx) {
-  lasp_cursor_t *cur = luaL_checkudata(L, idx, LASP_CURSOR_MT);
-  if (!cur->sample) luaL_error(L, "asp: the cursor is closed");
+  lasp_cursor_t *cur =
+      idx == 1 ? lasp_check_self(L, LASP_CURSOR_MT) : luaL_checkudata(L, idx, LASP_CURSOR_MT);
+  if (!cur->sample) lasp_raise(L, "%s: the cursor is closed", lasp_fname(L));
   return cur;
 }
 
@@ -77,7 +78,7 @@ static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt) {
     if (!BSON_ITER_HOLDS_DOCUMENT(it)) continue; /* a batch holds documents only */
     bson_iter_document(it, &len, &data);
     if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err))
-      luaL_error(L, "invalid BSON: %s", err);
+      lasp_raise(L, "invalid BSON: %s", err);
     cur->delivered++;
     return true;
   }
@@ -98,7 +99,7 @@ static int cursor_take(lua_State *L) {
   if (!cur || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
     cur = luaL_checkudata(L, 1, LASP_CURSOR_MT); /* raises the usual message */
   lua_settop(L, 1);
-  if (!cur->sample) luaL_error(L, "asp: the cursor is closed");
+  if (!cur->sample) lasp_raise(L, "next: the cursor is closed");
   if (!take(L, cur, lua_upvalueindex(2))) lua_pushnil(L);
   return 1;
 }
@@ -108,7 +109,7 @@ static bool more(lua_State *L, lasp_cursor_t *cur, asp_error_t *err) {
   asp_error_clear(err);
   if (cur->batch || done(cur)) return true;
   asp_client_t *c = client_or_null(L, 1);
-  if (!c) luaL_error(L, "asp: the client is closed");
+  if (!c) lasp_raise(L, "%s: the client is closed", lasp_fname(L));
   lasp_batch_t *b = BSON_ALIGNED_ALLOC0(lasp_batch_t);
   if (!asp_sample_get_more(cur->sample, cur->batch_size, &b->reply, &b->iter, err)) {
     bson_destroy(&b->reply);
@@ -130,7 +131,7 @@ static int cursor_more(lua_State *L) {
 
 /* cur:_done() -> true when no document can come any more */
 static int cursor_done(lua_State *L) {
-  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  lasp_cursor_t *cur = lasp_check_self(L, LASP_CURSOR_MT);
   lua_pushboolean(L, done(cur));
   return 1;
 }
@@ -151,7 +152,7 @@ static int cursor_poll(lua_State *L) {
 }
 
 static int cursor_close(lua_State *L) {
-  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  lasp_cursor_t *cur = lasp_check_self(L, LASP_CURSOR_MT);
   if (cur->sample) {
     release_batch(cur);
     asp_sample_destroy(cur->sample, client_or_null(L, 1));
@@ -161,7 +162,7 @@ static int cursor_close(lua_State *L) {
 }
 
 static int cursor_index(lua_State *L) {
-  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  lasp_cursor_t *cur = lasp_check_self(L, LASP_CURSOR_MT);
   const char *key = lua_tostring(L, 2);
   if (key && strcmp(key, "id") == 0) {
     if (cur->sample) {
@@ -187,7 +188,7 @@ static int cursor_index(lua_State *L) {
 }
 
 static int cursor_tostring(lua_State *L) {
-  lasp_cursor_t *cur = luaL_checkudata(L, 1, LASP_CURSOR_MT);
+  lasp_cursor_t *cur = lasp_check_self(L, LASP_CURSOR_MT);
   if (cur->sample) {
     lua_pushfstring(L, "%s (%s)", LASP_CURSOR_MT, asp_sample_processor_name(cur->sample));
   } else {
@@ -245,6 +246,9 @@ void lasp_cursor_register(lua_State *L) {
   lasp_push_array_mt(L);
   lua_pushcclosure(L, cursor_take, 2);
   lua_setfield(L, -2, "_take");
+  /* asp.lua's cur:next() calls these: errors should name next. */
+  lasp_push_named(L, cursor_more, "next", 1);
+  lua_setfield(L, -2, "_more");
   lua_pop(L, 2);
   static const luaL_Reg fns[] = {
       {"_cursor_call", set_cursor_call}, {"sleep", core_sleep}, {"now", core_now}, {NULL, NULL}};

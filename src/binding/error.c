@@ -1,5 +1,13 @@
-/* The error object: {message, code, code_name, domain, labels} with a __tostring, so that
- * assert(x, err) prints something useful. Server codes come from libmongoc's error API 2. */
+/* The two error channels of the binding. Runtime failures become the error object
+ * {message, code, code_name, domain, labels} with a __tostring, returned as nil, err.
+ * Programmer mistakes raise a plain string without a file position, in one of two shapes
+ * that both name the Lua-visible function: "bad argument #1 to 'create' (string expected,
+ * got number)" for arguments, "create: ..." for everything else. The function name and
+ * the argument offset (1 for methods, whose self the user does not count) are upvalues
+ * given at registration (lasp_push_named), so the message does not depend on how the
+ * function was reached (a method call, pcall, a wrapper in asp.lua). */
+#include <stdarg.h>
+
 #include "lasp.h"
 
 static int error_tostring(lua_State *L) {
@@ -52,13 +60,56 @@ int lasp_fail(lua_State *L, const asp_error_t *err) {
   return 2;
 }
 
-int lasp_raise_client_error(lua_State *L, const asp_error_t *err) {
-  return luaL_error(L, "%s", err->message);
+bool lasp_is_usage_error(const asp_error_t *err) {
+  return err->domain == ASP_DOMAIN_CLIENT && err->code == 0;
 }
 
 int lasp_fail_or_raise(lua_State *L, const asp_error_t *err) {
-  if (err->domain == ASP_DOMAIN_CLIENT) return lasp_raise_client_error(L, err);
+  if (lasp_is_usage_error(err)) return lasp_raise(L, "%s: %s", lasp_fname(L), err->message);
   return lasp_fail(L, err);
+}
+
+void lasp_push_named(lua_State *L, lua_CFunction fn, const char *name, int arg_offset) {
+  if (name[0] == '_') name++; /* _sample is what asp.lua's sample calls */
+  lua_pushstring(L, name);
+  lua_pushinteger(L, arg_offset);
+  lua_pushcclosure(L, fn, 2);
+}
+
+const char *lasp_fname(lua_State *L) {
+  const char *name =
+      lua_type(L, lua_upvalueindex(1)) == LUA_TSTRING ? lua_tostring(L, lua_upvalueindex(1)) : NULL;
+  return name ? name : "?";
+}
+
+int lasp_raise(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  return lua_error(L);
+}
+
+int lasp_argerror(lua_State *L, int arg, const char *detail) {
+  int shown = arg - (int)lua_tointeger(L, lua_upvalueindex(2));
+  if (shown <= 0) return lasp_raise(L, "calling '%s' on bad self (%s)", lasp_fname(L), detail);
+  return lasp_raise(L, "bad argument #%d to '%s' (%s)", shown, lasp_fname(L), detail);
+}
+
+int lasp_typeerror(lua_State *L, int arg, const char *expected) {
+  const char *got = lua_isnone(L, arg) ? "no value" : luaL_typename(L, arg);
+  return lasp_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", expected, got));
+}
+
+const char *lasp_check_string(lua_State *L, int arg, size_t *len) {
+  if (lua_type(L, arg) != LUA_TSTRING) lasp_typeerror(L, arg, "string");
+  return lua_tolstring(L, arg, len);
+}
+
+void *lasp_check_self(lua_State *L, const char *tname) {
+  void *p = luaL_testudata(L, 1, tname);
+  if (!p) lasp_typeerror(L, 1, tname);
+  return p;
 }
 
 void lasp_error_register(lua_State *L) {

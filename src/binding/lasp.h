@@ -30,15 +30,33 @@ void lasp_getuv(lua_State *L, int ud, int n);
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-/* Pushes the error object {message, code, code_name, domain, labels} with __tostring. */
+/* Pushes the error object {message, code, code_name, domain, labels} with __tostring; the
+ * table stays on the stack, so a caller may add fields of its own domain. */
 void lasp_push_error(lua_State *L, const asp_error_t *err);
 /* Pushes nil and the error object; returns 2 (for `return lasp_fail(L, &err)`). */
 int lasp_fail(lua_State *L, const asp_error_t *err);
-/* A client-domain failure found in the core's validation is a programmer mistake: raise. */
-int lasp_raise_client_error(lua_State *L, const asp_error_t *err);
-/* Returns lasp_fail for runtime failures and raises for client-domain (validation) ones. */
+/* A client-domain error with code 0 is a mistake found by validation, before any traffic. */
+bool lasp_is_usage_error(const asp_error_t *err);
+/* Raises usage errors ("fn: message"), returns lasp_fail for everything else. */
 int lasp_fail_or_raise(lua_State *L, const asp_error_t *err);
 void lasp_error_register(lua_State *L);
+
+/* Pushes fn as a C closure that knows its Lua-visible name (a leading '_' dropped) and how
+ * many leading arguments the user does not write (1 for methods: self), for the messages
+ * below. */
+void lasp_push_named(lua_State *L, lua_CFunction fn, const char *name, int arg_offset);
+/* The Lua-visible name of the running function ("?" if it was not pushed named). */
+const char *lasp_fname(lua_State *L);
+/* Raises the formatted message (lua_pushfstring formats) with no file position. */
+int lasp_raise(lua_State *L, const char *fmt, ...);
+/* Raises "bad argument #n to 'fn' (detail)", n counted as the user wrote the call. */
+int lasp_argerror(lua_State *L, int arg, const char *detail);
+/* lasp_argerror with "<expected> expected, got <type>". */
+int lasp_typeerror(lua_State *L, int arg, const char *expected);
+/* A string argument (numbers are not converted); len may be NULL. */
+const char *lasp_check_string(lua_State *L, int arg, size_t *len);
+/* Argument 1 as userdata of class tname, or a "calling 'fn' on bad self" error. */
+void *lasp_check_self(lua_State *L, const char *tname);
 
 /* ---- option tables ------------------------------------------------------------------ */
 

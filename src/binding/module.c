@@ -13,7 +13,7 @@ int luaopen_asp_core(lua_State *L) {
   lasp_cursor_register(L); /* also adds _cursor_call, sleep, now to the module table */
   lua_pushstring(L, asp_version());
   lua_setfield(L, -2, "version");
-  lua_pushcfunction(L, lasp_connect);
+  lasp_push_named(L, lasp_connect, "connect", 0);
   lua_setfield(L, -2, "connect");
   lasp_export_methods(L, LASP_CLIENT_MT, "Client");
   lasp_export_methods(L, LASP_SPS_MT, "StreamProcessors");

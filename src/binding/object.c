@@ -53,7 +53,11 @@ void lasp_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
   lua_setfield(L, -2, "__name");
   lua_pushboolean(L, 0); /* getmetatable() must not hand out the class */
   lua_setfield(L, -2, "__metatable");
-  lasp_newlib(L, methods);
+  lua_newtable(L);
+  for (const luaL_Reg *m = methods; m->name; m++) {
+    lasp_push_named(L, m->func, m->name, 1);
+    lua_setfield(L, -2, m->name);
+  }
   lua_setfield(L, -2, "methods"); /* __index may be a function that consults this */
   lua_getfield(L, -1, "__index");
   if (lua_isnil(L, -1)) {

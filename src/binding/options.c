@@ -9,19 +9,19 @@
 bool lasp_opts_check(lua_State *L, int idx, const char *fname, const char *const *allowed) {
   if (lua_isnoneornil(L, idx)) return false;
   if (!lua_istable(L, idx)) {
-    luaL_error(L, "%s: options must be a table, got %s", fname, luaL_typename(L, idx));
+    lasp_raise(L, "%s: options must be a table, got %s", fname, luaL_typename(L, idx));
   }
   idx = lasp_absindex(L, idx);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING) {
-      luaL_error(L, "%s: option keys must be strings, got %s", fname, luaL_typename(L, -1));
+      lasp_raise(L, "%s: option keys must be strings, got %s", fname, luaL_typename(L, -1));
     }
     const char *key = lua_tostring(L, -1);
     bool known = false;
     for (const char *const *a = allowed; *a && !known; a++) known = strcmp(*a, key) == 0;
-    if (!known) luaL_error(L, "%s: unknown option '%s'", fname, key);
+    if (!known) lasp_raise(L, "%s: unknown option '%s'", fname, key);
   }
   return true;
 }
@@ -36,7 +36,7 @@ static bool push_field(lua_State *L, int idx, const char *key) {
 }
 
 static int bad_field(lua_State *L, const char *fname, const char *key, const char *expected) {
-  return luaL_error(L, "%s: option '%s' must be %s, got %s", fname, key, expected,
+  return lasp_raise(L, "%s: option '%s' must be %s, got %s", fname, key, expected,
                     luaL_typename(L, -1));
 }
 
@@ -54,7 +54,7 @@ bool lasp_opt_int32(lua_State *L, int idx, const char *fname, const char *key, i
     bad_field(L, fname, key, "an integer");
   lua_Number n = lua_tonumber(L, -1);
   if (n < INT32_MIN || n > INT32_MAX) {
-    luaL_error(L, "%s: option '%s' is out of the int32 range", fname, key);
+    lasp_raise(L, "%s: option '%s' is out of the int32 range", fname, key);
   }
   *out = (int32_t)lua_tointeger(L, -1);
   lua_pop(L, 1);
@@ -117,29 +117,30 @@ bson_t *lasp_new_bson(lua_State *L) {
 bson_t *lasp_check_document(lua_State *L, int idx, const char *what) {
   idx = lasp_absindex(L, idx);
   if (!lua_istable(L, idx)) {
-    luaL_error(L, "%s: table expected, got %s", what, luaL_typename(L, idx));
+    lasp_raise(L, "%s: table expected, got %s", what, luaL_typename(L, idx));
   }
   char err[256];
   bson_t *out = lasp_new_bson(L);
-  if (!lasp_to_document(L, idx, out, what, err, sizeof err)) luaL_error(L, "%s", err);
+  if (!lasp_to_document(L, idx, out, what, err, sizeof err)) lasp_raise(L, "%s", err);
   return out;
 }
 
 bson_t *lasp_opt_document_arg(lua_State *L, int idx, const char *what) {
   if (lua_isnoneornil(L, idx)) return NULL;
+  if (!lua_istable(L, idx)) lasp_typeerror(L, idx, "table");
   return lasp_check_document(L, idx, what);
 }
 
 bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what) {
   idx = lasp_absindex(L, idx);
   if (!lua_istable(L, idx)) {
-    luaL_error(L, "%s: array of stages expected, got %s", what, luaL_typename(L, idx));
+    lasp_raise(L, "%s: array of stages expected, got %s", what, luaL_typename(L, idx));
   }
   /* Encode inside a wrapper so the value mapping decides array vs document the same way
    * it does everywhere else; an empty table counts as an empty pipeline. */
   char err[256];
   bson_t *wrapper = lasp_new_bson(L);
-  if (!lasp_append_value(L, idx, wrapper, "p", what, err, sizeof err)) luaL_error(L, "%s", err);
+  if (!lasp_append_value(L, idx, wrapper, "p", what, err, sizeof err)) lasp_raise(L, "%s", err);
   bson_iter_t it;
   uint32_t len = 0;
   const uint8_t *data = NULL;
@@ -152,13 +153,13 @@ bson_t *lasp_check_pipeline(lua_State *L, int idx, const char *what) {
   } else {
     ok = false;
   }
-  if (!ok) luaL_error(L, "%s: must be an array of stages", what);
+  if (!ok) lasp_raise(L, "%s: must be an array of stages", what);
   bson_t view;
-  if (!bson_init_static(&view, data, len)) luaL_error(L, "%s: corrupt BSON", what);
+  if (!bson_init_static(&view, data, len)) lasp_raise(L, "%s: corrupt BSON", what);
   bson_t *out = lasp_new_bson(L);
-  if (!bson_concat(out, &view)) luaL_error(L, "%s: the pipeline is too large", what);
+  if (!bson_concat(out, &view)) lasp_raise(L, "%s: the pipeline is too large", what);
   asp_error_t verr;
-  if (!asp_validate_pipeline(out, &verr)) luaL_error(L, "%s", verr.message);
+  if (!asp_validate_pipeline(out, &verr)) lasp_raise(L, "%s: %s", lasp_fname(L), verr.message);
   return out;
 }
 

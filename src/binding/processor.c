@@ -9,16 +9,29 @@ typedef struct {
   char *name; /* NULL after finalization */
 } lasp_processor_t;
 
-static lasp_processor_t *check_processor(lua_State *L, int idx) {
-  lasp_processor_t *p = luaL_checkudata(L, idx, LASP_PROCESSOR_MT);
-  if (!p->name) luaL_error(L, "asp: the processor handle is finalized");
+static lasp_processor_t *check_processor(lua_State *L) {
+  lasp_processor_t *p = lasp_check_self(L, LASP_PROCESSOR_MT);
+  if (!p->name) lasp_raise(L, "%s: the processor handle is finalized", lasp_fname(L));
   return p;
 }
 
+/* A processor name: a string, not empty or blank, valid UTF-8, without NUL bytes (a C
+ * string would silently end at the first one). */
+static bool name_ok(lua_State *L, int idx, const char **name, asp_error_t *err) {
+  size_t len;
+  *name = lua_tolstring(L, idx, &len);
+  if (strlen(*name) != len) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "the processor name must not contain NUL bytes");
+    return false;
+  }
+  return asp_validate_name(*name, NULL, err);
+}
+
 static const char *check_name(lua_State *L, int idx) {
-  const char *name = luaL_checkstring(L, idx);
+  const char *name;
   asp_error_t err;
-  if (!asp_validate_name(name, "name", &err)) luaL_argerror(L, idx, err.message);
+  lasp_check_string(L, idx, NULL);
+  if (!name_ok(L, idx, &name, &err)) lasp_argerror(L, idx, err.message);
   return name;
 }
 
@@ -46,9 +59,10 @@ static const char *const create_opts[] = {"dlq", "stream_meta_field_name", "tier
 
 /* sps:create(name, pipeline, opts) -> processor | nil, err */
 static int sps_create(lua_State *L) {
-  luaL_checkudata(L, 1, LASP_SPS_MT);
+  lasp_check_self(L, LASP_SPS_MT);
   asp_client_t *c = lasp_client_of(L, 1);
   const char *name = check_name(L, 2);
+  if (!lua_istable(L, 3)) lasp_typeerror(L, 3, "table");
   bool has_opts = lasp_opts_check(L, 4, "create", create_opts);
   lua_settop(L, 4);
   bson_t *pipeline = lasp_check_pipeline(L, 3, "create: pipeline");
@@ -69,7 +83,7 @@ static int sps_create(lua_State *L) {
 
 /* sps:get(name) -> processor (no I/O) */
 static int sps_get(lua_State *L) {
-  luaL_checkudata(L, 1, LASP_SPS_MT);
+  lasp_check_self(L, LASP_SPS_MT);
   lasp_client_of(L, 1);
   const char *name = check_name(L, 2);
   lasp_getuv(L, 1, 1);
@@ -91,14 +105,14 @@ static int push_info(lua_State *L, asp_client_t *c, const char *name) {
 
 /* sps:get_info(name) -> info | nil, err */
 static int sps_get_info(lua_State *L) {
-  luaL_checkudata(L, 1, LASP_SPS_MT);
+  lasp_check_self(L, LASP_SPS_MT);
   asp_client_t *c = lasp_client_of(L, 1);
   return push_info(L, c, check_name(L, 2));
 }
 
 /* sps:list(filter) -> array | nil, err */
 static int sps_list(lua_State *L) {
-  luaL_checkudata(L, 1, LASP_SPS_MT);
+  lasp_check_self(L, LASP_SPS_MT);
   return lasp_list(L, lasp_client_of(L, 1), "streamProcessors", asp_list_processors);
 }
 
@@ -146,14 +160,14 @@ static void read_timestamp(lua_State *L, int opts, asp_start_opts_t *o) {
     lua_pop(L, 2);
     return;
   }
-  luaL_error(L,
+  lasp_raise(L,
              "start: option 'start_at_operation_time' must be a timestamp (asp.timestamp(t, i) "
              "or {t = ..., i = ...})");
 }
 
 /* proc:start(opts) -> true | nil, err */
 static int processor_start(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_client_t *c = lasp_client_of(L, 1);
   asp_start_opts_t o = {0};
   if (lasp_opts_check(L, 2, "start", start_opts)) {
@@ -169,7 +183,7 @@ static int processor_start(lua_State *L) {
       lasp_opt_string(L, f, "start: failover", "mode", &o.failover_mode);
       o.failover_dry_run = lasp_opt_tristate(L, f, "start: failover", "dry_run");
       if (!o.failover_region && !o.failover_mode && o.failover_dry_run == ASP_UNSET) {
-        luaL_error(L, "start: failover.region: required when failover is given");
+        lasp_raise(L, "start: failover.region: required when failover is given");
       }
     }
   }
@@ -178,19 +192,19 @@ static int processor_start(lua_State *L) {
 }
 
 static int processor_stop(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_error_t err;
   return ack(L, asp_processor_stop(lasp_client_of(L, 1), p->name, &err), &err);
 }
 
 static int processor_drop(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_error_t err;
   return ack(L, asp_processor_drop(lasp_client_of(L, 1), p->name, &err), &err);
 }
 
 static int processor_info(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   return push_info(L, lasp_client_of(L, 1), p->name);
 }
 
@@ -198,7 +212,7 @@ static const char *const stats_opts[] = {"verbose", "scale", NULL};
 
 /* proc:stats(opts) -> stats | nil, err */
 static int processor_stats(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_client_t *c = lasp_client_of(L, 1);
   asp_stats_opts_t o = {0};
   if (lasp_opts_check(L, 2, "stats", stats_opts)) {
@@ -232,15 +246,15 @@ static bool looks_like_pipeline(lua_State *L, int idx) {
 
 /* proc:modify(opts) | proc:modify(pipeline[, opts]) -> true | nil, err */
 static int processor_modify(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_client_t *c = lasp_client_of(L, 1);
   int pipeline_idx = 0, opts_idx = 2;
   if (looks_like_pipeline(L, 2)) {
     pipeline_idx = 2;
     opts_idx = 3;
   } else {
-    luaL_argcheck(L, lua_istable(L, 2), 2, "a pipeline or an options table expected");
-    luaL_argcheck(L, lua_isnoneornil(L, 3), 3, "no second argument after an options table");
+    if (!lua_istable(L, 2)) lasp_typeerror(L, 2, "table");
+    if (!lua_isnoneornil(L, 3)) lasp_argerror(L, 3, "no second argument after an options table");
   }
   lua_settop(L, 3);
   asp_modify_opts_t o = {0};
@@ -251,10 +265,15 @@ static int processor_modify(lua_State *L) {
   if (has_opts) {
     lua_getfield(L, opts_idx, "pipeline");
     if (!lua_isnil(L, -1)) {
-      if (pipeline_idx) luaL_error(L, "modify: the pipeline is given twice");
+      if (pipeline_idx) lasp_raise(L, "modify: the pipeline is given twice");
       o.pipeline = lasp_check_pipeline(L, -1, "modify: pipeline");
     }
-    lasp_opt_string(L, opts_idx, "modify", "name", &o.new_name);
+    if (lasp_opt_string(L, opts_idx, "modify", "name", &o.new_name)) {
+      asp_error_t err;
+      lua_getfield(L, opts_idx, "name");
+      if (!name_ok(L, -1, &o.new_name, &err)) lasp_raise(L, "modify: name: %s", err.message);
+      lua_pop(L, 1);
+    }
     o.dlq = lasp_opt_document(L, opts_idx, "modify", "dlq");
     o.resume_from_checkpoint = lasp_opt_tristate(L, opts_idx, "modify", "resume_from_checkpoint");
     lasp_opt_string(L, opts_idx, "modify", "tier", &o.tier);
@@ -271,13 +290,12 @@ static int processor_modify(lua_State *L) {
 
 /* proc:_sample(limit, batch_size, ordered) -> cursor | nil, err (options read by asp.lua) */
 static int processor_sample(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_client_t *c = lasp_client_of(L, 1);
-  lua_Integer limit = luaL_optinteger(L, 2, -1);
-  lua_Integer batch_size = luaL_optinteger(L, 3, -1);
+  /* Checked by asp.lua: integers in 0..INT32_MAX, or nil. */
+  lua_Integer limit = lua_isnoneornil(L, 2) ? -1 : lua_tointeger(L, 2);
+  lua_Integer batch_size = lua_isnoneornil(L, 3) ? -1 : lua_tointeger(L, 3);
   int flags = lua_toboolean(L, 4) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN;
-  luaL_argcheck(L, limit <= INT32_MAX, 2, "limit: out of the int32 range");
-  luaL_argcheck(L, batch_size <= INT32_MAX, 3, "batch_size: out of the int32 range");
   asp_sample_start_opts_t o = {.has_limit = limit >= 0, .limit = (int32_t)limit};
   asp_error_t err;
   asp_sample_t *s = asp_sample_start(c, p->name, &o, &err);
@@ -293,24 +311,30 @@ static const char *const get_samples_opts[] = {"cursor_id", "limit", "batch_size
  * The spec-literal two phases: without cursor_id (or 0) it starts a sample session and
  * returns its id with no documents; with one it runs one getMore. */
 static int processor_get_samples(lua_State *L) {
-  lasp_processor_t *p = check_processor(L, 1);
+  lasp_processor_t *p = check_processor(L);
   asp_client_t *c = lasp_client_of(L, 1);
   int64_t cursor_id = 0;
   int32_t limit = 0, batch_size = -1;
-  bool has_limit = false, ordered = false;
+  bool has_limit = false, has_batch_size = false, ordered = false;
   if (lasp_opts_check(L, 2, "get_samples", get_samples_opts)) {
     lua_getfield(L, 2, "cursor_id");
     if (!lua_isnil(L, -1) && !lasp_to_int64(L, -1, &cursor_id)) {
-      luaL_error(L, "get_samples: option 'cursor_id' must be an integer");
+      lasp_raise(L, "get_samples: option 'cursor_id' must be an integer");
     }
     lua_pop(L, 1);
     has_limit = lasp_opt_int32(L, 2, "get_samples", "limit", &limit);
-    if (lasp_opt_int32(L, 2, "get_samples", "batch_size", &batch_size) && batch_size < 0) {
-      luaL_error(L, "get_samples: batch_size must be 0 or more");
-    }
+    has_batch_size = lasp_opt_int32(L, 2, "get_samples", "batch_size", &batch_size);
     lasp_opt_bool(L, 2, "get_samples", "ordered", &ordered);
   }
-  if (cursor_id < 0) luaL_error(L, "get_samples: cursor_id must be 0 (start) or an open cursor id");
+  if (cursor_id < 0) lasp_raise(L, "get_samples: cursor_id must be 0 (start) or an open cursor id");
+  if (has_limit && limit < 0) lasp_raise(L, "get_samples: limit must be 0 or more");
+  if (has_batch_size && batch_size < 0) lasp_raise(L, "get_samples: batch_size must be 0 or more");
+  /* Each phase sends only its own fields: an option the other phase takes is a mistake,
+   * not something to drop silently. */
+  if (cursor_id == 0 && has_batch_size)
+    lasp_raise(L, "get_samples: batch_size applies to a continuation (cursor_id > 0) only");
+  if (cursor_id != 0 && has_limit)
+    lasp_raise(L, "get_samples: limit applies to the start (no cursor_id) only");
   bson_t cmd, reply;
   asp_error_t err;
   bool built;
@@ -322,9 +346,9 @@ static int processor_get_samples(lua_State *L) {
   }
   if (!built) {
     bson_destroy(&cmd);
-    return lasp_raise_client_error(L, &err);
+    return lasp_fail_or_raise(L, &err);
   }
-  bool ok = asp_command(c, &cmd, &reply, &err);
+  bool ok = asp_command(c, "admin", &cmd, &reply, &err);
   bson_destroy(&cmd);
   int64_t id = 0;
   if (ok && !asp_reply_cursor_id(&reply, &id)) {
@@ -333,7 +357,7 @@ static int processor_get_samples(lua_State *L) {
   }
   if (!ok) {
     bson_destroy(&reply);
-    return lasp_fail(L, &err);
+    return lasp_fail_or_raise(L, &err);
   }
   lua_createtable(L, 0, 2);
   lasp_push_int64(L, id);
@@ -341,6 +365,8 @@ static int processor_get_samples(lua_State *L) {
   bson_iter_t batch;
   int n = 0;
   lua_newtable(L);
+  lasp_push_array_mt(L);
+  lua_setmetatable(L, -2);
   if (asp_reply_batch(&reply, &batch)) {
     while (bson_iter_next(&batch)) {
       lasp_push_iter_value(L, &batch, ordered ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN);
@@ -353,7 +379,7 @@ static int processor_get_samples(lua_State *L) {
 }
 
 static int processor_index(lua_State *L) {
-  lasp_processor_t *p = luaL_checkudata(L, 1, LASP_PROCESSOR_MT);
+  lasp_processor_t *p = lasp_check_self(L, LASP_PROCESSOR_MT);
   const char *key = lua_tostring(L, 2);
   if (key && strcmp(key, "name") == 0 && p->name) {
     lua_pushstring(L, p->name);
@@ -363,13 +389,13 @@ static int processor_index(lua_State *L) {
 }
 
 static int processor_tostring(lua_State *L) {
-  lasp_processor_t *p = luaL_checkudata(L, 1, LASP_PROCESSOR_MT);
+  lasp_processor_t *p = lasp_check_self(L, LASP_PROCESSOR_MT);
   lua_pushfstring(L, "Atlas Stream Processor: %s", p->name ? p->name : "?");
   return 1;
 }
 
 static int processor_gc(lua_State *L) {
-  lasp_processor_t *p = luaL_checkudata(L, 1, LASP_PROCESSOR_MT);
+  lasp_processor_t *p = lasp_check_self(L, LASP_PROCESSOR_MT);
   bson_free(p->name);
   p->name = NULL;
   return 0;

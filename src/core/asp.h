@@ -21,7 +21,9 @@ const char *asp_version(void);
 
 typedef enum {
   ASP_DOMAIN_NONE = 0,
-  ASP_DOMAIN_CLIENT,  /* invalid arguments or state detected before any traffic */
+  /* Detected before any traffic. Code 0: a validation failure (an argument mistake); other
+   * codes: a command too large for the server (ASP_CODE_TOO_LARGE), a refused URI. */
+  ASP_DOMAIN_CLIENT,
   ASP_DOMAIN_SERVER,  /* {ok: 0} reply: code/code_name/labels come from the server */
   ASP_DOMAIN_NETWORK, /* connect, socket, server selection */
   ASP_DOMAIN_TLS,     /* handshake or certificate failure */
@@ -30,6 +32,11 @@ typedef enum {
 } asp_domain_t;
 
 #define ASP_ERROR_MAX_LABELS 8
+
+/* The server's BSONObjectTooLarge, used for a command refused before it is sent. */
+#define ASP_CODE_TOO_LARGE 10334
+/* The size limit assumed until the server's hello says otherwise (16 MiB). */
+#define ASP_DEFAULT_MAX_BSON_SIZE 16777216
 
 typedef struct {
   asp_domain_t domain;
@@ -80,15 +87,23 @@ void asp_client_settings(const asp_client_t *client, bson_t *out);
 bool asp_client_ping(asp_client_t *client, asp_error_t *err);
 
 /* Runs cmd on admin. reply is initialised (empty on network errors). retryable_read: one
- * retry after a retryable error; used only for getStreamProcessor(Stats). */
+ * retry after a retryable error; used only for getStreamProcessor(Stats). A command larger
+ * than the server's maxBsonObjectSize (from its hello) is refused without being sent. */
 bool asp_client_run(asp_client_t *client, const bson_t *cmd, bool retryable_read, bson_t *reply,
                     asp_error_t *err);
+/* The same on database db, never retried (the raw command escape hatch). */
+bool asp_client_run_on(asp_client_t *client, const char *db, const bson_t *cmd, bson_t *reply,
+                       asp_error_t *err);
+/* The server's maxBsonObjectSize as its hello reported it (known after asp_client_ping). */
+int32_t asp_client_max_bson_size(const asp_client_t *client);
 
 /* How many commands went out over the wire (retries included); for tests. */
 uint64_t asp_client_commands_sent(const asp_client_t *client);
 
 /* ---- validation (before any traffic) ------------------------------------------------ */
 
+/* A processor name: present, not empty, valid UTF-8, not blank. what (may be NULL)
+ * prefixes the message. */
 bool asp_validate_name(const char *name, const char *what, asp_error_t *err);
 /* The document holds an array's elements: keys "0", "1", ... and each stage a document. */
 bool asp_validate_pipeline(const bson_t *pipeline, asp_error_t *err);
@@ -176,8 +191,9 @@ bool asp_processor_stats(asp_client_t *c, const char *name, const asp_stats_opts
 bool asp_list_processors(asp_client_t *c, const bson_t *filter, bson_t *reply, asp_error_t *err);
 bool asp_list_connections(asp_client_t *c, const bson_t *filter, bson_t *reply, asp_error_t *err);
 bool asp_workspace_defaults(asp_client_t *c, bson_t *defaults, asp_error_t *err);
-/* Raw command on admin, no retry; reply without envelope changes. */
-bool asp_command(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err);
+/* Raw command on db (admin when NULL), no retry; reply without envelope changes. */
+bool asp_command(asp_client_t *c, const char *db, const bson_t *cmd, bson_t *reply,
+                 asp_error_t *err);
 
 /* ---- reply tolerance -------------------------------------------------------------------- */
 

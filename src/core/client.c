@@ -1,7 +1,9 @@
 /* The client: URI rules, connect, and running one command on admin (with the one retry that
  * getStreamProcessor and getStreamProcessorStats are allowed). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +12,7 @@
 
 struct asp_client_t {
   mongoc_client_t *mongoc;
+  int32_t max_bson_size; /* from the server's hello */
   uint64_t sent;
   unsigned forks; /* fork_count when the connections were made (see run_once) */
 };
@@ -160,6 +163,21 @@ static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *
   return uri;
 }
 
+/* A TLS file that cannot be read would surface as a vague handshake failure on the first
+ * command, with the cause only on stderr: name the file and the reason here instead. */
+static bool tls_file_readable(const mongoc_uri_t *uri, const char *option, const char *what,
+                              asp_error_t *err) {
+  const char *path = mongoc_uri_get_option_as_utf8(uri, option, NULL);
+  if (!path) return true;
+  FILE *f = fopen(path, "r");
+  if (f) {
+    fclose(f);
+    return true;
+  }
+  asp_error_set(err, ASP_DOMAIN_TLS, 0, "cannot read the %s '%s': %s", what, path, strerror(errno));
+  return false;
+}
+
 asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *opts,
                              asp_error_t *err) {
   asp_error_clear(err);
@@ -171,6 +189,11 @@ asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *op
   }
   mongoc_uri_t *uri = parse_uri(uri_string, opts, err);
   if (!uri) return NULL;
+  if (!tls_file_readable(uri, MONGOC_URI_TLSCAFILE, "CA file", err) ||
+      !tls_file_readable(uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, "certificate key file", err)) {
+    mongoc_uri_destroy(uri);
+    return NULL;
+  }
   bson_error_t error;
   mongoc_client_t *mc = mongoc_client_new_from_uri_with_error(uri, &error);
   const char *password = mongoc_uri_get_password(uri);
@@ -184,6 +207,7 @@ asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *op
   mongoc_client_set_error_api(mc, MONGOC_ERROR_API_VERSION_2);
   asp_client_t *c = bson_malloc0(sizeof *c);
   c->mongoc = mc;
+  c->max_bson_size = ASP_DEFAULT_MAX_BSON_SIZE;
   c->forks = atomic_load(&fork_count);
   return c;
 }
@@ -236,12 +260,24 @@ static bool reopen_after_fork(asp_client_t *c, asp_error_t *err) {
   return true;
 }
 
-static bool run_once(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err) {
+static bool run_once(asp_client_t *c, const char *db, const bson_t *cmd, bson_t *reply,
+                     asp_error_t *err) {
   bson_error_t error;
-  if (c->forks != atomic_load(&fork_count) && !reopen_after_fork(c, err)) return false;
+  if (cmd->len > (uint32_t)c->max_bson_size) {
+    /* Sent anyway, it would make the server drop the connection. */
+    bson_init(reply);
+    asp_error_set(err, ASP_DOMAIN_CLIENT, ASP_CODE_TOO_LARGE,
+                  "the command is %u bytes, more than the server's maxBsonObjectSize of %d bytes",
+                  (unsigned)cmd->len, (int)c->max_bson_size);
+    if (err) snprintf(err->code_name, sizeof err->code_name, "BSONObjectTooLarge");
+    return false;
+  }
+  if (c->forks != atomic_load(&fork_count) && !reopen_after_fork(c, err)) {
+    bson_init(reply);
+    return false;
+  }
   c->sent++;
-  if (mongoc_client_command_with_opts(c->mongoc, "admin", cmd, NULL, NULL, reply, &error))
-    return true;
+  if (mongoc_client_command_with_opts(c->mongoc, db, cmd, NULL, NULL, reply, &error)) return true;
   asp_error_from_mongoc(err, &error, reply);
   asp_error_scrub(err, mongoc_uri_get_password(mongoc_client_get_uri(c->mongoc)));
   return false;
@@ -251,13 +287,38 @@ bool asp_client_run(asp_client_t *c, const bson_t *cmd, bool retryable_read, bso
                     asp_error_t *err) {
   asp_error_clear(err);
   asp_error_t first;
-  if (run_once(c, cmd, reply, &first)) return true;
+  if (run_once(c, "admin", cmd, reply, &first)) return true;
   if (retryable_read && asp_error_is_retryable_read(&first)) {
     bson_destroy(reply);
-    return run_once(c, cmd, reply, err);
+    return run_once(c, "admin", cmd, reply, err);
   }
   if (err) *err = first;
   return false;
+}
+
+bool asp_client_run_on(asp_client_t *c, const char *db, const bson_t *cmd, bson_t *reply,
+                       asp_error_t *err) {
+  asp_error_t local;
+  asp_error_clear(err);
+  return run_once(c, db, cmd, reply, err ? err : &local);
+}
+
+int32_t asp_client_max_bson_size(const asp_client_t *c) {
+  return c->max_bson_size;
+}
+
+/* The server's maxBsonObjectSize from the hello of the server just used. */
+static void learn_limits(asp_client_t *c) {
+  bson_error_t error;
+  mongoc_server_description_t *sd = mongoc_client_select_server(c->mongoc, false, NULL, &error);
+  if (!sd) return;
+  bson_iter_t it;
+  const bson_t *hello = mongoc_server_description_hello_response(sd);
+  if (hello && bson_iter_init_find(&it, hello, "maxBsonObjectSize") && BSON_ITER_HOLDS_INT32(&it) &&
+      bson_iter_int32(&it) > 0) {
+    c->max_bson_size = bson_iter_int32(&it);
+  }
+  mongoc_server_description_destroy(sd);
 }
 
 bool asp_client_ping(asp_client_t *c, asp_error_t *err) {
@@ -266,6 +327,7 @@ bool asp_client_ping(asp_client_t *c, asp_error_t *err) {
   bool ok = asp_client_run(c, &cmd, false, &reply, err);
   bson_destroy(&cmd);
   bson_destroy(&reply);
+  if (ok) learn_limits(c);
   return ok;
 }
 

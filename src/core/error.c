@@ -83,8 +83,15 @@ void asp_error_from_mongoc(asp_error_t *err, const bson_error_t *error, const bs
       domain = ASP_DOMAIN_BSON;
       break;
     case MONGOC_ERROR_CLIENT:
-      domain =
-          error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE ? ASP_DOMAIN_AUTH : ASP_DOMAIN_CLIENT;
+      /* Only a message too large for the server is the caller's doing; the rest (not
+       * ready, session trouble) is the connection's state. The code is never 0 here, so
+       * the binding never mistakes it for a validation error. */
+      if (error->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
+        domain = ASP_DOMAIN_AUTH;
+      else if (error->code == MONGOC_ERROR_CLIENT_TOO_BIG)
+        domain = ASP_DOMAIN_CLIENT;
+      else
+        domain = ASP_DOMAIN_NETWORK;
       break;
     case MONGOC_ERROR_COMMAND:
       domain =

@@ -86,6 +86,7 @@ bool asp_workspace_defaults(asp_client_t *c, bson_t *defaults, asp_error_t *err)
   return run_payload(c, asp_build_workspace_defaults(&cmd, err), &cmd, false, defaults, err);
 }
 
-bool asp_command(asp_client_t *c, const bson_t *cmd, bson_t *reply, asp_error_t *err) {
-  return asp_client_run(c, cmd, false, reply, err);
+bool asp_command(asp_client_t *c, const char *db, const bson_t *cmd, bson_t *reply,
+                 asp_error_t *err) {
+  return asp_client_run_on(c, db ? db : "admin", cmd, reply, err);
 }

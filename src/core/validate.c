@@ -7,14 +7,26 @@
 #include "asp.h"
 
 bool asp_validate_name(const char *name, const char *what, asp_error_t *err) {
+  const char *prefix = what ? what : "", *sep = what ? ": " : "";
   if (!name) {
-    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "%s: a processor name is required", what);
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "%s%sa processor name is required", prefix, sep);
+    return false;
+  }
+  if (!*name) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "%s%sthe processor name must not be empty", prefix,
+                  sep);
+    return false;
+  }
+  /* BSON strings must be UTF-8: the server would refuse the whole command. */
+  if (!bson_utf8_validate(name, strlen(name), false)) {
+    asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "%s%sthe processor name is not valid UTF-8", prefix,
+                  sep);
     return false;
   }
   for (const char *p = name; *p; p++) {
     if (!isspace((unsigned char)*p)) return true;
   }
-  asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "%s: the processor name must not be blank", what);
+  asp_error_set(err, ASP_DOMAIN_CLIENT, 0, "%s%sthe processor name must not be blank", prefix, sep);
   return false;
 }
 

@@ -1,3 +1,5 @@
+#include "version.h"
+
 #include "asp.h"
 
 const char *asp_version(void) {

@@ -15,7 +15,8 @@ int main(void) {
   bson_t cmd;
   bson_t *pipeline = json_doc("{\"0\": {\"$source\": {\"connectionName\": \"s\"}}}");
 
-  expect_refused(asp_build_create("", pipeline, NULL, &cmd, &err), &cmd, &err, "blank");
+  expect_refused(asp_build_create("", pipeline, NULL, &cmd, &err), &cmd, &err, "empty");
+  expect_refused(asp_build_create("caf\xe9", pipeline, NULL, &cmd, &err), &cmd, &err, "UTF-8");
   expect_refused(asp_build_create(" \t", pipeline, NULL, &cmd, &err), &cmd, &err, "blank");
   expect_refused(asp_build_create(NULL, pipeline, NULL, &cmd, &err), &cmd, &err, "required");
   expect_refused(asp_build_stop("  ", &cmd, &err), &cmd, &err, "blank");

@@ -17,7 +17,15 @@ bool aspd_arg_name(const bson_t *cmd, const char **name, aspd_error_t *err) {
                    bson_iter_key(&it));
     return false;
   }
-  *name = bson_iter_utf8(&it, NULL);
+  uint32_t len;
+  *name = bson_iter_utf8(&it, &len);
+  /* BSON strings may hold NUL bytes; a name cut at the first one would address another
+   * processor. */
+  if (memchr(*name, '\0', len)) {
+    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "%s: the stream processor name contains a NUL byte",
+                   bson_iter_key(&it));
+    return false;
+  }
   return true;
 }
 
@@ -56,7 +64,12 @@ bool aspd_arg_utf8(const bson_t *cmd, const char *key, const char **out, aspd_er
   bson_iter_t it;
   if (!aspd_arg_find(cmd, key, &it)) return true;
   if (!BSON_ITER_HOLDS_UTF8(&it)) return wrong_type(err, key, "a string");
-  *out = bson_iter_utf8(&it, NULL);
+  uint32_t len;
+  *out = bson_iter_utf8(&it, &len);
+  if (memchr(*out, '\0', len)) {
+    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "field '%s' contains a NUL byte", key);
+    return false;
+  }
   return true;
 }
 

@@ -8,6 +8,7 @@
 #include "auth/sasl_commands.h"
 #include "commands/handshake.h"
 #include "commands/reply.h"
+#include "net/wire.h"
 #include "server.h"
 #include "workspace.h"
 
@@ -43,8 +44,20 @@ static void describe_value(const bson_iter_t *it, char *out, size_t out_len) {
   }
 }
 
+/* Room beyond the BSON limit for the fields a driver adds to a command (mongod allows 16 KiB). */
+#define ASPD_COMMAND_SLACK (16 * 1024)
+
 void aspd_dispatch(aspd_session_t *session, const bson_t *command, bson_t *reply) {
   bson_iter_t it;
+  /* The wire layer accepts documents up to the message limit so that an oversized command
+   * gets this answer, on a connection that stays open, instead of a dropped connection.
+   * Like mongod, allow a little room for the fields a driver adds ($db, ...). */
+  if (command->len > ASPD_WIRE_MAX_BSON + ASPD_COMMAND_SLACK) {
+    aspd_reply_error(reply, ASPD_E_BSON_TOO_LARGE,
+                     "the command document is %u bytes, more than the limit of %d bytes",
+                     (unsigned)command->len, ASPD_WIRE_MAX_BSON);
+    return;
+  }
   if (!bson_iter_init(&it, command) || !bson_iter_next(&it)) {
     aspd_reply_error(reply, ASPD_E_FAILED_TO_PARSE, "empty command document");
     return;
