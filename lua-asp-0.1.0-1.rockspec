@@ -11,6 +11,9 @@ dependencies = { "lua >= 5.1" }
 external_dependencies = {
   LIBMONGOC = { header = "libmongoc-1.0/mongoc/mongoc.h", library = "mongoc-1.0" },
   LIBBSON = { header = "libbson-1.0/bson/bson.h", library = "bson-1.0" },
+  -- Debian keeps curl/curl.h under the multiarch include directory, which the compiler
+  -- searches but LuaRocks does not: check the library only.
+  LIBCURL = { library = "curl" },
 }
 build = {
   type = "builtin",
@@ -20,19 +23,22 @@ build = {
         -- src/core: the C core
         "src/core/client.c", "src/core/commands.c", "src/core/error.c", "src/core/operations.c",
         "src/core/reply.c", "src/core/sample.c", "src/core/validate.c", "src/core/version.c",
+        "src/core/admin_client.c", "src/core/admin_endpoints.c", "src/core/admin_http.c",
+        "src/core/admin_token.c", "src/core/admin_validate.c",
         -- src/binding: the Lua module asp.core
         "src/binding/module.c", "src/binding/client.c", "src/binding/processor.c",
         "src/binding/cursor.c", "src/binding/error.c", "src/binding/object.c",
-        "src/binding/options.c",
+        "src/binding/options.c", "src/binding/admin.c",
         "src/binding/values.c", "src/binding/bson_decode.c", "src/binding/bson_encode.c",
         "src/binding/typed_values.c", "src/binding/json.c", "src/binding/compat.c",
       },
       incdirs = { "src/core", "src/binding",
                   "$(LIBMONGOC_INCDIR)/libmongoc-1.0", "$(LIBBSON_INCDIR)/libbson-1.0" },
-      libdirs = { "$(LIBMONGOC_LIBDIR)", "$(LIBBSON_LIBDIR)" },
-      libraries = { "mongoc-1.0", "bson-1.0" },
+      libdirs = { "$(LIBMONGOC_LIBDIR)", "$(LIBBSON_LIBDIR)", "$(LIBCURL_LIBDIR)" },
+      libraries = { "mongoc-1.0", "bson-1.0", "curl" },
     },
     ["asp"] = "lua/asp/init.lua",
+    ["asp.admin"] = "lua/asp/admin.lua",
     ["asp.ngx"] = "lua/asp/ngx.lua",
     ["asp.pipeline"] = "lua/asp/pipeline.lua",
     ["asp.pipeline.definition"] = "lua/asp/pipeline/definition.lua",

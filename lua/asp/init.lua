@@ -140,13 +140,14 @@ core._cursor_call(function(self)
   return doc
 end)
 
--- asp.pipeline is loaded on first use: scripts that never build pipelines do not pay.
+-- asp.pipeline and asp.admin are loaded on first use: scripts that never use them do not pay.
+local lazy = { pipeline = "asp.pipeline", admin = "asp.admin" }
 return setmetatable(asp, {
   __index = function(t, k)
-    if k == "pipeline" then
-      local p = require "asp.pipeline"
-      rawset(t, k, p)
-      return p
+    if lazy[k] then
+      local m = require(lazy[k])
+      rawset(t, k, m)
+      return m
     end
   end,
 })

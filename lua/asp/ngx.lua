@@ -9,6 +9,7 @@
 --
 -- Arguments may be plain tables or JSON text (documents and pipelines). Clients are cached
 -- per thread VM and URI, so the TLS handshake and authentication happen once per VM.
+-- M.admin does the same for asp.admin (the Admin API over HTTPS).
 local asp = require "asp"
 
 local M = {}
@@ -34,7 +35,8 @@ end
 local function plain_error(err)
   if type(err) ~= "table" then return { message = tostring(err), domain = "client" } end
   return { message = err.message, code = err.code, code_name = err.code_name,
-           domain = err.domain, labels = err.labels }
+           domain = err.domain, labels = err.labels, http_status = err.http_status,
+           error_code = err.error_code, reason = err.reason, parameters = err.parameters }
 end
 
 -- Sampling inside a thread must end by itself: a limit and a wait bound are required.
@@ -91,6 +93,45 @@ function M.run(uri, connect_opts, op, ...)
     local c, cerr = client_for(uri, connect_opts)
     if not c then return nil, cerr end
     return fn(c, ...)
+  end, ...)
+  if not ok then return nil, plain_error(res) end
+  if res == nil then return nil, plain_error(err) end
+  if res == true then return "true" end
+  return asp.to_json(res, "relaxed")
+end
+
+-- Admin API handles per thread VM, keyed by their connect options.
+local admins = {}
+
+local function admin_for(opts)
+  local keys = {}
+  for k in pairs(opts) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = k .. "=" .. tostring(opts[k]) end
+  local key = table.concat(parts, "\0")
+  local a = admins[key]
+  if a and not a:is_closed() then return a end
+  a = asp.admin.connect(opts)
+  admins[key] = a
+  return a
+end
+
+--- admin(connect_opts, method, ...) -> json_text | nil, plain_err: one asp.admin method
+--- (get_connection, list_connections, create_connection, ...) on a
+--- handle cached per thread VM and connect options. `true` comes back as "true".
+function M.admin(connect_opts, method, ...)
+  local ok, res, err = pcall(function(...)
+    local a = admin_for(connect_opts or {})
+    local fn = type(method) == "string" and not method:match("^_") and a[method]
+    if type(fn) ~= "function" then
+      error("asp.ngx: unknown admin operation '" .. tostring(method) .. "'", 0)
+    end
+    local r, e = fn(a, ...)
+    if type(r) == "function" then
+      error("asp.ngx: '" .. method .. "' returns an iterator; use its list_ form", 0)
+    end
+    return r, e
   end, ...)
   if not ok then return nil, plain_error(res) end
   if res == nil then return nil, plain_error(err) end

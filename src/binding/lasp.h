@@ -117,6 +117,8 @@ int lasp_connect(lua_State *L);
 void lasp_client_register(lua_State *L);
 void lasp_processor_register(lua_State *L);
 void lasp_cursor_register(lua_State *L);
+/* The Admin API client (admin.c): its class, plus _admin_connect and _Admin in the module. */
+void lasp_admin_register(lua_State *L, int module_idx);
 /* Adds name = the methods table of metatable tname to the table on top (for asp.lua). */
 void lasp_export_methods(lua_State *L, const char *tname, const char *name);
 /* The rest of a function __index (object at 1, key at 2): the key in the class's methods. */

@@ -11,6 +11,7 @@ int luaopen_asp_core(lua_State *L) {
   lua_newtable(L);
   lasp_values_register(L, lua_gettop(L)); /* first: the cursor keeps the array metatable */
   lasp_cursor_register(L); /* also adds _cursor_call, sleep, now to the module table */
+  lasp_admin_register(L, lua_gettop(L));
   lua_pushstring(L, asp_version());
   lua_setfield(L, -2, "version");
   lasp_push_named(L, lasp_connect, "connect", 0);

@@ -28,7 +28,8 @@ typedef enum {
   ASP_DOMAIN_NETWORK, /* connect, socket, server selection */
   ASP_DOMAIN_TLS,     /* handshake or certificate failure */
   ASP_DOMAIN_AUTH,    /* authentication failed */
-  ASP_DOMAIN_BSON     /* a reply or document that cannot be read */
+  ASP_DOMAIN_BSON,    /* a reply or document that cannot be read */
+  ASP_DOMAIN_ADMIN    /* Admin API HTTP error status: code is the status (asp_admin.h) */
 } asp_domain_t;
 
 #define ASP_ERROR_MAX_LABELS 8

@@ -19,6 +19,8 @@ const char *asp_domain_name(asp_domain_t domain) {
       return "auth";
     case ASP_DOMAIN_BSON:
       return "bson";
+    case ASP_DOMAIN_ADMIN:
+      return "admin";
     case ASP_DOMAIN_NONE:
       break;
   }
