@@ -146,8 +146,9 @@ describe("asp client", function()
     collectgarbage()
   end)
 
-  it("closes with a Lua 5.4 to-be-closed variable", function()
-    if _VERSION ~= "Lua 5.4" then return end
+  -- <close> variables exist from Lua 5.4 on.
+  local it_close = (_VERSION == "Lua 5.4") and it or pending
+  it_close("closes with a Lua 5.4 to-be-closed variable", function()
     local outside
     assert(load([[
       local server, out = ...

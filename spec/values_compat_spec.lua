@@ -57,3 +57,70 @@ if not HAS_INTEGERS then
     end)
   end)
 end
+
+describe("int64 boxes on every Lua version", function()
+  local BIG = "9007199254740993" -- 2^53 + 1: no double holds it
+
+  it("2^53+1 round-trips through BSON and adds exactly", function()
+    local d = asp.bson_decode(asp.bson_encode({ v = asp.int64(BIG) }))
+    assert.equal(BIG, tostring(d.v))
+    assert.equal(INT64, btype(d.v))
+    local sum = d.v + 1
+    assert.equal("9007199254740994", tostring(sum))
+    assert.equal(INT64, btype(sum))
+    assert.equal(BIG, tostring(sum - 1))
+    -- decoded from Extended JSON too
+    local j = asp.from_json('{ "v" : { "$numberLong" : "' .. BIG .. '" } }')
+    assert.equal("9007199254740995", tostring(j.v + asp.int64(2)))
+    if not HAS_INTEGERS then
+      assert.equal("userdata", type(sum)) -- beyond 2^53 the result stays boxed
+      assert.equal(asp.int64("9007199254740994"), sum)
+    end
+  end)
+
+  it("does integer arithmetic with boxes and integral numbers", function()
+    local a, b = asp.int64(BIG), asp.int64(10)
+    assert.equal("90071992547409930", tostring(a * b))
+    assert.equal(3, asp.tonumber(a % b))
+    assert.equal(3, asp.tonumber(asp.int64(-7) % asp.int64(10)))
+    assert.equal(-1, asp.tonumber(asp.idiv(asp.int64(-7), 10)))
+    assert.equal("-" .. BIG, tostring(-a))
+    assert.equal(15, asp.tonumber(asp.int32(5) + 10))
+    assert.equal(2.5, asp.int64(5) / 2)
+    -- small results are plain numbers
+    assert.equal("number", type(asp.int64(5) + 1))
+  end)
+
+  it("refuses overflow and inexact operands instead of rounding", function()
+    assert.has_error(function() return asp.int64("9223372036854775807") + 1 end, "int64 overflow in +")
+    assert.has_error(function() return -asp.int64("-9223372036854775808") end, "int64 overflow in unary -")
+    assert.has_error(function() return asp.int64(1) % 0 end, "int64 modulo by zero")
+    assert.matches("needs integers", select(2, pcall(function() return asp.int64(1) + 1.5 end)))
+    assert.matches("needs integers", select(2, pcall(function() return asp.int64(1) + asp.objectid() end)))
+  end)
+
+  it("compares by value, int32 with int64 too", function()
+    local a, b = asp.int64(BIG), asp.int64("9007199254740994")
+    assert.is_true(a < b)
+    assert.is_true(a <= a)
+    assert.is_false(b < a)
+    assert.is_true(asp.int32(5) < asp.int64(6))
+    assert.equal(asp.int64(BIG), a)
+    if HAS_INTEGERS then assert.is_true(a < 9007199254740994) end -- mixed: 5.3+ only
+  end)
+
+  it("asp.tonumber gives a number where it is exact", function()
+    assert.equal(5, asp.tonumber(asp.int64(5)))
+    assert.equal(1.5, asp.tonumber(asp.double(1.5)))
+    assert.equal(7, asp.tonumber(7))
+    local n, err = asp.tonumber(asp.int64(BIG))
+    if HAS_INTEGERS then
+      assert.equal(9007199254740993, n)
+    else
+      assert.is_nil(n)
+      assert.matches("2%^53", err)
+    end
+    assert.is_nil(asp.tonumber(asp.objectid()))
+    assert.is_nil(asp.tonumber("12"))
+  end)
+end)

@@ -2,6 +2,11 @@
 -- the byte-exact round trip of a pipeline read back from a server. Runs without a server.
 local asp = require "asp.core"
 
+if not string.pack then
+  pending("values_containers_spec.lua: builds its BSON by hand with string.pack (Lua 5.3+)")
+  return
+end
+
 -- A tiny BSON writer independent of the module under test (string.pack only).
 local B = {}
 local function cstr(k) return k .. "\0" end

@@ -2,6 +2,11 @@
 -- libbson, so that pipelines can live in .json files. Runs without a server.
 local asp = require "asp.core"
 
+if not math.type then
+  pending("values_json_spec.lua: expects the integer/float subtypes of Lua 5.3+ (1.0 is a double only there); values_compat_spec.lua states the 5.1/5.2/LuaJIT rules")
+  return
+end
+
 describe("asp.to_json", function()
   local doc = asp.ordered({ "i", 1, "l", 1099511627776, "f", 1.0, "h", 0.5, "s", "x", "n", asp.null,
     "b", true, "d", asp.date(0), "arr", { 1, 2 }, "e", asp.array(), "o", {} })

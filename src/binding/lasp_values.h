@@ -91,6 +91,18 @@ void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *value, s
 /* Pushes a boxed int64 (for Lua versions whose numbers cannot hold it exactly). */
 void lasp_push_int64_box(lua_State *L, int64_t v);
 
+/* The value of an int32/int64 box, or of a double box; false for other kinds. */
+bool lasp_typed_int(const lasp_typed_t *v, int64_t *out);
+bool lasp_typed_double(const lasp_typed_t *v, double *out);
+
+/* int64.c: integer arithmetic on int32/int64 boxes. An operand is a box or a number with
+ * an exact integral value; results are pushed exactly (integer on 5.3+, else a number
+ * within 2^53 or a box). lasp_int64_register adds the metamethods to the typed-value
+ * metatable at mt_idx and asp.tonumber / asp.idiv to the module at module_idx. */
+bool lasp_int_operand(lua_State *L, int idx, int64_t *out);
+void lasp_push_exact_int(lua_State *L, int64_t i);
+void lasp_int64_register(lua_State *L, int mt_idx, int module_idx);
+
 /* The kind name asp.type() reports for a typed value ("objectid", "date", ...). */
 const char *lasp_typed_kind(const lasp_typed_t *v);
 

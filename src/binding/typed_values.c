@@ -150,6 +150,24 @@ bool lasp_append_typed(bson_t *b, const char *key, int key_len, const lasp_typed
   }
 }
 
+bool lasp_typed_int(const lasp_typed_t *v, int64_t *out) {
+  if (v->type == BSON_TYPE_INT32) {
+    *out = v->v.i32;
+    return true;
+  }
+  if (v->type == BSON_TYPE_INT64) {
+    *out = v->v.i64;
+    return true;
+  }
+  return false;
+}
+
+bool lasp_typed_double(const lasp_typed_t *v, double *out) {
+  if (v->type != BSON_TYPE_DOUBLE) return false;
+  *out = v->v.d;
+  return true;
+}
+
 void lasp_push_int64_box(lua_State *L, int64_t i) {
   new_typed(L, BSON_TYPE_INT64, 0, 0)->v.i64 = i;
 }
@@ -561,9 +579,14 @@ static int m_eq(lua_State *L) {
   return 1;
 }
 
-/* -1, 0, 1; raises for kinds without an order or for two different kinds. */
+/* -1, 0, 1; raises for kinds without an order or for two different kinds. Integers
+ * (int32/int64 boxes, integral numbers) compare by value with each other. */
 static int compare(lua_State *L) {
-  const lasp_typed_t *a = check_typed(L, 1), *b = check_typed(L, 2);
+  const lasp_typed_t *a, *b;
+  int64_t x, y;
+  if (lasp_int_operand(L, 1, &x) && lasp_int_operand(L, 2, &y)) return (x > y) - (x < y);
+  a = check_typed(L, 1);
+  b = check_typed(L, 2);
   if (a->type != b->type)
     return luaL_error(L, "attempt to compare %s with %s", lasp_typed_kind(a), lasp_typed_kind(b));
   switch (a->type) {
@@ -622,6 +645,7 @@ void lasp_typed_register(lua_State *L, int module_idx) {
     lua_pushvalue(L, -1);
     lasp_rawsetp(L, LUA_REGISTRYINDEX, &typed_mt_key);
   }
+  lasp_int64_register(L, lua_gettop(L), module_idx);
   lua_pop(L, 1);
   lua_pushvalue(L, module_idx);
   luaL_setfuncs(L, typed_funcs, 0);
