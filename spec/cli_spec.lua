@@ -250,8 +250,11 @@ describe("asp command line", function()
       asp_ok("processors create cli3 -f " .. q(write("p.json", PIPELINE)))
       asp_ok("processors start cli3")
       local out = tmp .. "/stream.json"
-      local sh = ("%s %s sample cli3 -o json >%s 2>%s/stream.err & p=$!; sleep 1.5; kill -INT $p; wait $p; echo $?")
-        :format(env, CLI, q(out), q(tmp))
+      -- Ctrl-C once the first document is out (so the stream is really running), however
+      -- long the start takes on a loaded machine.
+      local sh = ("%s %s sample cli3 -o json >%s 2>%s/stream.err & p=$!; "
+        .. "for i in $(seq 1 300); do grep -q '^{' %s && break; sleep 0.1; done; "
+        .. "kill -INT $p; wait $p; echo $?"):format(env, CLI, q(out), q(tmp), q(out))
       local p = assert(io.popen(sh))
       local code = tonumber(p:read("*a"))
       p:close()
