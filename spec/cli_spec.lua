@@ -46,7 +46,10 @@ local function run(cmdline, opts)
   out = out:gsub("__rc=%d+\n$", "")
   local r = { code = code, out = out, err = slurp(errf), lines = {}, errlines = {} }
   for l in out:gmatch("([^\n]*)\n") do r.lines[#r.lines + 1] = l end
-  for l in r.err:gmatch("([^\n]*)\n") do r.errlines[#r.errlines + 1] = l end
+  -- libmongoc's own log lines (e.g. its shared-memory counters warning) are not the CLI's
+  for l in r.err:gmatch("([^\n]*)\n") do
+    if not l:match("^%d+/%d+/%d+ [%d:.]+: %[%d+%]: +%u+: +mongoc:") then r.errlines[#r.errlines + 1] = l end
+  end
   return r
 end
 

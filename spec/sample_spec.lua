@@ -154,7 +154,8 @@ describe("asp sample cursors", function()
   it_yield("lets a host sleep yield inside a for loop (not on PUC Lua 5.1: no yield across __call)", function()
     local co = coroutine.wrap(function()
       local n = 0
-      for _ in quiet:sample({ max_wait_ms = 60, poll_interval_ms = 5, sleep = coroutine.yield }) do
+      -- a wait long enough for several empty polls even when each getMore is slow (load)
+      for _ in quiet:sample({ max_wait_ms = 1000, poll_interval_ms = 5, sleep = coroutine.yield }) do
         n = n + 1
       end
       return "done", n
