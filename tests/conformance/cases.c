@@ -154,15 +154,20 @@ static bool add_file(conf_suite_t *s, const char *dir, const char *name, char *e
       s->cap = s->cap ? s->cap * 2 : 256;
       s->cases = bson_realloc(s->cases, s->cap * sizeof *s->cases);
     }
-    if (!parse_case(&rec, file, &s->cases[s->n], err, len)) {
+    /* Each case has its own allocation: a static bson_t points into itself, so a case
+     * must never move. */
+    s->cases[s->n] = bson_malloc0(sizeof **s->cases);
+    if (!parse_case(&rec, file, s->cases[s->n], err, len)) {
+      bson_free(s->cases[s->n]);
       if (!owned) bson_free(file);
       return false;
     }
     for (size_t i = 0; i < s->n; i++) {
-      if (!strcmp(s->cases[i].id, s->cases[s->n].id)) {
+      if (!strcmp(s->cases[i]->id, s->cases[s->n]->id)) {
+        bson_free(s->cases[s->n]);
         if (!owned) bson_free(file);
-        return fail(err, len, "%s: duplicate case id %s (also in %s)", name, s->cases[i].id,
-                    s->cases[i].file);
+        return fail(err, len, "%s: duplicate case id %s (also in %s)", name, s->cases[i]->id,
+                    s->cases[i]->file);
       }
     }
     s->n++;
@@ -218,11 +223,11 @@ bool conf_load_gaps(conf_suite_t *s, const char *dir, char *err, size_t len) {
     size_t idlen = strcspn(line, " \t");
     bool found = false;
     for (size_t i = 0; i < s->n; i++) {
-      if (strlen(s->cases[i].id) == idlen && !strncmp(s->cases[i].id, line, idlen)) {
-        if (s->cases[i].known_gap) {
+      if (strlen(s->cases[i]->id) == idlen && !strncmp(s->cases[i]->id, line, idlen)) {
+        if (s->cases[i]->known_gap) {
           ok = fail(err, len, "%s:%d: %.*s is listed twice", path, line_no, (int)idlen, line);
         }
-        s->cases[i].known_gap = true;
+        s->cases[i]->known_gap = true;
         found = true;
       }
     }
@@ -240,11 +245,12 @@ bool conf_load_gaps(conf_suite_t *s, const char *dir, char *err, size_t len) {
 void conf_free(conf_suite_t *s) {
   const char *last = NULL;
   for (size_t i = 0; i < s->n; i++) {
-    if (s->cases[i].file != last) {
-      last = s->cases[i].file;
-      bson_free(s->cases[i].file);
+    if (s->cases[i]->file != last) {
+      last = s->cases[i]->file;
+      bson_free(s->cases[i]->file);
     }
-    bson_free(s->cases[i].diff);
+    bson_free(s->cases[i]->diff);
+    bson_free(s->cases[i]);
   }
   for (size_t i = 0; i < s->n_files; i++) bson_destroy(s->files[i]);
   bson_free(s->files);

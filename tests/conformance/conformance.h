@@ -30,7 +30,7 @@ typedef struct {
 } conf_case_t;
 
 typedef struct {
-  conf_case_t *cases;
+  conf_case_t **cases; /* each allocated on its own (see cases.c) */
   size_t n, cap;
   bson_t **files; /* the parsed files, owning the cases' bson data */
   size_t n_files;

@@ -135,7 +135,7 @@ static void *worker(void *arg) {
   for (;;) {
     size_t i = atomic_fetch_add(&r->next, 1);
     if (i >= r->suite->n) break;
-    conf_case_t *c = &r->suite->cases[i];
+    conf_case_t *c = r->suite->cases[i];
     if (selected(r, c)) run_case(client, c);
   }
   mongoc_client_destroy(client);
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
 
   size_t passed = 0, failed = 0, known = 0, fixed = 0, ran = 0;
   for (size_t i = 0; i < suite.n; i++) {
-    conf_case_t *c = &suite.cases[i];
+    conf_case_t *c = suite.cases[i];
     if (!selected(&r, c)) continue;
     ran++;
     char line[200];
