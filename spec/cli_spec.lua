@@ -98,7 +98,10 @@ describe("asp command line", function()
       assert.truthy(asp_ok("processors --help").out:find("processors stats", 1, true))
       for _, cmd in ipairs({ "processors list", "processors describe", "processors create", "processors start",
                               "processors stop", "processors drop", "processors stats", "processors modify",
-                              "processors apply", "sample", "process", "workspace defaults" }) do
+                              "processors apply", "sample", "process", "workspace defaults",
+                              "connections list", "connections describe", "connections create",
+                              "connections update", "connections delete", "privatelinks list",
+                              "privatelinks describe", "privatelinks delete" }) do
         local r = asp_ok(cmd .. " --help")
         assert.truthy(r.out:find("usage: asp " .. cmd, 1, true), cmd)
         assert.truthy(r.out:find("--output", 1, true), cmd)
@@ -256,7 +259,7 @@ describe("asp command line", function()
       -- Ctrl-C once the first document is out (so the stream is really running), however
       -- long the start takes on a loaded machine.
       local sh = ("%s %s sample cli3 -o json >%s 2>%s/stream.err & p=$!; "
-        .. "for i in $(seq 1 300); do grep -q '^{' %s && break; sleep 0.1; done; "
+        .. "for i in $(seq 1 300); do grep -qs '^{' %s && break; sleep 0.1; done; "
         .. "kill -INT $p; wait $p; echo $?"):format(env, CLI, q(out), q(tmp), q(out))
       local p = assert(io.popen(sh))
       local code = tonumber(p:read("*a"))
@@ -276,6 +279,93 @@ describe("asp command line", function()
     assert.equal(10, assert(asp.from_json(r.lines[1])).b)
     assert.equal(4, #json(asp_ok("process -f " .. q(f) .. " -o json")))
     assert.equal(1, asp_run("process -f " .. q(write("bad.json", "[{"))).code)
+  end)
+
+  describe("connections and privatelinks (Admin API)", function()
+    local KEY = "0123456789abcdef01234567"
+
+    it("need a project, a workspace and one credential pair (usage errors)", function()
+      local base = "HOME=" .. q(tmp) .. " ASP_CONFIG= MONGODB_ATLAS_PUBLIC_KEY= MONGODB_ATLAS_PRIVATE_KEY= "
+        .. "MONGODB_ATLAS_CLIENT_ID= MONGODB_ATLAS_CLIENT_SECRET= MONGODB_ATLAS_PROJECT_ID= ASP_WORKSPACE= "
+        .. "MONGODB_ATLAS_PUBLIC_API_KEY= MONGODB_ATLAS_PRIVATE_API_KEY="
+      for _, case in ipairs({
+        { "connections list", "no project id" },
+        { "connections list --project-id " .. KEY, "no workspace" },
+        { "connections list --project-id " .. KEY .. " --workspace ws", "no Admin API credentials" },
+        { "connections list --project-id " .. KEY .. " --workspace ws --public-key p", "both halves" },
+        { "privatelinks list --project-id nothex --client-id c --client-secret s", "group_id" },
+      }) do
+        local r = run(case[1], { env = base })
+        assert.equal(2, r.code, case[1])
+        assert.truthy(r.err:find(case[2], 1, true), r.err)
+      end
+    end)
+
+    it("report an unreachable Admin API as an operation error without the secret", function()
+      local r = run("connections list --admin-url https://127.0.0.1:1 --project-id " .. KEY
+        .. " --workspace ws --public-key pub --private-key", {
+          env = "HOME=" .. q(tmp) .. " ASP_CONFIG= " .. "MONGODB_ATLAS_PRIVATE_KEY=s3cr3t-private-key" })
+      assert.equal(2, r.code) -- --private-key without its value
+      r = run("connections list --admin-url https://127.0.0.1:1 --project-id " .. KEY .. " --workspace ws", {
+        env = "HOME=" .. q(tmp) .. " ASP_CONFIG= MONGODB_ATLAS_PUBLIC_KEY=pub MONGODB_ATLAS_PRIVATE_KEY=s3cr3t-private-key" })
+      assert.equal(1, r.code)
+      assert.equal(1, #r.errlines)
+      assert.falsy(r.err:find("s3cr3t", 1, true))
+    end)
+
+    it("list, describe, create, update and delete connections on a live Admin API", function()
+      if not server.admin_root then
+        pending("this aspd prints no admin-api line (no Admin API served)")
+        return
+      end
+      local aenv = ("ASP_ADMIN_URL=%s MONGODB_ATLAS_PROJECT_ID=%s ASP_WORKSPACE=%s ASP_TLS_CA_FILE=%s "
+        .. "MONGODB_ATLAS_PUBLIC_KEY=%s MONGODB_ATLAS_PRIVATE_KEY=%s"):format(q(server.admin_root),
+        q(server.group_id), q(server.workspace), q(server.ca_file), q(server.admin_public_key),
+        q(server.admin_private_key))
+      local function a_ok(cmd, opts)
+        opts = opts or {}
+        opts.env = aenv
+        return asp_ok(cmd, opts)
+      end
+      local function a_run(cmd, opts)
+        opts = opts or {}
+        opts.env = (opts.env or "") .. " " .. aenv
+        return asp_run(cmd, opts)
+      end
+      assert.truthy(a_ok("connections list").out:find("fast_solar", 1, true))
+      -- the admin-api line alone names server, project and workspace
+      assert.truthy(asp_ok("connections list", { env = ("ASP_ADMIN_URL=%s ASP_TLS_CA_FILE=%s MONGODB_ATLAS_PUBLIC_KEY=%s "
+        .. "MONGODB_ATLAS_PRIVATE_KEY=%s MONGODB_ATLAS_PROJECT_ID= ASP_WORKSPACE="):format(q(server.admin_url),
+        q(server.ca_file), q(server.admin_public_key), q(server.admin_private_key)) }).out:find("fast_solar", 1, true))
+      local conn = write("kafka.json", '{"type": "Kafka", "bootstrapServers": "localhost:9092", '
+        .. '"authentication": {"mechanism": "PLAIN", "username": "u", "password": "kafka-pw-secret"}, '
+        .. '"security": {"protocol": "SASL_SSL"}}')
+      assert.equal("created connection cli_k", a_ok("connections create cli_k -f " .. q(conn)).lines[1])
+      local found
+      for _, l in ipairs(a_ok("connections list -o jsonl").lines) do
+        local c = assert(asp.from_json(l))
+        if c.name == "cli_k" then found = c end
+      end
+      assert.equal("Kafka", found.type)
+      local d = json(a_ok("connections describe cli_k -o json"))
+      assert.equal("localhost:9092", d.bootstrapServers)
+      assert.falsy(a_ok("connections describe cli_k").out:find("kafka-pw-secret", 1, true))
+      local upd = write("kafka2.json", '{"type": "Kafka", "bootstrapServers": "otherhost:9092"}')
+      assert.equal("otherhost:9092", json(a_ok("connections update cli_k -o json -f " .. q(upd))).bootstrapServers)
+      assert.equal(1, a_run("connections delete cli_k", { stdin = "no\n" }).code)
+      a_ok("connections describe cli_k")
+      a_ok("connections delete cli_k --force")
+      assert.equal(1, a_run("connections describe cli_k").code)
+      -- a wrong private key: refused, and never printed
+      local r = a_run("connections list --private-key wrong-private-key-value")
+      assert.equal(1, r.code)
+      assert.falsy(r.err:find("wrong-private-key-value", 1, true))
+      -- Private Link: whatever the server holds, one line per error and codes 0 or 1
+      r = a_run("privatelinks list -o json")
+      assert.truthy(r.code == 0 or (r.code == 1 and #r.errlines == 1), r.err)
+      assert.equal(1, a_run("privatelinks describe 0123456789abcdef01234567").code)
+      assert.equal(1, a_run("privatelinks delete 0123456789abcdef01234567 --force").code)
+    end)
   end)
 
   it("workspace defaults", function()

@@ -67,6 +67,44 @@ function Context:client()
   return self._client
 end
 
+--- The Admin API handle (asp.admin), and the workspace name when `needs_workspace`.
+function Context:admin(needs_workspace)
+  local s = self.settings
+  -- The admin-api line of `aspd --dev` (a workspace's URL) also names project and workspace.
+  local root, group, ws = (s.admin_url or ""):match("^(https://[^/]+)/api/atlas/v2/groups/([^/]+)/streams/([^/?]+)")
+  if root then
+    s.admin_url, s.project_id, s.workspace = root, s.project_id or group, s.workspace or ws
+  end
+  if not s.project_id then
+    args.usage_error("no project id: give --project-id, set MONGODB_ATLAS_PROJECT_ID or add project_id to a profile")
+  end
+  if needs_workspace and not s.workspace then
+    args.usage_error("no workspace: give --workspace, set ASP_WORKSPACE or add workspace to a profile")
+  end
+  if self._admin then return self._admin, s.workspace end
+  local opts = { group_id = s.project_id, base_url = s.admin_url, ca_file = s.tls_ca_file }
+  if s.public_key or s.private_key then
+    if not (s.public_key and s.private_key) then
+      args.usage_error("an API key needs both halves: --public-key and --private-key")
+    end
+    opts.public_key, opts.private_key = s.public_key, s.private_key
+  elseif s.client_id or s.client_secret then
+    if not (s.client_id and s.client_secret) then
+      args.usage_error("a service account needs --client-id and --client-secret")
+    end
+    opts.client_id, opts.client_secret = s.client_id, s.client_secret
+  else
+    args.usage_error("no Admin API credentials: give --public-key/--private-key or --client-id/--client-secret "
+      .. "(or MONGODB_ATLAS_PUBLIC_KEY/PRIVATE_KEY, MONGODB_ATLAS_CLIENT_ID/CLIENT_SECRET)")
+  end
+  local asp = require "asp"
+  -- connect raises on malformed options (a bad URL or project id): the user's input.
+  local ok, admin, err = pcall(asp.admin.connect, opts)
+  if not ok then args.usage_error("%s", tostring(admin)) end
+  self._admin = self:check(admin, err)
+  return self._admin, s.workspace
+end
+
 --- Asks before something destructive; --force answers yes. Anything but y/yes aborts.
 function Context:confirm(question)
   if self.opts.force then return end
@@ -241,6 +279,7 @@ function M.main(argv)
   local state = {}
   local ok, result = pcall(run, argv, state)
   if state.ctx and state.ctx._client then state.ctx._client:close() end
+  if state.ctx and state.ctx._admin then state.ctx._admin:close() end
   if ok then return result end
   if args.is_usage_error(result) then
     output.error_line(result.message, state.secrets)

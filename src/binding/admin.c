@@ -87,6 +87,9 @@ static int admin_fail(lua_State *L, const asp_error_t *err, const bson_t *reply)
 
 /* admin:_call(endpoint, workspace, name, query, body) -> reply table | nil, err */
 static int admin_call(lua_State *L) {
+  /* Absent arguments become nil slots: the documents converted below push scratch
+   * userdata, which must not land where a later optional argument is read. */
+  lua_settop(L, 6);
   asp_admin_t *a = check_admin(L, 1);
   const char *ep_name = luaL_checkstring(L, 2);
   int ep = asp_admin_endpoint_find(ep_name);

@@ -4,6 +4,8 @@
 local processors = require "asp.cli.processors"
 local stream = require "asp.cli.stream"
 local workspace = require "asp.cli.workspace"
+local connections = require "asp.cli.connections"
+local privatelinks = require "asp.cli.privatelinks"
 
 local WAIT = {
   { "--no-wait", help = "return at once instead of waiting for the new state" },
@@ -12,6 +14,7 @@ local WAIT = {
 local FORCE = { { "--force", help = "do not ask for confirmation" } }
 local TIER = { "--tier", arg = "TIER", help = "SP2, SP5, SP10, SP30 or SP50" }
 local LIMIT = { "--limit", arg = "N", kind = "integer", help = "stop after N documents (default: until Ctrl-C)" }
+local CONN_FILE = { "--file", short = "-f", arg = "FILE", help = "a connection as JSON, e.g. {\"name\": \"k\", \"type\": \"Kafka\", ...}" }
 local BATCH = { "--batch-size", arg = "N", kind = "integer", help = "documents per getMore" }
 
 local function with(list, ...)
@@ -65,4 +68,23 @@ return {
     flags = { { "--file", short = "-f", arg = "FILE", help = "a JSON pipeline array or a definition" }, LIMIT, BATCH } },
   { noun = "workspace", verb = "defaults", args = {}, run = workspace.defaults,
     summary = "show the workspace's default and maximum tier" },
+  -- The Admin API (HTTPS): admin = true adds its flags (URL, project, workspace, keys).
+  { noun = "connections", verb = "list", args = {}, run = connections.list, admin = true,
+    summary = "list the workspace's connection registry" },
+  { noun = "connections", verb = "describe", args = { "NAME" }, run = connections.describe, admin = true,
+    summary = "show one connection" },
+  { noun = "connections", verb = "create", args = { "[NAME]" }, run = connections.create, admin = true,
+    summary = "add a connection from a JSON file (the Admin API's shape)", required_flags = { "--file" },
+    flags = { CONN_FILE } },
+  { noun = "connections", verb = "update", args = { "NAME" }, run = connections.update, admin = true,
+    summary = "change a connection to the JSON file's fields", required_flags = { "--file" },
+    flags = { CONN_FILE } },
+  { noun = "connections", verb = "delete", args = { "NAME" }, run = connections.delete, admin = true,
+    summary = "remove a connection (asks first)", flags = FORCE },
+  { noun = "privatelinks", verb = "list", args = {}, run = privatelinks.list, admin = true,
+    summary = "list the project's Private Link connections" },
+  { noun = "privatelinks", verb = "describe", args = { "ID" }, run = privatelinks.describe, admin = true,
+    summary = "show one Private Link connection" },
+  { noun = "privatelinks", verb = "delete", args = { "ID" }, run = privatelinks.delete, admin = true,
+    summary = "remove a Private Link connection (asks first)", flags = FORCE },
 }
