@@ -132,7 +132,8 @@ describe("asp sample cursors", function()
   end)
 
   it("lets a host sleep yield (coroutine in a game loop)", function()
-    local cur = assert(quiet:sample({ max_wait_ms = 100, poll_interval_ms = 10,
+    -- long enough for several empty polls even when each getMore is slow (load, valgrind)
+    local cur = assert(quiet:sample({ max_wait_ms = 1000, poll_interval_ms = 10,
       sleep = coroutine.yield }))
     local co = coroutine.wrap(function()
       local doc = cur:next()
