@@ -120,7 +120,8 @@ static void time_field(mongoc_client_t *c) {
   CHECK(strstr(wt_str(&reply, "messages.1._dlqMessage.errInfo.reason", s, sizeof s),
                "Error parsing date string 'bad'") != NULL);
   CHECK(strstr(wt_str(&reply, "messages.2._dlqMessage.errInfo.reason", s, sizeof s),
-               "cannot convert int to a date") != NULL);
+               "$dateFromString requires that 'dateString' be a string, found: int with value 5") !=
+        NULL);
   bson_destroy(&reply);
 }
 
@@ -223,7 +224,38 @@ static void plan_errors(mongoc_client_t *c) {
   WT_ERR(c,
          "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$addFields\": "
          "{\"x\": {\"$subtract\": [1]}}}]}",
-         16020, "Expression $subtract takes 2 arguments");
+         16020, "Expression $subtract takes exactly 2 arguments. 1 were passed in.");
+}
+
+/* MongoDB's rules where aspd used to differ: {_id: 1} projects only _id, $$REMOVE
+ * removes, date - number subtracts, dotted paths match through arrays of documents,
+ * and a regex honours its m option. */
+static void semantics(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  CHECK(run(c, ", {\"$project\": {\"_id\": 1}}", &d) == 2);
+  CHECK(has(&d, "0._id") && !has(&d, "0.a") && !has(&d, "0.b"));
+  bson_destroy(&d);
+  bson_init(&d);
+  CHECK(run(c,
+            ", {\"$addFields\": {\"a\": \"$$REMOVE\", \"b.x\": {\"$cond\": [{\"$eq\": [\"$a\", "
+            "2]}, \"$$REMOVE\", \"kept\"]}, \"early\": {\"$subtract\": [{\"$toDate\": 1000}, "
+            "10]}}}",
+            &d) == 2);
+  CHECK(!has(&d, "0.a") && !has(&d, "0.b.x") && has(&d, "0.b.y") && has(&d, "1.b.x"));
+  bson_iter_t it;
+  CHECK(bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "0.early", &it) &&
+        BSON_ITER_HOLDS_DATE_TIME(&it) && bson_iter_date_time(&it) == 990);
+  bson_destroy(&d);
+  bson_init(&d);
+  uint32_t n = wt_process(
+      c,
+      "{\"processStreamProcessor\": [{\"$source\": {\"documents\": [{\"k\": 1, \"items\": "
+      "[{\"q\": 5}, {\"q\": 9}], \"s\": \"one\\ntwo\"}, {\"k\": 2, \"items\": [{\"q\": 1}], "
+      "\"s\": \"two\"}]}}, {\"$match\": {\"items.q\": {\"$gt\": 8}, \"items.0.q\": 5, \"s\": "
+      "{\"$regex\": \"^two$\", \"$options\": \"m\"}}}]}",
+      &d);
+  CHECK(n == 1 && wt_int(&d, "0.k", NULL) == 1);
+  bson_destroy(&d);
 }
 
 int main(void) {
@@ -238,6 +270,7 @@ int main(void) {
   validate(c);
   unwind(c);
   plan_errors(c);
+  semantics(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
   return wt_finish("aspd.transform");

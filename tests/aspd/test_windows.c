@@ -101,6 +101,32 @@ static void hopping(mongoc_client_t *c) {
   bson_destroy(&d);
 }
 
+/* The inner pipeline sees the window's bounds ($meta) before it hands anything on,
+ * and a document it cannot handle is dead-lettered, not dropped. */
+static void inner_meta_and_dead_letters(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  char s[128];
+  uint32_t n =
+      run(c,
+          "{\"$tumblingWindow\": {\"interval\": {\"size\": 10, \"unit\": \"second\"}, "
+          "\"pipeline\": [{\"$addFields\": {\"q\": {\"$divide\": [100, {\"$subtract\": [\"$w\", "
+          "99]}]}}}, {\"$group\": {\"_id\": {\"start\": {\"$meta\": \"stream.window.start\"}, "
+          "\"end\": {\"$meta\": \"stream.window.end\"}}, \"n\": {\"$count\": {}}, \"sd\": "
+          "{\"$stdDevPop\": \"$w\"}, \"med\": {\"$median\": {\"input\": \"$w\", \"method\": "
+          "\"approximate\"}}}}]}}",
+          &d);
+  CHECK(n == 2);
+  CHECK(strstr(wt_str(&d, "0._dlqMessage.errInfo.reason", s, sizeof s), "can't $divide by zero") !=
+        NULL);
+  CHECK(!strcmp(wt_str(&d, "0._dlqMessage.operatorName", s, sizeof s), "TumblingWindowOperator"));
+  CHECK(date_at(&d, "1._id.start") == T0);
+  CHECK(date_at(&d, "1._id.end") == T0 + 10000);
+  CHECK(wt_int(&d, "1.n", NULL) == 4);
+  CHECK(wt_double(&d, "1.med") == 20.0);
+  CHECK(wt_double(&d, "1.sd") > 11.18 && wt_double(&d, "1.sd") < 11.19);
+  bson_destroy(&d);
+}
+
 /* A running processor on a fast source: windows close as event time moves on. */
 static void live(mongoc_client_t *c) {
   WT_OK(c,
@@ -171,8 +197,8 @@ static void errors(mongoc_client_t *c) {
   WT_ERR(
       c,
       W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
-        "[{\"$group\": {\"_id\": null, \"n\": {\"$median\": \"$w\"}}}]}}"),
-      15952, "unknown group operator '$median'");
+        "[{\"$group\": {\"_id\": null, \"n\": {\"$bogus\": \"$w\"}}}]}}"),
+      15952, "unknown group operator '$bogus'");
   WT_ERR(
       c,
       W("{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, \"pipeline\": "
@@ -196,6 +222,7 @@ int main(void) {
   mongoc_client_t *c = wt_client(&inst);
   tumbling(c);
   hopping(c);
+  inner_meta_and_dead_letters(c);
   live(c);
   errors(c);
   mongoc_client_destroy(c);

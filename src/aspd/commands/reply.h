@@ -4,17 +4,13 @@
 
 #include <bson/bson.h>
 
-/* Server error codes used by aspd (names as the server spells them). */
-#define ASPD_E_INTERNAL 1, "InternalError"
-#define ASPD_E_BAD_VALUE 2, "BadValue"
-#define ASPD_E_FAILED_TO_PARSE 9, "FailedToParse"
+/* The engine's codes (shared by every layer that reports errors)... */
+#include "engine/error.h"
+
+/* ...and those only the command layer raises (names as the server spells them). */
 #define ASPD_E_UNAUTHORIZED 13, "Unauthorized"
-#define ASPD_E_TYPE_MISMATCH 14, "TypeMismatch"
 #define ASPD_E_AUTH_FAILED 18, "AuthenticationFailed"
 #define ASPD_E_COMMAND_NOT_FOUND 59, "CommandNotFound"
-#define ASPD_E_INVALID_OPTIONS 72, "InvalidOptions"
-#define ASPD_E_COMMAND_FAILED 125, "CommandFailed"
-#define ASPD_E_SP_INVALID_OPTIONS 420, "StreamProcessorInvalidOptions"
 #define ASPD_E_BSON_TOO_LARGE 10334, "BSONObjectTooLarge"
 
 /* Appends ok:1.0. */

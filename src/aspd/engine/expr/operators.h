@@ -1,0 +1,19 @@
+/* The expression operator table: one family (aspd_expr_family_t) per file,
+ * listed once in operators.c. */
+#ifndef ASPD_EXPR_OPERATORS_H
+#define ASPD_EXPR_OPERATORS_H
+
+#include "engine/expr/expr.h"
+
+extern const aspd_expr_family_t aspd_expr_special_ops; /* special.c: $literal, $meta */
+extern const aspd_expr_family_t aspd_expr_arith_ops;   /* arith.c */
+extern const aspd_expr_family_t aspd_expr_compare_ops; /* compare.c */
+extern const aspd_expr_family_t aspd_expr_logic_ops;   /* logic.c: boolean, conditional */
+extern const aspd_expr_family_t aspd_expr_string_ops;  /* string.c */
+extern const aspd_expr_family_t aspd_expr_convert_ops; /* convert.c: type conversion */
+extern const aspd_expr_family_t aspd_expr_array_ops;   /* array.c */
+
+/* The row of an operator name, or NULL. Plan time only. */
+const aspd_expr_op_t *aspd_expr_find_op(const char *name);
+
+#endif

@@ -1,0 +1,44 @@
+/* BSON values as MongoDB orders and names them: the comparison order across
+ * types (MinKey < null < numbers < strings < objects < arrays < binData <
+ * ObjectId < bool < date < timestamp < regex < MaxKey), numbers compared by
+ * value whatever their type, and the names and numbers $type uses.
+ * A value_type of BSON_TYPE_EOD stands for a missing value. */
+#ifndef ASPD_VALUES_H
+#define ASPD_VALUES_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* int32, int64, double or decimal128. */
+bool aspd_value_is_number(const bson_value_t *v);
+/* The numeric value of a number; 0 for anything else. */
+double aspd_value_as_double(const bson_value_t *v);
+/* null, undefined or missing. */
+bool aspd_value_is_nullish(const bson_value_t *v);
+
+/* The rank of a type in the comparison order (numbers share one, as do
+ * strings and symbols; missing and undefined sort just below null). */
+int aspd_value_rank(bson_type_t type);
+/* <0, 0, >0 in the comparison order. */
+int aspd_value_cmp(const bson_value_t *a, const bson_value_t *b);
+static inline bool aspd_value_equal(const bson_value_t *a, const bson_value_t *b) {
+  return aspd_value_cmp(a, b) == 0;
+}
+
+/* $type's name of a value ("missing" when absent), and of a type number. */
+const char *aspd_value_type_name(const bson_value_t *v);
+const char *aspd_type_name(bson_type_t type);
+/* The type of a $type name, or false when the name is unknown. */
+bool aspd_type_from_name(const char *name, bson_type_t *type);
+
+/* A bson_value_t's document pointer is not const: values that point into
+ * read-only BSON (the document being processed) go through this. */
+static inline uint8_t *aspd_bytes(const uint8_t *p) {
+  return (uint8_t *)(uintptr_t)p;
+}
+
+/* Truthiness as in $cond: false, null, missing, undefined and 0 are false. */
+bool aspd_value_truthy(const bson_value_t *v);
+
+#endif

@@ -1,0 +1,342 @@
+/* $project and $unset: a projection compiled into a tree of path components.
+ * Inclusion copies the included fields in document order, then appends the
+ * computed ones in spec order; exclusion copies all but the excluded. Arrays on
+ * a path are projected element by element. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/ops/stages.h"
+
+typedef enum { P_INCLUDE, P_EXCLUDE, P_EXPR, P_TREE } pnode_kind_t;
+
+typedef struct pnode {
+  char *name;
+  pnode_kind_t kind;
+  aspd_expr_t *expr;
+  struct pnode **children;
+  size_t count;
+} pnode_t;
+
+typedef struct {
+  pnode_t root; /* P_TREE */
+  bool inclusion;
+} projection_t;
+
+static pnode_t *child_named(const pnode_t *parent, const char *name, size_t len) {
+  for (size_t i = 0; i < parent->count; i++) {
+    if (strlen(parent->children[i]->name) == len &&
+        !strncmp(parent->children[i]->name, name, len)) {
+      return parent->children[i];
+    }
+  }
+  return NULL;
+}
+
+static pnode_t *add_child(pnode_t *parent, const char *name, size_t len) {
+  pnode_t *n = calloc(1, sizeof *n);
+  n->name = strndup(name, len);
+  n->kind = P_TREE;
+  parent->children = realloc(parent->children, (parent->count + 1) * sizeof *parent->children);
+  parent->children[parent->count++] = n;
+  return n;
+}
+
+static void pnode_free(pnode_t *n) {
+  for (size_t i = 0; i < n->count; i++) {
+    pnode_free(n->children[i]);
+    free(n->children[i]);
+  }
+  free(n->children);
+  free(n->name);
+  aspd_expr_free(n->expr);
+}
+
+static void projection_free(projection_t *p) {
+  pnode_free(&p->root);
+  free(p);
+}
+
+static bool path_collision(aspd_error_t *err, const char *path) {
+  aspd_error_set(err, ASPD_E_LOCATION(31250),
+                 "Invalid $project :: caused by :: Path collision at %s", path);
+  return false;
+}
+
+/* Adds the leaf for a dotted path; *leaf is the new node. */
+static bool add_path(pnode_t *root, const char *path, pnode_t **leaf, aspd_error_t *err) {
+  pnode_t *at = root;
+  for (const char *p = path;;) {
+    const char *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    pnode_t *next = child_named(at, p, len);
+    if (!dot) {
+      if (next) return path_collision(err, path);
+      *leaf = add_child(at, p, len);
+      return true;
+    }
+    if (next && next->kind != P_TREE) return path_collision(err, path);
+    at = next ? next : add_child(at, p, len);
+    p = dot + 1;
+  }
+}
+
+typedef struct {
+  bool include, exclude;
+  const char *included, *excluded;
+} modes_t;
+
+static bool compile_spec(pnode_t *tree, const bson_value_t *spec, const char *prefix, bool top,
+                         modes_t *m, aspd_stage_ctx_t *ctx, aspd_error_t *err);
+
+static bool compile_field(pnode_t *tree, const char *key, const bson_value_t *v, bool top,
+                          modes_t *m, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
+  pnode_t *leaf;
+  bool is_id = top && !strcmp(key, "_id");
+  if (v->value_type == BSON_TYPE_DOCUMENT) {
+    bson_iter_t it;
+    bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
+    bool any = bson_iter_next(&it);
+    if (!any) {
+      aspd_error_set(err, ASPD_E_LOCATION(51270),
+                     "Invalid $project :: caused by :: An empty sub-projection is not a valid "
+                     "value. Found empty object at path");
+      return false;
+    }
+    if (bson_iter_key(&it)[0] != '$') {
+      /* A nested projection: {a: {b: 1}} is a.b. */
+      if (!add_path(tree, key, &leaf, err)) return false;
+      return compile_spec(leaf, v, key, false, m, ctx, err);
+    }
+  }
+  if (!add_path(tree, key, &leaf, err)) return false;
+  bool flag = v->value_type == BSON_TYPE_BOOL || aspd_value_is_number(v);
+  if (flag) {
+    leaf->kind = aspd_value_truthy(v) ? P_INCLUDE : P_EXCLUDE;
+    if (!is_id && leaf->kind == P_INCLUDE && !m->include) m->include = true, m->included = key;
+    if (!is_id && leaf->kind == P_EXCLUDE && !m->exclude) m->exclude = true, m->excluded = key;
+    return true;
+  }
+  leaf->kind = P_EXPR;
+  leaf->expr = aspd_expr_compile(ctx->cc, v, err);
+  if (!leaf->expr) return false;
+  if (!m->include) m->include = true, m->included = key;
+  return true;
+}
+
+static bool compile_spec(pnode_t *tree, const bson_value_t *spec, const char *prefix, bool top,
+                         modes_t *m, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
+  (void)prefix;
+  bson_iter_t it;
+  bson_iter_init_from_data(&it, spec->value.v_doc.data, spec->value.v_doc.data_len);
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    if (key[0] == '$') {
+      aspd_error_set(err, ASPD_E_LOCATION(16410),
+                     "Invalid $project :: caused by :: FieldPath field names may not start with "
+                     "'$'. Consider using $getField or $setField.");
+      return false;
+    }
+    if (!compile_field(tree, key, bson_iter_value(&it), top, m, ctx, err)) return false;
+  }
+  return true;
+}
+
+void *aspd_project_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
+  if (!BSON_ITER_HOLDS_DOCUMENT(value)) {
+    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "%s specification must be an object", ctx->name);
+    return NULL;
+  }
+  bson_iter_t copy = *value;
+  const bson_value_t *spec = bson_iter_value(&copy);
+  if (spec->value.v_doc.data_len <= 5) {
+    aspd_error_set(
+        err, ASPD_E_LOCATION(51272),
+        "Invalid $project :: caused by :: projection specification must have at least one field");
+    return NULL;
+  }
+  projection_t *p = calloc(1, sizeof *p);
+  modes_t m = {0};
+  if (!compile_spec(&p->root, spec, "", true, &m, ctx, err)) {
+    projection_free(p);
+    return NULL;
+  }
+  if (m.include && m.exclude) {
+    aspd_error_set(err, ASPD_E_LOCATION(31254),
+                   "Invalid $project :: caused by :: Cannot do exclusion on field %s in inclusion "
+                   "projection",
+                   m.excluded);
+    projection_free(p);
+    return NULL;
+  }
+  pnode_t *id = child_named(&p->root, "_id", 3);
+  /* {_id: 1} alone is an inclusion of _id; {_id: 0} alone an exclusion. */
+  p->inclusion = m.include || (!m.exclude && id && id->kind == P_INCLUDE);
+  if (p->inclusion && !id) add_child(&p->root, "_id", 3)->kind = P_INCLUDE;
+  return p;
+}
+
+/* $unset: a string or an array of strings, an exclusion projection. */
+void *aspd_unset_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
+  (void)ctx;
+  projection_t *p = calloc(1, sizeof *p);
+  bool ok = true;
+  pnode_t *leaf;
+  if (BSON_ITER_HOLDS_UTF8(value)) {
+    ok = add_path(&p->root, bson_iter_utf8(value, NULL), &leaf, err);
+    if (ok) leaf->kind = P_EXCLUDE;
+  } else if (BSON_ITER_HOLDS_ARRAY(value)) {
+    bson_iter_t each;
+    bson_iter_recurse(value, &each);
+    while (ok && bson_iter_next(&each)) {
+      if (!BSON_ITER_HOLDS_UTF8(&each)) {
+        ok = false;
+        aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
+                       "$unset specification must be a string or an array containing only "
+                       "string values");
+      } else {
+        ok = add_path(&p->root, bson_iter_utf8(&each, NULL), &leaf, err);
+        if (ok) leaf->kind = P_EXCLUDE;
+      }
+    }
+    if (ok && p->root.count == 0) {
+      ok = false;
+      aspd_error_set(err, ASPD_E_LOCATION(31119),
+                     "$unset specification must be a string or an array with at least one field");
+    }
+  } else {
+    ok = false;
+    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
+                   "$unset specification must be a string or an array containing only string "
+                   "values");
+  }
+  if (!ok) {
+    projection_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclusion,
+                        aspd_eval_t *ev, bson_t *out);
+
+/* The projection of one value below a P_TREE node: documents recurse, arrays map. */
+static bool project_value(const pnode_t *tree, const bson_value_t *v, bool inclusion,
+                          aspd_eval_t *ev, bson_t *out, const char *key, size_t key_len) {
+  if (v->value_type == BSON_TYPE_DOCUMENT) {
+    bson_t child;
+    bson_append_document_begin(out, key, (int)key_len, &child);
+    bool ok = project_doc(tree, v, inclusion, ev, &child);
+    bson_append_document_end(out, &child);
+    return ok;
+  }
+  if (v->value_type == BSON_TYPE_ARRAY) {
+    bson_t child;
+    bson_iter_t it;
+    uint32_t i = 0;
+    bson_append_array_begin(out, key, (int)key_len, &child);
+    bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
+    while (bson_iter_next(&it)) {
+      const bson_value_t *el = bson_iter_value(&it);
+      char ikey[16];
+      const char *k;
+      size_t klen = bson_uint32_to_string(i, &k, ikey, sizeof ikey);
+      if (el->value_type == BSON_TYPE_DOCUMENT || el->value_type == BSON_TYPE_ARRAY) {
+        if (!project_value(tree, el, inclusion, ev, &child, k, klen)) return false;
+        i++;
+      } else if (!inclusion) {
+        bson_append_value(&child, k, (int)klen, el);
+        i++;
+      }
+    }
+    bson_append_array_end(out, &child);
+    return true;
+  }
+  if (!inclusion) bson_append_value(out, key, (int)key_len, v);
+  return true;
+}
+
+static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclusion,
+                        aspd_eval_t *ev, bson_t *out) {
+  bson_iter_t it;
+  bson_iter_init_from_data(&it, doc->value.v_doc.data, doc->value.v_doc.data_len);
+  while (bson_iter_next(&it)) {
+    uint32_t klen = bson_iter_key_len(&it);
+    const char *key = bson_iter_key(&it);
+    const pnode_t *n = child_named(tree, key, klen);
+    if (!n) {
+      if (!inclusion) bson_append_value(out, key, (int)klen, bson_iter_value(&it));
+      continue;
+    }
+    switch (n->kind) {
+      case P_INCLUDE:
+        bson_append_value(out, key, (int)klen, bson_iter_value(&it));
+        break;
+      case P_EXCLUDE:
+        break;
+      case P_TREE:
+        if (!project_value(n, bson_iter_value(&it), inclusion, ev, out, key, klen)) return false;
+        break;
+      default: /* computed: appended below */
+        break;
+    }
+  }
+  if (!inclusion) return true;
+  for (size_t i = 0; i < tree->count; i++) {
+    const pnode_t *n = tree->children[i];
+    bson_iter_t found;
+    if (n->kind == P_EXPR) {
+      bson_value_t v;
+      if (!aspd_expr_eval(n->expr, ev, &v)) return false;
+      aspd_append_value(out, n->name, strlen(n->name), &v);
+    } else if (n->kind == P_TREE && !(bson_iter_init_from_data(&found, doc->value.v_doc.data,
+                                                               doc->value.v_doc.data_len) &&
+                                      bson_iter_find(&found, n->name))) {
+      /* Computed fields below a path the document lacks create it. */
+      bool computed = false;
+      for (size_t j = 0; j < n->count && !computed; j++) computed = n->children[j]->kind == P_EXPR;
+      if (!computed) continue;
+      bson_value_t empty = {.value_type = BSON_TYPE_DOCUMENT};
+      static const uint8_t empty_doc[5] = {5, 0, 0, 0, 0};
+      empty.value.v_doc.data = aspd_bytes(empty_doc);
+      empty.value.v_doc.data_len = 5;
+      bson_t child;
+      bson_append_document_begin(out, n->name, -1, &child);
+      bool ok = project_doc(n, &empty, true, ev, &child);
+      bson_append_document_end(out, &child);
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
+  const projection_t *p = ((aspd_stateless_op_t *)op)->spec;
+  bson_t *out = bson_new();
+  bson_value_t v = aspd_doc_value(doc);
+  flow->ev->root = doc;
+  if (!project_doc(&p->root, &v, p->inclusion, flow->ev, out)) {
+    aspd_flow_reject(flow, doc, flow->ev->reason);
+    bson_destroy(out);
+  } else {
+    aspd_flow_emit(flow, out);
+  }
+  bson_destroy(doc);
+}
+
+static const aspd_op_vtable_t vt = {push, NULL, NULL, aspd_stateless_free};
+
+aspd_op_t *aspd_project_make(const void *spec) {
+  return aspd_stateless_make(&vt, spec);
+}
+
+void aspd_project_free_spec(void *spec) {
+  projection_free(spec);
+}
+
+aspd_op_t *aspd_unset_make(const void *spec) {
+  return aspd_stateless_make(&vt, spec);
+}
+
+void aspd_unset_free_spec(void *spec) {
+  projection_free(spec);
+}

@@ -1,0 +1,97 @@
+/* The $source row: the sample generator, inline documents or a topic. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/plan/plan_internal.h"
+
+#define DEFAULT_TS_FIELD "_ts"
+
+static bool plan_documents_source(aspd_plan_t *plan, const bson_iter_t *docs, aspd_error_t *err) {
+  if (!BSON_ITER_HOLDS_ARRAY(docs)) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
+                   "The documents list expression does not evaluate to an array.");
+    return false;
+  }
+  bson_iter_t each;
+  bson_iter_recurse(docs, &each);
+  while (bson_iter_next(&each)) {
+    if (!BSON_ITER_HOLDS_DOCUMENT(&each)) {
+      aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
+                     "The documents list expression does not evaluate to an array of objects.");
+      return false;
+    }
+  }
+  const uint8_t *data;
+  uint32_t len;
+  bson_iter_array(docs, &len, &data);
+  plan->source = ASPD_SOURCE_DOCUMENTS;
+  plan->documents = bson_new_from_data(data, len);
+  bson_iter_t each_copy;
+  bson_iter_init(&each_copy, plan->documents);
+  while (bson_iter_next(&each_copy)) plan->document_count++;
+  size_t n = plan->document_count ? plan->document_count : 1;
+  plan->document_data = calloc(n, sizeof *plan->document_data);
+  plan->document_len = calloc(n, sizeof *plan->document_len);
+  bson_iter_init(&each_copy, plan->documents);
+  for (size_t i = 0; bson_iter_next(&each_copy); i++) {
+    bson_iter_document(&each_copy, &plan->document_len[i], &plan->document_data[i]);
+  }
+  return true;
+}
+
+void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
+  aspd_plan_t *plan = ctx->plan;
+  if (!BSON_ITER_HOLDS_DOCUMENT(value))
+    return aspd_plan_invalid(err, "%s", "$source must be an object");
+  bson_t spec;
+  aspd_spec_doc(value, &spec);
+  const char *ts = aspd_plan_utf8(&spec, "tsFieldName");
+  if (!ts) ts = aspd_plan_utf8(&spec, "tsFieldOverride");
+  if (ts && strchr(ts, '.')) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS, "'tsFieldOverride' cannot be a dotted path");
+    return NULL;
+  }
+  plan->ts_field = strdup(ts ? ts : DEFAULT_TS_FIELD);
+  bson_iter_t time_field;
+  if (bson_iter_init_find(&time_field, &spec, "timeField")) {
+    plan->time_field = aspd_expr_compile(ctx->cc, bson_iter_value(&time_field), err);
+    if (!plan->time_field) return NULL;
+  }
+
+  bson_iter_t docs;
+  if (bson_iter_init_find(&docs, &spec, "documents")) {
+    if (bson_iter_init_find(&time_field, &spec, "connectionName")) {
+      return aspd_plan_invalid(err, "%s",
+                               "$source cannot specify both 'documents' and 'connectionName'");
+    }
+    return plan_documents_source(plan, &docs, err) ? plan : NULL;
+  }
+  const char *name = aspd_plan_utf8(&spec, "connectionName");
+  if (!name)
+    return aspd_plan_invalid(err, "%s", "$source must contain 'connectionName' field in it");
+  const aspd_connection_t *conn = aspd_registry_find(ctx->registry, name);
+  if (!conn) return aspd_plan_missing_connection(err, name);
+  switch (conn->kind) {
+    case ASPD_CONN_SAMPLE:
+      plan->source = ASPD_SOURCE_SAMPLE;
+      plan->docs_per_second = conn->docs_per_second;
+      return plan;
+    case ASPD_CONN_KAFKA: {
+      const char *topic = aspd_plan_utf8(&spec, "topic");
+      if (!topic) {
+        return aspd_plan_invalid(err, "%s",
+                                 "$source.topic must be a string for aspd's in-memory topics");
+      }
+      plan->source = ASPD_SOURCE_TOPIC;
+      plan->source_connection = strdup(name);
+      plan->source_topic = strdup(topic);
+      return plan;
+    }
+    case ASPD_CONN_CLUSTER:
+      return aspd_plan_invalid(err, "%s",
+                               "$source over a change stream is not supported by aspd yet");
+    default:
+      return aspd_plan_invalid(
+          err, "%s", "Only kafka, sample_solar, and atlas source connection type is supported");
+  }
+}

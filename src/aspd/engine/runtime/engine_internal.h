@@ -1,0 +1,142 @@
+/* Engine internals shared by the engine's own files. Everything here is
+ * guarded by aspd_engine.lock. */
+#ifndef ASPD_ENGINE_INTERNAL_H
+#define ASPD_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "engine/ops/op.h"
+#include "engine/plan/plan.h"
+#include "engine/sinks/memstore.h"
+#include "engine/sources/solar.h"
+
+typedef enum {
+  ASPD_STATE_CREATED,
+  ASPD_STATE_STARTED,
+  ASPD_STATE_STOPPED,
+  ASPD_STATE_FAILED
+} aspd_state_t;
+
+/* One output document shared by every tap that buffers it (one copy, not one per cursor). */
+typedef struct {
+  bson_t *doc;
+  int refs;
+} aspd_shared_doc_t;
+
+/* A sample cursor: a bounded buffer fed by the processor's output. */
+typedef struct aspd_tap {
+  int64_t id;
+  int64_t limit;              /* < 0: none */
+  int64_t accepted;           /* documents taken into the buffer so far (counts towards limit) */
+  int64_t bytes;              /* bytes taken so far (40 MB cap) */
+  aspd_shared_doc_t **buffer; /* ring */
+  size_t head, count;
+  bool input_ended; /* limit or cap reached, processor stopped or source exhausted */
+  int64_t last_poll_ms;
+  struct aspd_tap *next;
+} aspd_tap_t;
+
+typedef struct aspd_processor {
+  char *name;
+  char id[25];      /* ObjectId hex */
+  bson_t *pipeline; /* BSON array */
+  bson_t *options;  /* document: dlq, tier, streamMetaFieldName, failover, ... */
+  aspd_state_t state;
+  char *error_msg;
+  int64_t created_ms, last_modified_ms, last_state_change_ms;
+  bool has_started;
+  bool ephemeral;
+  int64_t expires_ms; /* ephemeral only */
+  int32_t workers;
+  aspd_counters_t totals;
+  aspd_counters_t *operator_stats; /* one per plan operator; NULL until planned */
+  size_t operator_count;
+  int64_t source_offset; /* checkpoint: inline documents / topic position */
+
+  /* Runtime, while STARTED. */
+  aspd_plan_t *plan;
+  aspd_rng_t rng;
+  int64_t run_started_ms;
+  int64_t generated_this_run;
+  bool source_exhausted;
+  int64_t last_input_ms; /* processing time of the last source document */
+  aspd_pipeline_t ops;   /* operator instances of the plan's stages */
+  aspd_eval_t ev;        /* where their expressions evaluate */
+  aspd_tap_t *taps;
+  uint64_t slice; /* the engine slice that last ran it (one turn per slice) */
+  struct aspd_processor *next;
+} aspd_processor_t;
+
+struct aspd_engine {
+  pthread_mutex_t lock;
+  /* Command threads waiting for the lock: the engine thread lets them in
+   * (glibc mutexes are unfair, so merely unlocking would starve them). */
+  atomic_int waiting;
+  atomic_uint_fast64_t granted; /* times command threads took the lock */
+  int64_t running_since_ns;     /* engine thread: when it last took the lock back */
+  uint64_t slice;               /* engine slices run so far */
+  pthread_cond_t wake;          /* engine thread: a processor started, or close */
+  pthread_t thread;
+  bool thread_running, closing;
+  char *state_dir;
+  const aspd_registry_t *registry;
+  aspd_memstore_t *memstore;
+  aspd_processor_t *processors;
+  bool processors_dirty;   /* counters changed since the last write */
+  uint64_t processors_seq; /* snapshots of the processor table taken so far */
+  /* Guards processors_saved_seq: one processors.json write at a time, without `lock`. */
+  pthread_mutex_t save_lock;
+  uint64_t processors_saved_seq; /* the newest snapshot on disk */
+  bool sinks_unsaved; /* the last write of sink contents failed: write even if unchanged */
+  int64_t last_flush_ms, last_encode_ms;
+  int64_t sample_idle_ms;
+};
+
+int64_t aspd_now_ms(void);
+
+/* engine.c: the lock as command threads take it (counted in `waiting`). */
+void aspd_engine_lock(aspd_engine_t *e);
+/* Engine thread: starts its run with the lock (the clock of yield_due). */
+void aspd_engine_run_begins(aspd_engine_t *e);
+/* Engine thread: true when a command thread waits for the lock and the engine
+ * has run long enough to step aside. */
+bool aspd_engine_yield_due(aspd_engine_t *e);
+/* Engine thread: releases the lock until the command threads waiting now have
+ * had it (bounded, so a stream of commands cannot stop the processors). */
+void aspd_engine_yield(aspd_engine_t *e);
+const char *aspd_state_name(aspd_state_t state);
+
+/* processor.c */
+aspd_processor_t *aspd_processor_find(aspd_engine_t *e, const char *name);
+void aspd_processor_free(aspd_processor_t *p);
+void aspd_processor_to_bson(const aspd_processor_t *p, bson_t *out);
+aspd_processor_t *aspd_processor_from_bson(const bson_t *doc, aspd_error_t *err);
+
+/* runner.c: begin and end a run; run one slice of every running processor. */
+bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err);
+void aspd_run_end(aspd_processor_t *p);
+/* Returns true when some processor still has work right away (unlimited rate). */
+bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms);
+
+/* sample.c */
+aspd_tap_t *aspd_tap_open(aspd_processor_t *p, int64_t limit);
+/* Offers doc to every tap of p (copied once, only when some tap takes it). */
+void aspd_taps_offer(aspd_processor_t *p, const bson_t *doc);
+void aspd_taps_end_input(aspd_processor_t *p);
+void aspd_taps_free(aspd_processor_t *p);
+/* True when one of the processor's taps cannot take another document. */
+bool aspd_taps_full(const aspd_processor_t *p);
+/* Bytes held by the processor's taps (memoryTrackerBytes). */
+int64_t aspd_taps_buffered_bytes(const aspd_processor_t *p);
+/* Reaps idle cursors; ephemeral processors whose cursor is gone are dropped. */
+void aspd_taps_reap(aspd_engine_t *e, int64_t now_ms);
+
+/* engine.c: persistence of the processor table (before a command is acknowledged).
+ * Called with the lock held; returns with it released, once the table as it
+ * was at the call (or a newer one) is on disk. */
+bool aspd_engine_save_processors_unlock(aspd_engine_t *e, aspd_error_t *err);
+void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p);
+
+#endif

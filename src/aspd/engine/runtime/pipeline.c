@@ -1,0 +1,61 @@
+/* The one pipeline runner: main pipelines and windows' inner pipelines alike. */
+#include <stdlib.h>
+
+#include "engine/ops/op.h"
+
+static void count(aspd_counters_t *c, bool input, const bson_t *doc) {
+  if (input) {
+    c->input_count++;
+    c->input_size += doc->len;
+  } else {
+    c->output_count++;
+    c->output_size += doc->len;
+  }
+}
+
+void aspd_pipeline_push(aspd_pipeline_t *p, size_t index, bson_t *doc, aspd_pipeline_out_t *out) {
+  if (index == p->count) {
+    out->emit(out, doc);
+    return;
+  }
+  if (out->counters) count(&out->counters[index], true, doc);
+  aspd_flow_t flow = {p, index, out, out->ev};
+  p->ops[index]->vt->push(p->ops[index], doc, &flow);
+}
+
+void aspd_flow_emit(aspd_flow_t *flow, bson_t *doc) {
+  if (flow->out->counters) count(&flow->out->counters[flow->index], false, doc);
+  aspd_pipeline_push(flow->pipeline, flow->index + 1, doc, flow->out);
+}
+
+void aspd_flow_reject(aspd_flow_t *flow, const bson_t *doc, const char *reason) {
+  if (flow->out->counters) {
+    flow->out->counters[flow->index].dlq_count++;
+    flow->out->counters[flow->index].dlq_size += doc->len;
+  }
+  flow->out->reject(flow->out, flow->index, doc, reason);
+}
+
+void aspd_pipeline_flush(aspd_pipeline_t *p, const aspd_flush_t *why, aspd_pipeline_out_t *out) {
+  /* In order: what an earlier operator lets go still passes the later ones before they flush. */
+  for (size_t i = 0; i < p->count; i++) {
+    if (!p->ops[i]->vt->flush) continue;
+    aspd_flow_t flow = {p, i, out, out->ev};
+    p->ops[i]->vt->flush(p->ops[i], why, &flow);
+  }
+}
+
+int64_t aspd_pipeline_state_bytes(const aspd_pipeline_t *p) {
+  int64_t total = 0;
+  for (size_t i = 0; i < p->count; i++) {
+    if (p->ops[i]->vt->state_bytes) total += p->ops[i]->vt->state_bytes(p->ops[i]);
+  }
+  return total;
+}
+
+void aspd_pipeline_free(aspd_pipeline_t *p) {
+  for (size_t i = 0; i < p->count; i++) p->ops[i]->vt->free(p->ops[i]);
+  free(p->ops);
+  p->ops = NULL;
+  p->count = 0;
+}
