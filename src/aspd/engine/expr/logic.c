@@ -1,5 +1,6 @@
 /* Boolean and conditional operators: $and, $or, $not, $cond, $ifNull. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/expr/operators.h"
 
@@ -52,7 +53,29 @@ static bool compile_cond(aspd_expr_compiler_t *cc, const bson_value_t *operand, 
                          aspd_error_t *err) {
   static const char *const names[] = {"if", "then", "else"};
   if (operand->value_type != BSON_TYPE_ARRAY) {
-    return aspd_expr_compile_named(cc, operand, e, names, 3, 7, err);
+    bson_iter_t it;
+    if (operand->value_type == BSON_TYPE_DOCUMENT) {
+      bson_iter_init_from_data(&it, operand->value.v_doc.data, operand->value.v_doc.data_len);
+      while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (strcmp(k, "if") && strcmp(k, "then") && strcmp(k, "else")) {
+          aspd_error_set(err, ASPD_E_LOCATION(17083), "Unrecognized parameter to $cond: %s", k);
+          return false;
+        }
+      }
+    }
+    if (!aspd_expr_compile_named(cc, operand, e, names, 3, 0, err)) return false;
+    for (int i = 0; i < 3; i++) {
+      if (!e->args[i]) {
+        aspd_error_set(err, 17080 + i,
+                       i == 0   ? "Location17080"
+                       : i == 1 ? "Location17081"
+                                : "Location17082",
+                       "Missing '%s' parameter to $cond", names[i]);
+        return false;
+      }
+    }
+    return true;
   }
   bson_iter_t it;
   bson_iter_init_from_data(&it, operand->value.v_doc.data, operand->value.v_doc.data_len);
