@@ -12,9 +12,10 @@ typedef bool (*type_check_t)(const bson_t *conn, bool creating, asp_error_t *err
 
 static bool check_kafka(const bson_t *conn, bool creating, asp_error_t *err);
 static bool check_https(const bson_t *conn, bool creating, asp_error_t *err);
+static bool check_cluster(const bson_t *conn, bool creating, asp_error_t *err);
 static bool check_schema_registry(const bson_t *conn, bool creating, asp_error_t *err);
 
-#define MAX_REQUIRED 4
+#define MAX_REQUIRED 2
 
 static const struct {
   const char *type;
@@ -23,16 +24,13 @@ static const struct {
   type_check_t check;
 } types[] = {
     {"Sample", {NULL}, false, NULL},
-    {"Cluster", {"clusterName", "dbRoleToExecute.role", "dbRoleToExecute.type", NULL}, false, NULL},
+    {"Cluster", {"clusterName", NULL}, false, check_cluster},
     {"Kafka", {"bootstrapServers", NULL}, true, check_kafka},
     {"Https", {"url", NULL}, false, check_https},
     {"S3", {"aws.roleArn", NULL}, true, NULL},
     {"AWSLambda", {"aws.roleArn", NULL}, true, NULL},
     {"AWSKinesisDataStreams", {"aws.roleArn", NULL}, true, NULL},
-    {"AzureBlobStorage",
-     {"azure.servicePrincipalId", "azure.storageAccountName", NULL},
-     true,
-     NULL},
+    {"AzureBlobStorage", {"azure.servicePrincipalId", NULL}, true, NULL},
     {"GCPPubSub", {"gcp.serviceAccountId", NULL}, true, NULL},
     {"SchemaRegistry", {"provider", NULL}, false, check_schema_registry},
 };
@@ -101,6 +99,16 @@ static bool check_kafka(const bson_t *conn, bool creating, asp_error_t *err) {
   }
   if (!require(conn, "Kafka", "authentication.username", err)) return false;
   return !creating || require(conn, "Kafka", "authentication.password", err);
+}
+
+static bool check_cluster(const bson_t *conn, bool creating, asp_error_t *err) {
+  static const char *const role_types[] = {"BUILT_IN", "CUSTOM", NULL};
+  bson_iter_t it;
+  if (!find(conn, "dbRoleToExecute", &it)) return true;
+  if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+    return fail(err, "Cluster", "dbRoleToExecute", "must be a document");
+  return require(conn, "Cluster", "dbRoleToExecute.role", err) &&
+         one_of(conn, "Cluster", "dbRoleToExecute.type", role_types, "BUILT_IN, CUSTOM", err);
 }
 
 static bool check_https(const bson_t *conn, bool creating, asp_error_t *err) {
