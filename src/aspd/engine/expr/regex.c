@@ -56,6 +56,21 @@ bool aspd_regex_match(aspd_regex_t *re, const char *subject, size_t len) {
   return pcre2_match(re->code, (PCRE2_SPTR)subject, len, 0, 0, re->match, NULL) >= 0;
 }
 
+bool aspd_regex_find(aspd_regex_t *re, const char *subject, size_t len, size_t start, long *spans,
+                     int max_groups, int *groups) {
+  uint32_t count;
+  pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &count);
+  *groups = (int)count < max_groups ? (int)count : max_groups;
+  if (pcre2_match(re->code, (PCRE2_SPTR)subject, len, start, 0, re->match, NULL) < 0) return false;
+  PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->match);
+  for (int i = 0; i <= *groups; i++) {
+    bool set = ov[2 * i] != PCRE2_UNSET;
+    spans[2 * i] = set ? (long)ov[2 * i] : -1;
+    spans[2 * i + 1] = set ? (long)ov[2 * i + 1] : -1;
+  }
+  return true;
+}
+
 void aspd_regex_free(aspd_regex_t *re) {
   if (!re) return;
   pcre2_match_data_free(re->match);
