@@ -6,7 +6,7 @@
 static const aspd_expr_family_t *const families[] = {
     &aspd_expr_special_ops, &aspd_expr_arith_ops,   &aspd_expr_compare_ops, &aspd_expr_logic_ops,
     &aspd_expr_string_ops,  &aspd_expr_convert_ops, &aspd_expr_array_ops,   &aspd_expr_math_ops,
-    &aspd_expr_text_ops,    &aspd_expr_list_ops,
+    &aspd_expr_text_ops,    &aspd_expr_list_ops,    &aspd_expr_set_ops,     &aspd_expr_object_ops,
 };
 
 const aspd_expr_op_t *aspd_expr_find_op(const char *name) {

@@ -14,6 +14,8 @@ extern const aspd_expr_family_t aspd_expr_convert_ops; /* convert.c: type conver
 extern const aspd_expr_family_t aspd_expr_array_ops;   /* array.c */
 extern const aspd_expr_family_t aspd_expr_math_ops;    /* math.c: rounding, logarithms, powers */
 extern const aspd_expr_family_t aspd_expr_list_ops;    /* lists.c: arrays, $filter/$map/$reduce */
+extern const aspd_expr_family_t aspd_expr_set_ops;     /* sets.c */
+extern const aspd_expr_family_t aspd_expr_object_ops;  /* object.c: objects, $switch, $let */
 extern const aspd_expr_family_t aspd_expr_text_ops;    /* text.c: substrings, search, trim, regex */
 
 /* The row of an operator name, or NULL. Plan time only. */
