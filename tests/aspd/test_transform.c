@@ -238,7 +238,8 @@ static void semantics(mongoc_client_t *c) {
   bson_init(&d);
   CHECK(run(c,
             ", {\"$addFields\": {\"a\": \"$$REMOVE\", \"b.x\": {\"$cond\": [{\"$eq\": [\"$a\", "
-            "2]}, \"$$REMOVE\", \"kept\"]}, \"early\": {\"$subtract\": [{\"$toDate\": 1000}, "
+            "2]}, \"$$REMOVE\", \"kept\"]}, \"early\": {\"$subtract\": [{\"$toDate\": "
+            "{\"$numberLong\": \"1000\"}}, "
             "10]}}}",
             &d) == 2);
   CHECK(!has(&d, "0.a") && !has(&d, "0.b.x") && has(&d, "0.b.y") && has(&d, "1.b.x"));

@@ -1,0 +1,322 @@
+/* Date arithmetic: $dateTrunc, $dateAdd, $dateSubtract, $dateDiff, in a time
+ * zone. Units of a day and more work on the local calendar (a day across a
+ * daylight-saving change may be 23 or 25 hours; adding a month to 31 January
+ * gives the last day of February); smaller units on the instant itself. */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/expr/dates.h"
+#include "engine/expr/operators.h"
+
+typedef enum {
+  UNIT_YEAR,
+  UNIT_QUARTER,
+  UNIT_MONTH,
+  UNIT_WEEK,
+  UNIT_DAY,
+  UNIT_HOUR,
+  UNIT_MINUTE,
+  UNIT_SECOND,
+  UNIT_MILLISECOND
+} unit_t;
+
+static const char *const UNITS[] = {"year", "quarter", "month",  "week",       "day",
+                                    "hour", "minute",  "second", "millisecond"};
+static const int64_t UNIT_MS[] = {0, 0, 0, 604800000, 86400000, 3600000, 60000, 1000, 1};
+
+static bool parse_unit(aspd_eval_t *ev, const aspd_expr_t *e, const bson_value_t *v, unit_t *u) {
+  if (v->value_type != BSON_TYPE_UTF8) {
+    return aspd_eval_fail(ev, "%s requires 'unit' to be a string, but got %s", e->name,
+                          aspd_value_type_name(v));
+  }
+  for (int i = 0; i <= UNIT_MILLISECOND; i++) {
+    if (!strcmp(v->value.v_utf8.str, UNITS[i])) {
+      *u = (unit_t)i;
+      return true;
+    }
+  }
+  return aspd_eval_fail(ev, "%s parameter 'unit' value cannot be recognized as a time unit: %s",
+                        e->name, v->value.v_utf8.str);
+}
+
+/* startOfWeek: full or three-letter day names, any case; 0 = Sunday. */
+static bool parse_start_of_week(aspd_eval_t *ev, const aspd_expr_t *e, const bson_value_t *v,
+                                int *dow) {
+  static const char *const days[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                     "thursday", "friday", "saturday"};
+  if (v->value_type == BSON_TYPE_UTF8) {
+    for (int i = 0; i < 7; i++) {
+      if (!strcasecmp(v->value.v_utf8.str, days[i]) ||
+          (v->value.v_utf8.len == 3 && !strncasecmp(v->value.v_utf8.str, days[i], 3))) {
+        *dow = i;
+        return true;
+      }
+    }
+  }
+  return aspd_eval_fail(ev,
+                        "%s parameter 'startOfWeek' value cannot be recognized as a day of a "
+                        "week: %s",
+                        e->name, aspd_eval_json(ev, v));
+}
+
+static int64_t local_days(int64_t local_ms) {
+  return aspd_floor_div(local_ms, 86400000);
+}
+
+/* Months since January of year 0 of a local time. */
+static int64_t month_index(int64_t local_ms) {
+  aspd_civil_t c;
+  aspd_civil_from_ms(local_ms, &c);
+  return c.year * 12 + (c.month - 1);
+}
+
+/* The first day on or after 2000-01-01 that is the week's first day. */
+static int64_t week_reference(int dow) {
+  int64_t ref = aspd_days_from_civil(2000, 1, 1); /* a Saturday */
+  return ref + ((dow - 6) % 7 + 7) % 7;
+}
+
+/* ---- $dateTrunc -------------------------------------------------------------------- */
+
+static const char *const NAMES_TRUNC[] = {"date", "unit", "binSize", "timezone", "startOfWeek"};
+
+static bool compile_trunc(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
+                          aspd_error_t *err) {
+  return aspd_expr_compile_named(cc, operand, e, NAMES_TRUNC, 5, 3, err) &&
+         aspd_expr_check_timezone(e->args[3], err);
+}
+
+/* Evaluates the optional arguments e->args[i]; *null when one is null. */
+static bool optional(const aspd_expr_t *e, aspd_eval_t *ev, size_t i, bson_value_t *v, bool *null) {
+  v->value_type = BSON_TYPE_EOD;
+  if (i >= e->nargs || !e->args[i]) return true;
+  if (!aspd_expr_eval(e->args[i], ev, v)) return false;
+  if (aspd_value_is_nullish(v)) *null = true;
+  return true;
+}
+
+static bool as_date(const bson_value_t *v, int64_t *ms) {
+  switch (v->value_type) {
+    case BSON_TYPE_DATE_TIME:
+      *ms = v->value.v_datetime;
+      return true;
+    case BSON_TYPE_TIMESTAMP:
+      *ms = (int64_t)v->value.v_timestamp.timestamp * 1000;
+      return true;
+    case BSON_TYPE_OID:
+      *ms = (int64_t)bson_oid_get_time_t(&v->value.v_oid) * 1000;
+      return true;
+    default:
+      return false;
+  }
+}
+
+static void set_date(bson_value_t *out, int64_t ms) {
+  out->value_type = BSON_TYPE_DATE_TIME;
+  out->value.v_datetime = ms;
+}
+
+static bool eval_trunc(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  bson_value_t d, u, b, w;
+  bool null = false;
+  if (!optional(e, ev, 0, &d, &null) || !optional(e, ev, 1, &u, &null) ||
+      !optional(e, ev, 2, &b, &null) || !optional(e, ev, 4, &w, &null)) {
+    return false;
+  }
+  const aspd_tz_t *tz;
+  bool tz_null;
+  if (!aspd_expr_timezone(e->args[3], ev, &tz, &tz_null)) return false;
+  if (null || tz_null || d.value_type == BSON_TYPE_EOD) {
+    out->value_type = BSON_TYPE_NULL;
+    return true;
+  }
+  int64_t ms;
+  if (!as_date(&d, &ms)) {
+    return aspd_eval_fail(ev, "$dateTrunc requires 'date' to be a date, but got %s",
+                          aspd_value_type_name(&d));
+  }
+  unit_t unit;
+  if (!parse_unit(ev, e, &u, &unit)) return false;
+  int64_t bin = 1;
+  if (b.value_type != BSON_TYPE_EOD) {
+    double x = aspd_value_as_double(&b);
+    if (!aspd_value_is_number(&b) || x != floor(x) || x < 1) {
+      return aspd_eval_fail(ev,
+                            "$dateTrunc requires 'binSize' to be a 64-bit integer greater "
+                            "than 0, but got value '%s' of type %s",
+                            aspd_eval_json(ev, &b), aspd_value_type_name(&b));
+    }
+    bin = (int64_t)x;
+  }
+  int dow = 0;
+  if (w.value_type != BSON_TYPE_EOD && unit == UNIT_WEEK && !parse_start_of_week(ev, e, &w, &dow)) {
+    return false;
+  }
+  int64_t local = aspd_tz_to_local(tz, ms), result;
+  if (unit <= UNIT_MONTH) {
+    int64_t months = unit == UNIT_YEAR ? 12 : unit == UNIT_QUARTER ? 3 : 1;
+    int64_t since = month_index(local) - 2000 * 12;
+    int64_t start = aspd_floor_div(since, months * bin) * months * bin + 2000 * 12;
+    result = aspd_days_from_civil(aspd_floor_div(start, 12),
+                                  start - aspd_floor_div(start, 12) * 12 + 1, 1) *
+             86400000;
+  } else if (unit == UNIT_WEEK) {
+    int64_t ref = week_reference(dow);
+    int64_t days = local_days(local);
+    result = (ref + aspd_floor_div(days - ref, 7 * bin) * 7 * bin) * 86400000;
+  } else {
+    int64_t ref = aspd_days_from_civil(2000, 1, 1) * 86400000, size = UNIT_MS[unit] * bin;
+    result = ref + aspd_floor_div(local - ref, size) * size;
+  }
+  set_date(out, aspd_tz_from_local(tz, result));
+  return true;
+}
+
+/* ---- $dateAdd and $dateSubtract ------------------------------------------------------ */
+
+static const char *const NAMES_ADD[] = {"startDate", "unit", "amount", "timezone"};
+
+static bool compile_add(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
+                        aspd_error_t *err) {
+  return aspd_expr_compile_named(cc, operand, e, NAMES_ADD, 4, 7, err) &&
+         aspd_expr_check_timezone(e->args[3], err);
+}
+
+/* ms plus amount units in tz; false when the result leaves the representable range. */
+static bool add_units(int64_t ms, unit_t unit, int64_t amount, const aspd_tz_t *tz, int64_t *out) {
+  if (unit >= UNIT_HOUR)
+    return !__builtin_mul_overflow(amount, UNIT_MS[unit], &amount) &&
+           !__builtin_add_overflow(ms, amount, out);
+  int64_t local = aspd_tz_to_local(tz, ms);
+  int64_t days = local_days(local), time = local - days * 86400000;
+  if (unit == UNIT_DAY || unit == UNIT_WEEK) {
+    days += amount * (unit == UNIT_WEEK ? 7 : 1);
+  } else {
+    aspd_civil_t c;
+    aspd_civil_from_ms(local, &c);
+    int64_t months = amount * (unit == UNIT_YEAR ? 12 : unit == UNIT_QUARTER ? 3 : 1);
+    int64_t index = c.year * 12 + (c.month - 1) + months;
+    int64_t year = aspd_floor_div(index, 12), month = index - year * 12 + 1;
+    /* The same day of the month, or the month's last day. */
+    int64_t last = aspd_days_from_civil(year, month + 1, 1) - aspd_days_from_civil(year, month, 1);
+    days = aspd_days_from_civil(year, month, c.day < last ? c.day : last);
+  }
+  *out = aspd_tz_from_local(tz, days * 86400000 + time);
+  return true;
+}
+
+static bool add_or_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, int sign) {
+  bson_value_t d, u, a;
+  bool null = false;
+  if (!optional(e, ev, 0, &d, &null) || !optional(e, ev, 1, &u, &null) ||
+      !optional(e, ev, 2, &a, &null)) {
+    return false;
+  }
+  const aspd_tz_t *tz;
+  bool tz_null;
+  if (!aspd_expr_timezone(e->args[3], ev, &tz, &tz_null)) return false;
+  if (null || tz_null) {
+    out->value_type = BSON_TYPE_NULL;
+    return true;
+  }
+  int64_t ms;
+  if (!as_date(&d, &ms)) {
+    return aspd_eval_fail(ev, "%s requires startDate to be convertible to a date", e->name);
+  }
+  unit_t unit;
+  if (!parse_unit(ev, e, &u, &unit)) return false;
+  double x = aspd_value_as_double(&a);
+  if (!aspd_value_is_number(&a) || x != floor(x) || fabs(x) > 9.2e18) {
+    return aspd_eval_fail(ev, "%s expects integer amount of time units", e->name);
+  }
+  int64_t result;
+  if (!add_units(ms, unit, sign * (int64_t)x, tz, &result)) {
+    return aspd_eval_fail(ev, "%s overflowed", e->name);
+  }
+  set_date(out, result);
+  return true;
+}
+
+static bool eval_add(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  return add_or_subtract(e, ev, out, 1);
+}
+
+static bool eval_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  return add_or_subtract(e, ev, out, -1);
+}
+
+/* ---- $dateDiff -------------------------------------------------------------------------- */
+
+static const char *const NAMES_DIFF[] = {"startDate", "endDate", "unit", "timezone", "startOfWeek"};
+
+static bool compile_diff(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
+                         aspd_error_t *err) {
+  return aspd_expr_compile_named(cc, operand, e, NAMES_DIFF, 5, 7, err) &&
+         aspd_expr_check_timezone(e->args[3], err);
+}
+
+/* The number of unit boundaries between two local times. */
+static int64_t boundaries(int64_t a, int64_t b, unit_t unit, int dow) {
+  switch (unit) {
+    case UNIT_YEAR:
+      return aspd_floor_div(month_index(b), 12) - aspd_floor_div(month_index(a), 12);
+    case UNIT_QUARTER:
+      return aspd_floor_div(month_index(b), 3) - aspd_floor_div(month_index(a), 3);
+    case UNIT_MONTH:
+      return month_index(b) - month_index(a);
+    case UNIT_WEEK: {
+      int64_t ref = week_reference(dow);
+      return aspd_floor_div(local_days(b) - ref, 7) - aspd_floor_div(local_days(a) - ref, 7);
+    }
+    default:
+      return aspd_floor_div(b, UNIT_MS[unit]) - aspd_floor_div(a, UNIT_MS[unit]);
+  }
+}
+
+static bool eval_diff(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  bson_value_t s, t, u, w;
+  bool null = false;
+  if (!optional(e, ev, 0, &s, &null) || !optional(e, ev, 1, &t, &null) ||
+      !optional(e, ev, 2, &u, &null) || !optional(e, ev, 4, &w, &null)) {
+    return false;
+  }
+  const aspd_tz_t *tz;
+  bool tz_null;
+  if (!aspd_expr_timezone(e->args[3], ev, &tz, &tz_null)) return false;
+  if (null || tz_null) {
+    out->value_type = BSON_TYPE_NULL;
+    return true;
+  }
+  int64_t a, b;
+  if (!as_date(&s, &a)) {
+    return aspd_eval_fail(ev, "$dateDiff requires 'startDate' to be a date, but got %s",
+                          aspd_value_type_name(&s));
+  }
+  if (!as_date(&t, &b)) {
+    return aspd_eval_fail(ev, "$dateDiff requires 'endDate' to be a date, but got %s",
+                          aspd_value_type_name(&t));
+  }
+  unit_t unit;
+  if (!parse_unit(ev, e, &u, &unit)) return false;
+  int dow = 0;
+  if (w.value_type != BSON_TYPE_EOD && unit == UNIT_WEEK && !parse_start_of_week(ev, e, &w, &dow)) {
+    return false;
+  }
+  bool local = unit <= UNIT_DAY || !aspd_tz_is_utc(tz);
+  out->value_type = BSON_TYPE_INT64;
+  out->value.v_int64 = boundaries(local ? aspd_tz_to_local(tz, a) : a,
+                                  local ? aspd_tz_to_local(tz, b) : b, unit, dow);
+  return true;
+}
+
+static const aspd_expr_op_t ops[] = {
+    {"$dateTrunc", 0, 0, eval_trunc, compile_trunc},
+    {"$dateAdd", 0, 0, eval_add, compile_add},
+    {"$dateSubtract", 0, 0, eval_subtract, compile_add},
+    {"$dateDiff", 0, 0, eval_diff, compile_diff},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const aspd_expr_family_t aspd_expr_date_math_ops = {ops};
