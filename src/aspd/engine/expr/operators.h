@@ -18,6 +18,7 @@ extern const aspd_expr_family_t aspd_expr_object_ops;    /* object.c: objects, $
 extern const aspd_expr_family_t aspd_expr_type_ops;      /* typeops.c: $type, $convert, $to* */
 extern const aspd_expr_family_t aspd_expr_date_ops;      /* date.c: parts, strings */
 extern const aspd_expr_family_t aspd_expr_date_math_ops; /* date_math.c */
+extern const aspd_expr_family_t aspd_expr_stats_ops;     /* stats.c: accumulators as expressions */
 extern const aspd_expr_family_t aspd_expr_text_ops; /* text.c: substrings, search, trim, regex */
 
 /* The row of an operator name, or NULL. Plan time only. */
