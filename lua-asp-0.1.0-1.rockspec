@@ -1,6 +1,6 @@
 rockspec_format = "3.0"
 package = "lua-asp"
-version = "0.1.0-1"  -- the CMake project version (asp.version), plus the rockspec revision
+version = "0.1.0-1"  -- src/core/version.h (asp.version), plus the rockspec revision
 source = { url = "git+https://example.invalid/lua-asp.git" }
 description = {
   summary = "Drive MongoDB Atlas Stream Processing from Lua",
