@@ -1,38 +1,67 @@
 /* Arithmetic: $add, $subtract, $multiply, $divide, $mod, $abs, with MongoDB's
  * result types (int stays int until it overflows into long, long into double;
- * any double makes a double). */
+ * any double makes a double, any decimal a decimal: decimal.h). */
 #include <math.h>
 #include <stdint.h>
 
+#include "engine/expr/decimal.h"
 #include "engine/expr/operators.h"
 
-typedef enum { NUM_INT, NUM_LONG, NUM_DOUBLE } num_kind_t;
+typedef enum { NUM_INT, NUM_LONG, NUM_DOUBLE, NUM_DECIMAL } num_kind_t;
 
 typedef struct {
   num_kind_t kind;
   int64_t i;
   double d;
+  aspd_dec_t dec; /* NUM_DECIMAL */
 } num_t;
 
 static bool to_num(const bson_value_t *v, num_t *n) {
   switch (v->value_type) {
     case BSON_TYPE_INT32:
-      *n = (num_t){NUM_INT, v->value.v_int32, v->value.v_int32};
+      *n = (num_t){.kind = NUM_INT, .i = v->value.v_int32, .d = v->value.v_int32};
       return true;
     case BSON_TYPE_INT64:
-      *n = (num_t){NUM_LONG, v->value.v_int64, (double)v->value.v_int64};
+      *n = (num_t){.kind = NUM_LONG, .i = v->value.v_int64, .d = (double)v->value.v_int64};
       return true;
     case BSON_TYPE_DOUBLE:
+      *n = (num_t){.kind = NUM_DOUBLE, .i = 0, .d = v->value.v_double};
+      return true;
     case BSON_TYPE_DECIMAL128:
-      *n = (num_t){NUM_DOUBLE, 0, aspd_value_as_double(v)};
+      *n = (num_t){.kind = NUM_DECIMAL, .i = 0, .d = aspd_value_as_double(v)};
+      aspd_dec_from_value(v, &n->dec);
       return true;
     default:
       return false;
   }
 }
 
-static void set_num(const num_t *n, bson_value_t *out) {
+/* A number as a decimal (a double by its 15 significant digits). */
+static aspd_dec_t dec_of(const num_t *n) {
+  aspd_dec_t d;
+  bson_value_t v;
+  if (n->kind == NUM_DECIMAL) return n->dec;
   if (n->kind == NUM_DOUBLE) {
+    v.value_type = BSON_TYPE_DOUBLE;
+    v.value.v_double = n->d;
+  } else {
+    v.value_type = BSON_TYPE_INT64;
+    v.value.v_int64 = n->i;
+  }
+  aspd_dec_from_value(&v, &d);
+  return d;
+}
+
+static num_t decimal_result(aspd_dec_t d) {
+  num_t n = {.kind = NUM_DECIMAL, .i = 0, .d = aspd_dec_to_double(&d)};
+  n.dec = d;
+  return n;
+}
+
+static void set_num(const num_t *n, bson_value_t *out) {
+  if (n->kind == NUM_DECIMAL) {
+    aspd_dec_to_value(&n->dec, out);
+  } else if (n->kind == NUM_DOUBLE) {
     out->value_type = BSON_TYPE_DOUBLE;
     out->value.v_double = n->d;
   } else if (n->kind == NUM_INT) {
@@ -46,9 +75,10 @@ static void set_num(const num_t *n, bson_value_t *out) {
 
 /* The integer result i of two integers of kind `kind`, widened when it does not fit. */
 static num_t int_result(num_kind_t kind, int64_t i, bool overflow, double exact) {
-  if (overflow) return (num_t){NUM_DOUBLE, 0, exact};
-  if (kind == NUM_INT && (i < INT32_MIN || i > INT32_MAX)) return (num_t){NUM_LONG, i, (double)i};
-  return (num_t){kind, i, (double)i};
+  if (overflow) return (num_t){.kind = NUM_DOUBLE, .i = 0, .d = exact};
+  if (kind == NUM_INT && (i < INT32_MIN || i > INT32_MAX))
+    return (num_t){.kind = NUM_LONG, .i = i, .d = (double)i};
+  return (num_t){.kind = kind, .i = i, .d = (double)i};
 }
 
 static num_kind_t wider(num_kind_t a, num_kind_t b) {
@@ -57,7 +87,8 @@ static num_kind_t wider(num_kind_t a, num_kind_t b) {
 
 static num_t add(num_t a, num_t b) {
   num_kind_t k = wider(a.kind, b.kind);
-  if (k == NUM_DOUBLE) return (num_t){NUM_DOUBLE, 0, a.d + b.d};
+  if (k == NUM_DECIMAL) return decimal_result(aspd_dec_add(dec_of(&a), dec_of(&b)));
+  if (k == NUM_DOUBLE) return (num_t){.kind = NUM_DOUBLE, .i = 0, .d = a.d + b.d};
   int64_t r;
   bool overflow = __builtin_add_overflow(a.i, b.i, &r);
   return int_result(k, r, overflow, a.d + b.d);
@@ -65,7 +96,10 @@ static num_t add(num_t a, num_t b) {
 
 static num_t sub(num_t a, num_t b) {
   num_kind_t k = wider(a.kind, b.kind);
-  if (k == NUM_DOUBLE) return (num_t){NUM_DOUBLE, 0, a.d - b.d};
+  if (k == NUM_DECIMAL) {
+    return decimal_result(aspd_dec_add(dec_of(&a), aspd_dec_negate(dec_of(&b))));
+  }
+  if (k == NUM_DOUBLE) return (num_t){.kind = NUM_DOUBLE, .i = 0, .d = a.d - b.d};
   int64_t r;
   bool overflow = __builtin_sub_overflow(a.i, b.i, &r);
   return int_result(k, r, overflow, a.d - b.d);
@@ -73,14 +107,15 @@ static num_t sub(num_t a, num_t b) {
 
 static num_t mul(num_t a, num_t b) {
   num_kind_t k = wider(a.kind, b.kind);
-  if (k == NUM_DOUBLE) return (num_t){NUM_DOUBLE, 0, a.d * b.d};
+  if (k == NUM_DECIMAL) return decimal_result(aspd_dec_mul(dec_of(&a), dec_of(&b)));
+  if (k == NUM_DOUBLE) return (num_t){.kind = NUM_DOUBLE, .i = 0, .d = a.d * b.d};
   int64_t r;
   bool overflow = __builtin_mul_overflow(a.i, b.i, &r);
   return int_result(k, r, overflow, a.d * b.d);
 }
 
 static bool eval_add(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  num_t acc = {NUM_INT, 0, 0};
+  num_t acc = {.kind = NUM_INT, .i = 0, .d = 0};
   bool has_date = false, has_null = false;
   int64_t date = 0;
   for (size_t i = 0; i < e->nargs; i++) {
@@ -104,7 +139,7 @@ static bool eval_add(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
     out->value_type = BSON_TYPE_NULL;
   } else if (has_date) {
     out->value_type = BSON_TYPE_DATE_TIME;
-    out->value.v_datetime = date + (acc.kind == NUM_DOUBLE ? (int64_t)llround(acc.d) : acc.i);
+    out->value.v_datetime = date + (acc.kind >= NUM_DOUBLE ? (int64_t)llround(acc.d) : acc.i);
   } else {
     set_num(&acc, out);
   }
@@ -112,7 +147,7 @@ static bool eval_add(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
 }
 
 static bool eval_multiply(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  num_t acc = {NUM_INT, 1, 1};
+  num_t acc = {.kind = NUM_INT, .i = 1, .d = 1};
   bool has_null = false;
   for (size_t i = 0; i < e->nargs; i++) {
     bson_value_t v;
@@ -160,7 +195,7 @@ static bool eval_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *o
   if (a.value_type == BSON_TYPE_DATE_TIME && to_num(&b, &y)) {
     out->value_type = BSON_TYPE_DATE_TIME;
     out->value.v_datetime =
-        a.value.v_datetime - (y.kind == NUM_DOUBLE ? (int64_t)llround(y.d) : y.i);
+        a.value.v_datetime - (y.kind >= NUM_DOUBLE ? (int64_t)llround(y.d) : y.i);
     return true;
   }
   if (to_num(&a, &x) && to_num(&b, &y)) {
@@ -188,6 +223,14 @@ static bool eval_divide(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out
     return aspd_eval_fail(ev, "$divide only supports numeric types, not %s and %s",
                           aspd_value_type_name(&a), aspd_value_type_name(&b));
   }
+  if (x.kind == NUM_DECIMAL || y.kind == NUM_DECIMAL) {
+    aspd_dec_t q;
+    if (!aspd_dec_div(dec_of(&x), dec_of(&y), &q)) {
+      return aspd_eval_fail(ev, "can't $divide by zero");
+    }
+    aspd_dec_to_value(&q, out);
+    return true;
+  }
   if (y.d == 0) return aspd_eval_fail(ev, "can't $divide by zero");
   out->value_type = BSON_TYPE_DOUBLE;
   out->value.v_double = x.d / y.d;
@@ -209,8 +252,16 @@ static bool eval_mod(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   }
   if (y.d == 0) return aspd_eval_fail(ev, "can't $mod by zero");
   num_kind_t k = wider(x.kind, y.kind);
-  num_t r = k == NUM_DOUBLE ? (num_t){NUM_DOUBLE, 0, fmod(x.d, y.d)}
-                            : (num_t){k, y.i == -1 ? 0 : x.i % y.i, 0};
+  if (k == NUM_DECIMAL) {
+    aspd_dec_t d;
+    bson_value_t v = {.value_type = BSON_TYPE_DOUBLE};
+    v.value.v_double = fmod(x.d, y.d);
+    aspd_dec_from_value(&v, &d);
+    aspd_dec_to_value(&d, out);
+    return true;
+  }
+  num_t r = k == NUM_DOUBLE ? (num_t){.kind = NUM_DOUBLE, .i = 0, .d = fmod(x.d, y.d)}
+                            : (num_t){.kind = k, .i = y.i == -1 ? 0 : x.i % y.i, .d = 0};
   set_num(&r, out);
   return true;
 }
@@ -226,7 +277,10 @@ static bool eval_abs(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   if (!to_num(&v, &n)) {
     return aspd_eval_fail(ev, "$abs only supports numeric types, not %s", aspd_value_type_name(&v));
   }
-  if (n.kind == NUM_DOUBLE) {
+  if (n.kind == NUM_DECIMAL) {
+    n.dec.negative = false;
+    n.dec.approx = fabs(n.dec.approx);
+  } else if (n.kind == NUM_DOUBLE) {
     n.d = fabs(n.d);
   } else if (n.i == INT64_MIN) {
     return aspd_eval_fail(ev, "can't take $abs of long long min");
