@@ -5,7 +5,7 @@ static bool eval_size(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) 
   bson_value_t v;
   if (!aspd_expr_eval(e->args[0], ev, &v)) return false;
   if (v.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "The argument to $size must be an array. Type of argument: %s",
+    return aspd_eval_fail(ev, "The argument to $size must be an array. Type of argument given: %s",
                           aspd_value_type_name(&v));
   }
   bson_iter_t it;
@@ -29,9 +29,15 @@ static bool eval_array_elem_at(const aspd_expr_t *e, aspd_eval_t *ev, bson_value
                           aspd_value_type_name(&a));
   }
   double d = aspd_value_as_double(&idx);
-  if (!aspd_value_is_number(&idx) || d != (double)(int64_t)d) {
+  if (!aspd_value_is_number(&idx)) {
     return aspd_eval_fail(ev, "$arrayElemAt's second argument must be a numeric value, but is %s",
                           aspd_value_type_name(&idx));
+  }
+  if (d != (double)(int32_t)d) {
+    return aspd_eval_fail(ev,
+                          "$arrayElemAt's second argument must be representable as a 32-bit "
+                          "integer: %s",
+                          aspd_eval_json(ev, &idx));
   }
   int64_t n = 0, want = (int64_t)d;
   bson_iter_t it;

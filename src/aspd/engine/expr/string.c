@@ -1,5 +1,6 @@
 /* String operators: $concat, $toLower, $toUpper. */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/expr/operators.h"
@@ -36,8 +37,8 @@ static bool eval_concat(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out
   return true;
 }
 
-/* $toLower/$toUpper take null as the empty string and numbers, dates and the
- * like as their string form; only ASCII letters change case (as on the server). */
+/* $toLower/$toUpper take null as the empty string and numbers as their string
+ * form; only ASCII letters change case (as on the server). */
 static bool change_case(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, bool upper) {
   bson_value_t v;
   if (!aspd_expr_eval(e->args[0], ev, &v)) return false;
@@ -45,11 +46,20 @@ static bool change_case(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out
     aspd_eval_string(ev, "", 0, out);
     return true;
   }
-  if (v.value_type != BSON_TYPE_UTF8) {
+  char buf[32];
+  if (v.value_type == BSON_TYPE_INT32 || v.value_type == BSON_TYPE_INT64) {
+    snprintf(buf, sizeof buf, "%lld",
+             (long long)(v.value_type == BSON_TYPE_INT32 ? v.value.v_int32 : v.value.v_int64));
+    aspd_eval_string(ev, buf, strlen(buf), out);
+  } else if (v.value_type == BSON_TYPE_DOUBLE) {
+    snprintf(buf, sizeof buf, "%g", v.value.v_double);
+    aspd_eval_string(ev, buf, strlen(buf), out);
+  } else if (v.value_type == BSON_TYPE_UTF8) {
+    aspd_eval_string(ev, v.value.v_utf8.str, v.value.v_utf8.len, out);
+  } else {
     return aspd_eval_fail(ev, "can't convert from BSON type %s to String",
                           aspd_value_type_name(&v));
   }
-  aspd_eval_string(ev, v.value.v_utf8.str, v.value.v_utf8.len, out);
   char *s = out->value.v_utf8.str;
   for (uint32_t i = 0; i < out->value.v_utf8.len; i++) {
     if (s[i] & 0x80) continue;
