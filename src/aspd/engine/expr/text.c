@@ -590,7 +590,7 @@ static bool regex_setup(const aspd_expr_t *e, aspd_eval_t *ev, aspd_regex_t **re
 }
 
 /* {match, idx, captures} of the match described by spans. */
-static void append_match(bson_t *doc, const char *s, size_t len, const long *spans, int groups) {
+static void append_match(bson_t *doc, const char *s, const long *spans, int groups) {
   bson_append_utf8(doc, "match", 5, s + spans[0], (int)(spans[1] - spans[0]));
   bson_append_int32(doc, "idx", 3, (int32_t)cp_count(s, (size_t)spans[0]));
   bson_t caps;
@@ -607,7 +607,6 @@ static void append_match(bson_t *doc, const char *s, size_t len, const long *spa
     }
   }
   bson_append_array_end(doc, &caps);
-  (void)len;
 }
 
 static bool eval_regex_match(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
@@ -630,7 +629,7 @@ static bool eval_regex_find(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t 
   if (re &&
       aspd_regex_find(re, s.value.v_utf8.str, s.value.v_utf8.len, 0, spans, MAX_GROUPS, &groups)) {
     bson_t doc = BSON_INITIALIZER;
-    append_match(&doc, s.value.v_utf8.str, s.value.v_utf8.len, spans, groups);
+    append_match(&doc, s.value.v_utf8.str, spans, groups);
     aspd_eval_bson(ev, &doc, false, out);
     bson_destroy(&doc);
   } else {
@@ -657,7 +656,7 @@ static bool eval_regex_find_all(const aspd_expr_t *e, aspd_eval_t *ev, bson_valu
     size_t klen = bson_uint32_to_string(n++, &k, key, sizeof key);
     bson_t doc;
     bson_append_document_begin(&list, k, (int)klen, &doc);
-    append_match(&doc, s.value.v_utf8.str, len, spans, groups);
+    append_match(&doc, s.value.v_utf8.str, spans, groups);
     bson_append_document_end(&list, &doc);
     /* After an empty match, move on by one character. */
     at = (size_t)spans[1] > at || spans[1] > spans[0]
