@@ -3,8 +3,8 @@
  * Zones are Olson names read from the system's tz database (TZif files under
  * /usr/share/zoneinfo, or $TZDIR), "UTC"/"GMT", or fixed offsets "+hh:mm",
  * "+hhmm", "+hh". A zone is loaded once and kept for the life of the process.
- * Past the last transition a file lists (2037 in Debian's files) the last
- * offset holds. */
+ * Past the last transition a file lists (2037 in Debian's files) its POSIX TZ
+ * rule (the file's footer) applies. */
 #ifndef ASPD_DATES_H
 #define ASPD_DATES_H
 

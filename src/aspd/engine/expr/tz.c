@@ -8,6 +8,17 @@
 
 #include "engine/expr/dates.h"
 
+/* A POSIX TZ rule ("EST5EDT,M3.2.0,M11.1.0"): standard and daylight offsets
+ * (seconds east of UTC) and the days daylight time starts and ends, as
+ * Mm.w.d (month, week 1-5 where 5 is the last, weekday 0 = Sunday) at a local
+ * time in seconds. */
+typedef struct {
+  int32_t std_off, dst_off;
+  bool has_dst;
+  int month[2], week[2], wday[2];
+  int32_t time[2];
+} posix_rule_t;
+
 struct aspd_tz {
   char name[64];
   bool fixed;
@@ -16,6 +27,8 @@ struct aspd_tz {
   int64_t *at;          /* transition instants, seconds, ascending */
   int32_t *offset_from; /* offset in force from at[i] */
   int32_t before;       /* offset before the first transition */
+  bool has_rule;        /* the file's POSIX TZ footer, for times past the transitions */
+  posix_rule_t rule;
   struct aspd_tz *next;
 };
 
@@ -64,6 +77,96 @@ static int64_t be64(const unsigned char *p) {
   return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
 }
 
+/* ---- POSIX TZ rules ---------------------------------------------------------- */
+
+/* A zone name: letters, or anything between < and >. */
+static const char *skip_name(const char *p) {
+  if (*p == '<') {
+    while (*p && *p != '>') p++;
+    return *p ? p + 1 : NULL;
+  }
+  const char *start = p;
+  while (isalpha((unsigned char)*p)) p++;
+  return p - start >= 3 ? p : NULL;
+}
+
+/* [+-]hh[:mm[:ss]] as seconds. */
+static const char *parse_hms(const char *p, int32_t *out) {
+  int sign = 1;
+  if (*p == '+' || *p == '-') sign = *p++ == '-' ? -1 : 1;
+  if (!isdigit((unsigned char)*p)) return NULL;
+  int32_t v = 0, part = 0;
+  for (int i = 0; i < 3; i++) {
+    part = 0;
+    while (isdigit((unsigned char)*p)) part = part * 10 + (*p++ - '0');
+    v = v * 60 + part;
+    if (*p != ':') {
+      for (int j = i; j < 2; j++) v *= 60;
+      break;
+    }
+    p++;
+  }
+  *out = sign * v;
+  return p;
+}
+
+/* ",Mm.w.d[/time]"; other rule forms are not used by the tz database's zones. */
+static const char *parse_int(const char *p, int *out) {
+  if (!isdigit((unsigned char)*p)) return NULL;
+  *out = 0;
+  while (isdigit((unsigned char)*p)) *out = *out * 10 + (*p++ - '0');
+  return p;
+}
+
+static const char *parse_date_rule(const char *p, posix_rule_t *r, int i) {
+  if (*p++ != ',' || *p++ != 'M') return NULL;
+  if (!(p = parse_int(p, &r->month[i])) || *p++ != '.') return NULL;
+  if (!(p = parse_int(p, &r->week[i])) || *p++ != '.') return NULL;
+  if (!(p = parse_int(p, &r->wday[i]))) return NULL;
+  r->time[i] = 7200;
+  if (*p == '/' && !(p = parse_hms(p + 1, &r->time[i]))) return NULL;
+  return p;
+}
+
+static bool parse_posix(const char *s, posix_rule_t *r) {
+  memset(r, 0, sizeof *r);
+  const char *p = skip_name(s);
+  int32_t off;
+  if (!p || !(p = parse_hms(p, &off))) return false;
+  r->std_off = -off; /* POSIX offsets are west of UTC */
+  if (!*p) return true;
+  if (!(p = skip_name(p))) return false;
+  r->dst_off = r->std_off + 3600;
+  if (*p && *p != ',') {
+    if (!(p = parse_hms(p, &off))) return false;
+    r->dst_off = -off;
+  }
+  if (!(p = parse_date_rule(p, r, 0)) || !(p = parse_date_rule(p, r, 1))) return false;
+  r->has_dst = true;
+  return *p == '\0';
+}
+
+/* The local day (days since 1970) of rule i in a year. */
+static int64_t rule_day(const posix_rule_t *r, int i, int64_t year) {
+  int64_t first = aspd_days_from_civil(year, r->month[i], 1);
+  int first_wday = (int)(((first % 7) + 7 + 4) % 7);
+  int64_t day = first + ((r->wday[i] - first_wday) % 7 + 7) % 7 + (r->week[i] - 1) * 7;
+  int64_t next_month = aspd_days_from_civil(year, r->month[i] + 1, 1);
+  while (day >= next_month) day -= 7; /* week 5: the last such weekday */
+  return day;
+}
+
+static int32_t rule_offset(const posix_rule_t *r, int64_t s) {
+  if (!r->has_dst) return r->std_off;
+  aspd_civil_t c;
+  aspd_civil_from_ms((s + r->std_off) * 1000, &c);
+  /* Daylight time starts at a standard local time and ends at a daylight one. */
+  int64_t start = rule_day(r, 0, c.year) * 86400 + r->time[0] - r->std_off;
+  int64_t end = rule_day(r, 1, c.year) * 86400 + r->time[1] - r->dst_off;
+  bool dst = start < end ? (s >= start && s < end) : !(s >= end && s < start);
+  return dst ? r->dst_off : r->std_off;
+}
+
 /* Reads a TZif file (version 2 or later: the 64-bit block). */
 static bool load_tzif(const char *path, aspd_tz_t *tz) {
   FILE *f = fopen(path, "rb");
@@ -90,6 +193,20 @@ static bool load_tzif(const char *path, aspd_tz_t *tz) {
     tz->at[i] = be64(times + i * 8);
     size_t t = idx[i] < typecnt ? idx[i] : 0;
     tz->offset_from[i] = (int32_t)be32(types + t * 6);
+  }
+  /* The footer: "\n<POSIX TZ>\n" after the 64-bit block. */
+  size_t leapcnt = be32(h + 8), charcnt = be32(h + 20), isstd = be32(h + 4), isut = be32(h);
+  const unsigned char *footer =
+      p + timecnt * 9 + typecnt * 6 + charcnt + leapcnt * 12 + isstd + isut;
+  if (footer < buf + len && *footer == '\n') {
+    char tzstring[128];
+    size_t n = 0;
+    for (const unsigned char *c = footer + 1;
+         c < buf + len && *c != '\n' && n < sizeof tzstring - 1;) {
+      tzstring[n++] = (char)*c++;
+    }
+    tzstring[n] = '\0';
+    tz->has_rule = parse_posix(tzstring, &tz->rule);
   }
   /* Before the first transition: the first type that is not daylight time. */
   tz->before = (int32_t)be32(types);
@@ -161,6 +278,7 @@ int32_t aspd_tz_offset(const aspd_tz_t *tz, int64_t ms) {
       hi = mid;
     }
   }
+  if (lo == tz->n - 1 && tz->has_rule) return rule_offset(&tz->rule, s);
   return tz->offset_from[lo];
 }
 
