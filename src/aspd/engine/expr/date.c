@@ -37,9 +37,15 @@ static bool not_a_date(aspd_eval_t *ev, const bson_value_t *v) {
   return aspd_eval_fail(ev, "can't convert from BSON type %s to Date", aspd_value_type_name(v));
 }
 
-bool aspd_expr_timezone(const aspd_expr_t *arg, aspd_eval_t *ev, const aspd_tz_t **tz, bool *null) {
+bool aspd_expr_timezone(const aspd_expr_t *e, size_t idx, aspd_eval_t *ev, const aspd_tz_t **tz,
+                        bool *null) {
   *tz = aspd_tz_utc();
   *null = false;
+  if (e->data) { /* a constant zone, found at plan time */
+    *tz = (const aspd_tz_t *)e->data;
+    return true;
+  }
+  const aspd_expr_t *arg = idx < e->nargs ? e->args[idx] : NULL;
   if (!arg) return true;
   bson_value_t v;
   if (!aspd_expr_eval(arg, ev, &v)) return false;
@@ -58,12 +64,17 @@ bool aspd_expr_timezone(const aspd_expr_t *arg, aspd_eval_t *ev, const aspd_tz_t
   return true;
 }
 
-bool aspd_expr_check_timezone(const aspd_expr_t *arg, aspd_error_t *err) {
+bool aspd_expr_check_timezone(aspd_expr_t *e, size_t idx, aspd_error_t *err) {
+  const aspd_expr_t *arg = idx < e->nargs ? e->args[idx] : NULL;
   if (!arg || !aspd_expr_is_constant(arg) || arg->value.value_type != BSON_TYPE_UTF8) return true;
-  if (aspd_tz_find(arg->value.value.v_utf8.str)) return true;
-  aspd_error_set(err, ASPD_E_LOCATION(40485), "unrecognized time zone identifier: \"%s\"",
-                 arg->value.value.v_utf8.str);
-  return false;
+  const aspd_tz_t *tz = aspd_tz_find(arg->value.value.v_utf8.str);
+  if (!tz) {
+    aspd_error_set(err, ASPD_E_LOCATION(40485), "unrecognized time zone identifier: \"%s\"",
+                   arg->value.value.v_utf8.str);
+    return false;
+  }
+  e->data = (void *)(uintptr_t)tz; /* zones live as long as the process */
+  return true;
 }
 
 static void set_int(bson_value_t *out, int64_t i) {
@@ -99,7 +110,7 @@ static bool compile_part(aspd_expr_compiler_t *cc, const bson_value_t *operand, 
     bson_iter_init_from_data(&it, operand->value.v_doc.data, operand->value.v_doc.data_len);
     if (bson_iter_find(&it, "date")) {
       return aspd_expr_compile_named(cc, operand, e, NAMES_PART, 2, 1, err) &&
-             aspd_expr_check_timezone(e->args[1], err);
+             aspd_expr_check_timezone(e, 1, err);
     }
   }
   const bson_value_t *arg = operand;
@@ -131,7 +142,7 @@ static bool local_time(const aspd_expr_t *e, aspd_eval_t *ev, aspd_civil_t *c, i
   if (!aspd_expr_eval(e->args[0], ev, &v)) return false;
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[1], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, 1, ev, &tz, &tz_null)) return false;
   *null = aspd_value_is_nullish(&v) || tz_null;
   if (*null) return true;
   int64_t ms;
@@ -239,7 +250,7 @@ static const char *check_format(const char *f, char *why, size_t len) {
 static bool compile_to_string(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
                               aspd_error_t *err) {
   if (!aspd_expr_compile_named(cc, operand, e, NAMES_TO_STRING, 4, 1, err) ||
-      !aspd_expr_check_timezone(e->args[2], err)) {
+      !aspd_expr_check_timezone(e, 2, err)) {
     return false;
   }
   char why[128];
@@ -340,7 +351,7 @@ static bool eval_to_string(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *
   if (!aspd_expr_eval(e->args[0], ev, &v)) return false;
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[2], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, 2, ev, &tz, &tz_null)) return false;
   const char *format = NULL;
   if (e->args[1]) {
     if (!aspd_expr_eval(e->args[1], ev, &fv)) return false;
@@ -382,7 +393,7 @@ static const char *const NAMES_FROM_STRING[] = {"dateString", "format", "timezon
 static bool compile_from_string(aspd_expr_compiler_t *cc, const bson_value_t *operand,
                                 aspd_expr_t *e, aspd_error_t *err) {
   return aspd_expr_compile_named(cc, operand, e, NAMES_FROM_STRING, 5, 1, err) &&
-         aspd_expr_check_timezone(e->args[2], err);
+         aspd_expr_check_timezone(e, 2, err);
 }
 
 /* Parses s by a format: false when it does not match. */
@@ -496,7 +507,7 @@ static bool eval_from_string(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t
   if (!aspd_expr_eval(e->args[0], ev, &s)) return false;
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[2], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, 2, ev, &tz, &tz_null)) return false;
   const char *format = NULL;
   if (e->args[1]) {
     if (!aspd_expr_eval(e->args[1], ev, &fv)) return false;
@@ -534,7 +545,7 @@ static const char *const NAMES_TO_PARTS[] = {"date", "timezone", "iso8601"};
 static bool compile_to_parts(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
                              aspd_error_t *err) {
   return aspd_expr_compile_named(cc, operand, e, NAMES_TO_PARTS, 3, 1, err) &&
-         aspd_expr_check_timezone(e->args[1], err);
+         aspd_expr_check_timezone(e, 1, err);
 }
 
 static bool eval_to_parts(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
@@ -597,7 +608,7 @@ static const char *const NAMES_FROM_PARTS[] = {
 static bool compile_from_parts(aspd_expr_compiler_t *cc, const bson_value_t *operand,
                                aspd_expr_t *e, aspd_error_t *err) {
   if (!aspd_expr_compile_named(cc, operand, e, NAMES_FROM_PARTS, FP_COUNT, 0, err) ||
-      !aspd_expr_check_timezone(e->args[FP_TIMEZONE], err)) {
+      !aspd_expr_check_timezone(e, FP_TIMEZONE, err)) {
     return false;
   }
   bool calendar = e->args[FP_YEAR] || e->args[FP_MONTH] || e->args[FP_DAY];
@@ -645,7 +656,7 @@ static bool eval_from_parts(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t 
   }
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[FP_TIMEZONE], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, FP_TIMEZONE, ev, &tz, &tz_null)) return false;
   if (tz_null) {
     out->value_type = BSON_TYPE_NULL;
     return true;

@@ -85,7 +85,7 @@ static const char *const NAMES_TRUNC[] = {"date", "unit", "binSize", "timezone",
 static bool compile_trunc(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
                           aspd_error_t *err) {
   return aspd_expr_compile_named(cc, operand, e, NAMES_TRUNC, 5, 3, err) &&
-         aspd_expr_check_timezone(e->args[3], err);
+         aspd_expr_check_timezone(e, 3, err);
 }
 
 /* Evaluates the optional arguments e->args[i]; *null when one is null. */
@@ -127,7 +127,7 @@ static bool eval_trunc(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
   }
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[3], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, 3, ev, &tz, &tz_null)) return false;
   if (null || tz_null || d.value_type == BSON_TYPE_EOD) {
     out->value_type = BSON_TYPE_NULL;
     return true;
@@ -181,7 +181,7 @@ static const char *const NAMES_ADD[] = {"startDate", "unit", "amount", "timezone
 static bool compile_add(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
                         aspd_error_t *err) {
   return aspd_expr_compile_named(cc, operand, e, NAMES_ADD, 4, 7, err) &&
-         aspd_expr_check_timezone(e->args[3], err);
+         aspd_expr_check_timezone(e, 3, err);
 }
 
 /* ms plus amount units in tz; false when the result leaves the representable range. */
@@ -216,7 +216,7 @@ static bool add_or_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t 
   }
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[3], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, 3, ev, &tz, &tz_null)) return false;
   if (null || tz_null) {
     out->value_type = BSON_TYPE_NULL;
     return true;
@@ -254,7 +254,7 @@ static const char *const NAMES_DIFF[] = {"startDate", "endDate", "unit", "timezo
 static bool compile_diff(aspd_expr_compiler_t *cc, const bson_value_t *operand, aspd_expr_t *e,
                          aspd_error_t *err) {
   return aspd_expr_compile_named(cc, operand, e, NAMES_DIFF, 5, 7, err) &&
-         aspd_expr_check_timezone(e->args[3], err);
+         aspd_expr_check_timezone(e, 3, err);
 }
 
 /* The number of unit boundaries between two local times. */
@@ -284,7 +284,7 @@ static bool eval_diff(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) 
   }
   const aspd_tz_t *tz;
   bool tz_null;
-  if (!aspd_expr_timezone(e->args[3], ev, &tz, &tz_null)) return false;
+  if (!aspd_expr_timezone(e, 3, ev, &tz, &tz_null)) return false;
   if (null || tz_null) {
     out->value_type = BSON_TYPE_NULL;
     return true;

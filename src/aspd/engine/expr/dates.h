@@ -50,11 +50,13 @@ bool aspd_date_parse(const char *s, const aspd_tz_t *tz, int64_t *ms, bool *had_
 /* aspd_date_parse in UTC. */
 bool aspd_date_from_iso(const char *s, int64_t *ms);
 
-/* For the operators (date.c): the zone of an optional timezone argument, false
- * on error (unknown zone, not a string), *null when it is null; and the plan-time
- * check that a constant timezone names a zone. */
+/* For the operators (date.c, date_math.c): the zone of the optional timezone
+ * argument e->args[idx], false on error (unknown zone, not a string), *null
+ * when it is null; and the plan-time check that a constant timezone names a
+ * zone, which also keeps that zone in e->data so no evaluation looks it up. */
 #include "engine/expr/expr.h"
-bool aspd_expr_timezone(const aspd_expr_t *arg, aspd_eval_t *ev, const aspd_tz_t **tz, bool *null);
-bool aspd_expr_check_timezone(const aspd_expr_t *arg, aspd_error_t *err);
+bool aspd_expr_timezone(const aspd_expr_t *e, size_t idx, aspd_eval_t *ev, const aspd_tz_t **tz,
+                        bool *null);
+bool aspd_expr_check_timezone(aspd_expr_t *e, size_t idx, aspd_error_t *err);
 
 #endif

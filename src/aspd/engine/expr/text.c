@@ -255,8 +255,8 @@ static bool index_of(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, b
   set_int(out, -1);
   if (start > end) return true;
   size_t at = cp ? cp_offset(s, len, (size_t)start) : (size_t)start;
+  size_t stop = cp ? cp_offset(s, len, (size_t)end) : (size_t)end;
   for (int64_t unit = start; unit <= end; unit++) {
-    size_t stop = cp ? cp_offset(s, len, (size_t)end) : (size_t)end;
     if (at + flen > stop) break;
     if (!memcmp(s + at, f, flen)) {
       set_int(out, unit);
