@@ -4,6 +4,9 @@
 --   local aspd = require "support.aspd"
 --   local server = aspd.start{ connections = {...}, users = {"viewer:pw:read"} }
 --   ... server.uri, server.ca_file, server.user, server.password, server.port ...
+--   The Admin API (HTTPS, same CA): server.admin_url (the workspace's base URL),
+--   server.admin_root (https://127.0.0.1:PORT), server.group_id, server.workspace,
+--   server.admin_public_key / server.admin_private_key (a project owner's key pair).
 --   server:stop()   -- in teardown; raises unless aspd exited 0 (a sanitizer report fails
 --                   -- the spec); --exit-with-parent covers a crashed busted
 local M = {}
@@ -44,6 +47,10 @@ end
 --- opts.connections: array of connection definitions (e.g. a fast Sample source)
 --- opts.users: array of "name:password[:role,...]" for --user
 --- opts.state_dir: reuse a state directory (restart tests)
+--- opts.api_keys: array of "PUBLIC:PRIVATE[:ROLE,...]" for --api-key (roles GROUP_OWNER,
+---   GROUP_STREAM_PROCESSING_OWNER, GROUP_READ_ONLY)
+--- opts.service_accounts: array of "CLIENT_ID:SECRET[:ROLE,...]" for --service-account
+--- opts.token_ttl: OAuth2 token lifetime in seconds (--oauth-token-ttl)
 function M.start(opts)
   opts = opts or {}
   local bin = assert(os.getenv("ASPD_BIN"), "ASPD_BIN is not set")
@@ -63,14 +70,22 @@ function M.start(opts)
     args[#args + 1] = "--connections " .. shell_quote(path)
   end
   for _, u in ipairs(opts.users or {}) do args[#args + 1] = "--user " .. shell_quote(u) end
+  for _, k in ipairs(opts.api_keys or {}) do args[#args + 1] = "--api-key " .. shell_quote(k) end
+  for _, a in ipairs(opts.service_accounts or {}) do
+    args[#args + 1] = "--service-account " .. shell_quote(a)
+  end
+  if opts.token_ttl then args[#args + 1] = "--oauth-token-ttl " .. tonumber(opts.token_ttl) end
   -- popen's shell prints its own pid and then becomes aspd (exec), so the pid is aspd's
   -- and aspd's parent is this process: --exit-with-parent then means "when busted dies".
   local cmd = ("echo $$; exec %s %s 2>>%s"):format(shell_quote(bin), table.concat(args, " "),
     shell_quote(dir .. "/aspd.log"))
   local pipe = assert(io.popen(cmd, "r"))
   local pid = tonumber(pipe:read("*l"))
-  local uri
+  local uri, admin_url, admin_key
   for line in pipe:lines() do
+    -- the admin-api lines come before the mongodb:// line
+    admin_url = line:match("^admin%-api: (.*)$") or admin_url
+    admin_key = line:match("^admin%-api%-key: (.*)$") or admin_key
     if line:match("^mongodb://") then
       uri = line
       break
@@ -82,6 +97,13 @@ function M.start(opts)
     error("aspd did not print its URI: " .. (log and log:read("*a") or "?"))
   end
   local user, password, port = uri:match("^mongodb://([^:]+):([^@]+)@[^:/]+:(%d+)")
+  local admin_root, group_id, workspace
+  if admin_url then
+    admin_root, group_id, workspace =
+      admin_url:match("^(https://[^/]+)/api/atlas/v2/groups/([^/]+)/streams/(.+)$")
+  end
+  local admin_public_key, admin_private_key
+  if admin_key then admin_public_key, admin_private_key = admin_key:match("^([^:]+):(.+)$") end
   return setmetatable({
     pid = pid,
     pipe = pipe,
@@ -90,6 +112,12 @@ function M.start(opts)
     password = password,
     port = tonumber(port),
     ca_file = uri:match("tlsCAFile=([^&]+)"),
+    admin_url = admin_url,
+    admin_root = admin_root,
+    group_id = group_id,
+    workspace = workspace,
+    admin_public_key = admin_public_key,
+    admin_private_key = admin_private_key,
     state_dir = dir,
     extra_files = extra_files,
     owns_dir = opts.state_dir == nil,

@@ -13,10 +13,13 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "auth/api_keys.h"
 #include "auth/users.h"
 #include "auth/users_config.h"
+#include "dev/dev_api_key.h"
 #include "dev/dev_tls.h"
 #include "dev/dev_user.h"
+#include "http/http_server.h"
 #include "log.h"
 #include "net/limits.h"
 #include "net/listener.h"
@@ -29,6 +32,12 @@
 #define DEFAULT_HOST "127.0.0.1"
 #define DEFAULT_PORT 27260
 #define DEFAULT_DEV_STATE_DIR "./aspd-dev-state"
+/* The Admin API's project and workspace. The group id is fixed so that URLs stay the
+ * same across restarts and state directories. */
+#define DEFAULT_GROUP_ID "6173706400000000000000aa"
+#define DEFAULT_WORKSPACE "aspd"
+#define DEFAULT_REGION "VIRGINIA_USA"
+#define DEFAULT_TOKEN_TTL 3600
 
 typedef struct {
   const char *host;
@@ -46,6 +55,15 @@ typedef struct {
   const char **users_files;
   size_t users_file_count;
   aspd_limits_t limits;
+  int http_port;        /* -1: no Admin API */
+  char **api_key_specs; /* argv entries, wiped once hashed */
+  size_t api_key_count;
+  char **service_account_specs;
+  size_t service_account_count;
+  const char *api_keys_file;
+  const char *group_id;
+  const char *workspace;
+  int token_ttl;
 } options_t;
 
 static int stop_pipe[2] = {-1, -1};
@@ -79,6 +97,21 @@ static void usage(FILE *out) {
       "                         ASP commands\n"
       "  --users-file FILE      JSON [{\"user\",\"password\",\"roles\"}] of more users\n"
       "  --connections FILE     connection registry JSON (Admin API shape)\n"
+      "  --http-port PORT       serve the Atlas Admin API over HTTPS on PORT (0 picks a\n"
+      "                         free one); --dev serves it on --port + 1 (0 with --port 0)\n"
+      "  --api-key PUBLIC:PRIVATE[:ROLE,...]\n"
+      "                         an Admin API key (HTTP Digest; repeatable); roles\n"
+      "                         GROUP_OWNER (default), GROUP_STREAM_PROCESSING_OWNER,\n"
+      "                         GROUP_READ_ONLY\n"
+      "  --service-account CLIENT_ID:SECRET[:ROLE,...]\n"
+      "                         an OAuth2 client-credentials account (repeatable)\n"
+      "  --api-keys-file FILE   JSON {\"apiKeys\": [...], \"serviceAccounts\": [...]}\n"
+      "  --group-id HEX24       the Admin API project id (default " DEFAULT_GROUP_ID
+      ")\n"
+      "  --workspace NAME       the Admin API workspace name (default " DEFAULT_WORKSPACE
+      ")\n"
+      "  --oauth-token-ttl SECONDS\n"
+      "                         lifetime of OAuth2 tokens (default 3600)\n"
       "  --exit-with-parent     stop when the parent process dies (Linux)\n"
       "  --verbose              log each connection and each command's name and outcome\n",
       out);
@@ -105,6 +138,13 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
     OPT_VERBOSE,
     OPT_HELP,
     OPT_VERSION,
+    OPT_HTTP_PORT,
+    OPT_API_KEY,
+    OPT_SERVICE_ACCOUNT,
+    OPT_API_KEYS_FILE,
+    OPT_GROUP_ID,
+    OPT_WORKSPACE,
+    OPT_TOKEN_TTL,
     OPT_LIMIT /* + aspd_limit_t */
   };
   static const struct option fixed_opts[] = {
@@ -121,7 +161,14 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
       {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
       {"verbose", no_argument, NULL, OPT_VERBOSE},
       {"help", no_argument, NULL, OPT_HELP},
-      {"version", no_argument, NULL, OPT_VERSION}};
+      {"version", no_argument, NULL, OPT_VERSION},
+      {"http-port", required_argument, NULL, OPT_HTTP_PORT},
+      {"api-key", required_argument, NULL, OPT_API_KEY},
+      {"service-account", required_argument, NULL, OPT_SERVICE_ACCOUNT},
+      {"api-keys-file", required_argument, NULL, OPT_API_KEYS_FILE},
+      {"group-id", required_argument, NULL, OPT_GROUP_ID},
+      {"workspace", required_argument, NULL, OPT_WORKSPACE},
+      {"oauth-token-ttl", required_argument, NULL, OPT_TOKEN_TTL}};
   /* The resource limits' flags come from their table (net/limits.c). */
   enum { FIXED = sizeof fixed_opts / sizeof fixed_opts[0] };
   struct option longopts[FIXED + ASPD_LIMIT_COUNT + 1];
@@ -131,10 +178,17 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
         (struct option){aspd_limit_rows[i].flag, required_argument, NULL, OPT_LIMIT + i};
   }
   longopts[FIXED + ASPD_LIMIT_COUNT] = (struct option){NULL, 0, NULL, 0};
-  *o = (options_t){.host = DEFAULT_HOST, .port = DEFAULT_PORT};
+  *o = (options_t){.host = DEFAULT_HOST,
+                   .port = DEFAULT_PORT,
+                   .http_port = -1,
+                   .group_id = DEFAULT_GROUP_ID,
+                   .workspace = DEFAULT_WORKSPACE,
+                   .token_ttl = DEFAULT_TOKEN_TTL};
   aspd_limits_default(&o->limits);
   o->user_specs = calloc((size_t)argc, sizeof *o->user_specs);
   o->users_files = calloc((size_t)argc, sizeof *o->users_files);
+  o->api_key_specs = calloc((size_t)argc, sizeof *o->api_key_specs);
+  o->service_account_specs = calloc((size_t)argc, sizeof *o->service_account_specs);
   int opt;
   char *end;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -142,14 +196,51 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
       case OPT_HOST:
         o->host = optarg;
         break;
-      case OPT_PORT: {
+      case OPT_PORT:
+      case OPT_HTTP_PORT: {
         long port = strtol(optarg, &end, 10);
         if (*optarg == '\0' || *end != '\0' || port < 0 || port > 65535) {
-          fprintf(stderr, "aspd: --port expects 0..65535, got '%s'\n", optarg);
+          fprintf(stderr, "aspd: --%s expects 0..65535, got '%s'\n",
+                  opt == OPT_PORT ? "port" : "http-port", optarg);
           *exit_code = 2;
           return false;
         }
-        o->port = (int)port;
+        *(opt == OPT_PORT ? &o->port : &o->http_port) = (int)port;
+        break;
+      }
+      case OPT_API_KEY:
+        o->api_key_specs[o->api_key_count++] = optarg;
+        break;
+      case OPT_SERVICE_ACCOUNT:
+        o->service_account_specs[o->service_account_count++] = optarg;
+        break;
+      case OPT_API_KEYS_FILE:
+        o->api_keys_file = optarg;
+        break;
+      case OPT_GROUP_ID:
+        if (strlen(optarg) != 24 || strspn(optarg, "0123456789abcdef") != 24) {
+          fprintf(stderr, "aspd: --group-id expects 24 lowercase hex digits, got '%s'\n", optarg);
+          *exit_code = 2;
+          return false;
+        }
+        o->group_id = optarg;
+        break;
+      case OPT_WORKSPACE:
+        if (!*optarg || strchr(optarg, '/')) {
+          fprintf(stderr, "aspd: --workspace expects a name without '/'\n");
+          *exit_code = 2;
+          return false;
+        }
+        o->workspace = optarg;
+        break;
+      case OPT_TOKEN_TTL: {
+        long ttl = strtol(optarg, &end, 10);
+        if (*optarg == '\0' || *end != '\0' || ttl < 1 || ttl > 86400) {
+          fprintf(stderr, "aspd: --oauth-token-ttl expects 1..86400 seconds, got '%s'\n", optarg);
+          *exit_code = 2;
+          return false;
+        }
+        o->token_ttl = (int)ttl;
         break;
       }
       case OPT_CERT:
@@ -211,6 +302,7 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
     return false;
   }
   if (o->dev && !o->state_dir) o->state_dir = DEFAULT_DEV_STATE_DIR;
+  if (o->dev && o->http_port < 0) o->http_port = o->port == 0 ? 0 : o->port + 1;
   if (!o->dev && (!o->tls_cert || !o->tls_key || !o->state_dir)) {
     fprintf(stderr, "aspd: --tls-cert, --tls-key and --state-dir are required (or use --dev)\n");
     *exit_code = 2;
@@ -253,15 +345,28 @@ static void uri_encode(const char *in, char *out, size_t out_len) {
   out[o] = '\0';
 }
 
-/* Adds the --dev user and certificates; fills the TLS paths and the password. */
-static bool bootstrap_dev(options_t *o, aspd_dev_tls_t *tls, char *password, aspd_users_t *users,
-                          char *err, size_t err_len) {
+typedef struct {
+  char password[ASPD_DEV_PASSWORD_LEN + 1];
+  char public_key[ASPD_DEV_PUBLIC_KEY_LEN + 1];
+  char private_key[ASPD_DEV_PRIVATE_KEY_LEN + 1];
+} dev_secrets_t;
+
+/* Adds the --dev user, API key and certificates; fills the TLS paths and the secrets. */
+static bool bootstrap_dev(options_t *o, aspd_dev_tls_t *tls, dev_secrets_t *dev,
+                          aspd_users_t *users, aspd_api_keys_t *keys, char *err, size_t err_len) {
   char dev_dir[PATH_MAX];
+  const char *password = dev->password;
   snprintf(dev_dir, sizeof dev_dir, "%.*s/dev", PATH_MAX - 8, o->state_dir);
   if (!aspd_make_dirs(dev_dir, err, err_len) || !aspd_dev_tls_ensure(dev_dir, tls, err, err_len) ||
-      !aspd_dev_user_password(dev_dir, password, err, err_len)) {
+      !aspd_dev_user_password(dev_dir, dev->password, err, err_len) ||
+      !aspd_dev_api_key(dev_dir, dev->public_key, dev->private_key, err, err_len)) {
     return false;
   }
+  char spec[ASPD_DEV_PUBLIC_KEY_LEN + ASPD_DEV_PRIVATE_KEY_LEN + 16];
+  snprintf(spec, sizeof spec, "%s:%s:GROUP_OWNER", dev->public_key, dev->private_key);
+  bool added = aspd_api_keys_add_key(keys, spec, err, err_len);
+  OPENSSL_cleanse(spec, sizeof spec);
+  if (!added) return false;
   const char *roles[] = {ASPD_ROLE_ATLAS_ADMIN};
   if (!aspd_users_set(users, ASPD_DEV_USER, password, roles, 1, err, err_len)) return false;
   if (!o->tls_cert) o->tls_cert = tls->cert_file;
@@ -285,6 +390,44 @@ static bool load_users(options_t *o, aspd_users_t *users, const char *users_path
   return aspd_users_save(users, users_path, err, err_len);
 }
 
+/* Adds one credential and wipes its secret from argv (out of /proc/PID/cmdline). */
+static bool add_credential(aspd_api_keys_t *keys, char *spec,
+                           bool (*add)(aspd_api_keys_t *, const char *, char *, size_t), char *err,
+                           size_t err_len) {
+  bool ok = add(keys, spec, err, err_len);
+  char *secret = strchr(spec, ':');
+  if (secret) OPENSSL_cleanse(secret + 1, strlen(secret + 1));
+  return ok;
+}
+
+static bool load_api_keys(options_t *o, aspd_api_keys_t *keys, char *err, size_t err_len) {
+  for (size_t i = 0; i < o->api_key_count; i++) {
+    if (!add_credential(keys, o->api_key_specs[i], aspd_api_keys_add_key, err, err_len)) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < o->service_account_count; i++) {
+    if (!add_credential(keys, o->service_account_specs[i], aspd_api_keys_add_service_account, err,
+                        err_len)) {
+      return false;
+    }
+  }
+  return !o->api_keys_file || aspd_api_keys_add_file(keys, o->api_keys_file, err, err_len);
+}
+
+/* Binds the Admin API's port (before the workspace opens, like the wire port); -1 when
+ * there is no Admin API. */
+static bool bind_admin_port(const options_t *o, int *fd, int *port, char *err, size_t err_len) {
+  *fd = -1;
+  if (o->http_port < 0) return true;
+  aspd_listener_t *l = aspd_listener_open(o->host, o->http_port, err, err_len);
+  if (!l) return false;
+  *port = aspd_listener_port(l);
+  *fd = aspd_listener_take_fd(l);
+  aspd_listener_free(l);
+  return true;
+}
+
 int main(int argc, char **argv) {
   options_t o;
   int exit_code = 1;
@@ -295,25 +438,48 @@ int main(int argc, char **argv) {
   char users_path[PATH_MAX];
   snprintf(users_path, sizeof users_path, "%.*s/users.json", PATH_MAX - 16, o.state_dir);
   aspd_users_t *users = aspd_users_new();
+  aspd_api_keys_t *keys = aspd_api_keys_new(o.token_ttl);
   aspd_dev_tls_t dev_tls;
-  char dev_password[ASPD_DEV_PASSWORD_LEN + 1] = "";
+  dev_secrets_t dev = {0};
   SSL_CTX *ctx = NULL;
   aspd_workspace_t *workspace = NULL;
   aspd_listener_t *listener = NULL;
+  aspd_http_server_t *admin = NULL;
+  int admin_fd = -1, admin_port = 0;
+  /* What clients dial: the loopback address of the family listened on. */
+  const char *host = strchr(o.host, ':') ? "[::1]" : "127.0.0.1";
+  char admin_root[128];
   bool ok = users && aspd_make_dirs(o.state_dir, err, sizeof err) &&
             aspd_users_load(users, users_path, err, sizeof err);
-  if (ok && o.dev) ok = bootstrap_dev(&o, &dev_tls, dev_password, users, err, sizeof err);
-  ok = ok && load_users(&o, users, users_path, err, sizeof err);
+  if (ok && o.dev) ok = bootstrap_dev(&o, &dev_tls, &dev, users, keys, err, sizeof err);
+  ok = ok && load_users(&o, users, users_path, err, sizeof err) &&
+       load_api_keys(&o, keys, err, sizeof err);
   if (ok && aspd_users_count(users) == 0) {
     aspd_log("no users: every ASP command will be refused (add one with --user)");
   }
   ok = ok && (ctx = aspd_tls_context_new(o.tls_cert, o.tls_key, o.tls_ca, err, sizeof err));
   /* Bind before opening the workspace: a busy port must not resume processors first. */
-  ok = ok && (listener = aspd_listener_open(o.host, o.port, err, sizeof err));
+  ok = ok && (listener = aspd_listener_open(o.host, o.port, err, sizeof err)) &&
+       bind_admin_port(&o, &admin_fd, &admin_port, err, sizeof err);
   if (ok) {
     aspd_workspace_config_t config = {.state_dir = o.state_dir,
                                       .connections_file = o.connections_file};
     ok = (workspace = aspd_workspace_open(&config, err, sizeof err)) != NULL;
+  }
+  snprintf(admin_root, sizeof admin_root, "https://%s:%d", host, admin_port);
+  if (ok && admin_fd >= 0) {
+    aspd_http_config_t config = {.listen_fd = admin_fd,
+                                 .tls_cert = o.tls_cert,
+                                 .tls_key = o.tls_key,
+                                 .tls_ca = o.tls_ca,
+                                 .root = admin_root,
+                                 .group_id = o.group_id,
+                                 .workspace_name = o.workspace,
+                                 .region = DEFAULT_REGION,
+                                 .workspace = workspace,
+                                 .keys = keys,
+                                 .verbose = o.verbose};
+    ok = (admin = aspd_http_start(&config, err, sizeof err)) != NULL;
   }
   if (!ok) {
     fprintf(stderr, "aspd: %s\n", err);
@@ -322,12 +488,18 @@ int main(int argc, char **argv) {
 
   int port = aspd_listener_port(listener);
   aspd_log("listening on %s:%d (TLS)", o.host, port);
+  if (admin) aspd_log("Admin API on %s:%d (HTTPS)", o.host, admin_port);
   if (o.dev) {
+    /* The Admin API lines come first: a reader that stops at the mongodb:// line has them. */
+    if (admin) {
+      printf("admin-api: %s/api/atlas/v2/groups/%s/streams/%s\n", admin_root, o.group_id,
+             o.workspace);
+      printf("admin-api-key: %s:%s\n", dev.public_key, dev.private_key);
+    }
     /* The CA clients need: the generated one, or the one given with --tls-ca. */
     char ca_path[PATH_MAX], ca[3 * PATH_MAX + 1];
     uri_encode(realpath(o.tls_ca, ca_path) ? ca_path : o.tls_ca, ca, sizeof ca);
-    const char *host = strchr(o.host, ':') ? "[::1]" : "127.0.0.1";
-    printf("mongodb://%s:%s@%s:%d/?tls=true&tlsCAFile=%s\n", ASPD_DEV_USER, dev_password, host,
+    printf("mongodb://%s:%s@%s:%d/?tls=true&tlsCAFile=%s\n", ASPD_DEV_USER, dev.password, host,
            port, ca);
     fflush(stdout);
   }
@@ -342,6 +514,8 @@ int main(int argc, char **argv) {
                                           .verbose = o.verbose};
   bool drained = aspd_listener_run(listener, &connections, stop_pipe[0]);
   aspd_log("shutting down");
+  aspd_http_stop(admin);
+  admin = NULL;
   if (!drained) {
     /* A connection thread is still inside a command: freeing what it uses would be worse
      * than leaving; the workspace has already persisted every acknowledged change. */
@@ -351,13 +525,18 @@ int main(int argc, char **argv) {
   aspd_peer_limit_free(unauthenticated);
   exit_code = 0;
 out:
+  aspd_http_stop(admin);
+  if (!admin && admin_fd >= 0 && exit_code != 0) close(admin_fd);
   aspd_listener_free(listener);
   aspd_workspace_close(workspace);
   SSL_CTX_free(ctx);
+  aspd_api_keys_free(keys);
   aspd_users_free(users);
-  OPENSSL_cleanse(dev_password, sizeof dev_password);
+  OPENSSL_cleanse(&dev, sizeof dev);
 out_options:
   free(o.user_specs);
   free(o.users_files);
+  free(o.api_key_specs);
+  free(o.service_account_specs);
   return exit_code;
 }

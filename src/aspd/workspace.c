@@ -1,21 +1,23 @@
 /* The workspace: the registry, the engine, and the table of ASP commands. */
 #include "workspace.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands/asp_commands.h"
 #include "commands/reply.h"
-#include "store/state_file.h"
-
-/* The registry as last loaded, so connections survive a restart without the file. */
-#define CONNECTIONS_STATE_FILE "registry.json"
+#include "registry/registry_store.h"
 
 struct aspd_workspace {
+  char *state_dir;
   aspd_registry_t *registry;
   aspd_engine_t *engine;
   aspd_command_ctx_t ctx;
+  /* One registry change at a time, from the change until it is saved, so the saved
+   * registry is always the newest. */
+  pthread_mutex_t change_lock;
 };
 
 static const struct {
@@ -39,34 +41,17 @@ static const struct {
 
 static bool load_registry(aspd_registry_t *reg, const aspd_workspace_config_t *config, char *err,
                           size_t err_len) {
-  bson_t *saved = NULL;
-  aspd_error_t lerr = {0};
-  if (!aspd_state_file_load(config->state_dir, CONNECTIONS_STATE_FILE, &saved, err, err_len)) {
-    return false;
-  }
-  if (saved) {
-    bool ok = aspd_registry_load(reg, saved, CONNECTIONS_STATE_FILE, &lerr);
-    bson_destroy(saved);
-    if (!ok) {
-      snprintf(err, err_len, "state file %s/%s is corrupt (%s); aspd will not replace it",
-               config->state_dir, CONNECTIONS_STATE_FILE, lerr.message);
-      return false;
-    }
-  }
-  if (config->connections_file &&
-      !aspd_registry_load_file(reg, config->connections_file, err, err_len)) {
-    return false;
-  }
-  bson_t out = BSON_INITIALIZER;
-  aspd_registry_to_bson(reg, &out);
-  bool ok = aspd_state_file_save(config->state_dir, CONNECTIONS_STATE_FILE, &out, err, err_len);
-  bson_destroy(&out);
-  return ok;
+  return aspd_registry_store_load(reg, config->state_dir, err, err_len) &&
+         (!config->connections_file ||
+          aspd_registry_load_file(reg, config->connections_file, err, err_len)) &&
+         aspd_registry_store_save(reg, config->state_dir, err, err_len);
 }
 
 aspd_workspace_t *aspd_workspace_open(const aspd_workspace_config_t *config, char *err,
                                       size_t err_len) {
   aspd_workspace_t *ws = calloc(1, sizeof *ws);
+  pthread_mutex_init(&ws->change_lock, NULL);
+  ws->state_dir = strdup(config->state_dir);
   ws->registry = aspd_registry_new();
   if (!load_registry(ws->registry, config, err, err_len)) {
     aspd_workspace_close(ws);
@@ -86,6 +71,8 @@ void aspd_workspace_close(aspd_workspace_t *ws) {
   if (!ws) return;
   aspd_engine_close(ws->engine);
   aspd_registry_free(ws->registry);
+  pthread_mutex_destroy(&ws->change_lock);
+  free(ws->state_dir);
   free(ws);
 }
 
@@ -105,4 +92,68 @@ void aspd_workspace_run(aspd_workspace_t *ws, const char *name, const bson_t *co
     }
   }
   aspd_reply_error(reply, ASPD_E_COMMAND_NOT_FOUND, "no such command: '%s'", name);
+}
+
+const aspd_registry_t *aspd_workspace_registry(const aspd_workspace_t *ws) {
+  return ws->registry;
+}
+
+aspd_engine_t *aspd_workspace_engine(const aspd_workspace_t *ws) {
+  return ws->engine;
+}
+
+typedef struct {
+  aspd_registry_t *registry;
+  const char *name;
+  const bson_t *definition; /* NULL: remove */
+  bool replace;
+} change_t;
+
+static bool apply_change(void *arg, aspd_error_t *err) {
+  change_t *c = arg;
+  bson_t *old = aspd_registry_definition(c->registry, c->name);
+  bool exists = old != NULL;
+  bson_destroy(old);
+  if (c->definition && !c->replace && exists) {
+    aspd_error_set(err, ASPD_API_E_CONNECTION_EXISTS,
+                   "A Stream connection with the name %s already exists.", c->name);
+    return false;
+  }
+  if ((!c->definition || c->replace) && !exists) {
+    aspd_error_set(err, ASPD_API_E_CONNECTION_NOT_FOUND,
+                   "Stream connection with name %s not found.", c->name);
+    return false;
+  }
+  if (c->definition) {
+    aspd_registry_put(c->registry, c->definition);
+  } else {
+    aspd_registry_remove(c->registry, c->name);
+  }
+  return true;
+}
+
+static bool change(aspd_workspace_t *ws, change_t *c, aspd_error_t *err) {
+  pthread_mutex_lock(&ws->change_lock);
+  c->registry = ws->registry;
+  /* A new connection cannot be in use; an existing one may be. */
+  bool ok = aspd_engine_edit_registry(ws->engine, c->definition && !c->replace ? NULL : c->name,
+                                      apply_change, c, err);
+  char save_err[512];
+  if (ok && !aspd_registry_store_save(ws->registry, ws->state_dir, save_err, sizeof save_err)) {
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", save_err);
+    ok = false;
+  }
+  pthread_mutex_unlock(&ws->change_lock);
+  return ok;
+}
+
+bool aspd_workspace_connection_put(aspd_workspace_t *ws, const char *name, const bson_t *definition,
+                                   bool replace, aspd_error_t *err) {
+  change_t c = {.name = name, .definition = definition, .replace = replace};
+  return change(ws, &c, err);
+}
+
+bool aspd_workspace_connection_delete(aspd_workspace_t *ws, const char *name, aspd_error_t *err) {
+  change_t c = {.name = name};
+  return change(ws, &c, err);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/engine.h"
 #include "server.h"
 
 typedef struct {
@@ -29,5 +30,21 @@ bool aspd_workspace_is_command(const char *name);
 /* Runs one ASP command and fills `reply` with ok:1... or ok:0/errmsg/code/codeName. */
 void aspd_workspace_run(aspd_workspace_t *ws, const char *name, const bson_t *command,
                         bson_t *reply);
+
+/* The Admin API's side (http/). Errors carry the HTTP status as code and the Admin
+ * API errorCode as code_name. */
+#define ASPD_API_E_CONNECTION_EXISTS 409, "STREAM_CONNECTION_NAME_ALREADY_EXISTS"
+#define ASPD_API_E_CONNECTION_NOT_FOUND 404, "STREAM_CONNECTION_NOT_FOUND_FOR_NAME"
+
+const aspd_registry_t *aspd_workspace_registry(const aspd_workspace_t *ws);
+aspd_engine_t *aspd_workspace_engine(const aspd_workspace_t *ws);
+
+/* Adds a connection (replace = false; 409 when the name exists) or replaces one
+ * (replace = true; 404 when it does not exist, 403 while a running processor uses it).
+ * `definition` has been checked (registry/connection_schema.h). Saved before returning. */
+bool aspd_workspace_connection_put(aspd_workspace_t *ws, const char *name, const bson_t *definition,
+                                   bool replace, aspd_error_t *err);
+/* Removes a connection: 404 when it does not exist, 403 while a running processor uses it. */
+bool aspd_workspace_connection_delete(aspd_workspace_t *ws, const char *name, aspd_error_t *err);
 
 #endif

@@ -149,6 +149,31 @@ static bool parse_uri_line(aspd_instance_t *inst) {
   return inst->port > 0;
 }
 
+/* "admin-api: URL" and "admin-api-key: PUBLIC:PRIVATE", printed before the mongodb:// line. */
+static void parse_admin_line(aspd_instance_t *inst, const char *line) {
+  static const char url_tag[] = "admin-api: ", key_tag[] = "admin-api-key: ";
+  if (!strncmp(line, url_tag, sizeof url_tag - 1)) {
+    const char *url = line + sizeof url_tag - 1;
+    snprintf(inst->admin_url, sizeof inst->admin_url, "%.*s", (int)sizeof inst->admin_url - 1, url);
+    const char *api = strstr(url, "/api/atlas/v2/groups/");
+    if (!api) return;
+    snprintf(inst->admin_root, sizeof inst->admin_root, "%.*s", (int)(api - url), url);
+    const char *gid = api + strlen("/api/atlas/v2/groups/");
+    const char *slash = strchr(gid, '/');
+    if (!slash) return;
+    snprintf(inst->group_id, sizeof inst->group_id, "%.*s", (int)(slash - gid), gid);
+    const char *ws = strstr(slash, "/streams/");
+    if (ws) snprintf(inst->workspace, sizeof inst->workspace, "%s", ws + strlen("/streams/"));
+  } else if (!strncmp(line, key_tag, sizeof key_tag - 1)) {
+    const char *key = line + sizeof key_tag - 1;
+    const char *colon = strchr(key, ':');
+    if (!colon) return;
+    snprintf(inst->admin_public_key, sizeof inst->admin_public_key, "%.*s", (int)(colon - key),
+             key);
+    snprintf(inst->admin_private_key, sizeof inst->admin_private_key, "%.100s", colon + 1);
+  }
+}
+
 /* SIGTERM, then SIGKILL after 10 s; the wait status, or -1 when it had to be killed. */
 static int stop_process(aspd_instance_t *inst) {
   if (inst->pid <= 0) return -1;
@@ -229,6 +254,7 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir,
     char *nl;
     while ((nl = strchr(line, '\n'))) {
       *nl = '\0';
+      parse_admin_line(out, line);
       if (strncmp(line, "mongodb://", 10) == 0) {
         /* Bounded explicitly: a longer line is cut, never overflows (and -Wformat-truncation). */
         snprintf(out->uri, sizeof out->uri, "%.*s", (int)sizeof out->uri - 1, line);

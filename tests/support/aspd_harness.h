@@ -20,6 +20,13 @@ typedef struct {
   char user[128];      /* dev user name */
   char password[128];  /* dev user password */
   char state_dir[512]; /* state directory (created by the harness when not given) */
+  /* The Admin API (the admin-api lines aspd --dev prints before the mongodb:// line). */
+  char admin_url[1024];       /* https://127.0.0.1:PORT/api/atlas/v2/groups/GID/streams/WS */
+  char admin_root[256];       /* https://127.0.0.1:PORT */
+  char group_id[64];          /* GID */
+  char workspace[256];        /* WS */
+  char admin_public_key[128]; /* the dev API key pair (project owner) */
+  char admin_private_key[128];
 } aspd_instance_t;
 
 /* Starts `aspd --dev --port 0 --state-dir DIR --exit-with-parent EXTRA...`.

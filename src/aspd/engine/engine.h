@@ -67,4 +67,12 @@ bool aspd_engine_sample_more(aspd_engine_t *e, const char *name, int64_t cursor_
                              int32_t batch_size, bson_t *messages, int64_t *next,
                              aspd_error_t *err);
 
+/* registry_edit.c: runs edit(arg, err) under the engine lock, the one way to change the
+ * registry while processors run. With `connection` set it first refuses, with
+ * ASPD_API_E_CONNECTION_IN_USE, when a STARTED processor names that connection. */
+#define ASPD_API_E_CONNECTION_IN_USE 403, "STREAM_CONNECTION_HAS_STREAM_PROCESSORS"
+typedef bool (*aspd_registry_edit_fn)(void *arg, aspd_error_t *err);
+bool aspd_engine_edit_registry(aspd_engine_t *e, const char *connection, aspd_registry_edit_fn edit,
+                               void *arg, aspd_error_t *err);
+
 #endif

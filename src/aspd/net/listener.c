@@ -85,6 +85,12 @@ int aspd_listener_port(const aspd_listener_t *listener) {
   return listener->port;
 }
 
+int aspd_listener_take_fd(aspd_listener_t *listener) {
+  int fd = listener->fd;
+  listener->fd = -1;
+  return fd;
+}
+
 static void track(aspd_listener_t *l, int fd) {
   pthread_mutex_lock(&l->lock);
   if (l->open_count == l->open_cap) {

@@ -15,6 +15,10 @@ aspd_listener_t *aspd_listener_open(const char *host, int port, char *err, size_
 /* The port actually bound. */
 int aspd_listener_port(const aspd_listener_t *listener);
 
+/* Hands the listening socket over to another server (the Admin API's HTTP library):
+ * the listener forgets it. Free the listener afterwards. */
+int aspd_listener_take_fd(aspd_listener_t *listener);
+
 /* Accepts clients, each on its own detached thread, until stop_fd becomes readable.
  * Connections over config->limits (total, unauthenticated per address) are closed at once.
  * Then stops accepting, shuts down every open connection and waits (bounded) for

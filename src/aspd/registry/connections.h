@@ -1,5 +1,10 @@
 /* The connection registry: built-in connections plus those of the Admin API
- * JSON file (StreamsConnection shape). Filled at start-up, read-only after. */
+ * (StreamsConnection shape), from the start-up file and from the HTTPS Admin API.
+ *
+ * Locking: every change runs inside aspd_engine_edit_registry (the engine lock, so
+ * no processor is planned against a half-changed registry) and also takes the
+ * registry's own lock. The planner calls aspd_registry_find with the engine lock
+ * held; every other reader takes the registry's lock (the functions below do). */
 #ifndef ASPD_CONNECTIONS_H
 #define ASPD_CONNECTIONS_H
 
@@ -24,7 +29,8 @@ typedef struct {
   char *type; /* Admin API type: Sample, Cluster, Kafka, ... */
   aspd_conn_kind_t kind;
   double docs_per_second; /* Sample only: aspd extension, 0 = as fast as possible */
-  bson_t *definition;     /* the document as given (what is persisted) */
+  bson_t *definition;     /* the document as given, secrets included (what is persisted) */
+  bool builtin;           /* sample_stream_solar and __testLog, present without a file */
 } aspd_connection_t;
 
 typedef struct aspd_registry aspd_registry_t;
@@ -33,7 +39,8 @@ typedef struct aspd_registry aspd_registry_t;
 aspd_registry_t *aspd_registry_new(void);
 void aspd_registry_free(aspd_registry_t *reg);
 
-/* Adds (or replaces by name) the connections of {connections:[...]}.
+/* Adds (or replaces by name) the connections of {connections:[...]} and removes the
+ * built-ins named in {removedBuiltIns:[...]}. Gives an `id` to each that has none.
  * `origin` names the file in errors. */
 bool aspd_registry_load(aspd_registry_t *reg, const bson_t *doc, const char *origin,
                         aspd_error_t *err);
@@ -48,7 +55,24 @@ const aspd_connection_t *aspd_registry_find(const aspd_registry_t *reg, const ch
  * (NULL = all) to the open array `out`. */
 void aspd_registry_list(const aspd_registry_t *reg, const bson_t *filter, bson_t *out);
 
-/* {connections:[definition...]}: every connection that is not built in. */
+/* {connections:[definition...], removedBuiltIns:[...]}: what aspd_registry_load reads back. */
 void aspd_registry_to_bson(const aspd_registry_t *reg, bson_t *out);
+
+/* The Admin API view. Hidden connections (__testLog) do not exist there. */
+
+/* Appends the connection's Admin API shape (secrets left out, state and region added)
+ * to out; false when there is no such connection. */
+bool aspd_registry_api_get(const aspd_registry_t *reg, const char *name, const char *region,
+                           bson_t *out);
+/* Appends items [skip, skip+limit) of the listed connections to the open array out;
+ * returns how many there are in all. */
+size_t aspd_registry_api_page(const aspd_registry_t *reg, size_t skip, size_t limit,
+                              const char *region, bson_t *out);
+/* A copy of the stored definition (secrets included), or NULL. Free with bson_destroy. */
+bson_t *aspd_registry_definition(const aspd_registry_t *reg, const char *name);
+
+/* Changes: call only from inside aspd_engine_edit_registry. */
+void aspd_registry_put(aspd_registry_t *reg, const bson_t *definition);
+bool aspd_registry_remove(aspd_registry_t *reg, const char *name);
 
 #endif

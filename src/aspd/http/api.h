@@ -1,0 +1,78 @@
+/* What the Admin API's handlers share: the request they get, the reply they fill, and
+ * the helpers for Atlas's conventions (error document, pagination). Handlers never see
+ * the HTTP library: http_server.c turns its request into this one. */
+#ifndef ASPD_HTTP_API_H
+#define ASPD_HTTP_API_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "auth/api_keys.h"
+#include "engine/error.h"
+#include "http/http_server.h"
+
+#define ASPD_HTTP_MAX_PARAMS 4
+
+typedef struct aspd_http_request aspd_http_request_t;
+/* Looks up a query parameter; NULL when absent. */
+typedef const char *(*aspd_http_query_fn)(const aspd_http_request_t *req, const char *name);
+
+struct aspd_http_request {
+  const aspd_http_config_t *config;
+  const char *method;
+  const char *path;
+  /* The {} segments of the route's pattern, in order (groupId, workspace, name...). */
+  const char *params[ASPD_HTTP_MAX_PARAMS];
+  const bson_t *body;     /* the JSON body, NULL when there was none */
+  const char *body_error; /* why the body is not a JSON object, or NULL */
+  aspd_http_query_fn query;
+  void *library_request; /* for query */
+};
+
+typedef struct {
+  unsigned status;
+  bool has_body; /* false: an empty body (204, start, stop) */
+  bson_t body;
+  const char *version; /* the resource version answered, for Content-Type */
+} aspd_http_reply_t;
+
+/* A handler: fills reply (its body starts empty, status 200, has_body true). */
+typedef void (*aspd_http_handler_fn)(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* Sets the Admin API error document {detail, error, errorCode, parameters, reason}.
+ * params: up to 3 strings, NULL-terminated list (may be NULL). */
+void aspd_http_error(aspd_http_reply_t *reply, unsigned status, const char *error_code,
+                     const char *const *params, const char *fmt, ...) BSON_GNUC_PRINTF(5, 6);
+/* The same from an error whose code is the HTTP status and code_name the errorCode. */
+void aspd_http_error_from(aspd_http_reply_t *reply, const aspd_error_t *err,
+                          const char *const *params);
+
+/* Reads itemsPerPage (1..500, default 100) and pageNum (>= 1, default 1); a bad value
+ * sets a 400 reply and returns false. */
+bool aspd_http_page_args(const aspd_http_request_t *req, aspd_http_reply_t *reply,
+                         size_t *items_per_page, size_t *page_num);
+/* Appends links (self, previous, next) and totalCount after results. */
+void aspd_http_page_finish(const aspd_http_request_t *req, aspd_http_reply_t *reply,
+                           size_t items_per_page, size_t page_num, size_t total);
+
+/* The workspace named by params[1], or NULL after a 404 STREAM_TENANT_NOT_FOUND_FOR_NAME. */
+aspd_workspace_t *aspd_http_workspace(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* The body as a document; NULL after a 400 when there is none. */
+const bson_t *aspd_http_body(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* One handler per endpoint, one file per resource family. */
+/* connections.c */
+void aspd_http_connections_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_connection_create(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_connection_get(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_connection_update(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_connection_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* routes.c: finds the row for method + path, checks the version (Accept) and the
+ * caller's role, runs the handler. */
+void aspd_http_route(aspd_http_request_t *req, const char *accept, aspd_api_role_t role,
+                     aspd_http_reply_t *reply);
+
+#endif
