@@ -25,6 +25,8 @@
 #include "net/listener.h"
 #include "net/peer_limit.h"
 #include "net/tls.h"
+#include "project/records.h"
+#include "project/workspaces.h"
 #include "server.h"
 #include "store/atomic_file.h"
 #include "workspace.h"
@@ -36,7 +38,6 @@
  * same across restarts and state directories. */
 #define DEFAULT_GROUP_ID "6173706400000000000000aa"
 #define DEFAULT_WORKSPACE "aspd"
-#define DEFAULT_REGION "VIRGINIA_USA"
 #define DEFAULT_TOKEN_TTL 3600
 
 typedef struct {
@@ -445,6 +446,8 @@ int main(int argc, char **argv) {
   aspd_workspace_t *workspace = NULL;
   aspd_listener_t *listener = NULL;
   aspd_http_server_t *admin = NULL;
+  aspd_workspaces_t *workspaces = NULL;
+  aspd_records_t *private_links = NULL, *vpc_peerings = NULL;
   int admin_fd = -1, admin_port = 0;
   /* What clients dial: the loopback address of the family listened on. */
   const char *host = strchr(o.host, ':') ? "[::1]" : "127.0.0.1";
@@ -468,15 +471,23 @@ int main(int argc, char **argv) {
   }
   snprintf(admin_root, sizeof admin_root, "https://%s:%d", host, admin_port);
   if (ok && admin_fd >= 0) {
+    char wire_hostname[128];
+    snprintf(wire_hostname, sizeof wire_hostname, "%s:%d", host, aspd_listener_port(listener));
+    ok = (workspaces = aspd_workspaces_open(o.state_dir, workspace, o.workspace, wire_hostname, err,
+                                            sizeof err)) &&
+         (private_links = aspd_records_open(o.state_dir, "private_links.json", err, sizeof err)) &&
+         (vpc_peerings = aspd_records_open(o.state_dir, "vpc_peering.json", err, sizeof err));
+  }
+  if (ok && admin_fd >= 0) {
     aspd_http_config_t config = {.listen_fd = admin_fd,
                                  .tls_cert = o.tls_cert,
                                  .tls_key = o.tls_key,
                                  .tls_ca = o.tls_ca,
                                  .root = admin_root,
                                  .group_id = o.group_id,
-                                 .workspace_name = o.workspace,
-                                 .region = DEFAULT_REGION,
-                                 .workspace = workspace,
+                                 .workspaces = workspaces,
+                                 .private_links = private_links,
+                                 .vpc_peerings = vpc_peerings,
                                  .keys = keys,
                                  .verbose = o.verbose};
     ok = (admin = aspd_http_start(&config, err, sizeof err)) != NULL;
@@ -528,6 +539,9 @@ out:
   aspd_http_stop(admin);
   if (!admin && admin_fd >= 0 && exit_code != 0) close(admin_fd);
   aspd_listener_free(listener);
+  aspd_records_free(vpc_peerings);
+  aspd_records_free(private_links);
+  aspd_workspaces_close(workspaces);
   aspd_workspace_close(workspace);
   SSL_CTX_free(ctx);
   aspd_api_keys_free(keys);

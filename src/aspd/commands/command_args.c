@@ -122,3 +122,14 @@ bool aspd_arg_options(const bson_t *cmd, bool *present, bson_t *out, aspd_error_
   *present = true;
   return true;
 }
+
+bool aspd_arg_tier(const char *tier, aspd_error_t *err) {
+  static const char *const tiers[] = {"SP2", "SP5", "SP10", "SP30", "SP50"};
+  if (!tier) return true;
+  for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
+    if (!strcmp(tier, tiers[i])) return true;
+  }
+  aspd_error_set(err, ASPD_E_INVALID_OPTIONS,
+                 "invalid tier '%s': expected one of SP2, SP5, SP10, SP30, SP50", tier);
+  return false;
+}

@@ -27,6 +27,10 @@ bool aspd_arg_int64(const bson_t *cmd, const char *key, bool *present, int64_t *
 bool aspd_arg_doc(const bson_t *cmd, const char *key, bool want_array, bool *present, bson_t *out,
                   aspd_error_t *err);
 
+/* A tier name (SP2, SP5, SP10, SP30, SP50) or NULL (not given); code 72 otherwise. The
+ * Admin API checks tiers with it too. */
+bool aspd_arg_tier(const char *tier, aspd_error_t *err);
+
 /* The top-level `options` field: absent, or a document (static view). */
 bool aspd_arg_options(const bson_t *cmd, bool *present, bson_t *out, aspd_error_t *err);
 

@@ -6,18 +6,6 @@
 #include "commands/command_args.h"
 #include "commands/reply.h"
 
-static const char *const tiers[] = {"SP2", "SP5", "SP10", "SP30", "SP50"};
-
-static bool check_tier(const char *tier, aspd_error_t *err) {
-  if (!tier) return true;
-  for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
-    if (!strcmp(tier, tiers[i])) return true;
-  }
-  aspd_error_set(err, ASPD_E_INVALID_OPTIONS,
-                 "invalid tier '%s': expected one of SP2, SP5, SP10, SP30, SP50", tier);
-  return false;
-}
-
 static void answer(bson_t *reply, bool ok, const aspd_error_t *err) {
   if (ok) {
     aspd_reply_ok(reply);
@@ -34,7 +22,7 @@ static bool check_create_options(const bson_t *cmd, aspd_error_t *err) {
   bool b;
   return aspd_arg_doc(cmd, "dlq", false, &present, &doc, err) &&
          aspd_arg_utf8(cmd, "streamMetaFieldName", &s, err) &&
-         aspd_arg_utf8(cmd, "tier", &s, err) && check_tier(s, err) &&
+         aspd_arg_utf8(cmd, "tier", &s, err) && aspd_arg_tier(s, err) &&
          aspd_arg_bool(cmd, "failover", &b, err);
 }
 
@@ -68,7 +56,7 @@ void aspd_cmd_start(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
   bson_iter_t it;
   bool ok = aspd_arg_name(cmd, &name, &err) && aspd_arg_options(cmd, &has_opts, &opts_doc, &err) &&
             aspd_arg_bool(cmd, "clearCheckpoints", &opts.clear_checkpoints, &err) &&
-            aspd_arg_utf8(cmd, "tier", &opts.tier, &err) && check_tier(opts.tier, &err) &&
+            aspd_arg_utf8(cmd, "tier", &opts.tier, &err) && aspd_arg_tier(opts.tier, &err) &&
             aspd_arg_int64(cmd, "workers", &present, &workers, &err) &&
             aspd_arg_bool(cmd, "enableAutoScaling", &b, &err) &&
             aspd_arg_bool(cmd, "resumeFromCheckpoint", &b, &err) &&
@@ -125,7 +113,7 @@ void aspd_cmd_modify(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) 
             aspd_arg_doc(cmd, "pipeline", true, &has_pipeline, &pipeline, &err) &&
             aspd_arg_doc(cmd, "dlq", false, &has_dlq, &dlq, &err) &&
             aspd_arg_utf8(cmd, "name", &m.new_name, &err) &&
-            aspd_arg_utf8(cmd, "tier", &m.tier, &err) && check_tier(m.tier, &err) &&
+            aspd_arg_utf8(cmd, "tier", &m.tier, &err) && aspd_arg_tier(m.tier, &err) &&
             aspd_arg_bool(cmd, "resumeFromCheckpoint", &m.resume_from_checkpoint, &err);
   if (ok && m.new_name && !*m.new_name) {
     aspd_error_set(&err, ASPD_E_FAILED_TO_PARSE, "field 'name' must be a non-empty string");

@@ -28,6 +28,10 @@ struct aspd_http_request {
   const char *body_error; /* why the body is not a JSON object, or NULL */
   aspd_http_query_fn query;
   void *library_request; /* for query */
+  /* Workspace-scoped endpoints: the workspace named by params[1] (the router answered
+   * 404 when there is none) and its region. */
+  aspd_workspace_t *workspace;
+  char region[64];
 };
 
 typedef struct {
@@ -36,6 +40,9 @@ typedef struct {
   bson_t body;
   const char *version; /* the resource version answered, for Content-Type */
 } aspd_http_reply_t;
+
+/* Where an endpoint lives: the project, or a workspace (path parameter 1). */
+typedef enum { ASPD_HTTP_PROJECT, ASPD_HTTP_WORKSPACE } aspd_http_scope_t;
 
 /* A handler: fills reply (its body starts empty, status 200, has_body true). */
 typedef void (*aspd_http_handler_fn)(const aspd_http_request_t *req, aspd_http_reply_t *reply);
@@ -52,12 +59,13 @@ void aspd_http_error_from(aspd_http_reply_t *reply, const aspd_error_t *err,
  * sets a 400 reply and returns false. */
 bool aspd_http_page_args(const aspd_http_request_t *req, aspd_http_reply_t *reply,
                          size_t *items_per_page, size_t *page_num);
-/* Appends links (self, previous, next) and totalCount after results. */
+/* Appends links (self, previous, next) and, with include_count, totalCount after results. */
 void aspd_http_page_finish(const aspd_http_request_t *req, aspd_http_reply_t *reply,
-                           size_t items_per_page, size_t page_num, size_t total);
+                           size_t items_per_page, size_t page_num, size_t total,
+                           bool include_count);
 
-/* The workspace named by params[1], or NULL after a 404 STREAM_TENANT_NOT_FOUND_FOR_NAME. */
-aspd_workspace_t *aspd_http_workspace(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+/* 404 STREAM_TENANT_NOT_FOUND_FOR_NAME for the workspace named by params[1]. */
+void aspd_http_workspace_not_found(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 
 /* The body as a document; NULL after a 400 when there is none. */
 const bson_t *aspd_http_body(const aspd_http_request_t *req, aspd_http_reply_t *reply);
@@ -69,6 +77,38 @@ void aspd_http_connection_create(const aspd_http_request_t *req, aspd_http_reply
 void aspd_http_connection_get(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 void aspd_http_connection_update(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 void aspd_http_connection_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* processors.c */
+void aspd_http_processors_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_create(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_get(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_update(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_start(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_start_with(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_processor_stop(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* workspaces.c */
+void aspd_http_workspaces_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_workspace_create(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_workspace_create_with_sample(const aspd_http_request_t *req,
+                                            aspd_http_reply_t *reply);
+void aspd_http_workspace_get(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_workspace_update(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_workspace_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* privatelinks.c */
+void aspd_http_private_links_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_private_link_create(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_private_link_get(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_private_link_update(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_private_link_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+
+/* vpc_peering.c */
+void aspd_http_vpc_peerings_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_vpc_peering_accept(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_vpc_peering_reject(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+void aspd_http_vpc_peering_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 
 /* routes.c: finds the row for method + path, checks the version (Accept) and the
  * caller's role, runs the handler. */

@@ -27,27 +27,26 @@ static void change_failed(const aspd_http_request_t *req, aspd_http_reply_t *rep
 /* The connection as it is now, as the reply. */
 static void show(const aspd_http_request_t *req, aspd_workspace_t *ws, const char *name,
                  aspd_http_reply_t *reply) {
-  if (!aspd_registry_api_get(aspd_workspace_registry(ws), name, req->config->region,
-                             &reply->body)) {
+  if (!aspd_registry_api_get(aspd_workspace_registry(ws), name, req->region, &reply->body)) {
     not_found(req, reply);
   }
 }
 
 void aspd_http_connections_list(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
-  aspd_workspace_t *ws = aspd_http_workspace(req, reply);
+  aspd_workspace_t *ws = req->workspace;
   size_t per_page, page;
-  if (!ws || !aspd_http_page_args(req, reply, &per_page, &page)) return;
+  if (!aspd_http_page_args(req, reply, &per_page, &page)) return;
   bson_t results;
   BSON_APPEND_ARRAY_BEGIN(&reply->body, "results", &results);
   size_t total = aspd_registry_api_page(aspd_workspace_registry(ws), (page - 1) * per_page,
-                                        per_page, req->config->region, &results);
+                                        per_page, req->region, &results);
   bson_append_array_end(&reply->body, &results);
-  aspd_http_page_finish(req, reply, per_page, page, total);
+  aspd_http_page_finish(req, reply, per_page, page, total, true);
 }
 
 void aspd_http_connection_create(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
-  aspd_workspace_t *ws = aspd_http_workspace(req, reply);
-  const bson_t *body = ws ? aspd_http_body(req, reply) : NULL;
+  aspd_workspace_t *ws = req->workspace;
+  const bson_t *body = aspd_http_body(req, reply);
   if (!body) return;
   aspd_error_t err = {0};
   bson_t stored = BSON_INITIALIZER;
@@ -67,8 +66,7 @@ void aspd_http_connection_create(const aspd_http_request_t *req, aspd_http_reply
 }
 
 void aspd_http_connection_get(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
-  aspd_workspace_t *ws = aspd_http_workspace(req, reply);
-  if (ws) show(req, ws, req->params[2], reply);
+  show(req, req->workspace, req->params[2], reply);
 }
 
 /* The stored definition with the body's top-level fields over it: a field the body
@@ -94,8 +92,8 @@ static void merge(const bson_t *old, const bson_t *body, bson_t *out) {
 }
 
 void aspd_http_connection_update(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
-  aspd_workspace_t *ws = aspd_http_workspace(req, reply);
-  const bson_t *body = ws ? aspd_http_body(req, reply) : NULL;
+  aspd_workspace_t *ws = req->workspace;
+  const bson_t *body = aspd_http_body(req, reply);
   if (!body) return;
   const char *name = req->params[2];
   bson_t *old = aspd_registry_definition(aspd_workspace_registry(ws), name);
@@ -134,8 +132,7 @@ void aspd_http_connection_update(const aspd_http_request_t *req, aspd_http_reply
 }
 
 void aspd_http_connection_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
-  aspd_workspace_t *ws = aspd_http_workspace(req, reply);
-  if (!ws) return;
+  aspd_workspace_t *ws = req->workspace;
   aspd_error_t err = {0};
   if (!aspd_workspace_connection_delete(ws, req->params[2], &err)) {
     change_failed(req, reply, req->params[2], &err);

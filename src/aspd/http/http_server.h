@@ -7,16 +7,18 @@
 #include <stddef.h>
 
 #include "auth/api_keys.h"
+#include "project/records.h"
+#include "project/workspaces.h"
 #include "server.h"
 
 typedef struct {
   int listen_fd; /* bound and listening; the server owns it from now on */
   const char *tls_cert, *tls_key, *tls_ca;
-  const char *root;           /* https://HOST:PORT, the base of pagination links */
-  const char *group_id;       /* the project (24 hex) */
-  const char *workspace_name; /* the name the Admin API knows this workspace by */
-  const char *region;         /* dataProcessRegion.region shown on connections */
-  aspd_workspace_t *workspace;
+  const char *root;     /* https://HOST:PORT, the base of pagination links */
+  const char *group_id; /* the project (24 hex) */
+  aspd_workspaces_t *workspaces;
+  aspd_records_t *private_links;
+  aspd_records_t *vpc_peerings;
   aspd_api_keys_t *keys;
   bool verbose;
 } aspd_http_config_t;

@@ -106,7 +106,8 @@ static void append_link(const aspd_http_request_t *req, bson_t *links, uint32_t 
 }
 
 void aspd_http_page_finish(const aspd_http_request_t *req, aspd_http_reply_t *reply,
-                           size_t items_per_page, size_t page_num, size_t total) {
+                           size_t items_per_page, size_t page_num, size_t total,
+                           bool include_count) {
   bson_t links;
   uint32_t n = 0;
   BSON_APPEND_ARRAY_BEGIN(&reply->body, "links", &links);
@@ -116,16 +117,14 @@ void aspd_http_page_finish(const aspd_http_request_t *req, aspd_http_reply_t *re
     append_link(req, &links, n++, "next", page_num + 1, items_per_page);
   }
   bson_append_array_end(&reply->body, &links);
-  BSON_APPEND_INT32(&reply->body, "totalCount", (int32_t)total);
+  if (include_count) BSON_APPEND_INT32(&reply->body, "totalCount", (int32_t)total);
 }
 
-aspd_workspace_t *aspd_http_workspace(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
-  if (!strcmp(req->params[1], req->config->workspace_name)) return req->config->workspace;
+void aspd_http_workspace_not_found(const aspd_http_request_t *req, aspd_http_reply_t *reply) {
   const char *params[] = {req->params[0], req->params[1], NULL};
   aspd_http_error(reply, 404, "STREAM_TENANT_NOT_FOUND_FOR_NAME", params,
                   "Stream instance for project %s and name %s not found.", req->params[0],
                   req->params[1]);
-  return NULL;
 }
 
 const bson_t *aspd_http_body(const aspd_http_request_t *req, aspd_http_reply_t *reply) {

@@ -13,22 +13,54 @@
 #define READ ASPD_API_ROLE_READ_ONLY
 #define WRITE ASPD_API_ROLE_STREAM_OWNER
 
-#define WS "/api/atlas/v2/groups/{}/streams/{}"
+#define STREAMS "/api/atlas/v2/groups/{}/streams"
+#define WS STREAMS "/{}"
+#define PL STREAMS "/privateLinkConnections"
+#define VPC STREAMS "/vpcPeeringConnections"
+
+#define PROJECT ASPD_HTTP_PROJECT
+#define WORKSPACE ASPD_HTTP_WORKSPACE
 
 static const struct {
   const char *method;
   /* Segments: literal, "{}" (any non-empty segment, captured) or "{}:verb" (a segment
-   * ending in ":verb", the part before captured). */
+   * ending in ":verb", the part before captured). The first row that matches wins, so
+   * literal project paths come before the workspace patterns they would also match. */
   const char *pattern;
   const char *version; /* the resource version: Accept must name it or a later date */
   aspd_api_role_t role;
+  aspd_http_scope_t scope;
   aspd_http_handler_fn handler;
 } routes[] = {
-    {"GET", WS "/connections", V2023, READ, aspd_http_connections_list},
-    {"POST", WS "/connections", V2023, WRITE, aspd_http_connection_create},
-    {"GET", WS "/connections/{}", V2023, READ, aspd_http_connection_get},
-    {"PATCH", WS "/connections/{}", V2023, WRITE, aspd_http_connection_update},
-    {"DELETE", WS "/connections/{}", V2023, WRITE, aspd_http_connection_delete},
+    {"GET", PL, V2023, READ, PROJECT, aspd_http_private_links_list},
+    {"POST", PL, V2023, WRITE, PROJECT, aspd_http_private_link_create},
+    {"GET", PL "/{}", V2023, READ, PROJECT, aspd_http_private_link_get},
+    {"PATCH", PL "/{}", V2025, WRITE, PROJECT, aspd_http_private_link_update},
+    {"DELETE", PL "/{}", V2023, WRITE, PROJECT, aspd_http_private_link_delete},
+    {"GET", VPC, V2023, READ, PROJECT, aspd_http_vpc_peerings_list},
+    {"POST", VPC "/{}:accept", V2023, WRITE, PROJECT, aspd_http_vpc_peering_accept},
+    {"POST", VPC "/{}:reject", V2023, WRITE, PROJECT, aspd_http_vpc_peering_reject},
+    {"DELETE", VPC "/{}", V2023, WRITE, PROJECT, aspd_http_vpc_peering_delete},
+    {"GET", STREAMS, V2023, READ, PROJECT, aspd_http_workspaces_list},
+    {"POST", STREAMS, V2023, WRITE, PROJECT, aspd_http_workspace_create},
+    {"POST", "/api/atlas/v2/groups/{}/streams:withSampleConnections", "2024-08-05", WRITE, PROJECT,
+     aspd_http_workspace_create_with_sample},
+    {"GET", WS, V2023, READ, WORKSPACE, aspd_http_workspace_get},
+    {"PATCH", WS, V2023, WRITE, WORKSPACE, aspd_http_workspace_update},
+    {"DELETE", WS, V2023, WRITE, PROJECT, aspd_http_workspace_delete},
+    {"GET", WS "/connections", V2023, READ, WORKSPACE, aspd_http_connections_list},
+    {"POST", WS "/connections", V2023, WRITE, WORKSPACE, aspd_http_connection_create},
+    {"GET", WS "/connections/{}", V2023, READ, WORKSPACE, aspd_http_connection_get},
+    {"PATCH", WS "/connections/{}", V2023, WRITE, WORKSPACE, aspd_http_connection_update},
+    {"DELETE", WS "/connections/{}", V2023, WRITE, WORKSPACE, aspd_http_connection_delete},
+    {"GET", WS "/processors", V2024, READ, WORKSPACE, aspd_http_processors_list},
+    {"POST", WS "/processor", V2024, WRITE, WORKSPACE, aspd_http_processor_create},
+    {"POST", WS "/processor/{}:start", V2024, WRITE, WORKSPACE, aspd_http_processor_start},
+    {"POST", WS "/processor/{}:startWith", V2025, WRITE, WORKSPACE, aspd_http_processor_start_with},
+    {"POST", WS "/processor/{}:stop", V2024, WRITE, WORKSPACE, aspd_http_processor_stop},
+    {"GET", WS "/processor/{}", V2024, READ, WORKSPACE, aspd_http_processor_get},
+    {"PATCH", WS "/processor/{}", V2024, WRITE, WORKSPACE, aspd_http_processor_update},
+    {"DELETE", WS "/processor/{}", V2024, WRITE, WORKSPACE, aspd_http_processor_delete},
 };
 
 /* Matches path against pattern, filling params (pointing into buf, a copy of path). */
@@ -115,7 +147,18 @@ void aspd_http_route(aspd_http_request_t *req, const char *accept, aspd_api_role
                       req->body_error);
       return;
     }
+    if (routes[i].scope == PROJECT) {
+      routes[i].handler(req, reply);
+      return;
+    }
+    aspd_workspaces_t *set = req->config->workspaces;
+    req->workspace = aspd_workspaces_acquire(set, req->params[1], req->region);
+    if (!req->workspace) {
+      aspd_http_workspace_not_found(req, reply);
+      return;
+    }
     routes[i].handler(req, reply);
+    aspd_workspaces_release(set, req->workspace);
     return;
   }
   const char *p[] = {req->path, NULL};
