@@ -201,7 +201,7 @@ static void plan_errors(mongoc_client_t *c) {
          420, "DLQ must be specified if validation action is dlq.");
   WT_ERR(c,
          "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$validate\": "
-         "{\"validator\": {\"$jsonSchema\": {}}}}]}",
+         "{\"validator\": {\"$jsonSchema\": {\"$ref\": \"#/x\"}}}}]}",
          420, "failed to parse validator: ");
   WT_ERR(c,
          "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$project\": "
@@ -259,6 +259,27 @@ static void semantics(mongoc_client_t *c) {
   bson_destroy(&d);
 }
 
+/* $jsonSchema keywords beyond the ASP docs' example: each document but the first breaks one. */
+static void json_schema(mongoc_client_t *c) {
+  bson_t d = BSON_INITIALIZER;
+  uint32_t n = wt_process(
+      c,
+      "{\"processStreamProcessor\": [{\"$source\": {\"documents\": ["
+      "{\"k\": 1, \"s\": \"ab\", \"tags\": [\"x\", \"y\"], \"c\": \"red\"},"
+      "{\"k\": 2, \"s\": \"ab\", \"tags\": [\"x\", \"x\"], \"c\": \"red\"},"
+      "{\"k\": 3, \"s\": \"zz\", \"tags\": [], \"c\": \"red\"},"
+      "{\"k\": 4, \"s\": \"ab\", \"tags\": [\"x\"], \"c\": \"blue\"},"
+      "{\"k\": 5, \"s\": \"ab\", \"tags\": [\"x\"], \"c\": \"red\", \"extra\": 1}]}},"
+      "{\"$validate\": {\"validator\": {\"$jsonSchema\": {\"bsonType\": \"object\", "
+      "\"additionalProperties\": false, \"properties\": {\"_id\": {}, \"_ts\": {}, "
+      "\"_stream_meta\": {}, \"k\": {\"bsonType\": \"number\"}, \"s\": {\"pattern\": \"^a\", "
+      "\"maxLength\": 2}, \"tags\": {\"items\": {\"type\": \"string\"}, \"uniqueItems\": "
+      "true}, \"c\": {\"anyOf\": [{\"enum\": [\"red\"]}, {\"enum\": [\"green\"]}]}}}}}}]}",
+      &d);
+  CHECK(n == 1 && wt_int(&d, "0.k", NULL) == 1);
+  bson_destroy(&d);
+}
+
 int main(void) {
   aspd_instance_t inst;
   wt_start(&inst, NULL);
@@ -272,6 +293,7 @@ int main(void) {
   unwind(c);
   plan_errors(c);
   semantics(c);
+  json_schema(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
   return wt_finish("aspd.transform");

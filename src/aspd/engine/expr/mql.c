@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/json_schema.h"
 #include "engine/expr/query.h"
 #include "engine/expr/regex.h"
 #include "engine/match.h"
 
-typedef enum { Q_AND, Q_OR, Q_NOR, Q_NOT, Q_FIELD, Q_EXPR, Q_NONE } q_kind_t;
+typedef enum { Q_AND, Q_OR, Q_NOR, Q_NOT, Q_FIELD, Q_EXPR, Q_SCHEMA, Q_NONE } q_kind_t;
 
 typedef struct aspd_query_op aspd_query_op_t;
 
@@ -81,6 +82,10 @@ void aspd_query_free(aspd_query_t *q) {
 
 static void free_regex(void *re) {
   aspd_regex_free(re);
+}
+
+static void free_schema(void *schema) {
+  aspd_json_schema_free(schema);
 }
 
 static void free_query(void *q) {
@@ -576,7 +581,7 @@ static bool compile_elem_match(aspd_query_t *q, aspd_expr_compiler_t *cc, aspd_e
 static aspd_query_t *compile_logical(const char *name, const bson_value_t *v,
                                      aspd_expr_compiler_t *cc, aspd_error_t *err) {
   if (v->value_type != BSON_TYPE_ARRAY || v->value.v_doc.data_len <= 5) {
-    bad_value(err, "%s must be a nonempty array", name);
+    bad_value(err, "%s", "$and/$or/$nor must be a nonempty array");
     return NULL;
   }
   aspd_query_t *q = node(!strcmp(name, "$and") ? Q_AND : !strcmp(name, "$or") ? Q_OR : Q_NOR);
@@ -617,6 +622,14 @@ static aspd_query_t *compile_top(const char *key, const bson_value_t *v, aspd_ex
       aspd_query_free(q);
       return NULL;
     }
+    return q;
+  }
+  if (!strcmp(key, "$jsonSchema")) {
+    aspd_json_schema_t *schema = aspd_json_schema_compile(v, err);
+    if (!schema) return NULL;
+    aspd_query_t *q = node(Q_SCHEMA);
+    q->data = schema;
+    q->free_data = free_schema;
     return q;
   }
   if (!strcmp(key, "$comment")) return node(Q_AND);
@@ -747,6 +760,8 @@ static bool matches_value(const aspd_query_t *q, const bson_value_t *v, aspd_eva
       ev->root = saved;
       return ok;
     }
+    case Q_SCHEMA:
+      return aspd_json_schema_valid(q->data, v);
     default: /* Q_NONE */
       return false;
   }

@@ -1,5 +1,7 @@
 /* $group: groups by the _id expression (one hash table of groups, in the
- * order they first appeared) and hands on one document per group at flush. */
+ * order they first appeared; keys that compare equal, like 1 and 1.0, are one
+ * group that keeps the first value seen) and hands on one document per group
+ * at flush. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,10 +96,45 @@ void *aspd_group_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
   return g;
 }
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n) {
-  uint64_t h = 1469598103934665603ULL;
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
+  const uint8_t *p = data;
   for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
   return h;
+}
+
+/* A hash under which values that compare equal (1, 1.0 and 1L) collide. */
+static uint64_t hash_value(uint64_t h, const bson_value_t *v) {
+  int rank = aspd_value_rank(v->value_type);
+  h = hash_bytes(h, &rank, sizeof rank);
+  if (rank == 10) {
+    double d = aspd_value_as_double(v);
+    if (d == 0) d = 0; /* -0 */
+    return hash_bytes(h, &d, sizeof d);
+  }
+  if (v->value_type == BSON_TYPE_DOCUMENT || v->value_type == BSON_TYPE_ARRAY) {
+    bson_iter_t it;
+    bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
+    while (bson_iter_next(&it)) {
+      if (v->value_type == BSON_TYPE_DOCUMENT) {
+        h = hash_bytes(h, bson_iter_key(&it), bson_iter_key_len(&it));
+      }
+      h = hash_value(h, bson_iter_value(&it));
+    }
+    return h;
+  }
+  if (v->value_type == BSON_TYPE_UTF8 || v->value_type == BSON_TYPE_SYMBOL) {
+    return hash_bytes(h, v->value.v_utf8.str, v->value.v_utf8.len);
+  }
+  bson_t holder = BSON_INITIALIZER;
+  bson_append_value(&holder, "", 0, v);
+  h = hash_bytes(h, bson_get_data(&holder), holder.len);
+  bson_destroy(&holder);
+  return h;
+}
+
+static const bson_value_t *id_of(const bson_t *holder, bson_iter_t *it) {
+  bson_iter_init_find(it, holder, "v");
+  return bson_iter_value(it);
 }
 
 static void rehash(group_op_t *g) {
@@ -112,14 +149,13 @@ static void rehash(group_op_t *g) {
 }
 
 static group_t *find_or_add(group_op_t *g, const bson_t *id) {
-  uint64_t h = hash_bytes(bson_get_data(id), id->len);
+  bson_iter_t key_it, cand_it;
+  const bson_value_t *key = id_of(id, &key_it);
+  uint64_t h = hash_value(1469598103934665603ULL, key);
   if (g->slot_cap) {
     for (size_t s = h & (g->slot_cap - 1); g->slots[s]; s = (s + 1) & (g->slot_cap - 1)) {
       group_t *c = &g->groups[g->slots[s] - 1];
-      if (c->hash == h && c->id->len == id->len &&
-          !memcmp(bson_get_data(c->id), bson_get_data(id), id->len)) {
-        return c;
-      }
+      if (c->hash == h && aspd_value_equal(id_of(c->id, &cand_it), key)) return c;
     }
   }
   if (g->count == g->cap) {

@@ -55,6 +55,27 @@ static void merge_values(const bson_t *doc, const bson_t *values, bson_t *out) {
       values_below(values, k, len, &below);
       if (bson_empty(&below)) {
         bson_append_value(out, k, -1, bson_iter_value(&it));
+      } else if (BSON_ITER_HOLDS_ARRAY(&it)) {
+        /* Through an array: the values are set in each element that is a document. */
+        bson_t child;
+        bson_iter_t el;
+        bson_append_array_begin(out, k, -1, &child);
+        bson_iter_recurse(&it, &el);
+        while (bson_iter_next(&el)) {
+          if (BSON_ITER_HOLDS_DOCUMENT(&el)) {
+            bson_t inner, sub;
+            const uint8_t *data;
+            uint32_t dlen;
+            bson_iter_document(&el, &dlen, &data);
+            bson_init_static(&inner, data, dlen);
+            bson_append_document_begin(&child, bson_iter_key(&el), -1, &sub);
+            merge_values(&inner, &below, &sub);
+            bson_append_document_end(&child, &sub);
+          } else {
+            bson_append_value(&child, bson_iter_key(&el), -1, bson_iter_value(&el));
+          }
+        }
+        bson_append_array_end(out, &child);
       } else {
         bson_t inner, child;
         bool nested = BSON_ITER_HOLDS_DOCUMENT(&it);

@@ -82,6 +82,7 @@ static bool add_path(pnode_t *root, const char *path, pnode_t **leaf, aspd_error
 
 typedef struct {
   bool include, exclude;
+  bool exclusion_first; /* the mode the spec set first decides which error text applies */
   const char *included, *excluded;
 } modes_t;
 
@@ -113,7 +114,11 @@ static bool compile_field(pnode_t *tree, const char *key, const bson_value_t *v,
   if (flag) {
     leaf->kind = aspd_value_truthy(v) ? P_INCLUDE : P_EXCLUDE;
     if (!is_id && leaf->kind == P_INCLUDE && !m->include) m->include = true, m->included = key;
-    if (!is_id && leaf->kind == P_EXCLUDE && !m->exclude) m->exclude = true, m->excluded = key;
+    if (!is_id && leaf->kind == P_EXCLUDE && !m->exclude) {
+      m->exclusion_first = !m->include;
+      m->exclude = true;
+      m->excluded = key;
+    }
     return true;
   }
   leaf->kind = P_EXPR;
@@ -157,6 +162,14 @@ void *aspd_project_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_e
   projection_t *p = calloc(1, sizeof *p);
   modes_t m = {0};
   if (!compile_spec(&p->root, spec, "", true, &m, ctx, err)) {
+    projection_free(p);
+    return NULL;
+  }
+  if (m.include && m.exclude && m.exclusion_first) {
+    aspd_error_set(err, ASPD_E_LOCATION(31253),
+                   "Invalid $project :: caused by :: Cannot do inclusion on field %s in exclusion "
+                   "projection",
+                   m.included);
     projection_free(p);
     return NULL;
   }

@@ -17,6 +17,7 @@ ASPD_STAGE_FUNCS(aspd_unset);        /* project.c: $unset */
 ASPD_STAGE_FUNCS(aspd_add_fields);   /* add_fields.c: $addFields, $set */
 ASPD_STAGE_FUNCS(aspd_replace_root); /* replace_root.c: $replaceRoot, $replaceWith */
 ASPD_STAGE_FUNCS(aspd_unwind);       /* unwind.c */
+ASPD_STAGE_FUNCS(aspd_redact);       /* redact.c */
 ASPD_STAGE_FUNCS(aspd_group);        /* group.c */
 ASPD_STAGE_FUNCS(aspd_sort);         /* sort.c */
 ASPD_STAGE_FUNCS(aspd_limit);        /* limit_count.c: $limit */

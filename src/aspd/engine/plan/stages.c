@@ -29,6 +29,8 @@ static const aspd_stage_t stages[] = {
      aspd_replace_root_make, aspd_replace_root_free_spec},
     {"$unwind", ANYWHERE, "UnwindOperator", aspd_unwind_check, aspd_unwind_make,
      aspd_unwind_free_spec},
+    {"$redact", ANYWHERE, "RedactOperator", aspd_redact_check, aspd_redact_make,
+     aspd_redact_free_spec},
     {"$group", ASPD_IN_WINDOW, "GroupOperator", aspd_group_check, aspd_group_make,
      aspd_group_free_spec},
     {"$sort", ASPD_IN_WINDOW, "SortOperator", aspd_sort_check, aspd_sort_make, aspd_sort_free_spec},
@@ -41,7 +43,6 @@ static const aspd_stage_t stages[] = {
     {"$hoppingWindow", ASPD_IN_MAIN, "HoppingWindowOperator", aspd_window_check, aspd_window_make,
      aspd_window_free_spec},
     /* Stages the real service has that aspd does not run (yet). */
-    {"$redact", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$lookup", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$https", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$externalFunction", ANYWHERE, NULL, NULL, NULL, NULL},
