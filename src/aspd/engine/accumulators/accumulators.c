@@ -6,7 +6,7 @@
 #include "engine/accumulators/families.h"
 
 /* Every accumulator family; a new family file adds one line here. */
-static const aspd_accumulator_t *const families[] = {aspd_acc_basic, aspd_acc_stats};
+static const aspd_accumulator_t *const families[] = {aspd_acc_basic, aspd_acc_stats, aspd_acc_n};
 
 const aspd_accumulator_t *aspd_accumulator_find(const char *name) {
   for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {

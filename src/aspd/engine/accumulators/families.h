@@ -8,5 +8,7 @@
 extern const aspd_accumulator_t aspd_acc_basic[];
 /* stats.c: $stdDevPop $stdDevSamp $median $percentile */
 extern const aspd_accumulator_t aspd_acc_stats[];
+/* n.c: $firstN $lastN $maxN $minN $top $bottom $topN $bottomN */
+extern const aspd_accumulator_t aspd_acc_n[];
 
 #endif

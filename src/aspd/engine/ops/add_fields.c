@@ -9,8 +9,12 @@
 typedef struct {
   size_t count;
   char **paths;
+  size_t *path_lens;
   aspd_expr_t **exprs;
+  bool top_level; /* no dotted path: the fast path applies */
 } add_fields_t;
+
+#define FAST_MAX 64
 
 void aspd_add_fields_free_spec(void *spec) {
   add_fields_t *a = spec;
@@ -19,6 +23,7 @@ void aspd_add_fields_free_spec(void *spec) {
     aspd_expr_free(a->exprs[i]);
   }
   free(a->paths);
+  free(a->path_lens);
   free(a->exprs);
   free(a);
 }
@@ -74,11 +79,73 @@ void *aspd_add_fields_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, asp
     aspd_add_fields_free_spec(a);
     return NULL;
   }
+  a->path_lens = calloc(a->count, sizeof *a->path_lens);
+  a->top_level = a->count <= FAST_MAX;
+  for (size_t i = 0; i < a->count; i++) {
+    a->path_lens[i] = strlen(a->paths[i]);
+    if (strchr(a->paths[i], '.')) a->top_level = false;
+  }
   return a;
+}
+
+/* Top-level fields only: one pass over the document replaces or removes the
+ * fields it has, then the new ones follow in spec order. */
+static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t *ev, bson_t *out) {
+  bson_value_t values[FAST_MAX];
+  bool used[FAST_MAX] = {false};
+  ev->root = doc;
+  for (size_t i = 0; i < a->count; i++) {
+    if (!aspd_expr_eval(a->exprs[i], ev, &values[i])) return false;
+  }
+  bson_iter_t it;
+  bson_iter_init(&it, doc);
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    uint32_t klen = bson_iter_key_len(&it);
+    size_t i = a->count;
+    /* A later field of the spec wins over an earlier one of the same name. */
+    for (size_t j = a->count; j-- > 0;) {
+      if (a->path_lens[j] == klen && !memcmp(a->paths[j], key, klen)) {
+        i = j;
+        break;
+      }
+    }
+    if (i == a->count) {
+      bson_append_value(out, key, (int)klen, bson_iter_value(&it));
+      continue;
+    }
+    for (size_t j = 0; j < a->count; j++) {
+      if (a->path_lens[j] == klen && !memcmp(a->paths[j], key, klen)) used[j] = true;
+    }
+    aspd_append_value(out, key, klen, &values[i]);
+  }
+  for (size_t i = 0; i < a->count; i++) {
+    if (used[i]) continue;
+    size_t last = i;
+    for (size_t j = i + 1; j < a->count; j++) {
+      if (a->path_lens[j] == a->path_lens[i] && !strcmp(a->paths[j], a->paths[i])) {
+        used[j] = true;
+        last = j;
+      }
+    }
+    aspd_append_value(out, a->paths[i], a->path_lens[i], &values[last]);
+  }
+  return true;
 }
 
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const add_fields_t *a = ((aspd_stateless_op_t *)op)->spec;
+  if (a->top_level) {
+    bson_t *out = bson_new();
+    if (push_top_level(a, doc, flow->ev, out)) {
+      aspd_flow_emit(flow, out);
+    } else {
+      aspd_flow_reject(flow, doc, flow->ev->reason);
+      bson_destroy(out);
+    }
+    bson_destroy(doc);
+    return;
+  }
   bson_t values = BSON_INITIALIZER, removed = BSON_INITIALIZER;
   uint32_t nremoved = 0;
   flow->ev->root = doc;

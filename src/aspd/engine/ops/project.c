@@ -11,6 +11,7 @@ typedef enum { P_INCLUDE, P_EXCLUDE, P_EXPR, P_TREE } pnode_kind_t;
 
 typedef struct pnode {
   char *name;
+  size_t name_len;
   pnode_kind_t kind;
   aspd_expr_t *expr;
   struct pnode **children;
@@ -35,6 +36,7 @@ static pnode_t *child_named(const pnode_t *parent, const char *name, size_t len)
 static pnode_t *add_child(pnode_t *parent, const char *name, size_t len) {
   pnode_t *n = calloc(1, sizeof *n);
   n->name = strndup(name, len);
+  n->name_len = len;
   n->kind = P_TREE;
   parent->children = realloc(parent->children, (parent->count + 1) * sizeof *parent->children);
   parent->children[parent->count++] = n;

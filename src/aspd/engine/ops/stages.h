@@ -23,6 +23,7 @@ ASPD_STAGE_FUNCS(aspd_sort);         /* sort.c */
 ASPD_STAGE_FUNCS(aspd_limit);        /* limit_count.c: $limit */
 ASPD_STAGE_FUNCS(aspd_count);        /* limit_count.c: $count */
 ASPD_STAGE_FUNCS(aspd_window);       /* windows/window.c: $tumblingWindow, $hoppingWindow */
+ASPD_STAGE_FUNCS(aspd_session);      /* windows/session.c: $sessionWindow */
 
 /* An operator whose instance is only its compiled spec (stateless stages). */
 typedef struct {

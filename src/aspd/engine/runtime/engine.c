@@ -284,6 +284,8 @@ aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *re
     aspd_engine_close(e);
     return NULL;
   }
+  /* Named so that tools (and bench/engine.c) can find its CPU time in /proc. */
+  pthread_setname_np(e->thread, "aspd-engine");
   e->thread_running = true;
   return e;
 }

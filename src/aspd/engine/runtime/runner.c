@@ -124,10 +124,16 @@ static bool stamp(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *body, 
   }
   bson_iter_t it;
   bson_iter_init(&it, body);
+  size_t ts_len = strlen(plan->ts_field),
+         meta_len = plan->meta_field ? strlen(plan->meta_field) : 0;
   while (bson_iter_next(&it)) {
     const char *k = bson_iter_key(&it);
-    if (!strcmp(k, plan->ts_field) || (plan->meta_field && !strcmp(k, plan->meta_field))) continue;
-    bson_append_value(out, k, -1, bson_iter_value(&it));
+    uint32_t len = bson_iter_key_len(&it);
+    if ((len == ts_len && !memcmp(k, plan->ts_field, len)) ||
+        (meta_len && len == meta_len && !memcmp(k, plan->meta_field, len))) {
+      continue;
+    }
+    bson_append_value(out, k, (int)len, bson_iter_value(&it));
   }
   BSON_APPEND_DATE_TIME(out, plan->ts_field, ts);
   if (plan->meta_field) append_source_meta(plan, offset, out, plan->meta_field);

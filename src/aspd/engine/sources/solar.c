@@ -1,6 +1,6 @@
 #include "engine/sources/solar.h"
 
-#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define DEVICE_COUNT_MAX 10 /* device_0 .. device_10 */
@@ -29,15 +29,52 @@ int32_t aspd_rng_between(aspd_rng_t *rng, int32_t lo, int32_t hi) {
   return (int32_t)(lo + (int64_t)(next_u64(rng) % span));
 }
 
+static const char *const devices[DEVICE_COUNT_MAX + 1] = {
+    "device_0", "device_1", "device_2", "device_3", "device_4", "device_5",
+    "device_6", "device_7", "device_8", "device_9", "device_10"};
+
+static char *digits(char *p, int value, int width) {
+  for (int i = width - 1; i >= 0; i--, value /= 10) p[i] = (char)('0' + value % 10);
+  return p + width;
+}
+
+/* yyyy-mm-ddThh:mm:ss.mmm+00:00; a whole slice shares one processing time, so
+ * the calendar part is computed once per second. */
+static void format_stamp(int64_t now_ms, char out[32], int *hour) {
+  static __thread int64_t cached_second = -1;
+  static __thread char cached[20];
+  static __thread int cached_hour;
+  int64_t second = now_ms / 1000;
+  if (second != cached_second) {
+    time_t secs = (time_t)second;
+    struct tm utc;
+    gmtime_r(&secs, &utc);
+    char *p = digits(cached, utc.tm_year + 1900, 4);
+    *p++ = '-';
+    p = digits(p, utc.tm_mon + 1, 2);
+    *p++ = '-';
+    p = digits(p, utc.tm_mday, 2);
+    *p++ = 'T';
+    p = digits(p, utc.tm_hour, 2);
+    *p++ = ':';
+    p = digits(p, utc.tm_min, 2);
+    *p++ = ':';
+    p = digits(p, utc.tm_sec, 2);
+    *p++ = '.';
+    cached_second = second;
+    cached_hour = utc.tm_hour;
+  }
+  memcpy(out, cached, 20);
+  char *p = digits(out + 20, (int)(now_ms % 1000), 3);
+  memcpy(p, "+00:00", 7);
+  *hour = cached_hour;
+}
+
 void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, bson_t *doc) {
-  time_t secs = (time_t)(now_ms / 1000);
-  struct tm utc;
-  gmtime_r(&secs, &utc);
-  char device[32], stamp[96];
-  snprintf(device, sizeof device, "device_%d", aspd_rng_between(rng, 0, DEVICE_COUNT_MAX));
-  snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+00:00", utc.tm_year + 1900,
-           utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)(now_ms % 1000));
-  BSON_APPEND_UTF8(doc, "device_id", device);
+  char stamp[32];
+  int hour;
+  format_stamp(now_ms, stamp, &hour);
+  BSON_APPEND_UTF8(doc, "device_id", devices[aspd_rng_between(rng, 0, DEVICE_COUNT_MAX)]);
   BSON_APPEND_INT32(doc, "group_id", aspd_rng_between(rng, 0, GROUP_MAX));
   BSON_APPEND_UTF8(doc, "timestamp", stamp);
   BSON_APPEND_INT32(doc, "max_watts", MAX_WATTS);
@@ -48,7 +85,7 @@ void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, bson_t *doc) {
     return;
   }
   /* Before noon UTC the maxima are halved (integer division, as the engine does). */
-  int modifier = utc.tm_hour < 12 ? 2 : 1;
+  int modifier = hour < 12 ? 2 : 1;
   bson_t obs;
   BSON_APPEND_DOCUMENT_BEGIN(doc, "obs", &obs);
   BSON_APPEND_INT32(&obs, "watts", aspd_rng_between(rng, 0, MAX_WATTS / modifier));

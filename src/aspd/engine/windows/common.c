@@ -1,0 +1,168 @@
+#include "engine/windows/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool aspd_window_invalid(aspd_error_t *err, const char *message) {
+  aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS, "%s", message);
+  return false;
+}
+
+static int64_t unit_ms(const char *unit) {
+  if (!strcmp(unit, "ms") || !strcmp(unit, "millisecond")) return 1;
+  if (!strcmp(unit, "second")) return 1000;
+  if (!strcmp(unit, "minute")) return 60 * 1000;
+  if (!strcmp(unit, "hour")) return 60 * 60 * 1000;
+  if (!strcmp(unit, "day")) return 24 * 60 * 60 * 1000;
+  return 0;
+}
+
+bool aspd_window_duration(bson_iter_t *it, const char *size_key, const char *what, int64_t *ms,
+                          aspd_error_t *err) {
+  bson_iter_t f;
+  int64_t size = 0, unit = 0;
+  bool have_size = false;
+  if (!BSON_ITER_HOLDS_DOCUMENT(it)) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS, "%s must be an object with size and unit", what);
+    return false;
+  }
+  bson_iter_recurse(it, &f);
+  while (bson_iter_next(&f)) {
+    if (!strcmp(bson_iter_key(&f), size_key) && BSON_ITER_HOLDS_NUMBER(&f)) {
+      size = bson_iter_as_int64(&f);
+      have_size = true;
+    }
+    if (!strcmp(bson_iter_key(&f), "unit") && BSON_ITER_HOLDS_UTF8(&f)) {
+      unit = unit_ms(bson_iter_utf8(&f, NULL));
+    }
+  }
+  if (!have_size || !unit) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
+                   "%s needs a numeric %s and a unit (ms, second, minute, hour or day)", what,
+                   size_key);
+    return false;
+  }
+  *ms = size * unit;
+  return true;
+}
+
+bool aspd_window_optional_duration(const bson_t *spec, const char *key,
+                                   const char *bare_int_message, int64_t *ms, aspd_error_t *err) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, spec, key)) return true;
+  if (BSON_ITER_HOLDS_NUMBER(&it)) {
+    if (bson_iter_as_int64(&it) != 0) return aspd_window_invalid(err, bare_int_message);
+    *ms = 0;
+    return true;
+  }
+  return aspd_window_duration(&it, "size", key, ms, err);
+}
+
+/* The inner pipeline's output: held by its window; its rejects go to the
+ * processor's dead letters as the window operator's. */
+typedef struct {
+  aspd_pipeline_out_t base;
+  aspd_window_run_t *window;
+  aspd_flow_t *outer;
+} inner_out_t;
+
+static void hold(aspd_pipeline_out_t *self, bson_t *doc) {
+  aspd_window_run_t *w = ((inner_out_t *)self)->window;
+  if (w->count == w->cap) {
+    w->cap = w->cap ? w->cap * 2 : 16;
+    w->held = realloc(w->held, w->cap * sizeof *w->held);
+  }
+  w->held[w->count++] = doc;
+  w->bytes += doc->len;
+}
+
+static void reject(aspd_pipeline_out_t *self, size_t index, const bson_t *doc, const char *reason) {
+  (void)index;
+  aspd_flow_reject(((inner_out_t *)self)->outer, doc, reason);
+}
+
+static void enter(aspd_window_run_t *w, aspd_flow_t *flow, inner_out_t *out,
+                  bson_value_t *partition) {
+  *out = (inner_out_t){{hold, reject, NULL, flow->ev, flow->out->now_ms}, w, flow};
+  flow->ev->in_window = true;
+  flow->ev->window_start = w->start;
+  flow->ev->window_end = w->end;
+  flow->ev->window_partition = NULL;
+  bson_iter_t it;
+  if (w->partition && bson_iter_init_find(&it, w->partition, "v")) {
+    *partition = *bson_iter_value(&it);
+    flow->ev->window_partition = partition;
+  }
+}
+
+static void leave(aspd_flow_t *flow) {
+  flow->ev->in_window = false;
+  flow->ev->window_partition = NULL;
+}
+
+void aspd_window_run_push(aspd_window_run_t *w, bson_t *doc, aspd_flow_t *flow) {
+  inner_out_t out;
+  bson_value_t partition;
+  enter(w, flow, &out, &partition);
+  aspd_pipeline_push(&w->inner, 0, doc, &out.base);
+  leave(flow);
+}
+
+static bson_t *with_window_meta(const aspd_window_meta_t *meta, bson_t *doc,
+                                const aspd_window_run_t *w) {
+  bson_t *out = bson_new();
+  bson_copy_to_excluding_noinit(doc, out, meta->meta_field, NULL);
+  bson_t m, source, window;
+  bson_append_document_begin(out, meta->meta_field, -1, &m);
+  BSON_APPEND_DOCUMENT_BEGIN(&m, "source", &source);
+  BSON_APPEND_UTF8(&source, "type", meta->source_type);
+  bson_append_document_end(&m, &source);
+  BSON_APPEND_DOCUMENT_BEGIN(&m, "window", &window);
+  BSON_APPEND_DATE_TIME(&window, "start", w->start);
+  BSON_APPEND_DATE_TIME(&window, "end", w->end);
+  bson_iter_t it;
+  if (w->partition && bson_iter_init_find(&it, w->partition, "v")) {
+    bson_append_value(&window, "partition", -1, bson_iter_value(&it));
+  }
+  bson_append_document_end(&m, &window);
+  bson_append_document_end(out, &m);
+  bson_destroy(doc);
+  return out;
+}
+
+void aspd_window_run_close(aspd_window_run_t *w, const aspd_window_meta_t *meta,
+                           aspd_flow_t *flow) {
+  inner_out_t out;
+  bson_value_t partition;
+  enter(w, flow, &out, &partition);
+  aspd_flush_t end = {flow->out->now_ms, 0, true};
+  aspd_pipeline_flush(&w->inner, &end, &out.base);
+  leave(flow);
+  aspd_pipeline_free(&w->inner);
+  bson_t **held = w->held;
+  size_t count = w->count;
+  w->held = NULL;
+  w->count = w->cap = 0;
+  w->bytes = 0;
+  for (size_t i = 0; i < count; i++) {
+    bson_t *doc = held[i];
+    if (meta->meta_field) doc = with_window_meta(meta, doc, w);
+    aspd_flow_emit(flow, doc);
+  }
+  free(held);
+  aspd_window_run_free(w);
+}
+
+void aspd_window_run_free(aspd_window_run_t *w) {
+  aspd_pipeline_free(&w->inner);
+  for (size_t i = 0; i < w->count; i++) bson_destroy(w->held[i]);
+  free(w->held);
+  w->held = NULL;
+  w->count = w->cap = 0;
+  if (w->partition) bson_destroy(w->partition);
+  w->partition = NULL;
+}
+
+int64_t aspd_window_run_bytes(const aspd_window_run_t *w) {
+  return w->bytes + aspd_pipeline_state_bytes(&w->inner);
+}

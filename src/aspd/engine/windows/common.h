@@ -1,0 +1,48 @@
+/* What the window stages share: durations in specs, and one window's run of
+ * the inner pipeline (its operator instances, the bounds $meta sees while it
+ * runs, and what it hands on, held until the window closes). */
+#ifndef ASPD_WINDOW_COMMON_H
+#define ASPD_WINDOW_COMMON_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/ops/op.h"
+
+#define ASPD_WINDOW_DEFAULT_LATENESS_MS 3000
+#define ASPD_WINDOW_MAX_LATENESS_MS (30 * 60 * 1000)
+
+typedef struct {
+  int64_t start, end;
+  bson_t *partition; /* {v: key} for session windows, else NULL */
+  aspd_pipeline_t inner;
+  bson_t **held;
+  size_t count, cap;
+  int64_t bytes;
+} aspd_window_run_t;
+
+/* Where closing windows stamp their bounds. */
+typedef struct {
+  const char *meta_field; /* NULL when disabled */
+  const char *source_type;
+} aspd_window_meta_t;
+
+/* Sets a StreamProcessorInvalidOptions error; false. */
+bool aspd_window_invalid(aspd_error_t *err, const char *message);
+/* {size, unit} (size under `size_key`) in ms; `what` names the field in messages. */
+bool aspd_window_duration(bson_iter_t *it, const char *size_key, const char *what, int64_t *ms,
+                          aspd_error_t *err);
+/* allowedLateness / idleTimeout: absent (unchanged), the integer 0, or {size, unit}. */
+bool aspd_window_optional_duration(const bson_t *spec, const char *key,
+                                   const char *bare_int_message, int64_t *ms, aspd_error_t *err);
+
+/* Pushes doc (owned) into the window's inner pipeline, its bounds visible to $meta. */
+void aspd_window_run_push(aspd_window_run_t *w, bson_t *doc, aspd_flow_t *flow);
+/* Flushes the inner pipeline and hands on what it produced, stamped with the
+ * window's bounds; frees the run. */
+void aspd_window_run_close(aspd_window_run_t *w, const aspd_window_meta_t *meta, aspd_flow_t *flow);
+void aspd_window_run_free(aspd_window_run_t *w);
+int64_t aspd_window_run_bytes(const aspd_window_run_t *w);
+
+#endif
