@@ -33,8 +33,10 @@ static const planner_case_t planner_cases[] = {
      "$group stage is only permitted in the inner pipeline of a window stage"},
     {"[" SRC ", {\"$limit\": 3}, " LOG "]", 420,
      "$limit stage is only permitted in the inner pipeline of a window stage"},
-    {"[" SRC ", {\"$sessionWindow\": {}}, " LOG "]", 420,
-     "$sessionWindow is not supported by aspd yet"},
+    {"[" SRC ", {\"$lookup\": {}}, " LOG "]", 420, "$lookup is not supported by aspd yet"},
+    {"[" SRC ", {\"$sessionWindow\": {\"gap\": {\"size\": 1, \"unit\": \"second\"}, "
+     "\"pipeline\": []}}, " LOG "]",
+     420, "$sessionWindow needs a 'partitionBy' expression"},
     {"[" SRC ", {\"$merge\": {\"into\": {\"connectionName\": \"kafka0\", \"db\": \"d\", \"coll\": "
      "\"c\"}}}]",
      420, "Only atlas merge connection type is currently supported"},

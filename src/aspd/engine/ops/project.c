@@ -205,7 +205,7 @@ void *aspd_unset_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
     while (ok && bson_iter_next(&each)) {
       if (!BSON_ITER_HOLDS_UTF8(&each)) {
         ok = false;
-        aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
+        aspd_error_set(err, ASPD_E_LOCATION(31120),
                        "$unset specification must be a string or an array containing only "
                        "string values");
       } else {
@@ -220,9 +220,8 @@ void *aspd_unset_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
     }
   } else {
     ok = false;
-    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
-                   "$unset specification must be a string or an array containing only string "
-                   "values");
+    aspd_error_set(err, ASPD_E_LOCATION(31002),
+                   "$unset specification must be a string or an array");
   }
   if (!ok) {
     projection_free(p);

@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/expr/expr.h"
 #include "engine/plan/stage.h"
+#include "engine/sinks/merge.h"
 #include "registry/connections.h"
 
 typedef enum { ASPD_SOURCE_SAMPLE, ASPD_SOURCE_DOCUMENTS, ASPD_SOURCE_TOPIC } aspd_source_kind_t;
@@ -40,6 +41,7 @@ struct aspd_plan {
   bool validate_needs_dlq; /* a $validate with validationAction dlq */
   aspd_sink_kind_t sink;
   char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */
+  aspd_merge_spec_t *merge;                    /* $merge's matching rules, NULL for $emit */
   char *dlq_connection, *dlq_db, *dlq_coll;    /* options.dlq, or NULL */
 };
 

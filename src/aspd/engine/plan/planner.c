@@ -144,6 +144,7 @@ void aspd_plan_free(aspd_plan_t *plan) {
   free(plan->source_topic);
   free(plan->ts_field);
   free(plan->meta_field);
+  aspd_merge_spec_free(plan->merge);
   free(plan->sink_connection);
   free(plan->sink_db);
   free(plan->sink_name);

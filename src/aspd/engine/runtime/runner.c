@@ -179,18 +179,52 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
   bson_destroy(letter);
 }
 
-static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *doc) {
+/* $merge's target for doc: its literal db/coll or their expressions' strings. */
+static bool merge_target(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *doc,
+                         const char **db, const char **coll, char *reason, size_t reason_len) {
+  *db = plan->sink_db;
+  *coll = plan->sink_name;
+  const aspd_expr_t *exprs[2] = {plan->merge->db, plan->merge->coll};
+  const char **out[2] = {db, coll};
+  for (int i = 0; i < 2; i++) {
+    if (!exprs[i]) continue;
+    bson_value_t v;
+    if (!aspd_expr_eval_root(exprs[i], ev, doc, &v)) {
+      snprintf(reason, reason_len, "%s", ev->reason);
+      return false;
+    }
+    if (v.value_type != BSON_TYPE_UTF8 || !v.value.v_utf8.len) {
+      snprintf(reason, reason_len, "$merge.into.%s must evaluate to a non-empty string, not %s",
+               i == 0 ? "db" : "coll", aspd_value_type_name(&v));
+      return false;
+    }
+    *out[i] = v.value.v_utf8.str;
+  }
+  return true;
+}
+
+/* Writes doc to the sink; false with reason when it cannot (a dead letter).
+ * *written is false when the sink left it out ($merge's discard, keepExisting). */
+static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc, char *reason,
+                       size_t reason_len, bool *written) {
+  const aspd_plan_t *plan = p->plan;
+  *written = true;
   if (plan->sink == ASPD_SINK_TOPIC) {
     aspd_dataset_t *set =
         aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, plan->sink_name);
     aspd_dataset_append(set, doc);
+  } else if (plan->sink == ASPD_SINK_COLLECTION && plan->merge) {
+    const char *db, *coll;
+    return merge_target(plan, &p->ev, doc, &db, &coll, reason, reason_len) &&
+           aspd_merge_write(e->memstore, plan->sink_connection, db, coll, plan->merge, doc, &p->ev,
+                            reason, reason_len, written);
   } else if (plan->sink == ASPD_SINK_COLLECTION) {
     aspd_dataset_t *set =
         aspd_memstore_dataset(e->memstore, plan->sink_connection, plan->sink_db, plan->sink_name);
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "_id")) {
       aspd_dataset_append(set, doc);
-      return;
+      return true;
     }
     /* Like a collection insert: the server assigns an ObjectId. */
     bson_t with_id = BSON_INITIALIZER;
@@ -201,6 +235,7 @@ static void write_sink(aspd_engine_t *e, const aspd_plan_t *plan, const bson_t *
     aspd_dataset_append(set, &with_id);
     bson_destroy(&with_id);
   }
+  return true;
 }
 
 /* The end of the main pipeline: the sink, the totals and the sample taps. */
@@ -213,10 +248,18 @@ typedef struct {
 static void to_sink(aspd_pipeline_out_t *self, bson_t *doc) {
   processor_out_t *out = (processor_out_t *)self;
   aspd_processor_t *p = out->processor;
-  aspd_counters_t *sink = &p->operator_stats[p->plan->stage_count + 1];
+  size_t sink_index = p->plan->stage_count + 1;
+  aspd_counters_t *sink = &p->operator_stats[sink_index];
+  char reason[ASPD_EXPR_REASON_LEN];
+  bool written;
   count(sink, true, doc->len);
-  write_sink(out->engine, p->plan, doc);
-  count(sink, false, doc->len);
+  if (!write_sink(out->engine, p, doc, reason, sizeof reason, &written)) {
+    dead_letter(out->engine, p, sink_index, doc, reason, self->now_ms, true);
+    bson_destroy(doc);
+    return;
+  }
+  /* The sink's output counts what it wrote; the processor's, what left the pipeline. */
+  if (written) count(sink, false, doc->len);
   count(&p->totals, false, doc->len);
   aspd_taps_offer(p, doc);
   bson_destroy(doc);

@@ -116,6 +116,15 @@ const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
   return set->docs[(set->head + (size_t)(offset - set->first_offset)) % set->cap];
 }
 
+void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc) {
+  size_t i = (set->head + (size_t)(offset - set->first_offset)) % set->cap;
+  bson_destroy(set->docs[i]);
+  set->docs[i] = bson_copy(doc);
+  set->changed = true;
+  /* Its encoding holds the old document: the next write encodes the dataset afresh. */
+  set->encoded = false;
+}
+
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
   return set->first_offset + (int64_t)set->count;
 }

@@ -49,6 +49,8 @@ void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc);
 /* The document at an absolute offset, or NULL when it is gone or not yet written. */
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset);
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set);
+/* Replaces the document at an existing offset with a copy of doc ($merge). */
+void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc);
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
  * one. Under the lock: the datasets that changed (since the last snapshot

@@ -1,0 +1,154 @@
+/* $merge: matching on `on` fields, the whenMatched modes (merge, replace,
+ * keepExisting, a pipeline with $$new), whenNotMatched discard, dynamic
+ * collection names, dead letters for a missing `on` field, and the planner's
+ * checks. The written collections are read back from sinks.json after a clean
+ * shutdown. */
+#include <stdlib.h>
+
+#include "workspace_test_util.h"
+
+#define DOCS                                                                                       \
+  "[{\"k\": 1, \"a\": 1, \"g\": \"x\"}, {\"k\": 2, \"a\": 2, \"g\": \"y\"}, {\"k\": 1, \"b\": 3, " \
+  "\"g\": \"x\"}, {\"a\": 9, \"g\": \"x\"}]"
+
+/* Creates and starts a processor merging DOCS into cluster0 with `merge` (the
+ * $merge fields after `into`), and waits until it took all four documents. */
+static void run_merge(mongoc_client_t *c, const char *name, const char *into_coll,
+                      const char *merge) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd,
+           "{\"createStreamProcessor\": \"%s\", \"pipeline\": [{\"$source\": {\"documents\": " DOCS
+           "}}, {\"$project\": {\"_ts\": 0, \"_stream_meta\": 0}}, {\"$merge\": {\"into\": "
+           "{\"connectionName\": \"cluster0\", \"db\": \"m\", \"coll\": %s}%s}}], \"options\": "
+           "{\"dlq\": {\"connectionName\": \"cluster0\", \"db\": \"m\", \"coll\": \"dlq\"}}}",
+           name, into_coll, merge);
+  WT_OK(c, cmd);
+  snprintf(cmd, sizeof cmd, "{\"startStreamProcessor\": \"%s\"}", name);
+  WT_OK(c, cmd);
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
+  for (int i = 0; i < 200; i++) {
+    bson_t reply;
+    bson_error_t error;
+    int64_t n =
+        wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.inputMessageCount", NULL) : -1;
+    bson_destroy(&reply);
+    if (n == 4) return;
+    usleep(20000);
+  }
+  fprintf(stderr, "FAIL: %s did not take its documents\n", name);
+  wt_failures++;
+}
+
+/* The collection db.coll from sinks.json, as {docs: [...]} (empty when absent). */
+static void collection(const bson_t *sinks, const char *coll, bson_t *out) {
+  bson_iter_t it, list;
+  bson_init(out);
+  if (!bson_iter_init_find(&it, sinks, "collections") || !bson_iter_recurse(&it, &list)) return;
+  while (bson_iter_next(&list)) {
+    bson_t entry;
+    const uint8_t *data;
+    uint32_t len;
+    bson_iter_document(&list, &len, &data);
+    bson_init_static(&entry, data, len);
+    char s[64];
+    if (strcmp(wt_str(&entry, "coll", s, sizeof s), coll)) continue;
+    bson_iter_t docs;
+    if (bson_iter_init_find(&docs, &entry, "docs")) {
+      bson_append_value(out, "docs", -1, bson_iter_value(&docs));
+    }
+  }
+}
+
+static void check_collections(const char *state_dir) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/sinks.json", state_dir);
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL);
+  if (!f) return;
+  static char text[1 << 20];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  bson_error_t error;
+  bson_t *sinks = bson_new_from_json((const uint8_t *)text, -1, &error);
+  CHECK(sinks != NULL);
+  if (!sinks) return;
+  bson_t c;
+  /* merge (the default): k 1 gets b; k 2 inserted; the document without k is dead-lettered. */
+  collection(sinks, "merged", &c);
+  CHECK(wt_array_len(&c, "docs") == 2);
+  CHECK(wt_int(&c, "docs.0.k", NULL) == 1 && wt_int(&c, "docs.0.a", NULL) == 1 &&
+        wt_int(&c, "docs.0.b", NULL) == 3);
+  CHECK(wt_int(&c, "docs.1.k", NULL) == 2);
+  bson_destroy(&c);
+  /* replace: k 1 is the second document only. */
+  collection(sinks, "replaced", &c);
+  CHECK(wt_array_len(&c, "docs") == 2);
+  CHECK(wt_int(&c, "docs.0.b", NULL) == 3 && wt_int(&c, "docs.0.a", NULL) == -1);
+  bson_destroy(&c);
+  /* keepExisting: the first k 1 stays. */
+  collection(sinks, "kept", &c);
+  CHECK(wt_int(&c, "docs.0.a", NULL) == 1 && wt_int(&c, "docs.0.b", NULL) == -1);
+  bson_destroy(&c);
+  /* A pipeline with $$new: total = existing a + incoming b. */
+  collection(sinks, "piped", &c);
+  CHECK(wt_int(&c, "docs.0.total", NULL) == 4);
+  bson_destroy(&c);
+  /* whenNotMatched discard into an empty collection writes nothing. */
+  collection(sinks, "discarded", &c);
+  CHECK(wt_array_len(&c, "docs") == 0);
+  bson_destroy(&c);
+  /* A dynamic coll: one collection per g (on _id: documents without one are inserted). */
+  collection(sinks, "d_x", &c);
+  CHECK(wt_array_len(&c, "docs") == 3);
+  bson_destroy(&c);
+  collection(sinks, "d_y", &c);
+  CHECK(wt_array_len(&c, "docs") == 1);
+  bson_destroy(&c);
+  collection(sinks, "dlq", &c);
+  char s[256];
+  CHECK(wt_array_len(&c, "docs") >= 1);
+  CHECK(strstr(wt_str(&c, "docs.0.errInfo.reason", s, sizeof s),
+               "'on' field 'k' cannot be missing, null, undefined or an array") != NULL);
+  CHECK(!strcmp(wt_str(&c, "docs.0.operatorName", s, sizeof s), "MergeOperator"));
+  bson_destroy(&c);
+  bson_destroy(sinks);
+}
+
+static void plan_errors(mongoc_client_t *c) {
+#define MERGE(fields)                                                                          \
+  "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$merge\": {\"into\": " \
+  "{\"connectionName\": \"cluster0\", \"db\": \"m\", \"coll\": \"c\"}" fields "}}]}"
+  WT_ERR(c, MERGE(", \"on\": [\"a\", \"a\"]"), 8186211,
+         "Found a duplicate field in the $merge.on list: 'a'");
+  WT_ERR(c, MERGE(", \"whenMatched\": \"fail\""), 420, "Unsupported whenMatched mode: fail");
+  WT_ERR(c, MERGE(", \"whenNotMatched\": \"fail\""), 420, "Unsupported whenNotMatched mode: fail");
+  WT_ERR(c, MERGE(", \"whenMatched\": [{\"$match\": {}}]"), 51191,
+         "$match is not allowed to be used within the $merge 'whenMatched' pipeline");
+  WT_ERR(c,
+         "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$merge\": "
+         "{\"into\": {\"connectionName\": \"cluster0\", \"db\": \"m\", \"coll\": \"$x\"}, "
+         "\"parallelism\": 2}}]}",
+         420, "must be literals if $merge.parallelism is greater than 1");
+}
+
+int main(void) {
+  char dir[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  mongoc_client_t *c = wt_client(&inst);
+  run_merge(c, "merged", "\"merged\"", ", \"on\": \"k\"");
+  run_merge(c, "replaced", "\"replaced\"", ", \"on\": [\"k\"], \"whenMatched\": \"replace\"");
+  run_merge(c, "kept", "\"kept\"", ", \"on\": \"k\", \"whenMatched\": \"keepExisting\"");
+  run_merge(c, "piped", "\"piped\"",
+            ", \"on\": \"k\", \"whenMatched\": [{\"$set\": {\"total\": {\"$add\": [\"$a\", "
+            "\"$$new.b\"]}}}]");
+  run_merge(c, "discarded", "\"discarded\"", ", \"on\": \"k\", \"whenNotMatched\": \"discard\"");
+  run_merge(c, "dynamic", "{\"$concat\": [\"d_\", \"$g\"]}", "");
+  plan_errors(c);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+  check_collections(dir);
+  return wt_finish("aspd.merge");
+}
