@@ -168,6 +168,11 @@ static void solar_shape(mongoc_client_t *c) {
       CHECK(!strncmp(wt_str(&doc, "device_id", s, sizeof s), "device_", 7));
       int device = atoi(s + 7);
       CHECK(device >= 0 && device <= 10);
+      /* The string's own length, no embedded NUL: "device_" and the digits only. */
+      bson_iter_t dev;
+      uint32_t dev_len = 0;
+      CHECK(bson_iter_init_find(&dev, &doc, "device_id") && bson_iter_utf8(&dev, &dev_len) &&
+            dev_len == strlen(s) && dev_len == (device < 10 ? 8u : 9u));
       CHECK(in_range(&doc, "group_id", 0, 10));
       CHECK(in_range(&doc, "max_watts", 450, 450));
       wt_str(&doc, "timestamp", s, sizeof s);

@@ -74,7 +74,9 @@ void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, bson_t *doc) {
   char stamp[32];
   int hour;
   format_stamp(now_ms, stamp, &hour);
-  BSON_APPEND_UTF8(doc, "device_id", devices[aspd_rng_between(rng, 0, DEVICE_COUNT_MAX)]);
+  /* Drawn once: BSON_APPEND_UTF8 evaluates its value twice (pointer and length). */
+  const char *device = devices[aspd_rng_between(rng, 0, DEVICE_COUNT_MAX)];
+  BSON_APPEND_UTF8(doc, "device_id", device);
   BSON_APPEND_INT32(doc, "group_id", aspd_rng_between(rng, 0, GROUP_MAX));
   BSON_APPEND_UTF8(doc, "timestamp", stamp);
   BSON_APPEND_INT32(doc, "max_watts", MAX_WATTS);
