@@ -269,6 +269,22 @@ static bool project_value(const pnode_t *tree, const bson_value_t *v, bool inclu
   return true;
 }
 
+/* Appends node n as a new document of its computed fields (nothing when it has none). */
+static bool computed_subtree(const pnode_t *n, aspd_eval_t *ev, bson_t *out) {
+  bool computed = false;
+  for (size_t j = 0; j < n->count && !computed; j++) computed = n->children[j]->kind == P_EXPR;
+  if (!computed) return true;
+  static const uint8_t empty_doc[5] = {5, 0, 0, 0, 0};
+  bson_value_t empty = {.value_type = BSON_TYPE_DOCUMENT};
+  empty.value.v_doc.data = aspd_bytes(empty_doc);
+  empty.value.v_doc.data_len = 5;
+  bson_t child;
+  bson_append_document_begin(out, n->name, (int)n->name_len, &child);
+  bool ok = project_doc(n, &empty, true, ev, &child);
+  bson_append_document_end(out, &child);
+  return ok;
+}
+
 static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclusion,
                         aspd_eval_t *ev, bson_t *out) {
   bson_iter_t it;
@@ -288,7 +304,12 @@ static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclu
       case P_EXCLUDE:
         break;
       case P_TREE:
-        if (!project_value(n, bson_iter_value(&it), inclusion, ev, out, key, klen)) return false;
+        if (inclusion && !BSON_ITER_HOLDS_DOCUMENT(&it) && !BSON_ITER_HOLDS_ARRAY(&it)) {
+          /* A scalar under computed fields: they make a new document in its place. */
+          if (!computed_subtree(n, ev, out)) return false;
+        } else if (!project_value(n, bson_iter_value(&it), inclusion, ev, out, key, klen)) {
+          return false;
+        }
         break;
       default: /* computed: appended below */
         break;
@@ -306,18 +327,7 @@ static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclu
                                                                doc->value.v_doc.data_len) &&
                                       bson_iter_find(&found, n->name))) {
       /* Computed fields below a path the document lacks create it. */
-      bool computed = false;
-      for (size_t j = 0; j < n->count && !computed; j++) computed = n->children[j]->kind == P_EXPR;
-      if (!computed) continue;
-      bson_value_t empty = {.value_type = BSON_TYPE_DOCUMENT};
-      static const uint8_t empty_doc[5] = {5, 0, 0, 0, 0};
-      empty.value.v_doc.data = aspd_bytes(empty_doc);
-      empty.value.v_doc.data_len = 5;
-      bson_t child;
-      bson_append_document_begin(out, n->name, -1, &child);
-      bool ok = project_doc(n, &empty, true, ev, &child);
-      bson_append_document_end(out, &child);
-      if (!ok) return false;
+      if (!computed_subtree(n, ev, out)) return false;
     }
   }
   return true;

@@ -29,8 +29,8 @@ static verdict_t decide(const aspd_expr_t *e, aspd_eval_t *ev, const bson_t *lev
   return R_ERROR;
 }
 
-static bool redact_level(const aspd_expr_t *e, aspd_eval_t *ev, const bson_t *level, bson_t *out,
-                         bool *kept);
+static bool redact_level(const aspd_expr_t *e, aspd_eval_t *ev, const bson_t *level, bool top,
+                         bson_t *out, bool *kept);
 
 /* An array under a descended level: documents are decided, other values stay. */
 static bool redact_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_iter_t *array, bson_t *out) {
@@ -46,7 +46,7 @@ static bool redact_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_iter_t *arr
       bool kept;
       aspd_spec_doc(&el, &sub);
       bson_init(&child);
-      if (!redact_level(e, ev, &sub, &child, &kept)) {
+      if (!redact_level(e, ev, &sub, false, &child, &kept)) {
         bson_destroy(&child);
         return false;
       }
@@ -70,8 +70,8 @@ static bool redact_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_iter_t *arr
   return true;
 }
 
-static bool redact_level(const aspd_expr_t *e, aspd_eval_t *ev, const bson_t *level, bson_t *out,
-                         bool *kept) {
+static bool redact_level(const aspd_expr_t *e, aspd_eval_t *ev, const bson_t *level, bool top,
+                         bson_t *out, bool *kept) {
   verdict_t v = decide(e, ev, level);
   *kept = v == R_KEEP || v == R_DESCEND;
   if (v == R_ERROR) return false;
@@ -80,12 +80,15 @@ static bool redact_level(const aspd_expr_t *e, aspd_eval_t *ev, const bson_t *le
   bson_iter_t it;
   bson_iter_init(&it, level);
   while (bson_iter_next(&it)) {
-    if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    /* The stream metadata aspd keeps in the document is not the user's data. */
+    if (top && ev->meta_field && !strcmp(bson_iter_key(&it), ev->meta_field)) {
+      bson_append_value(out, bson_iter_key(&it), -1, bson_iter_value(&it));
+    } else if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
       bson_t sub, child;
       bool sub_kept;
       aspd_spec_doc(&it, &sub);
       bson_init(&child);
-      if (!redact_level(e, ev, &sub, &child, &sub_kept)) {
+      if (!redact_level(e, ev, &sub, false, &child, &sub_kept)) {
         bson_destroy(&child);
         return false;
       }
@@ -108,7 +111,7 @@ static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const aspd_expr_t *e = ((aspd_stateless_op_t *)op)->spec;
   bson_t *out = bson_new();
   bool kept;
-  if (!redact_level(e, flow->ev, doc, out, &kept)) {
+  if (!redact_level(e, flow->ev, doc, true, out, &kept)) {
     aspd_flow_reject(flow, doc, flow->ev->reason);
     bson_destroy(out);
   } else if (kept) {
