@@ -157,6 +157,8 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
   for (int64_t k = first_k; k <= last_k; k++) {
     int64_t start = k * spec->hop_ms + spec->offset_ms, end = start + spec->interval_ms;
     if (op->any_closed && end <= op->closed_end) continue; /* that window is gone */
+    /* A window the watermark has already passed would close at once: too late for it. */
+    if (op->seen && end + spec->lateness_ms <= op->watermark) continue;
     aspd_window_run_push(window_at(op, start, end), bson_copy(doc), flow);
     placed = true;
   }
