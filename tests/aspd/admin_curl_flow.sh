@@ -31,6 +31,11 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 uri=$(grep -m1 '^mongodb://' "$work/out") || fail "aspd printed no mongodb:// line"
+# --dev prints exactly three lines: the two Admin API lines, then the only mongodb:// line.
+sleep 0.2
+[ "$(wc -l <"$work/out")" = 3 ] && [ "$(grep -c '^mongodb://' "$work/out")" = 1 ] &&
+  grep -q '^admin-api: https://127.0.0.1:[0-9]*/api/atlas/v2/groups/[0-9a-f]\{24\}/streams/' "$work/out" &&
+  grep -q '^admin-api-key: [a-z]*:[0-9a-f-]*$' "$work/out" || fail "stdout: $(cat "$work/out")"
 base=$(sed -n 's/^admin-api: //p' "$work/out")
 key=$(sed -n 's/^admin-api-key: //p' "$work/out")
 ca="$work/state/dev/ca.pem"

@@ -143,6 +143,17 @@ static void private_links(admin_http_t *h) {
                 __LINE__));
   CHECK(!strcmp(admin_str(&r, "dnsDomain"), "other.example.com"));
   CHECK(call_at(h, "PATCH", at(url), ACCEPT_2025, "{\"region\": \"X\"}", 400, __LINE__));
+  /* In use by a Kafka connection: its deletion is refused until the connection goes. */
+  char kafka[512];
+  snprintf(kafka, sizeof kafka,
+           "{\"name\": \"pl_kafka\", \"type\": \"Kafka\", \"bootstrapServers\": \"p:9092\", "
+           "\"networking\": {\"access\": {\"type\": \"PRIVATE_LINK\", \"connectionId\": \"%s\"}}}",
+           link_id);
+  CHECK(API(h, "POST", "ws:/connections", kafka, 200));
+  CHECK(!strcmp(admin_str(&r, "networking.access.type"), "PRIVATE_LINK"));
+  CHECK(API(h, "DELETE", at(url), NULL, 409));
+  CHECK(!strcmp(admin_str(&r, "errorCode"), "STREAM_PRIVATE_LINK_IN_USE"));
+  CHECK(API(h, "DELETE", "ws:/connections/pl_kafka", NULL, 202));
   CHECK(API(h, "GET", at("/privateLinkConnections/0123456789abcdef01234567"), NULL, 404));
   CHECK(!strcmp(admin_str(&r, "errorCode"), "STREAM_PRIVATE_LINK_NOT_FOUND"));
 }

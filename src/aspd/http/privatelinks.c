@@ -192,7 +192,15 @@ void aspd_http_private_link_delete(const aspd_http_request_t *req, aspd_http_rep
   bson_t *doc = find_or_404(req, reply);
   if (!doc) return;
   bson_destroy(doc);
-  char why[512];
+  char why[512], workspace[256], connection[256];
+  if (aspd_workspaces_private_link_user(req->config->workspaces, req->params[1], workspace,
+                                        sizeof workspace, connection, sizeof connection)) {
+    const char *params[] = {req->params[1], NULL};
+    aspd_http_error(reply, 409, "STREAM_PRIVATE_LINK_IN_USE", params,
+                    "Private Link connection %s is used by connection %s of stream instance %s.",
+                    req->params[1], connection, workspace);
+    return;
+  }
   bool ok = aspd_records_remove(req->config->private_links, req->params[1], why, sizeof why);
   if (ok) reply->status = 202;
   saved_or_500(ok, why, reply);

@@ -215,6 +215,20 @@ void aspd_workspaces_release(aspd_workspaces_t *set, aspd_workspace_t *ws) {
   pthread_mutex_unlock(&set->lock);
 }
 
+bool aspd_workspaces_private_link_user(aspd_workspaces_t *set, const char *id, char *workspace,
+                                       size_t workspace_len, char *connection,
+                                       size_t connection_len) {
+  bool found = false;
+  pthread_mutex_lock(&set->lock);
+  for (size_t i = 0; i < set->count && !found; i++) {
+    found = aspd_registry_private_link_user(aspd_workspace_registry(set->items[i]->ws), id,
+                                            connection, connection_len);
+    if (found) snprintf(workspace, workspace_len, "%s", set->items[i]->name);
+  }
+  pthread_mutex_unlock(&set->lock);
+  return found;
+}
+
 bool aspd_workspaces_describe(aspd_workspaces_t *set, const char *name, const char *group_id,
                               bson_t *out) {
   pthread_mutex_lock(&set->lock);

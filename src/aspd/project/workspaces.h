@@ -34,6 +34,12 @@ aspd_workspace_t *aspd_workspaces_acquire(aspd_workspaces_t *set, const char *na
                                           char region[64]);
 void aspd_workspaces_release(aspd_workspaces_t *set, aspd_workspace_t *ws);
 
+/* The first connection, in any workspace, that uses the Private Link connection id:
+ * its workspace and name go into workspace and connection; false when none does. */
+bool aspd_workspaces_private_link_user(aspd_workspaces_t *set, const char *id, char *workspace,
+                                       size_t workspace_len, char *connection,
+                                       size_t connection_len);
+
 /* Appends the StreamsTenant of name to out; false when there is none. */
 bool aspd_workspaces_describe(aspd_workspaces_t *set, const char *name, const char *group_id,
                               bson_t *out);

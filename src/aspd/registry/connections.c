@@ -323,6 +323,22 @@ bson_t *aspd_registry_definition(const aspd_registry_t *reg, const char *name) {
   return copy;
 }
 
+bool aspd_registry_private_link_user(const aspd_registry_t *reg, const char *private_link_id,
+                                     char *name, size_t name_len) {
+  bool found = false;
+  name[0] = '\0';
+  pthread_mutex_lock(reg->lock);
+  for (size_t i = 0; i < reg->count && !found; i++) {
+    bson_iter_t it;
+    found = bson_iter_init(&it, reg->items[i].definition) &&
+            bson_iter_find_descendant(&it, "networking.access.connectionId", &it) &&
+            BSON_ITER_HOLDS_UTF8(&it) && !strcmp(bson_iter_utf8(&it, NULL), private_link_id);
+    if (found) snprintf(name, name_len, "%s", reg->items[i].name);
+  }
+  pthread_mutex_unlock(reg->lock);
+  return found;
+}
+
 void aspd_registry_put(aspd_registry_t *reg, const bson_t *definition) {
   bson_iter_t it;
   const char *name = "", *type = "";

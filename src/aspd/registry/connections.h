@@ -71,6 +71,11 @@ size_t aspd_registry_api_page(const aspd_registry_t *reg, size_t skip, size_t li
 /* A copy of the stored definition (secrets included), or NULL. Free with bson_destroy. */
 bson_t *aspd_registry_definition(const aspd_registry_t *reg, const char *name);
 
+/* The name of a connection whose networking.access.connectionId is private_link_id
+ * (into name, "" when none); true when there is one. */
+bool aspd_registry_private_link_user(const aspd_registry_t *reg, const char *private_link_id,
+                                     char *name, size_t name_len);
+
 /* Changes: call only from inside aspd_engine_edit_registry. */
 void aspd_registry_put(aspd_registry_t *reg, const bson_t *definition);
 bool aspd_registry_remove(aspd_registry_t *reg, const char *name);
