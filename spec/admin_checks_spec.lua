@@ -60,13 +60,15 @@ describe("asp.admin.connect", function()
     end
     local script = [[
       local asp = require "asp"
-      local a = asp.admin.connect{ base_url = "https://127.0.0.1:1", group_id = ("0"):rep(24) }
+      local ok, a = pcall(asp.admin.connect,
+        { base_url = "https://127.0.0.1:1", group_id = ("0"):rep(24) })
+      if not ok then io.write(a) return end
       local s = a:settings()
       io.write(s.auth, " ", tostring(s.public_key or s.client_id))
     ]]
     local function run(env)
       local p = io.popen(("env -u MONGODB_ATLAS_PUBLIC_KEY -u MONGODB_ATLAS_PRIVATE_KEY "
-        .. "-u MONGODB_ATLAS_CLIENT_ID -u MONGODB_ATLAS_CLIENT_SECRET %s %s -e %q 2>&1")
+        .. "-u MONGODB_ATLAS_CLIENT_ID -u MONGODB_ATLAS_CLIENT_SECRET %s %s -e %q 2>/dev/null")
         :format(env, lua, script))
       local out = p:read("*a")
       p:close()
