@@ -165,7 +165,8 @@ bool asp_admin_exchange(asp_admin_t *a, const asp_admin_request_t *req, asp_admi
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_file);
+  /* Only when given: a NULL would also drop libcurl's default CA bundle. */
+  if (a->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_file);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)a->timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    (long)(a->timeout_ms < CONNECT_TIMEOUT_MS ? a->timeout_ms : CONNECT_TIMEOUT_MS));
