@@ -43,6 +43,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$uri" ] || { echo "nginx: aspd did not print its URI" >&2; exit 1; }
 export ASP_URI=$uri
+# the Admin API lines come before the mongodb:// line
+export ASP_ADMIN_API=$(grep -m1 '^admin-api: ' "$work/aspd.out" | cut -d' ' -f2)
+export ASP_ADMIN_KEY=$(grep -m1 '^admin-api-key: ' "$work/aspd.out" | cut -d' ' -f2)
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
