@@ -249,3 +249,27 @@ describe("asp.admin connections", function()
     for i = 1, 120 do assert(a:delete_connection(ws, ("page-%03d"):format(i))) end
   end)
 end)
+
+describe("asp.admin service account tokens", function()
+  local server
+
+  setup(function()
+    server = aspd.start { service_accounts = { "sa:sa-secret:GROUP_OWNER" }, token_ttl = 3 }
+  end)
+  teardown(function() if server then server:stop() end end)
+
+  it("renews the token before it expires, without a refused request", function()
+    local sa = asp.admin.connect { base_url = server.admin_root, group_id = server.group_id,
+                                   client_id = "sa", client_secret = "sa-secret",
+                                   ca_file = server.ca_file }
+    assert(sa:list_connections(server.workspace))
+    local first = sa:_stats()
+    assert.equal(1, first.tokens)
+    os.execute("sleep 3.3") -- past the token's 3 s lifetime
+    assert(sa:list_connections(server.workspace))
+    local second = sa:_stats()
+    assert.equal(2, second.tokens)
+    -- one token request and one API call: the expired token was never sent
+    assert.equal(first.requests + 2, second.requests)
+  end)
+end)
