@@ -59,8 +59,11 @@ void lasp_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
     lua_setfield(L, -2, m->name);
   }
   lua_setfield(L, -2, "methods"); /* __index may be a function that consults this */
+  /* A table __index is (re)pointed at the new methods table: when the module is opened
+   * again in the same state (package.loaded cleared), the metatable already exists and
+   * the Lua layer adds its methods to the new table. */
   lua_getfield(L, -1, "__index");
-  if (lua_isnil(L, -1)) {
+  if (!lua_isfunction(L, -1)) {
     lua_pop(L, 1);
     lua_getfield(L, -1, "methods");
     lua_setfield(L, -2, "__index");
