@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Admin API round trips per second from Lua (asp.admin) against aspd, and the Lua/curl time
-# ratio for the same requests (get one connection; list 100), from interleaved rounds with
-# min, median and max. bench/admin.lua does the measuring; any failed request fails the run.
+# ratio for the same requests (get one connection; list 100; get one with a bearer token),
+# from interleaved rounds with min, median and max. bench/admin.lua does the measuring; any failed request fails the run.
 # Usage: bench/admin.sh   (BUILD_DIR from $ASP_BUILD_DIR, default build; ASPD, the server
 #        binary, default $BUILD_DIR/bin/aspd; ROUNDS, N_GET, N_LIST override the defaults)
 set -euo pipefail
@@ -16,7 +16,10 @@ export LUA_PATH="$PWD/lua/?.lua;$PWD/lua/?/init.lua;;"
 export LUA_CPATH="$BUILD_DIR/lua/?.so;;"
 
 work=$(mktemp -d)
-"$ASPD" --dev --port 0 --state-dir "$work/state" >"$work/out" 2>"$work/aspd.log" &
+# a service account too, for the bearer-token round (its secret stays in this run)
+sa_secret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+"$ASPD" --dev --port 0 --state-dir "$work/state" \
+  --service-account "bench-sa:$sa_secret:GROUP_OWNER" >"$work/out" 2>"$work/aspd.log" &
 aspd_pid=$!
 trap 'kill "$aspd_pid" 2>/dev/null; wait "$aspd_pid" 2>/dev/null; rm -rf "$work"' EXIT
 uri=""
@@ -37,4 +40,5 @@ root=${api%%/api/atlas/v2/*}
 rest=${api#*/groups/}
 group=${rest%%/*}
 workspace=${rest##*/streams/}
-lua5.4 bench/admin.lua "$root" "$group" "$workspace" "${key%%:*}" "${key#*:}" "$ca"
+lua5.4 bench/admin.lua "$root" "$group" "$workspace" "${key%%:*}" "${key#*:}" "$ca" \
+  bench-sa "$sa_secret"
