@@ -4,7 +4,8 @@
  * "aspd-engine"), on a sample source at full rate, for
  *   - stateless: $match -> $project -> $emit;
  *   - windowed:  a 1 s $tumblingWindow with $group and three accumulators;
- *   - expressions: $addFields with ten expression operators.
+ *   - expressions: $addFields with ten expression operators;
+ * and, as a reference, the source and the sink alone.
  * Rounds are interleaved (one processor runs at a time) and the medians are
  * compared with the targets. Run through bench/engine.sh. ASPD_BIN names the
  * server binary. Exits 1 when a part fails (not when a target is missed). */
@@ -25,8 +26,9 @@
 static const char *const CONNECTIONS =
     "[{\"name\": \"full_rate\", \"type\": \"Sample\", \"docsPerSecond\": 0}]";
 
-#define SRC "{\"$source\": {\"connectionName\": \"full_rate\"}}, "
+#define SRC_ONLY "{\"$source\": {\"connectionName\": \"full_rate\"}}, "
 #define LOG ", {\"$emit\": {\"connectionName\": \"__testLog\"}}"
+#define LOG_ONLY "{\"$emit\": {\"connectionName\": \"__testLog\"}}"
 
 typedef struct {
   const char *name;
@@ -36,6 +38,8 @@ typedef struct {
 } part_t;
 
 static part_t parts[] = {
+    /* The floor: generating, stamping and sinking a document with no stage between. */
+    {"reference: $source -> $emit only", "", 0, {0}},
     {"stateless: $match -> $project -> $emit",
      "{\"$match\": {\"event_type\": 0, \"obs.watts\": {\"$gte\": 0}}}, {\"$project\": "
      "{\"device_id\": 1, \"watts\": \"$obs.watts\", \"temp\": \"$obs.temp\"}}",
@@ -177,9 +181,8 @@ int main(void) {
   for (size_t i = 0; ok && i < PART_COUNT; i++) {
     char json[4096];
     bson_t reply;
-    snprintf(json, sizeof json,
-             "{\"createStreamProcessor\": \"bench%zu\", \"pipeline\": [" SRC "%s" LOG "]}", i,
-             parts[i].pipeline);
+    snprintf(json, sizeof json, "{\"createStreamProcessor\": \"bench%zu\", \"pipeline\": [%s%s%s]}",
+             i, SRC_ONLY, parts[i].pipeline, *parts[i].pipeline ? LOG : LOG_ONLY);
     ok = run_json(client, json, &reply);
     bson_destroy(&reply);
   }
@@ -197,8 +200,12 @@ int main(void) {
     for (size_t i = 0; i < PART_COUNT; i++) {
       qsort(parts[i].rates, ROUNDS, sizeof parts[i].rates[0], cmp_double);
       double median = parts[i].rates[ROUNDS / 2];
-      printf("%-52s %12.0f %12.0f %8.2f\n", parts[i].name, median, parts[i].target,
-             median / parts[i].target);
+      if (parts[i].target > 0) {
+        printf("%-52s %12.0f %12.0f %8.2f\n", parts[i].name, median, parts[i].target,
+               median / parts[i].target);
+      } else {
+        printf("%-52s %12.0f %12s %8s\n", parts[i].name, median, "-", "-");
+      }
     }
   }
   mongoc_client_destroy(client);

@@ -126,7 +126,7 @@ static void walk(aspd_eval_t *ev, const bson_value_t *v, char *const *path, size
   bson_iter_t it;
   if (v->value_type == BSON_TYPE_DOCUMENT) {
     if (bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) &&
-        bson_iter_find(&it, path[0])) {
+        aspd_iter_find(&it, path[0], strlen(path[0]))) {
       walk(ev, bson_iter_value(&it), path + 1, n - 1, out);
     } else {
       out->value_type = BSON_TYPE_EOD;

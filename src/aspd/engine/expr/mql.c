@@ -708,7 +708,7 @@ static bool match_path(const aspd_query_t *q, const bson_value_t *v, size_t i, a
   const bson_value_t missing = {.value_type = BSON_TYPE_EOD};
   if (v->value_type == BSON_TYPE_DOCUMENT) {
     each_value(v, &it);
-    if (!bson_iter_find(&it, q->path[i])) return test_leaf(q, &missing, ev);
+    if (!aspd_iter_find(&it, q->path[i], strlen(q->path[i]))) return test_leaf(q, &missing, ev);
     return match_path(q, bson_iter_value(&it), i + 1, ev);
   }
   if (v->value_type != BSON_TYPE_ARRAY) return test_leaf(q, &missing, ev);

@@ -9,6 +9,7 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* int32, int64, double or decimal128. */
 bool aspd_value_is_number(const bson_value_t *v);
@@ -36,6 +37,15 @@ bool aspd_type_from_name(const char *name, bson_type_t *type);
  * read-only BSON (the document being processed) go through this. */
 static inline uint8_t *aspd_bytes(const uint8_t *p) {
   return (uint8_t *)(uintptr_t)p;
+}
+
+/* Moves it to the field called name (len bytes); false when there is none.
+ * Compares lengths before bytes, which libbson's bson_iter_find does not. */
+static inline bool aspd_iter_find(bson_iter_t *it, const char *name, size_t len) {
+  while (bson_iter_next(it)) {
+    if (bson_iter_key_len(it) == len && !memcmp(bson_iter_key(it), name, len)) return true;
+  }
+  return false;
 }
 
 /* Truthiness as in $cond: false, null, missing, undefined and 0 are false. */

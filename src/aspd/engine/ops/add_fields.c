@@ -136,7 +136,7 @@ static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const add_fields_t *a = ((aspd_stateless_op_t *)op)->spec;
   if (a->top_level) {
-    bson_t *out = bson_new();
+    bson_t *out = bson_sized_new(doc->len + 64);
     if (push_top_level(a, doc, flow->ev, out)) {
       aspd_flow_emit(flow, out);
     } else {

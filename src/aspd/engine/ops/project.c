@@ -335,7 +335,7 @@ static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclu
 
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const projection_t *p = ((aspd_stateless_op_t *)op)->spec;
-  bson_t *out = bson_new();
+  bson_t *out = bson_sized_new(doc->len);
   bson_value_t v = aspd_doc_value(doc);
   flow->ev->root = doc;
   if (!project_doc(&p->root, &v, p->inclusion, flow->ev, out)) {

@@ -281,7 +281,8 @@ static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *bod
                         int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
   char reason[512];
-  bson_t *doc = bson_new();
+  /* Room for the body plus _ts and _stream_meta, so the stamp does not reallocate. */
+  bson_t *doc = bson_sized_new(body->len + 96);
   bool stamped = stamp(plan, &p->ev, body, offset, now_ms, doc, reason, sizeof reason);
   p->last_input_ms = now_ms;
   count(&p->totals, true, body->len);
