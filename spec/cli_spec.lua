@@ -229,6 +229,28 @@ describe("asp command line", function()
       assert.equal(1, asp_run("processors drop cli1 --force").code)
     end)
 
+    it("fits tables to the width of the terminal it prints on", function()
+      if not (io.open("/usr/bin/script") or io.open("/bin/script")) then
+        pending("no script(1) to give the command a terminal")
+        return
+      end
+      asp_ok("processors create cli_wide -f " .. q(write("p.json", PIPELINE)))
+      -- script(1) runs the command on a pseudo-terminal of 30 columns; COLUMNS is unset
+      local inner = ("stty cols 30; %s COLUMNS= %s processors list"):format(env, CLI)
+      local p = assert(io.popen("script -qec " .. q(inner) .. " /dev/null"))
+      local out = p:read("*a")
+      p:close()
+      local lines = 0
+      for l in out:gmatch("[^\r\n]+") do
+        lines = lines + 1
+        assert.is_true(#l <= 30, l)
+      end
+      assert.is_true(lines >= 2, out)
+      assert.truthy(out:match("^NAME "), out)
+      assert.truthy(out:find("\nc[l.]", 1), out) -- cli_wide, shortened with "..." to fit
+      asp_ok("processors drop cli_wide --force")
+    end)
+
     it("apply creates, leaves alone, then modifies and restarts to match the file", function()
       local def = write("def.json", ('{"name": "cli2", "pipeline": %s, "options": {"tier": "SP10"}}'):format(PIPELINE))
       assert.equal("created processor cli2", asp_ok("processors apply -f " .. q(def)).lines[1])
