@@ -9,13 +9,13 @@ local asp = {}
 -- Everything public of asp.core: connect, version, the value API (null, array, ordered,
 -- typed values, to_json, from_json, ...). Class method tables and _private helpers stay.
 local private = { Client = true, StreamProcessors = true, Processor = true, Cursor = true,
-                  sleep = true, now = true }
+                  sleep = true, now = true, set_error_mt = true }
 for k, v in pairs(core) do
   if not private[k] and not k:match("^_") then asp[k] = v end
 end
 
 local Client, Processor, Cursor = core.Client, core.Processor, core.Cursor
-local sleep_default, now = core.sleep, core.now
+local sleep_default, now, set_error_mt = core.sleep, core.now, core.set_error_mt
 local DEFAULT_POLL_INTERVAL_MS = 100
 
 -- Integer check that works on 5.1/LuaJIT (no math.type) as well as 5.3+.
@@ -62,6 +62,7 @@ local cursor_spec = {
   poll_interval_ms = non_negative_number,
   sleep = is_function,
   ordered = is_boolean,
+  timeout_ms = non_negative_integer,
 }
 local process_spec = { dlq = is_table }
 for k, v in pairs(cursor_spec) do process_spec[k] = v end
@@ -87,7 +88,7 @@ end
 --- proc:sample(opts) -> cursor (also usable directly in a generic for) | nil, err
 function Processor:sample(opts)
   opts = check_opts("sample", 1, opts, cursor_spec)
-  local cur, err = self:_sample(opts.limit, opts.batch_size, opts.ordered)
+  local cur, err = self:_sample(opts.limit, opts.batch_size, opts.ordered, opts.timeout_ms)
   if cur then remember_wait(cur, opts) end
   return iterate(cur, err)
 end
@@ -96,9 +97,62 @@ end
 --- when the cursor is closed or collected.
 function Client:process(pipeline, opts)
   opts = check_opts("process", 2, opts, process_spec)
-  local cur, err = self:_process(pipeline, opts.dlq, opts.limit, opts.batch_size, opts.ordered)
+  local cur, err = self:_process(pipeline, opts.dlq, opts.limit, opts.batch_size, opts.ordered,
+    opts.timeout_ms)
   if cur then remember_wait(cur, opts) end
   return iterate(cur, err)
+end
+
+local DEFAULT_WAIT_MS = 30000
+local DEFAULT_WAIT_INTERVAL_MS = 200
+local wait_spec = {
+  timeout_ms = non_negative_integer,
+  interval_ms = non_negative_integer,
+  sleep = is_function,
+}
+
+-- An error object made in Lua, shaped and printed like those made in C.
+local function new_error(domain, message, extra)
+  local err = { domain = domain, message = message, code = 0, labels = {} }
+  for k, v in pairs(extra or {}) do err[k] = v end
+  return set_error_mt(err)
+end
+
+--- proc:wait(state[, {timeout_ms, interval_ms, sleep}]) -> info | nil, err
+--- Polls get_info until the processor is in `state`. nil, err when it is FAILED instead
+--- (domain server), when timeout_ms passes first (domain timeout), or when get_info
+--- fails; err.state is the last state seen.
+function Processor:wait(state, opts)
+  if type(state) ~= "string" then
+    error(("bad argument #1 to 'wait' (string expected, got %s)"):format(type(state)), 0)
+  end
+  opts = check_opts("wait", 2, opts, wait_spec)
+  local timeout_ms = opts.timeout_ms or DEFAULT_WAIT_MS
+  local interval = (opts.interval_ms or DEFAULT_WAIT_INTERVAL_MS) / 1000
+  local sleep = opts.sleep or sleep_default
+  local deadline = now() + timeout_ms / 1000
+  local last
+  while true do
+    -- each poll gets what is left of the wait, so a frozen server cannot outlast it
+    local left_ms = math.max(1, math.floor((deadline - now()) * 1000))
+    local info, err = self:info({ timeout_ms = left_ms })
+    if not info then
+      if type(err) == "table" then err.state = last end
+      return nil, err
+    end
+    last = info.state
+    if last == state then return info end
+    if last == "FAILED" then
+      return nil, new_error("server", ("wait: processor %s is FAILED: %s"):format(self.name,
+        tostring(info.errorMsg or "no error message")), { state = last })
+    end
+    local left = deadline - now()
+    if left > 0 then sleep(math.min(interval, left)) end
+    if now() >= deadline then
+      return nil, new_error("timeout", ("wait: processor %s did not reach %s within %d ms (last state %s)")
+        :format(self.name, state, timeout_ms, tostring(last)), { state = last })
+    end
+  end
 end
 
 -- Method lookups on the cursor go through a C __index (for cur.id); the hot path calls
@@ -131,14 +185,21 @@ Cursor.next = next_doc
 
 -- One step of `for doc in cursor`: a failure mid-iteration raises the error object (a
 -- loop cannot return nil, err); use cur:next() to get nil, err instead.
-core._cursor_call(function(self)
+local function step(self)
   local doc = take(self)
   if doc ~= nil then return doc end
   local err
   doc, err = next_doc(self)
   if err ~= nil then error(err, 2) end
   return doc
-end)
+end
+core._cursor_call(step)
+
+--- for doc in cur:each() do ... end: the generic for gets the cursor as its closing value,
+--- so on Lua 5.4 `break` (or an error) closes it; a plain `for doc in cur` cannot.
+function Cursor:each()
+  return step, self, nil, self
+end
 
 -- asp.pipeline and asp.admin are loaded on first use: scripts that never use them do not pay.
 local lazy = { pipeline = "asp.pipeline", admin = "asp.admin" }

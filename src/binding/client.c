@@ -14,6 +14,7 @@ static const char *const connect_opts[] = {"tls_ca_file",
                                            "connect_timeout_ms",
                                            "server_selection_timeout_ms",
                                            "socket_timeout_ms",
+                                           "timeout_ms",
                                            NULL};
 
 static void read_connect_opts(lua_State *L, int idx, asp_client_opts_t *o) {
@@ -40,12 +41,13 @@ int lasp_connect(lua_State *L) {
   read_connect_opts(L, 2, &o);
   /* The userdata exists (with its finalizer) before the C client, so nothing leaks if
    * anything below raises. */
-  lasp_client_t *u = lasp_newuserdata(L, sizeof *u, 0);
+  lasp_client_t *u = lasp_newuserdata(L, sizeof *u, 1);
   u->client = NULL;
   lasp_setmetatable(L, LASP_CLIENT_MT);
   asp_error_t err;
   u->client = asp_client_new(uri, &o, &err);
   if (!u->client) return lasp_fail(L, &err);
+  lasp_timeout(L, 2, u->client);
   if (!asp_client_ping(u->client, &err)) {
     asp_client_destroy(u->client);
     u->client = NULL;
@@ -71,7 +73,10 @@ asp_client_t *lasp_client_of(lua_State *L, int idx) {
 
 static int client_close(lua_State *L) {
   lasp_client_t *u = lasp_check_self(L, LASP_CLIENT_MT);
+  lua_State *outer = lasp_current_state();
+  lasp_set_current_state(L); /* also as a finalizer: libmongoc may log while closing */
   asp_client_destroy(u->client);
+  lasp_set_current_state(outer);
   u->client = NULL;
   lua_pushboolean(L, 1);
   return 1;
@@ -107,10 +112,16 @@ static void push_reply_array(lua_State *L, const bson_t *reply, const char *fiel
   bson_destroy(&holder);
 }
 
-/* Shared by client:list_connections and sps:list: filter at arg 2, reply field. */
+const char *const lasp_call_opts[] = {"timeout_ms", NULL};
+
+/* Shared by client:list_connections and sps:list: filter at arg 2, options at 3, reply
+ * field. */
 int lasp_list(lua_State *L, asp_client_t *c, const char *field,
               bool (*run)(asp_client_t *, const bson_t *, bson_t *, asp_error_t *)) {
+  lasp_opts_check(L, 3, lasp_fname(L), lasp_call_opts);
+  lua_settop(L, 3);
   bson_t *filter = lasp_opt_document_arg(L, 2, "filter");
+  lasp_timeout(L, 3, c);
   bson_t reply;
   asp_error_t err;
   if (!run(c, filter, &reply, &err)) {
@@ -128,6 +139,8 @@ static int client_list_connections(lua_State *L) {
 
 static int client_workspace_defaults(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
+  lasp_opts_check(L, 2, "workspace_defaults", lasp_call_opts);
+  lasp_timeout(L, 2, c);
   bson_t out;
   asp_error_t err;
   if (!asp_workspace_defaults(c, &out, &err)) {
@@ -161,7 +174,7 @@ static bool unordered_multi_key(lua_State *L, int idx) {
   return false;
 }
 
-/* client:command(doc[, db]) -> reply | nil, err: the escape hatch (pymongo's run_command),
+/* client:command(doc[, db[, opts]]) -> reply | nil, err: the escape hatch (pymongo's run_command),
  * on admin unless db is given, never retried. */
 static int client_command(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
@@ -177,8 +190,10 @@ static int client_command(lua_State *L) {
     db = lasp_check_string(L, 3, &len);
     if (len == 0 || strlen(db) != len) lasp_argerror(L, 3, "a database name without NUL bytes");
   }
-  lua_settop(L, 2);
+  lasp_opts_check(L, 4, "command", lasp_call_opts);
+  lua_settop(L, 4);
   bson_t *cmd = lasp_check_document(L, 2, "command");
+  lasp_timeout(L, 4, c);
   if (bson_empty(cmd)) lasp_argerror(L, 2, "the command document is empty");
   bson_t reply;
   asp_error_t err;
@@ -191,7 +206,7 @@ static int client_command(lua_State *L) {
   return 1;
 }
 
-/* client:_process(pipeline, dlq, limit, batch_size, ordered) -> cursor | nil, err.
+/* client:_process(pipeline, dlq, limit, batch_size, ordered, timeout_ms) -> cursor | nil, err.
  * The option table is read by asp.lua (the cursor's wait loop lives there). */
 static int client_process(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
@@ -199,14 +214,16 @@ static int client_process(lua_State *L) {
   lua_Integer limit = lua_isnoneornil(L, 4) ? -1 : lua_tointeger(L, 4);
   lua_Integer batch_size = lua_isnoneornil(L, 5) ? -1 : lua_tointeger(L, 5);
   int flags = lua_toboolean(L, 6) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN;
+  int32_t timeout_ms = (int32_t)lua_tointeger(L, 7);
   if (!lua_istable(L, 2)) lasp_typeerror(L, 2, "table");
   bson_t *pipeline = lasp_check_pipeline(L, 2, "process: pipeline");
   bson_t *dlq = lasp_opt_document_arg(L, 3, "process: dlq");
   asp_error_t err;
+  asp_client_set_timeout(c, timeout_ms);
   asp_sample_t *s = asp_sample_process(c, pipeline, dlq, &err);
   lua_settop(L, top);
   if (!s) return lasp_fail_or_raise(L, &err);
-  lasp_push_cursor(L, s, 1, (int32_t)batch_size, limit, flags);
+  lasp_push_cursor(L, s, 1, (int32_t)batch_size, limit, flags, timeout_ms);
   return 1;
 }
 

@@ -3,6 +3,17 @@
 
 #include "compat.h"
 
+#if LUA_VERSION_NUM < 502
+void *lasp_newuserdata(lua_State *L, size_t sz, int n) {
+  void *p = lua_newuserdata(L, sz);
+  if (n > 0) {
+    lua_newtable(L);
+    lua_setfenv(L, -2);
+  }
+  return p;
+}
+#endif
+
 bool lasp_toint64(lua_State *L, int idx, int64_t *out) {
   lua_Number n;
 #if LASP_HAS_INTEGERS

@@ -60,7 +60,13 @@ void *lasp_testudata(lua_State *L, int ud, const char *tname);
 #if LUA_VERSION_NUM >= 504
 #define lasp_newuserdata(L, sz, n) lua_newuserdatauv((L), (sz), (n))
 #else
+#if LUA_VERSION_NUM < 502
+/* A 5.1 userdata starts with the running function's environment (the globals table) as
+ * its environment: one with user values gets a table of its own. */
+void *lasp_newuserdata(lua_State *L, size_t sz, int n);
+#else
 #define lasp_newuserdata(L, sz, n) lua_newuserdata((L), (sz))
+#endif
 #endif
 
 /* Largest magnitude up to which every integer is exact in a double (2^53): the limit of

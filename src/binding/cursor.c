@@ -24,10 +24,11 @@ typedef struct {
   int64_t limit;        /* -1: none (the server may also enforce it) */
   int64_t delivered;
   int flags;
+  int32_t timeout_ms; /* per getMore; 0: the socket timeout only */
 } lasp_cursor_t;
 
 void lasp_push_cursor(lua_State *L, asp_sample_t *s, int owner, int32_t batch_size, int64_t limit,
-                      int decode_flags) {
+                      int decode_flags, int32_t timeout_ms) {
   owner = lasp_absindex(L, owner);
   lasp_cursor_t *cur = lasp_newuserdata(L, sizeof *cur, 1);
   memset(cur, 0, sizeof *cur);
@@ -35,6 +36,7 @@ void lasp_push_cursor(lua_State *L, asp_sample_t *s, int owner, int32_t batch_si
   cur->batch_size = batch_size;
   cur->limit = limit;
   cur->flags = decode_flags;
+  cur->timeout_ms = timeout_ms;
   lasp_setmetatable(L, LASP_CURSOR_MT);
   lua_pushvalue(L, owner);
   lasp_setuv(L, -2, 1);
@@ -110,6 +112,7 @@ static bool more(lua_State *L, lasp_cursor_t *cur, asp_error_t *err) {
   if (cur->batch || done(cur)) return true;
   asp_client_t *c = client_or_null(L, 1);
   if (!c) lasp_raise(L, "%s: the client is closed", lasp_fname(L));
+  asp_client_set_timeout(c, cur->timeout_ms);
   lasp_batch_t *b = BSON_ALIGNED_ALLOC0(lasp_batch_t);
   if (!asp_sample_get_more(cur->sample, cur->batch_size, &b->reply, &b->iter, err)) {
     bson_destroy(&b->reply);
@@ -154,9 +157,14 @@ static int cursor_poll(lua_State *L) {
 static int cursor_close(lua_State *L) {
   lasp_cursor_t *cur = lasp_check_self(L, LASP_CURSOR_MT);
   if (cur->sample) {
+    asp_client_t *c = client_or_null(L, 1);
+    lua_State *outer = lasp_current_state();
+    lasp_set_current_state(L); /* also as a finalizer: dropping a process() processor */
     release_batch(cur);
-    asp_sample_destroy(cur->sample, client_or_null(L, 1));
+    if (c) asp_client_set_timeout(c, 0);
+    asp_sample_destroy(cur->sample, c);
     cur->sample = NULL;
+    lasp_set_current_state(outer);
   }
   return 0;
 }

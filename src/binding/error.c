@@ -69,11 +69,37 @@ int lasp_fail_or_raise(lua_State *L, const asp_error_t *err) {
   return lasp_fail(L, err);
 }
 
+static _Thread_local lua_State *current_state;
+
+lua_State *lasp_current_state(void) {
+  return current_state;
+}
+
+void lasp_set_current_state(lua_State *L) {
+  current_state = L;
+}
+
+/* Every named function runs through here: libmongoc's callbacks during the call (command
+ * events, log lines) reach this lua_State. After an error the state stays recorded until
+ * the next call on this thread, which is harmless: libmongoc only calls back during calls. */
+static int named_call(lua_State *L) {
+  lua_CFunction *fn = lua_touserdata(L, lua_upvalueindex(3));
+  lua_State *outer = current_state;
+  current_state = L;
+  lasp_log_route();
+  int n = (*fn)(L);
+  current_state = outer;
+  return n;
+}
+
 void lasp_push_named(lua_State *L, lua_CFunction fn, const char *name, int arg_offset) {
   if (name[0] == '_') name++; /* _sample is what asp.lua's sample calls */
   lua_pushstring(L, name);
   lua_pushinteger(L, arg_offset);
-  lua_pushcclosure(L, fn, 2);
+  /* A function pointer cannot travel as a light userdata in ISO C: box it. */
+  lua_CFunction *box = lasp_newuserdata(L, sizeof fn, 0);
+  *box = fn;
+  lua_pushcclosure(L, named_call, 3);
 }
 
 const char *lasp_fname(lua_State *L) {
@@ -110,6 +136,20 @@ void *lasp_check_self(lua_State *L, const char *tname) {
   void *p = luaL_testudata(L, 1, tname);
   if (!p) lasp_typeerror(L, 1, tname);
   return p;
+}
+
+/* core.set_error_mt(t) -> t: an error object built in Lua (asp.lua's proc:wait). */
+static int set_error_mt(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_getmetatable(L, LASP_ERROR_MT);
+  lua_setmetatable(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+void lasp_error_export(lua_State *L, int module_idx) {
+  lua_pushcfunction(L, set_error_mt);
+  lua_setfield(L, module_idx, "set_error_mt");
 }
 
 void lasp_error_register(lua_State *L) {

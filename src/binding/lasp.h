@@ -16,10 +16,19 @@
 #define LASP_CURSOR_MT "asp.Cursor"
 #define LASP_ERROR_MT "asp.Error"
 
-/* The client userdata; client == NULL once closed. */
+/* The client userdata; client == NULL once closed. User value 1: the on_command handler. */
 typedef struct {
   asp_client_t *client;
 } lasp_client_t;
+
+/* The lua_State running a binding call on this thread (set by every named function and by
+ * finalizers that reach libmongoc), for libmongoc's callbacks: command events and log
+ * lines. */
+lua_State *lasp_current_state(void);
+void lasp_set_current_state(lua_State *L);
+/* Monitoring and logging (monitor.c). */
+void lasp_monitor_register(lua_State *L, int module_idx);
+void lasp_log_route(void);
 
 /* ---- user values: slot n of the userdata at ud (5.4 native, a table before) ---------- */
 
@@ -40,6 +49,8 @@ bool lasp_is_usage_error(const asp_error_t *err);
 /* Raises usage errors ("fn: message"), returns lasp_fail for everything else. */
 int lasp_fail_or_raise(lua_State *L, const asp_error_t *err);
 void lasp_error_register(lua_State *L);
+/* Adds set_error_mt (for error objects made in asp.lua) to the module table. */
+void lasp_error_export(lua_State *L, int module_idx);
 
 /* Pushes fn as a C closure that knows its Lua-visible name (a leading '_' dropped) and how
  * many leading arguments the user does not write (1 for methods: self), for the messages
@@ -67,6 +78,10 @@ bool lasp_opts_check(lua_State *L, int idx, const char *fname, const char *const
  * wrong type, naming the field. */
 bool lasp_opt_string(lua_State *L, int idx, const char *fname, const char *key, const char **out);
 bool lasp_opt_int32(lua_State *L, int idx, const char *fname, const char *key, int32_t *out);
+/* Sets the deadline of the call about to run on c from the timeout_ms field of the options
+ * table at idx (none when absent or idx is not a table); raises when it is negative.
+ * Every binding function that reaches the core sets it, so none inherits another's. */
+int32_t lasp_timeout(lua_State *L, int idx, asp_client_t *c);
 bool lasp_opt_bool(lua_State *L, int idx, const char *fname, const char *key, bool *out);
 asp_tristate_t lasp_opt_tristate(lua_State *L, int idx, const char *fname, const char *key);
 /* A document-valued field as a scratch document pushed on the stack; NULL (nothing pushed)
@@ -102,12 +117,14 @@ asp_client_t *lasp_check_client(lua_State *L, int idx);
 asp_client_t *lasp_client_of(lua_State *L, int idx);
 /* Pushes a new cursor on sample s, keeping the object at owner alive. */
 void lasp_push_cursor(lua_State *L, asp_sample_t *s, int owner, int32_t batch_size, int64_t limit,
-                      int decode_flags);
+                      int decode_flags, int32_t timeout_ms);
 /* Pushes a processor handle named name on the client at client_idx (no I/O). */
 void lasp_push_processor(lua_State *L, int client_idx, const char *name);
 
 /* Shared by client:list_connections and sps:list: optional filter at arg 2, the reply's
  * array field `field` returned. */
+/* The options of calls that take only timeout_ms. */
+extern const char *const lasp_call_opts[];
 int lasp_list(lua_State *L, asp_client_t *c, const char *field,
               bool (*run)(asp_client_t *, const bson_t *, bson_t *, asp_error_t *));
 

@@ -16,6 +16,8 @@ int luaopen_asp_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   lasp_push_named(L, lasp_connect, "connect", 0);
   lua_setfield(L, -2, "connect");
+  lasp_monitor_register(L, lua_gettop(L));
+  lasp_error_export(L, lua_gettop(L));
   lasp_export_methods(L, LASP_CLIENT_MT, "Client");
   lasp_export_methods(L, LASP_SPS_MT, "StreamProcessors");
   lasp_export_methods(L, LASP_PROCESSOR_MT, "Processor");

@@ -61,6 +61,14 @@ bool lasp_opt_int32(lua_State *L, int idx, const char *fname, const char *key, i
   return true;
 }
 
+int32_t lasp_timeout(lua_State *L, int idx, asp_client_t *c) {
+  int32_t ms = 0;
+  if (lua_istable(L, idx) && lasp_opt_int32(L, idx, lasp_fname(L), "timeout_ms", &ms) && ms < 0)
+    lasp_raise(L, "%s: option 'timeout_ms' must be 0 or more", lasp_fname(L));
+  asp_client_set_timeout(c, ms);
+  return ms;
+}
+
 bool lasp_opt_bool(lua_State *L, int idx, const char *fname, const char *key, bool *out) {
   if (!push_field(L, idx, key)) return false;
   if (!lua_isboolean(L, -1)) bad_field(L, fname, key, "a boolean");

@@ -54,8 +54,8 @@ static int ack(lua_State *L, bool ok, const asp_error_t *err) {
 
 /* ---- the collection ---------------------------------------------------------------- */
 
-static const char *const create_opts[] = {"dlq", "stream_meta_field_name", "tier", "failover",
-                                          NULL};
+static const char *const create_opts[] = {
+    "dlq", "stream_meta_field_name", "tier", "failover", "timeout_ms", NULL};
 
 /* sps:create(name, pipeline, opts) -> processor | nil, err */
 static int sps_create(lua_State *L) {
@@ -73,6 +73,7 @@ static int sps_create(lua_State *L) {
     lasp_opt_string(L, 4, "create", "tier", &o.tier);
     o.failover = lasp_opt_tristate(L, 4, "create", "failover");
   }
+  lasp_timeout(L, 4, c);
   asp_error_t err;
   bool ok = asp_processor_create(c, name, pipeline, &o, &err);
   if (!ok) return lasp_fail_or_raise(L, &err);
@@ -103,11 +104,14 @@ static int push_info(lua_State *L, asp_client_t *c, const char *name) {
   return 1;
 }
 
-/* sps:get_info(name) -> info | nil, err */
+/* sps:get_info(name[, opts]) -> info | nil, err */
 static int sps_get_info(lua_State *L) {
   lasp_check_self(L, LASP_SPS_MT);
   asp_client_t *c = lasp_client_of(L, 1);
-  return push_info(L, c, check_name(L, 2));
+  const char *name = check_name(L, 2);
+  lasp_opts_check(L, 3, "get_info", lasp_call_opts);
+  lasp_timeout(L, 3, c);
+  return push_info(L, c, name);
 }
 
 /* sps:list(filter) -> array | nil, err */
@@ -123,10 +127,14 @@ static int sps_tostring(lua_State *L) {
 
 /* ---- the processor ------------------------------------------------------------------ */
 
-static const char *const start_opts[] = {
-    "workers", "clear_checkpoints",   "start_at_operation_time",
-    "tier",    "enable_auto_scaling", "failover",
-    NULL};
+static const char *const start_opts[] = {"workers",
+                                         "clear_checkpoints",
+                                         "start_at_operation_time",
+                                         "tier",
+                                         "enable_auto_scaling",
+                                         "failover",
+                                         "timeout_ms",
+                                         NULL};
 static const char *const failover_opts[] = {"region", "mode", "dry_run", NULL};
 
 /* start_at_operation_time: an asp.timestamp value or {t = ..., i = ...}. */
@@ -187,28 +195,37 @@ static int processor_start(lua_State *L) {
       }
     }
   }
+  lasp_timeout(L, 2, c);
   asp_error_t err;
   return ack(L, asp_processor_start(c, p->name, &o, &err), &err);
+}
+
+/* The client of a processor method whose only options are timeout_ms (argument 2). */
+static asp_client_t *call_client(lua_State *L) {
+  asp_client_t *c = lasp_client_of(L, 1);
+  lasp_opts_check(L, 2, lasp_fname(L), lasp_call_opts);
+  lasp_timeout(L, 2, c);
+  return c;
 }
 
 static int processor_stop(lua_State *L) {
   lasp_processor_t *p = check_processor(L);
   asp_error_t err;
-  return ack(L, asp_processor_stop(lasp_client_of(L, 1), p->name, &err), &err);
+  return ack(L, asp_processor_stop(call_client(L), p->name, &err), &err);
 }
 
 static int processor_drop(lua_State *L) {
   lasp_processor_t *p = check_processor(L);
   asp_error_t err;
-  return ack(L, asp_processor_drop(lasp_client_of(L, 1), p->name, &err), &err);
+  return ack(L, asp_processor_drop(call_client(L), p->name, &err), &err);
 }
 
 static int processor_info(lua_State *L) {
   lasp_processor_t *p = check_processor(L);
-  return push_info(L, lasp_client_of(L, 1), p->name);
+  return push_info(L, call_client(L), p->name);
 }
 
-static const char *const stats_opts[] = {"verbose", "scale", NULL};
+static const char *const stats_opts[] = {"verbose", "scale", "timeout_ms", NULL};
 
 /* proc:stats(opts) -> stats | nil, err */
 static int processor_stats(lua_State *L) {
@@ -219,6 +236,7 @@ static int processor_stats(lua_State *L) {
     o.verbose = lasp_opt_tristate(L, 2, "stats", "verbose");
     o.has_scale = lasp_opt_int32(L, 2, "stats", "scale", &o.scale);
   }
+  lasp_timeout(L, 2, c);
   bson_t stats;
   asp_error_t err;
   if (!asp_processor_stats(c, p->name, &o, &stats, &err)) {
@@ -230,8 +248,8 @@ static int processor_stats(lua_State *L) {
   return 1;
 }
 
-static const char *const modify_opts[] = {"pipeline", "name", "dlq", "resume_from_checkpoint",
-                                          "tier",     NULL};
+static const char *const modify_opts[] = {"pipeline", "name",       "dlq", "resume_from_checkpoint",
+                                          "tier",     "timeout_ms", NULL};
 
 /* A table with element [1] (or the array marker) is a pipeline, anything else options. */
 static bool looks_like_pipeline(lua_State *L, int idx) {
@@ -278,6 +296,7 @@ static int processor_modify(lua_State *L) {
     o.resume_from_checkpoint = lasp_opt_tristate(L, opts_idx, "modify", "resume_from_checkpoint");
     lasp_opt_string(L, opts_idx, "modify", "tier", &o.tier);
   }
+  lasp_timeout(L, opts_idx, c);
   asp_error_t err;
   if (!asp_processor_modify(c, p->name, &o, &err)) return lasp_fail_or_raise(L, &err);
   if (o.new_name) { /* the handle follows a rename */
@@ -288,7 +307,8 @@ static int processor_modify(lua_State *L) {
   return 1;
 }
 
-/* proc:_sample(limit, batch_size, ordered) -> cursor | nil, err (options read by asp.lua) */
+/* proc:_sample(limit, batch_size, ordered, timeout_ms) -> cursor | nil, err (options read by
+ * asp.lua) */
 static int processor_sample(lua_State *L) {
   lasp_processor_t *p = check_processor(L);
   asp_client_t *c = lasp_client_of(L, 1);
@@ -296,16 +316,19 @@ static int processor_sample(lua_State *L) {
   lua_Integer limit = lua_isnoneornil(L, 2) ? -1 : lua_tointeger(L, 2);
   lua_Integer batch_size = lua_isnoneornil(L, 3) ? -1 : lua_tointeger(L, 3);
   int flags = lua_toboolean(L, 4) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN;
+  int32_t timeout_ms = (int32_t)lua_tointeger(L, 5);
   asp_sample_start_opts_t o = {.has_limit = limit >= 0, .limit = (int32_t)limit};
   asp_error_t err;
+  asp_client_set_timeout(c, timeout_ms);
   asp_sample_t *s = asp_sample_start(c, p->name, &o, &err);
   if (!s) return lasp_fail_or_raise(L, &err);
   lasp_getuv(L, 1, 1);
-  lasp_push_cursor(L, s, lua_gettop(L), (int32_t)batch_size, limit, flags);
+  lasp_push_cursor(L, s, lua_gettop(L), (int32_t)batch_size, limit, flags, timeout_ms);
   return 1;
 }
 
-static const char *const get_samples_opts[] = {"cursor_id", "limit", "batch_size", "ordered", NULL};
+static const char *const get_samples_opts[] = {"cursor_id", "limit",      "batch_size",
+                                               "ordered",   "timeout_ms", NULL};
 
 /* proc:get_samples{cursor_id, limit, batch_size} -> {cursor_id, documents} | nil, err.
  * The spec-literal two phases: without cursor_id (or 0) it starts a sample session and
@@ -348,6 +371,7 @@ static int processor_get_samples(lua_State *L) {
     bson_destroy(&cmd);
     return lasp_fail_or_raise(L, &err);
   }
+  lasp_timeout(L, 2, c);
   bool ok = asp_command(c, "admin", &cmd, &reply, &err);
   bson_destroy(&cmd);
   int64_t id = 0;

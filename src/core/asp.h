@@ -29,7 +29,8 @@ typedef enum {
   ASP_DOMAIN_TLS,     /* handshake or certificate failure */
   ASP_DOMAIN_AUTH,    /* authentication failed */
   ASP_DOMAIN_BSON,    /* a reply or document that cannot be read */
-  ASP_DOMAIN_ADMIN    /* Admin API HTTP error status: code is the status (asp_admin.h) */
+  ASP_DOMAIN_ADMIN,   /* Admin API HTTP error status: code is the status (asp_admin.h) */
+  ASP_DOMAIN_TIMEOUT  /* no reply in time: the call's timeout or the socket timeout */
 } asp_domain_t;
 
 #define ASP_ERROR_MAX_LABELS 8
@@ -59,6 +60,14 @@ bool asp_error_is_retryable_read(const asp_error_t *err);
 /* ---- client ---------------------------------------------------------------------------- */
 
 typedef struct asp_client_t asp_client_t;
+
+/* Timeouts used unless the URI or the options give one, chosen so that a server that stops
+ * answering fails a call within seconds (libmongoc's own socket timeout is 5 minutes). */
+#define ASP_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define ASP_DEFAULT_SERVER_SELECTION_TIMEOUT_MS 5000
+#define ASP_DEFAULT_SOCKET_TIMEOUT_MS 10000
+/* How long closing a client may wait for the server (it only says goodbye). */
+#define ASP_CLOSE_TIMEOUT_MS 2000
 
 /* Connection settings beyond the URI. NULL/0 means "not given". */
 typedef struct {
@@ -97,6 +106,36 @@ bool asp_client_run_on(asp_client_t *client, const char *db, const bson_t *cmd, 
                        asp_error_t *err);
 /* The server's maxBsonObjectSize as its hello reported it (known after asp_client_ping). */
 int32_t asp_client_max_bson_size(const asp_client_t *client);
+
+/* Bounds the calls that follow: each read and write waits at most until timeout_ms after
+ * this call (0: only the socket timeout). Running out fails the call in the timeout domain,
+ * without a retry. */
+void asp_client_set_timeout(asp_client_t *client, int32_t timeout_ms);
+
+/* Command monitoring, from libmongoc's APM. Credentials are never passed on: for
+ * authentication and user-management commands (and a hello carrying speculative
+ * authentication) command is NULL and redacted is true. */
+typedef enum { ASP_EVENT_STARTED, ASP_EVENT_SUCCEEDED, ASP_EVENT_FAILED } asp_event_kind_t;
+typedef struct {
+  asp_event_kind_t kind;
+  const char *command_name;
+  const char *database; /* started only */
+  int64_t request_id;
+  int64_t duration_us;   /* succeeded and failed */
+  const bson_t *command; /* started, unless redacted */
+  bool redacted;
+  bool reply_ok;            /* succeeded */
+  const asp_error_t *error; /* failed */
+} asp_event_t;
+typedef void (*asp_monitor_fn)(const asp_event_t *event, void *ctx);
+/* fn NULL: no monitoring. */
+void asp_client_set_monitor(asp_client_t *client, asp_monitor_fn fn, void *ctx);
+
+/* libmongoc's warnings and errors (global in libmongoc) go to the handler set by the thread
+ * that is running a call; when there is none or it returns false, to stderr. Debug and
+ * info lines are dropped. */
+typedef bool (*asp_log_fn)(const char *level, const char *domain, const char *message, void *ctx);
+void asp_log_set_thread_handler(asp_log_fn fn, void *ctx);
 
 /* How many commands went out over the wire (retries included); for tests. */
 uint64_t asp_client_commands_sent(const asp_client_t *client);

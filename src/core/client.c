@@ -12,6 +12,10 @@
 
 struct asp_client_t {
   mongoc_client_t *mongoc;
+  asp_deadline_t deadline;   /* of the call in progress */
+  int32_t socket_timeout_ms; /* as configured, for messages */
+  asp_monitor_fn monitor;
+  void *monitor_ctx;
   int32_t max_bson_size; /* from the server's hello */
   uint64_t sent;
   unsigned forks; /* fork_count when the connections were made (see run_once) */
@@ -26,20 +30,9 @@ static void count_fork(void) {
   atomic_fetch_add(&fork_count, 1);
 }
 
-/* libmongoc's default handler prints its debug and info chatter (for example
- * "Speculative authentication failed") on the host's stderr; a library should stay
- * quiet unless something is wrong, and every failure already reaches the caller as an
- * error. Warnings and worse still go to libmongoc's own handler. */
-static void log_warnings_only(mongoc_log_level_t level, const char *domain, const char *message,
-                              void *user_data) {
-  if (level <= MONGOC_LOG_LEVEL_WARNING) {
-    mongoc_log_default_handler(level, domain, message, user_data);
-  }
-}
-
 static void install_process_hooks(void) {
   pthread_atfork(NULL, NULL, count_fork);
-  mongoc_log_set_handler(log_warnings_only, NULL);
+  asp_log_install();
 }
 
 /* The password as typed in the URI (still percent-encoded), so that a parser message
@@ -113,6 +106,21 @@ static bool apply_opts(mongoc_uri_t *uri, const asp_client_opts_t *o, asp_error_
   return ok;
 }
 
+/* Our defaults for the timeouts neither the URI nor the options set. */
+static bool apply_default_timeouts(mongoc_uri_t *uri) {
+  static const struct {
+    const char *option;
+    int32_t ms;
+  } defaults[] = {{MONGOC_URI_CONNECTTIMEOUTMS, ASP_DEFAULT_CONNECT_TIMEOUT_MS},
+                  {MONGOC_URI_SERVERSELECTIONTIMEOUTMS, ASP_DEFAULT_SERVER_SELECTION_TIMEOUT_MS},
+                  {MONGOC_URI_SOCKETTIMEOUTMS, ASP_DEFAULT_SOCKET_TIMEOUT_MS}};
+  for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+    if (mongoc_uri_has_option(uri, defaults[i].option)) continue;
+    if (!mongoc_uri_set_option_as_int32(uri, defaults[i].option, defaults[i].ms)) return false;
+  }
+  return true;
+}
+
 static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *opts,
                                asp_error_t *err) {
   if (strncasecmp(uri_string, "mongodb+srv://", 14) == 0) {
@@ -145,7 +153,8 @@ static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *
     mongoc_uri_destroy(uri);
     return NULL;
   }
-  bool ok = mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true) &&
+  bool ok = apply_default_timeouts(uri) &&
+            mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true) &&
             /* retries are ours: exactly one, and only for the two reads */
             mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYREADS, false) &&
             mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYWRITES, false);
@@ -161,6 +170,41 @@ static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *
     return NULL;
   }
   return uri;
+}
+
+/* What every libmongoc client of ours gets: error API 2 (server codes survive), deadline
+ * streams, monitoring. */
+static void setup_mongoc(asp_client_t *c) {
+  mongoc_client_set_error_api(c->mongoc, MONGOC_ERROR_API_VERSION_2);
+  asp_deadline_streams_install(c);
+  asp_monitor_install(c);
+}
+
+mongoc_client_t *asp_client_mongoc(asp_client_t *c) {
+  return c->mongoc;
+}
+
+asp_deadline_t *asp_client_deadline(asp_client_t *c) {
+  return &c->deadline;
+}
+
+void asp_client_set_timeout(asp_client_t *c, int32_t timeout_ms) {
+  c->deadline.ms = timeout_ms > 0 ? timeout_ms : 0;
+  c->deadline.at_us = timeout_ms > 0 ? asp_now_us() + (int64_t)timeout_ms * 1000 : 0;
+  c->deadline.hit = false;
+}
+
+void asp_client_set_monitor(asp_client_t *c, asp_monitor_fn fn, void *ctx) {
+  c->monitor = fn;
+  c->monitor_ctx = ctx;
+}
+
+void asp_client_emit(asp_client_t *c, const asp_event_t *event) {
+  if (c->monitor) c->monitor(event, c->monitor_ctx);
+}
+
+void asp_client_scrub(asp_client_t *c, asp_error_t *err) {
+  asp_error_scrub(err, mongoc_uri_get_password(mongoc_client_get_uri(c->mongoc)));
 }
 
 /* A TLS file that cannot be read would surface as a vague handshake failure on the first
@@ -203,10 +247,12 @@ asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *op
     mongoc_uri_destroy(uri);
     return NULL;
   }
-  mongoc_uri_destroy(uri);
-  mongoc_client_set_error_api(mc, MONGOC_ERROR_API_VERSION_2);
   asp_client_t *c = bson_malloc0(sizeof *c);
+  c->socket_timeout_ms = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
+                                                        ASP_DEFAULT_SOCKET_TIMEOUT_MS);
+  mongoc_uri_destroy(uri);
   c->mongoc = mc;
+  setup_mongoc(c);
   c->max_bson_size = ASP_DEFAULT_MAX_BSON_SIZE;
   c->forks = atomic_load(&fork_count);
   return c;
@@ -214,6 +260,9 @@ asp_client_t *asp_client_new(const char *uri_string, const asp_client_opts_t *op
 
 void asp_client_destroy(asp_client_t *client) {
   if (!client) return;
+  /* Closing sends endSessions, a courtesy: a server that stopped answering must not hold
+   * up close() for the whole socket timeout. */
+  asp_client_set_timeout(client, ASP_CLOSE_TIMEOUT_MS);
   mongoc_client_destroy(client->mongoc);
   bson_free(client);
 }
@@ -254,10 +303,28 @@ static bool reopen_after_fork(asp_client_t *c, asp_error_t *err) {
     asp_error_from_mongoc(err, &error, NULL);
     return false;
   }
-  mongoc_client_set_error_api(fresh, MONGOC_ERROR_API_VERSION_2);
   c->mongoc = fresh;
+  setup_mongoc(c);
   c->forks = atomic_load(&fork_count);
   return true;
+}
+
+/* A read or write ran out of time: say which limit, in the timeout domain. */
+static void timed_out(const asp_client_t *c, const bson_t *cmd, asp_error_t *err) {
+  if (!err) return;
+  char cause[sizeof err->message];
+  snprintf(cause, sizeof cause, "%s", err->message);
+  const char *name = "command";
+  bson_iter_t it;
+  if (bson_iter_init(&it, cmd) && bson_iter_next(&it)) name = bson_iter_key(&it);
+  if (c->deadline.at_us) {
+    asp_error_set(err, ASP_DOMAIN_TIMEOUT, err->code, "%s: no reply within timeout_ms = %d (%s)",
+                  name, (int)c->deadline.ms, cause);
+  } else {
+    asp_error_set(err, ASP_DOMAIN_TIMEOUT, err->code,
+                  "%s: no reply within the socket timeout of %d ms (%s)", name,
+                  (int)c->socket_timeout_ms, cause);
+  }
 }
 
 static bool run_once(asp_client_t *c, const char *db, const bson_t *cmd, bson_t *reply,
@@ -277,9 +344,11 @@ static bool run_once(asp_client_t *c, const char *db, const bson_t *cmd, bson_t 
     return false;
   }
   c->sent++;
+  c->deadline.hit = false;
   if (mongoc_client_command_with_opts(c->mongoc, db, cmd, NULL, NULL, reply, &error)) return true;
   asp_error_from_mongoc(err, &error, reply);
-  asp_error_scrub(err, mongoc_uri_get_password(mongoc_client_get_uri(c->mongoc)));
+  asp_client_scrub(c, err);
+  if (c->deadline.hit) timed_out(c, cmd, err);
   return false;
 }
 

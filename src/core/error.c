@@ -21,6 +21,8 @@ const char *asp_domain_name(asp_domain_t domain) {
       return "bson";
     case ASP_DOMAIN_ADMIN:
       return "admin";
+    case ASP_DOMAIN_TIMEOUT:
+      return "timeout";
     case ASP_DOMAIN_NONE:
       break;
   }
