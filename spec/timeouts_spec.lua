@@ -86,7 +86,7 @@ describe("timeouts", function()
     assert.is_nil(info)
     assert.equal("timeout", err.domain)
     assert.matches("getStreamProcessor: no reply within timeout_ms = 300", err.message, 1, true)
-    assert.is_true(elapsed < 3, "took " .. elapsed .. " s")
+    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
 
     -- a sample loop raises the error object
     elapsed = timed(function()
@@ -95,7 +95,7 @@ describe("timeouts", function()
       assert.equal("timeout", e.domain)
       assert.matches("getMoreSampleStreamProcessor", e.message, 1, true)
     end)
-    assert.is_true(elapsed < 3, "took " .. elapsed .. " s")
+    assert.is_true(elapsed < 5, "took " .. elapsed .. " s")
 
     -- default timeouts: the socket timeout (10 s), never libmongoc's 5 minutes
     elapsed, info, err = timed(function() return proc:info() end)
