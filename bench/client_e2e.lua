@@ -1,6 +1,8 @@
 -- Benchmarks (c) and (d), the Lua side; bench/client.sh runs it next to the C references.
 --   lua5.4 bench/client_e2e.lua setup URI PROCESSOR SOURCE     create + start the processor
---   lua5.4 bench/client_e2e.lua sample URI PROCESSOR N BATCH_SIZE POLL_MS  -> docs per second
+--   lua5.4 bench/client_e2e.lua sample URI PROCESSOR N BATCH_SIZE POLL_MS [DECODE]
+--                                 -> docs per second, reading obs.watts and device_id of each
+--                                    document (DECODE: plain, the default, or lazy)
 --   lua5.4 bench/client_e2e.lua get_info URI PROCESSOR N [BLOCKS]
 --                                 -> microseconds per round trip, one line per block of N
 --   lua5.4 bench/client_e2e.lua teardown URI PROCESSOR         stop + drop
@@ -20,20 +22,23 @@ if mode == "setup" then
   assert(proc:start())
 elseif mode == "sample" then
   local n, batch_size, poll_ms = tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6])
-  local got, watts = 0, 0
-  local cur = assert(sps:get(name):sample({ batch_size = batch_size, poll_interval_ms = poll_ms }))
+  local got, watts, id_bytes = 0, 0, 0
+  local cur = assert(sps:get(name):sample({ batch_size = batch_size, poll_interval_ms = poll_ms,
+    decode = arg[7] or "plain" }))
   local t0 = core.now()
   for doc in cur do
     local obs = doc.obs -- fault documents carry no readings
-    if obs and obs.watts then watts = watts + obs.watts end
+    if obs then watts = watts + (obs.watts or 0) end
+    local id = doc.device_id
+    if id then id_bytes = id_bytes + #id end
     got = got + 1
     if got == n then break end
   end
   local elapsed = core.now() - t0
   cur:close()
   print(("%.0f"):format(got / elapsed))
-  io.stderr:write(("client_e2e: %d documents in %.3f s (watts sum %d)\n"):format(got, elapsed,
-    watts))
+  io.stderr:write(("client_e2e: %d documents in %.3f s (watts sum %d, %d id bytes)\n"):format(got,
+    elapsed, watts, id_bytes))
 elseif mode == "get_info" then
   local n, blocks = tonumber(arg[4]), tonumber(arg[5] or 1)
   assert(sps:get_info(name)) -- warm up

@@ -1,8 +1,12 @@
--- Codec benchmarks (a) and (b) of issue 3, side by side in one run:
---   (a) BSON -> Lua decode (asp.core.bson_decode) vs cjson.decode of the same documents as JSON
---   (b) Lua -> BSON encode (asp.core.bson_encode) vs cjson.encode of the same tables
+-- Codec benchmarks, each side by side with its reference in interleaved rounds (the two
+-- sides alternate, and which goes first alternates too), every figure the ratio of the
+-- two rates with its min / median / max over the rounds:
+--   decode   BSON -> Lua (asp.core.bson_decode) vs cjson.decode of the same documents as JSON
+--   encode   Lua -> BSON (asp.core.bson_encode) vs cjson.encode of the same tables
+--   ordered  ordered decode (as for every info, list and stats reply) vs plain decode
+--   lazy     a lazy decode reading obs.watts and device_id vs a plain decode reading them
 -- Usage: lua5.4 bench/codec.lua [build-dir]   (default: $ASP_BUILD_DIR or build)
--- Data: $ASP_SHARED_DIR/data/solar-10k.jsonl (default ../shared next to the repository).
+-- Data: bench/data/solar-10k.jsonl. A missing file or module is an error.
 local script_dir = (arg[0]:match("^(.*)/[^/]*$") or ".")
 local repo = script_dir .. "/.."
 local build = arg[1] or os.getenv("ASP_BUILD_DIR") or (repo .. "/build")
@@ -12,20 +16,18 @@ package.path = repo .. "/lua/?.lua;" .. repo .. "/lua/?/init.lua;" .. package.pa
 local asp = require "asp.core"
 local cjson = require "cjson"
 
-local shared = os.getenv("ASP_SHARED_DIR") or (repo .. "/../shared")
-local path = shared .. "/data/solar-10k.jsonl"
+local path = script_dir .. "/data/solar-10k.jsonl"
 local f = assert(io.open(path, "r"))
 local lines = {}
 for line in f:lines() do
   if line ~= "" then lines[#lines + 1] = line end
 end
 f:close()
+assert(#lines > 0, "no documents in " .. path)
 
--- The BSON form of each line as libbson reads the JSON (integers become int32, as the
--- source sends them).
--- Both inputs are laid out alike: the JSON lines come from one read loop, and the BSON
--- strings are cut from one buffer in one loop too, rather than left scattered among the
--- garbage of the conversion (which costs the decoder cache misses cjson does not pay).
+-- The BSON form of each line as libbson reads the JSON. Both inputs are laid out alike:
+-- the JSON lines come from one read loop, and the BSON strings are cut from one buffer in
+-- one loop too, rather than left scattered among the garbage of the conversion.
 local n = #lines
 local encoded, sizes = {}, {}
 for i, line in ipairs(lines) do
@@ -42,7 +44,7 @@ for i = 1, n do
 end
 
 local clock = os.clock
-local ROUNDS = tonumber(os.getenv("ASP_BENCH_ROUNDS")) or 25
+local ROUNDS = tonumber(os.getenv("ASP_BENCH_ROUNDS")) or 15
 
 -- One timed pass over all inputs, in seconds of CPU time.
 local function pass(fn, input)
@@ -53,39 +55,58 @@ local function pass(fn, input)
   return clock() - t0
 end
 
--- The two sides of a comparison alternate round by round, so that a busy machine
--- slows both alike; the best round of each (the least disturbed) gives its rate.
-local function compare(fn_a, input_a, fn_b, input_b)
-  local best_a, best_b = math.huge, math.huge
-  for _ = 1, ROUNDS do
-    best_a = math.min(best_a, pass(fn_a, input_a))
-    best_b = math.min(best_b, pass(fn_b, input_b))
+-- Interleaved rounds; returns the ratios rate_a / rate_b, one per round.
+local function ratios(fn_a, input_a, fn_b, input_b)
+  local out = {}
+  for round = 1, ROUNDS do
+    local ta, tb
+    if round % 2 == 1 then
+      ta = pass(fn_a, input_a)
+      tb = pass(fn_b, input_b)
+    else
+      tb = pass(fn_b, input_b)
+      ta = pass(fn_a, input_a)
+    end
+    out[round] = tb / ta
   end
-  return n / best_a, n / best_b
+  return out
+end
+
+local function spread(r)
+  table.sort(r)
+  local m = #r % 2 == 1 and r[(#r + 1) / 2] or (r[#r / 2] + r[#r / 2 + 1]) / 2
+  return ("min %.3f  median %.3f  max %.3f"):format(r[1], m, r[#r]), m
 end
 
 local bson_decode, bson_encode = asp.bson_decode, asp.bson_encode
 local cjson_decode, cjson_encode = cjson.decode, cjson.encode
 
-local function line(label, r)
-  print(string.format("  %-34s %12.0f docs/s", label, r))
-end
+print(("codec: %d documents from bench/data, %d interleaved rounds, %s"):format(n, ROUNDS,
+  _VERSION))
+local text, median = spread(ratios(bson_decode, bsons, cjson_decode, lines))
+print(("  decode   rate asp/cjson            %s   (target >= 2.0)"):format(text))
 
-print(string.format("codec benchmark: %d documents from %s, best of %d rounds, %s",
-  n, path, ROUNDS, _VERSION))
-local cj_dec, asp_dec = compare(cjson_decode, lines, bson_decode, bsons)
-line("cjson.decode (JSON -> Lua)", cj_dec)
-line("asp bson_decode (BSON -> Lua)", asp_dec)
 -- The tables both encoders get are made only now, so that the decode comparison above
--- runs with the same small live heap on both sides as a program that consumes its
--- documents would have.
+-- runs with the same small live heap on both sides.
 local tables = {}
 for i = 1, n do tables[i] = bson_decode(bsons[i]) end
-local cj_enc, asp_enc = compare(cjson_encode, tables, bson_encode, tables)
-line("cjson.encode (Lua -> JSON)", cj_enc)
-line("asp bson_encode (Lua -> BSON)", asp_enc)
-local ratio_a, ratio_b = asp_dec / cj_dec, asp_enc / cj_enc
-print(string.format("(a) decode ratio asp/cjson: %.2f (target >= 2.0) %s", ratio_a,
-  ratio_a >= 2.0 and "ok" or "BELOW TARGET"))
-print(string.format("(b) encode ratio asp/cjson: %.2f (target >= 1.0) %s", ratio_b,
-  ratio_b >= 1.0 and "ok" or "BELOW TARGET"))
+text = spread(ratios(bson_encode, tables, cjson_encode, tables))
+print(("  encode   rate asp/cjson            %s   (target >= 1.0)"):format(text))
+tables = nil
+
+local function ordered(b) return bson_decode(b, true) end
+text, median = spread(ratios(bson_decode, bsons, ordered, bsons))
+print(("  ordered  cost ordered/plain        %s   (target <= 1.6)"):format(text))
+
+local sink = 0
+-- fault documents carry no readings
+local function read2(doc)
+  local obs = doc.obs
+  if obs then sink = sink + obs.watts end
+  sink = sink + #doc.device_id
+end
+local function plain_read(b) read2(bson_decode(b)) end
+local function lazy_read(b) read2(bson_decode(b, "lazy")) end
+text = spread(ratios(lazy_read, bsons, plain_read, bsons))
+print(("  lazy     rate lazy/plain, 2 fields %s"):format(text))
+assert(sink > 0)

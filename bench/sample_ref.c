@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
   bson_destroy(start);
 
   long got = 0;
-  int64_t watts = 0;
+  int64_t watts = 0, id_bytes = 0;
   double t0 = now_s();
   while (got < want && id != 0) {
     bson_t *more = BCON_NEW("getMoreSampleStreamProcessor", BCON_UTF8(name), "cursorId",
@@ -69,6 +69,12 @@ int main(int argc, char **argv) {
         bson_iter_t doc;
         if (bson_iter_recurse(&batch, &doc) && bson_iter_find_descendant(&doc, "obs.watts", &field))
           watts += bson_iter_as_int64(&field);
+        if (bson_iter_recurse(&batch, &doc) && bson_iter_find(&doc, "device_id") &&
+            BSON_ITER_HOLDS_UTF8(&doc)) {
+          uint32_t len;
+          bson_iter_utf8(&doc, &len);
+          id_bytes += len;
+        }
         got++;
       }
     }
@@ -80,8 +86,8 @@ int main(int argc, char **argv) {
   }
   double elapsed = now_s() - t0;
   printf("%.0f\n", (double)got / elapsed);
-  fprintf(stderr, "bench_sample_ref: %ld documents in %.3f s (watts sum %lld)\n", got, elapsed,
-          (long long)watts);
+  fprintf(stderr, "bench_sample_ref: %ld documents in %.3f s (watts sum %lld, %lld id bytes)\n",
+          got, elapsed, (long long)watts, (long long)id_bytes);
   mongoc_client_destroy(client);
   mongoc_uri_destroy(uri);
   mongoc_cleanup();

@@ -62,8 +62,19 @@ local cursor_spec = {
   poll_interval_ms = non_negative_number,
   sleep = is_function,
   ordered = is_boolean,
+  decode = function(v)
+    return v == "plain" or v == "ordered" or v == "lazy", 'one of "plain", "ordered", "lazy"'
+  end,
   timeout_ms = non_negative_integer,
 }
+
+-- The decode mode of a cursor: `decode`, or the older `ordered = true`.
+local function decode_mode(fname, opts)
+  if opts.decode ~= nil and opts.ordered ~= nil then
+    error(("%s: give either decode or ordered, not both"):format(fname), 0)
+  end
+  return opts.decode or (opts.ordered and "ordered") or "plain"
+end
 local process_spec = { dlq = is_table }
 for k, v in pairs(cursor_spec) do process_spec[k] = v end
 
@@ -88,7 +99,8 @@ end
 --- proc:sample(opts) -> cursor (also usable directly in a generic for) | nil, err
 function Processor:sample(opts)
   opts = check_opts("sample", 1, opts, cursor_spec)
-  local cur, err = self:_sample(opts.limit, opts.batch_size, opts.ordered, opts.timeout_ms)
+  local cur, err = self:_sample(opts.limit, opts.batch_size, decode_mode("sample", opts),
+    opts.timeout_ms)
   if cur then remember_wait(cur, opts) end
   return iterate(cur, err)
 end
@@ -97,8 +109,8 @@ end
 --- when the cursor is closed or collected.
 function Client:process(pipeline, opts)
   opts = check_opts("process", 2, opts, process_spec)
-  local cur, err = self:_process(pipeline, opts.dlq, opts.limit, opts.batch_size, opts.ordered,
-    opts.timeout_ms)
+  local cur, err = self:_process(pipeline, opts.dlq, opts.limit, opts.batch_size,
+    decode_mode("process", opts), opts.timeout_ms)
   if cur then remember_wait(cur, opts) end
   return iterate(cur, err)
 end

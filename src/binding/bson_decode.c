@@ -126,19 +126,13 @@ static bool value_size(uint8_t type, const uint8_t *p, size_t avail, size_t *siz
   return true;
 }
 
-/* One element at p (type byte, key, value) within [p, end): its parts, or false. */
-typedef struct {
-  const uint8_t *value;
-  uint32_t key_len; /* the key ends right before value */
-  uint32_t size;
-  uint8_t type;
-} element_t;
+typedef lasp_element_t element_t;
 
 /* Elements remembered by the validating pass so the pushing pass need not parse them
  * again; containers with more elements parse the rest twice. */
 #define CACHED_ELEMENTS 16
 
-static bool next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
+bool lasp_next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
   const uint8_t *q = p + 1;
   size_t size;
   /* Keys are short: a plain loop beats a memchr call here. */
@@ -240,7 +234,7 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   if (!lua_checkstack(L, 8)) return fail(d, "out of Lua stack space");
   for (p = doc + 4; p < end; p = el->value + el->size, n++) {
     el = n < CACHED_ELEMENTS ? &cache[n] : &spare;
-    if (!next_element(p, end, el)) return fail(d, "corrupt element");
+    if (!lasp_next_element(p, end, el)) return fail(d, "corrupt element");
   }
   if (is_array)
     lua_createtable(L, n, 0);
@@ -261,7 +255,7 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       el = &cache[k - 1];
     } else {
       el = &spare;
-      next_element(p, end, el); /* validated by the counting pass */
+      lasp_next_element(p, end, el); /* validated by the counting pass */
     }
     if (is_array) {
       if (!push_value(d, el, &hint)) return false;
@@ -312,6 +306,16 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   lua_settop(L, t);
   d->depth--;
   return true;
+}
+
+void lasp_push_scalar(lua_State *L, const lasp_element_t *el) {
+  decoder_t d;
+  hint_t hint;
+  d.L = L;
+  d.flags = LASP_DECODE_PLAIN;
+  d.depth = 0;
+  d.error = NULL;
+  push_value(&d, el, &hint);
 }
 
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,

@@ -436,8 +436,18 @@ static bool encode_value(encoder_t *e, int idx, bson_t *b, const char *key, int 
       break;
     case LUA_TUSERDATA: {
       const lasp_typed_t *v = lasp_test_typed(L, idx, e->typed_mt);
-      if (v == NULL) return fail(e, "userdata cannot be converted to BSON");
-      ok = lasp_append_typed(b, key, key_len, v);
+      const lasp_lazy_t *z;
+      bson_t view;
+      if (v != NULL) {
+        ok = lasp_append_typed(b, key, key_len, v);
+      } else if ((z = lasp_test_lazy(L, idx)) != NULL) {
+        /* a lazy document's bytes go in as they are */
+        ok = bson_init_static(&view, z->data, z->len) &&
+             (z->is_array ? bson_append_array(b, key, key_len, &view)
+                          : bson_append_document(b, key, key_len, &view));
+      } else {
+        return fail(e, "userdata cannot be converted to BSON");
+      }
       break;
     }
     default:
@@ -472,7 +482,13 @@ bool lasp_encode_table(lua_State *L, int idx, bson_t *out, bool *is_array, const
     return false;
   }
   encoder_init(&e, L, what, err, err_len);
-  if (lua_type(L, idx) != LUA_TTABLE) {
+  const lasp_lazy_t *z = lasp_test_lazy(L, idx);
+  bson_t view;
+  if (z != NULL) {
+    *is_array = z->is_array;
+    ok = bson_init_static(&view, z->data, z->len) && bson_concat(out, &view);
+    if (!ok) fail(&e, "document exceeds the maximum BSON size");
+  } else if (lua_type(L, idx) != LUA_TTABLE) {
     fail(&e, "table expected, got %s", luaL_typename(L, idx));
   } else if (enter(&e, idx, &s)) {
     *is_array = s.kind == SHAPE_ARRAY;

@@ -206,14 +206,14 @@ static int client_command(lua_State *L) {
   return 1;
 }
 
-/* client:_process(pipeline, dlq, limit, batch_size, ordered, timeout_ms) -> cursor | nil, err.
+/* client:_process(pipeline, dlq, limit, batch_size, decode, timeout_ms) -> cursor | nil, err.
  * The option table is read by asp.lua (the cursor's wait loop lives there). */
 static int client_process(lua_State *L) {
   asp_client_t *c = lasp_check_client(L, 1);
   int top = lua_gettop(L);
   lua_Integer limit = lua_isnoneornil(L, 4) ? -1 : lua_tointeger(L, 4);
   lua_Integer batch_size = lua_isnoneornil(L, 5) ? -1 : lua_tointeger(L, 5);
-  int flags = lua_toboolean(L, 6) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN;
+  int flags = lasp_decode_mode(L, 6);
   int32_t timeout_ms = (int32_t)lua_tointeger(L, 7);
   if (!lua_istable(L, 2)) lasp_typeerror(L, 2, "table");
   bson_t *pipeline = lasp_check_pipeline(L, 2, "process: pipeline");

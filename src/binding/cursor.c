@@ -69,8 +69,9 @@ static lasp_cursor_t *check_open(lua_State *L, int idx) {
 }
 
 /* Pushes the next document of the current batch; false (nothing pushed) when it is used up.
- * array_mt: the index of the array marker metatable, or 0 to look it up. */
-static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt) {
+ * array_mt, lazy_mt: the indices of the array marker and lazy document metatables, or 0 to
+ * look them up. */
+static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt, int lazy_mt) {
   if (!cur->batch || limit_reached(cur)) return false;
   bson_iter_t *it = &cur->batch->iter;
   while (bson_iter_next(it)) {
@@ -79,8 +80,11 @@ static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt) {
     const char *err;
     if (!BSON_ITER_HOLDS_DOCUMENT(it)) continue; /* a batch holds documents only */
     bson_iter_document(it, &len, &data);
-    if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err))
+    if (cur->flags & LASP_DECODE_LAZY) {
+      if (!lasp_push_lazy(L, data, len, false, lazy_mt)) lasp_raise(L, "invalid BSON document");
+    } else if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err)) {
       lasp_raise(L, "invalid BSON: %s", err);
+    }
     cur->delivered++;
     return true;
   }
@@ -102,7 +106,7 @@ static int cursor_take(lua_State *L) {
     cur = luaL_checkudata(L, 1, LASP_CURSOR_MT); /* raises the usual message */
   lua_settop(L, 1);
   if (!cur->sample) lasp_raise(L, "next: the cursor is closed");
-  if (!take(L, cur, lua_upvalueindex(2))) lua_pushnil(L);
+  if (!take(L, cur, lua_upvalueindex(2), lua_upvalueindex(3))) lua_pushnil(L);
   return 1;
 }
 
@@ -150,7 +154,7 @@ static int cursor_poll(lua_State *L) {
     asp_error_t err;
     if (!more(L, cur, &err)) return lasp_fail(L, &err);
   }
-  while (take(L, cur, 0)) lua_rawseti(L, 2, ++n);
+  while (take(L, cur, 0, 0)) lua_rawseti(L, 2, ++n);
   return 1;
 }
 
@@ -252,7 +256,8 @@ void lasp_cursor_register(lua_State *L) {
   lua_getfield(L, -1, "methods");
   lua_pushvalue(L, -2);
   lasp_push_array_mt(L);
-  lua_pushcclosure(L, cursor_take, 2);
+  lasp_push_lazy_mt(L);
+  lua_pushcclosure(L, cursor_take, 3);
   lua_setfield(L, -2, "_take");
   /* asp.lua's cur:next() calls these: errors should name next. */
   lasp_push_named(L, cursor_more, "next", 1);

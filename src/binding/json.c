@@ -33,7 +33,8 @@ static int l_to_json(lua_State *L) {
   bson_t doc;
   luaL_checkany(L, 1);
   bson_init(&doc);
-  if (lua_type(L, 1) == LUA_TTABLE)
+  bool container = lua_type(L, 1) == LUA_TTABLE || lasp_test_lazy(L, 1) != NULL;
+  if (container)
     ok = lasp_encode_table(L, 1, &doc, &is_array, "value", err, sizeof err);
   else
     ok = lasp_append_value(L, 1, &doc, "v", "value", err, sizeof err);
@@ -43,7 +44,7 @@ static int l_to_json(lua_State *L) {
     lua_pushstring(L, err);
     return 2;
   }
-  if (lua_type(L, 1) == LUA_TTABLE && !is_array) {
+  if (container && !is_array) {
     size_t len;
     char *json = canonical ? bson_as_canonical_extended_json(&doc, &len)
                            : bson_as_relaxed_extended_json(&doc, &len);

@@ -82,6 +82,9 @@ bool lasp_opt_int32(lua_State *L, int idx, const char *fname, const char *key, i
  * table at idx (none when absent or idx is not a table); raises when it is negative.
  * Every binding function that reaches the core sets it, so none inherits another's. */
 int32_t lasp_timeout(lua_State *L, int idx, asp_client_t *c);
+/* The decode flags for the mode string at idx ("plain", "ordered", "lazy"; checked by
+ * asp.lua). */
+int lasp_decode_mode(lua_State *L, int idx);
 bool lasp_opt_bool(lua_State *L, int idx, const char *fname, const char *key, bool *out);
 asp_tristate_t lasp_opt_tristate(lua_State *L, int idx, const char *fname, const char *key);
 /* A document-valued field as a scratch document pushed on the stack; NULL (nothing pushed)

@@ -120,6 +120,42 @@ void lasp_push_wrapped_json(lua_State *L, const bson_t *wrapper, bool canonical)
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
                  int array_mt, const char **err);
 
+/* One BSON element (type byte, key, value) as the decoder walks it. */
+typedef struct {
+  const uint8_t *value;
+  uint32_t key_len; /* the key ends right before value */
+  uint32_t size;
+  uint8_t type;
+} lasp_element_t;
+
+/* The element at p within [p, end), every length checked; false if corrupt. */
+bool lasp_next_element(const uint8_t *p, const uint8_t *end, lasp_element_t *el);
+/* Pushes the value of an element that is not a document or an array, as the plain
+ * decoder does. */
+void lasp_push_scalar(lua_State *L, const lasp_element_t *el);
+
+/* ---- lazy documents (lazy.c): userdata holding a copy of the BSON bytes ---------------- */
+
+#define LASP_DECODE_LAZY 2 /* cursor flag: documents are lazy */
+#define LASP_LAZY_MT "asp.LazyDocument"
+
+typedef struct {
+  uint32_t len;
+  bool is_array;
+  uint8_t data[]; /* the document's bytes, len of them */
+} lasp_lazy_t;
+
+/* Pushes a lazy document over a copy of data[0..len) (checked: top-level elements only,
+ * nested ones when reached). lazy_mt: the index of the lazy metatable, 0 to look it up.
+ * false (nothing pushed) when the bytes are not a document. */
+bool lasp_push_lazy(lua_State *L, const uint8_t *data, uint32_t len, bool is_array, int lazy_mt);
+/* The lazy document at idx, or NULL. */
+const lasp_lazy_t *lasp_test_lazy(lua_State *L, int idx);
+/* Pushes the lazy metatable. */
+void lasp_push_lazy_mt(lua_State *L);
+/* Creates the metatable, adds asp.materialize to the module table. */
+void lasp_lazy_register(lua_State *L, int module_idx);
+
 /* True when the encoder would treat the table at idx as an array. */
 bool lasp_table_is_array(lua_State *L, int idx);
 

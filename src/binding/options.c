@@ -69,6 +69,13 @@ int32_t lasp_timeout(lua_State *L, int idx, asp_client_t *c) {
   return ms;
 }
 
+int lasp_decode_mode(lua_State *L, int idx) {
+  const char *mode = lua_tostring(L, idx);
+  if (mode && strcmp(mode, "lazy") == 0) return LASP_DECODE_LAZY;
+  if (mode && strcmp(mode, "ordered") == 0) return LASP_DECODE_ORDERED;
+  return LASP_DECODE_PLAIN;
+}
+
 bool lasp_opt_bool(lua_State *L, int idx, const char *fname, const char *key, bool *out) {
   if (!push_field(L, idx, key)) return false;
   if (!lua_isboolean(L, -1)) bad_field(L, fname, key, "a boolean");

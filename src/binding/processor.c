@@ -307,7 +307,7 @@ static int processor_modify(lua_State *L) {
   return 1;
 }
 
-/* proc:_sample(limit, batch_size, ordered, timeout_ms) -> cursor | nil, err (options read by
+/* proc:_sample(limit, batch_size, decode, timeout_ms) -> cursor | nil, err (options read by
  * asp.lua) */
 static int processor_sample(lua_State *L) {
   lasp_processor_t *p = check_processor(L);
@@ -315,7 +315,7 @@ static int processor_sample(lua_State *L) {
   /* Checked by asp.lua: integers in 0..INT32_MAX, or nil. */
   lua_Integer limit = lua_isnoneornil(L, 2) ? -1 : lua_tointeger(L, 2);
   lua_Integer batch_size = lua_isnoneornil(L, 3) ? -1 : lua_tointeger(L, 3);
-  int flags = lua_toboolean(L, 4) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN;
+  int flags = lasp_decode_mode(L, 4);
   int32_t timeout_ms = (int32_t)lua_tointeger(L, 5);
   asp_sample_start_opts_t o = {.has_limit = limit >= 0, .limit = (int32_t)limit};
   asp_error_t err;

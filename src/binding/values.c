@@ -2,6 +2,7 @@
  * and out (bson_encode / bson_decode). Typed values live in typed_values.c, Extended
  * JSON in json.c, the conversions themselves in bson_encode.c and bson_decode.c. */
 #include <stdio.h>
+#include <string.h>
 
 #include "lasp_values.h"
 
@@ -206,6 +207,11 @@ static int l_type(lua_State *L) {
       break;
     case LUA_TUSERDATA: {
       const lasp_typed_t *v;
+      const lasp_lazy_t *z = lasp_test_lazy(L, 1);
+      if (z != NULL) {
+        lua_pushstring(L, z->is_array ? "array" : "document");
+        return 1;
+      }
       lasp_push_typed_mt(L);
       v = lasp_test_typed(L, 1, lua_gettop(L));
       if (v != NULL) {
@@ -238,13 +244,20 @@ static int l_bson_encode(lua_State *L) {
   return 1;
 }
 
-/* asp.bson_decode(bytes[, ordered]) -> table | nil, err for bytes that are not one valid
- * BSON document (or nest deeper than LASP_MAX_DEPTH). Upvalue 1: the array metatable,
- * saving a registry lookup per call on this benchmarked path. */
+/* asp.bson_decode(bytes[, ordered | "lazy"]) -> table (or lazy document) | nil, err for bytes that
+ * are not one valid BSON document (or nest deeper than LASP_MAX_DEPTH). Upvalue 1: the array
+ * metatable, saving a registry lookup per call on this benchmarked path. */
 static int l_bson_decode(lua_State *L) {
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
   const char *err;
+  if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "lazy") == 0) {
+    if (len <= UINT32_MAX && lasp_push_lazy(L, (const uint8_t *)bytes, (uint32_t)len, false, 0))
+      return 1;
+    lua_pushnil(L);
+    lua_pushliteral(L, "invalid BSON: corrupt document");
+    return 2;
+  }
   if (!lasp_decode(L, (const uint8_t *)bytes, len, false,
                    lua_toboolean(L, 2) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN,
                    lua_upvalueindex(1), &err)) {
@@ -286,4 +299,5 @@ void lasp_values_register(lua_State *L, int module_idx) {
   lua_pop(L, 1);
   lasp_typed_register(L, module_idx);
   lasp_json_register(L, module_idx);
+  lasp_lazy_register(L, module_idx);
 }
