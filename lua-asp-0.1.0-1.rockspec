@@ -32,7 +32,7 @@ build = {
         "src/binding/options.c", "src/binding/admin.c",
         "src/binding/values.c", "src/binding/bson_decode.c", "src/binding/bson_encode.c",
         "src/binding/typed_values.c", "src/binding/int64.c", "src/binding/json.c",
-        "src/binding/compat.c", "src/binding/monitor.c",
+        "src/binding/compat.c", "src/binding/monitor.c", "src/binding/lazy.c",
       },
       incdirs = { "src/core", "src/binding",
                   "$(LIBMONGOC_INCDIR)/libmongoc-1.0", "$(LIBBSON_INCDIR)/libbson-1.0" },
