@@ -11,6 +11,24 @@ local function pipeline()
   }
 end
 
+-- Stops (SIGSTOP) or continues the server and waits until the kernel shows it so: a
+-- stop reaches every thread of the process only as each is next scheduled.
+local function signal(pid, sig, want)
+  assert.truthy(os.execute("kill -" .. sig .. " " .. pid))
+  for _ = 1, 500 do
+    local p = assert(io.popen("cat /proc/" .. pid .. "/task/*/stat 2>/dev/null"))
+    local all, any = true, false
+    for line in p:lines() do
+      local stopped = line:match("^.-%) (%a)") == "T"
+      all, any = all and stopped, any or stopped
+    end
+    p:close()
+    if (want and all) or (not want and not any) then return end
+    core.sleep(0.01)
+  end
+  error("aspd did not reach the " .. sig .. " state")
+end
+
 local function timed(fn)
   local t0 = core.now()
   local a, b = fn()
@@ -77,8 +95,8 @@ describe("timeouts", function()
     local cur = assert(sampler:stream_processors():get("frozen"):sample({ timeout_ms = 400 }))
     assert.is_table(cur:poll())
 
-    assert.truthy(os.execute("kill -STOP " .. server.pid))
     frozen = true
+    signal(server.pid, "STOP", true)
 
     local elapsed, info, err = timed(function()
       return bounded:stream_processors():get("frozen"):info({ timeout_ms = 300 })
@@ -110,7 +128,7 @@ describe("timeouts", function()
     assert.is_table(err)
     assert.is_true(elapsed < 25, "took " .. elapsed .. " s")
 
-    assert.truthy(os.execute("kill -CONT " .. server.pid))
+    signal(server.pid, "CONT", false)
     frozen = false
     -- and the client recovers once the server answers again
     local ok
