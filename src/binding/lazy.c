@@ -184,6 +184,14 @@ void lasp_lazy_register(lua_State *L, int module_idx) {
                                   {"__pairs", lazy_pairs},       {"__eq", lazy_eq},
                                   {"__tostring", lazy_tostring}, {NULL, NULL}};
   module_idx = lasp_absindex(L, module_idx);
+  lua_pushcfunction(L, l_materialize);
+  lua_setfield(L, module_idx, "materialize");
+  /* Opened again in the same state (busted clears package.loaded): the documents made
+   * before must stay recognised, so the metatable is made once. */
+  lasp_push_lazy_mt(L);
+  bool exists = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (exists) return;
   lua_newtable(L);
   luaL_setfuncs(L, meta, 0);
   lua_pushvalue(L, -1);
@@ -194,6 +202,4 @@ void lasp_lazy_register(lua_State *L, int module_idx) {
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "__metatable");
   lasp_rawsetp(L, LUA_REGISTRYINDEX, &lazy_mt_key);
-  lua_pushcfunction(L, l_materialize);
-  lua_setfield(L, module_idx, "materialize");
 }
