@@ -29,6 +29,7 @@
 #include "project/workspaces.h"
 #include "server.h"
 #include "store/atomic_file.h"
+#include "store/store.h"
 #include "workspace.h"
 
 #define DEFAULT_HOST "127.0.0.1"
@@ -47,6 +48,7 @@ typedef struct {
   const char *tls_key;
   const char *tls_ca;
   const char *connections_file;
+  long sink_max_docs;
   const char *state_dir;
   bool dev;
   bool exit_with_parent;
@@ -113,6 +115,8 @@ static void usage(FILE *out) {
       ")\n"
       "  --oauth-token-ttl SECONDS\n"
       "                         lifetime of OAuth2 tokens (default 3600)\n"
+      "  --sink-max-docs N      documents kept per collection or topic a processor\n"
+      "                         writes; past it the oldest go (default 100000)\n"
       "  --exit-with-parent     stop when the parent process dies (Linux)\n"
       "  --verbose              log each connection and each command's name and outcome\n",
       out);
@@ -134,6 +138,7 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
     OPT_USERS_FILE,
     OPT_CONNECTIONS,
     OPT_STATE_DIR,
+    OPT_SINK_MAX_DOCS,
     OPT_DEV,
     OPT_EXIT_WITH_PARENT,
     OPT_VERBOSE,
@@ -158,6 +163,7 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
       {"users-file", required_argument, NULL, OPT_USERS_FILE},
       {"connections", required_argument, NULL, OPT_CONNECTIONS},
       {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+      {"sink-max-docs", required_argument, NULL, OPT_SINK_MAX_DOCS},
       {"dev", no_argument, NULL, OPT_DEV},
       {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
       {"verbose", no_argument, NULL, OPT_VERBOSE},
@@ -265,6 +271,16 @@ static bool parse_options(int argc, char **argv, options_t *o, int *exit_code) {
       case OPT_STATE_DIR:
         o->state_dir = optarg;
         break;
+      case OPT_SINK_MAX_DOCS: {
+        long n = strtol(optarg, &end, 10);
+        if (*optarg == '\0' || *end != '\0' || n < 1 || n > 1000000000L) {
+          fprintf(stderr, "aspd: --sink-max-docs expects 1..1000000000, got '%s'\n", optarg);
+          *exit_code = 2;
+          return false;
+        }
+        o->sink_max_docs = n;
+        break;
+      }
       case OPT_DEV:
         o->dev = true;
         break;
@@ -376,7 +392,14 @@ static bool bootstrap_dev(options_t *o, aspd_dev_tls_t *tls, dev_secrets_t *dev,
   return true;
 }
 
-static bool load_users(options_t *o, aspd_users_t *users, const char *users_path, char *err,
+/* The stored users, or the first time those of an earlier version's users.json. */
+static bool load_stored_users(aspd_users_t *users, aspd_store_t *store, const char *users_path,
+                              char *err, size_t err_len) {
+  return aspd_store_imported(store, "users") ? aspd_users_load_store(users, store, err, err_len)
+                                             : aspd_users_load(users, users_path, err, err_len);
+}
+
+static bool load_users(options_t *o, aspd_users_t *users, aspd_store_t *store, char *err,
                        size_t err_len) {
   for (size_t i = 0; i < o->user_spec_count; i++) {
     bool ok = aspd_users_add_spec(users, o->user_specs[i], err, err_len);
@@ -388,7 +411,8 @@ static bool load_users(options_t *o, aspd_users_t *users, const char *users_path
   for (size_t i = 0; i < o->users_file_count; i++) {
     if (!aspd_users_add_file(users, o->users_files[i], err, err_len)) return false;
   }
-  return aspd_users_save(users, users_path, err, err_len);
+  return aspd_users_save(users, store, err, err_len) &&
+         aspd_store_mark_imported(store, "users", err, err_len);
 }
 
 /* Adds one credential and wipes its secret from argv (out of /proc/PID/cmdline). */
@@ -452,10 +476,11 @@ int main(int argc, char **argv) {
   /* What clients dial: the loopback address of the family listened on. */
   const char *host = strchr(o.host, ':') ? "[::1]" : "127.0.0.1";
   char admin_root[128];
-  bool ok = users && aspd_make_dirs(o.state_dir, err, sizeof err) &&
-            aspd_users_load(users, users_path, err, sizeof err);
+  /* The store first: it takes the state directory's lock before anything is read. */
+  aspd_store_t *store = aspd_store_open(o.state_dir, err, sizeof err);
+  bool ok = users && store && load_stored_users(users, store, users_path, err, sizeof err);
   if (ok && o.dev) ok = bootstrap_dev(&o, &dev_tls, &dev, users, keys, err, sizeof err);
-  ok = ok && load_users(&o, users, users_path, err, sizeof err) &&
+  ok = ok && load_users(&o, users, store, err, sizeof err) &&
        load_api_keys(&o, keys, err, sizeof err);
   if (ok && aspd_users_count(users) == 0) {
     aspd_log("no users: every ASP command will be refused (add one with --user)");
@@ -466,7 +491,9 @@ int main(int argc, char **argv) {
        bind_admin_port(&o, &admin_fd, &admin_port, err, sizeof err);
   if (ok) {
     aspd_workspace_config_t config = {.state_dir = o.state_dir,
-                                      .connections_file = o.connections_file};
+                                      .connections_file = o.connections_file,
+                                      .store = store,
+                                      .sink_max_docs = (size_t)o.sink_max_docs};
     ok = (workspace = aspd_workspace_open(&config, err, sizeof err)) != NULL;
   }
   snprintf(admin_root, sizeof admin_root, "https://%s:%d", host, admin_port);
@@ -543,6 +570,7 @@ out:
   aspd_records_free(private_links);
   aspd_workspaces_close(workspaces);
   aspd_workspace_close(workspace);
+  aspd_store_close(store);
   SSL_CTX_free(ctx);
   aspd_api_keys_free(keys);
   aspd_users_free(users);

@@ -57,7 +57,8 @@ aspd_workspace_t *aspd_workspace_open(const aspd_workspace_config_t *config, cha
     aspd_workspace_close(ws);
     return NULL;
   }
-  ws->engine = aspd_engine_open(config->state_dir, ws->registry, err, err_len);
+  ws->engine = aspd_engine_open(config->state_dir, config->store, ws->registry,
+                                config->sink_max_docs, err, err_len);
   if (!ws->engine) {
     aspd_workspace_close(ws);
     return NULL;

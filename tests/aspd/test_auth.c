@@ -2,6 +2,7 @@
  * (same for a wrong password and an unknown user), the atlasAdmin role check,
  * unauthenticated clients, users files, and users persisted across a restart. */
 #include <mongoc/mongoc.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,16 +203,28 @@ static void test_roles_and_mechanisms(void) {
   code = asp_command_code(uri, message, sizeof message);
   CHECK(code == 13, "unauthenticated: code %u '%s'", code, message);
 
-  /* Persisted: salted keys only, and the users survive a restart without --user flags. */
+  /* Persisted in the store: salted keys only, and the users survive a restart
+   * without --user flags. */
   char path[1024];
-  snprintf(path, sizeof path, "%s/users.json", inst.state_dir);
-  FILE *f = fopen(path, "r");
+  snprintf(path, sizeof path, "%s/aspd.db", inst.state_dir);
   char text[16384] = "";
-  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-  text[n] = '\0';
-  if (f) fclose(f);
-  CHECK(strstr(text, "\"viewer\"") && strstr(text, "storedKey"), "users.json content");
-  CHECK(!strstr(text, "viewer-pw") && !strstr(text, inst.password), "users.json holds a password");
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK, "open the store");
+  if (sqlite3_prepare_v2(db, "SELECT doc FROM records WHERE kind = 'user' AND name = 'viewer'", -1,
+                         &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    bson_t doc;
+    if (bson_init_static(&doc, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))) {
+      char *json = bson_as_relaxed_extended_json(&doc, NULL);
+      snprintf(text, sizeof text, "%s", json);
+      bson_free(json);
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  CHECK(strstr(text, "\"viewer\"") && strstr(text, "storedKey"), "stored user: %s", text);
+  CHECK(!strstr(text, "viewer-pw") && !strstr(text, inst.password), "the store holds a password");
 
   char state_dir[512];
   snprintf(state_dir, sizeof state_dir, "%s", inst.state_dir);
@@ -228,11 +241,22 @@ static void test_roles_and_mechanisms(void) {
   CHECK(strcmp(again.password, inst.password) == 0, "dev password changed across restart");
   aspd_harness_stop(&again);
 
-  /* A corrupt users.json stops start-up instead of being replaced. */
-  aspd_harness_write_file(state_dir, "users.json", "{ this is not json", path, sizeof path);
+  /* A malformed stored user stops start-up instead of being replaced. */
+  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK, "open the store");
+  bson_t bad = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&bad, "user", "viewer");
+  CHECK(sqlite3_prepare_v2(db, "UPDATE records SET doc = ? WHERE kind = 'user' AND name = 'viewer'",
+                           -1, &st, NULL) == SQLITE_OK,
+        "prepare");
+  sqlite3_bind_blob(st, 1, bson_get_data(&bad), (int)bad.len, SQLITE_STATIC);
+  CHECK(sqlite3_step(st) == SQLITE_DONE, "update");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  bson_destroy(&bad);
   aspd_instance_t broken;
   bool started = aspd_harness_start(&broken, state_dir, NULL);
-  CHECK(!started, "aspd started with a corrupt users.json");
+  CHECK(!started, "aspd started with a malformed stored user");
   if (started) aspd_harness_stop(&broken);
 }
 

@@ -2,6 +2,7 @@
  * sink contents survive a restart; STARTED processors run again; a corrupt state
  * file stops start-up with a clear message and is left untouched. */
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -37,39 +38,40 @@ static char *read_text(const char *path) {
   return buf;
 }
 
-/* Number of documents persisted in collection solar.readings of cluster0. */
-static int persisted_docs(const char *state_dir) {
+/* The first column of the first row of sql on the state store, or -1. */
+static int64_t sql_int(const char *state_dir, const char *sql) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/sinks.json", state_dir);
-  char *text = read_text(path);
-  if (!text) return -1;
-  bson_error_t error;
-  bson_t *doc = bson_new_from_json((const uint8_t *)text, -1, &error);
-  free(text);
-  if (!doc) return -2;
-  int n = (int)wt_array_len(doc, "collections.0.docs");
-  char s[64];
-  CHECK(!strcmp(wt_str(doc, "collections.0.connection", s, sizeof s), "cluster0"));
-  CHECK(!strcmp(wt_str(doc, "collections.0.db", s, sizeof s), "solar"));
-  CHECK(!strcmp(wt_str(doc, "collections.0.coll", s, sizeof s), "readings"));
-  bson_iter_t it;
-  CHECK(bson_iter_init(&it, doc) &&
-        bson_iter_find_descendant(&it, "collections.0.docs.0._id", &it) &&
-        BSON_ITER_HOLDS_OID(&it));
-  CHECK(wt_array_len(doc, "topics.0.docs") == 3);
-  bson_destroy(doc);
+  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
+  sqlite3 *db;
+  int64_t n = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
   return n;
 }
 
-static ino_t sinks_inode(const char *state_dir) {
-  char path[1024];
-  struct stat st;
-  snprintf(path, sizeof path, "%s/sinks.json", state_dir);
-  return stat(path, &st) == 0 ? st.st_ino : 0;
+static int64_t coll_docs(const char *state_dir, const char *coll) {
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
+           " WHERE connection = 'cluster0' AND db = 'solar' AND name = '%s' AND is_topic = 0",
+           coll);
+  return sql_int(state_dir, sql);
 }
 
-/* SIGTERM while unlimited sources write to collections: aspd exits cleanly
- * (the harness checks) and what they had emitted by then is on disk. */
+/* Number of documents persisted in collection solar.readings of cluster0. */
+static int64_t persisted_docs(const char *state_dir) {
+  CHECK(sql_int(state_dir,
+                "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
+                " WHERE connection = 'kafka0' AND name = 'numbers' AND is_topic = 1") == 3);
+  return coll_docs(state_dir, "readings");
+}
+
 static void stop_at_full_rate(void) {
   char dir[512], cmd[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
@@ -100,17 +102,8 @@ static void stop_at_full_rate(void) {
   }
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
-  char path[1024];
-  snprintf(path, sizeof path, "%s/sinks.json", dir);
-  char *text = read_text(path);
-  bson_error_t error;
-  bson_t *doc = text ? bson_new_from_json((const uint8_t *)text, -1, &error) : NULL;
-  free(text);
-  CHECK(doc != NULL);
-  if (!doc) return;
-  CHECK(wt_array_len(doc, "collections.0.docs") >= emitted[0]);
-  CHECK(wt_array_len(doc, "collections.1.docs") >= emitted[1]);
-  bson_destroy(doc);
+  CHECK(coll_docs(dir, "full0") >= emitted[0]);
+  CHECK(coll_docs(dir, "full1") >= emitted[1]);
 }
 
 #define CREATORS 4
@@ -139,10 +132,10 @@ static void *creator(void *arg) {
   return NULL;
 }
 
-/* Commands from several clients at once: each one is in processors.json by the
- * time it is acknowledged (no later write replaced it with an older table). */
+/* Commands from several clients at once: each one is in the store by the
+ * time it is acknowledged. */
 static void acknowledged_on_disk(void) {
-  char dir[512], path[1024];
+  char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
   aspd_instance_t inst;
   wt_start(&inst, dir);
@@ -155,13 +148,8 @@ static void acknowledged_on_disk(void) {
     pthread_join(threads[i], NULL);
     CHECK(creator_failures[i] == 0);
   }
-  snprintf(path, sizeof path, "%s/processors.json", dir);
-  char *text = read_text(path);
-  bson_error_t error;
-  bson_t *doc = text ? bson_new_from_json((const uint8_t *)text, -1, &error) : NULL;
-  free(text);
-  CHECK(doc && wt_array_len(doc, "processors") == CREATORS * CREATES);
-  if (doc) bson_destroy(doc);
+  CHECK(sql_int(dir, "SELECT count(*) FROM records WHERE kind = 'processor'") ==
+        CREATORS * CREATES);
   aspd_harness_stop(&inst);
 }
 
@@ -255,7 +243,7 @@ int main(void) {
   FILE *f = fopen(path, "w");
   fputs("{\"connections\": []}", f);
   fclose(f);
-  ino_t sinks_before = sinks_inode(dir);
+  int64_t docs_before = coll_docs(dir, "readings");
   if (!aspd_harness_start(&inst, dir, no_args)) return 1;
   c = wt_client(&inst);
   CHECK(state_is(c, "running", "FAILED"));
@@ -264,8 +252,8 @@ int main(void) {
   bson_destroy(&reply);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
-  /* No sink changed in that run: sinks.json was not rewritten (every write renames a new file). */
-  CHECK(sinks_before != 0 && sinks_inode(dir) == sinks_before);
+  /* No sink changed in that run. */
+  CHECK(docs_before > 0 && coll_docs(dir, "readings") == docs_before);
   f = fopen(path, "w");
   fputs(saved, f);
   fclose(f);
@@ -281,29 +269,17 @@ int main(void) {
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
 
-  /* Corrupt state files stop start-up, and stay as they were. */
-  snprintf(path, sizeof path, "%s/processors.json", dir);
-  char *good = read_text(path);
-  f = fopen(path, "w");
-  fputs("{\"processors\": [ {\"name\": ", f);
-  fclose(f);
-  expect_refusal(dir, "processors.json is corrupt");
-  char *after_text = read_text(path);
-  CHECK(after_text && !strcmp(after_text, "{\"processors\": [ {\"name\": "));
-  free(after_text);
-  f = fopen(path, "w");
-  fputs("{\"processors\": [{\"name\": \"x\"}]}", f);
-  fclose(f);
-  expect_refusal(dir, "processors.json is corrupt");
-  f = fopen(path, "w");
-  fputs(good, f);
-  fclose(f);
-  free(good);
-  snprintf(path, sizeof path, "%s/sinks.json", dir);
-  f = fopen(path, "w");
-  fputs("not json", f);
-  fclose(f);
-  expect_refusal(dir, "sinks.json is corrupt");
+  /* A corrupt record in the store stops start-up, and stays as it was. */
+  char sql[1024];
+  snprintf(sql, sizeof sql, "%s/aspd.db", dir);
+  sqlite3 *db;
+  CHECK(sqlite3_open(sql, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "UPDATE records SET doc = x'00' WHERE name = 'created'", NULL, NULL,
+                     NULL) == SQLITE_OK);
+  sqlite3_close(db);
+  expect_refusal(dir, "the state store is corrupt (processor 'created'");
+  CHECK(sql_int(dir, "SELECT length(doc) FROM records WHERE name = 'created'") == 1);
+
   stop_at_full_rate();
   acknowledged_on_disk();
   return wt_finish("aspd.persistence");

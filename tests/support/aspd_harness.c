@@ -284,6 +284,14 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir,
   return true;
 }
 
+void aspd_harness_kill(aspd_instance_t *inst) {
+  if (inst->pid <= 0) return;
+  kill(inst->pid, SIGKILL);
+  waitpid(inst->pid, NULL, 0);
+  track_pid(inst->pid, false);
+  inst->pid = 0;
+}
+
 int aspd_harness_stop(aspd_instance_t *inst) {
   pid_t pid = inst->pid;
   int status = stop_process(inst);

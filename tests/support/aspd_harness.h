@@ -40,6 +40,9 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char 
  * the test process exit 1 at exit, even if the caller ignores the result. */
 int aspd_harness_stop(aspd_instance_t *inst);
 
+/* SIGKILL, as a crash would: a crash test's deliberate kill, not a failure. */
+void aspd_harness_kill(aspd_instance_t *inst);
+
 /* Writes text to a new file inside the instance's (or a temp) directory and returns its path
  * in path_out: used for --connections and --users files. */
 bool aspd_harness_write_file(const char *dir, const char *name, const char *text, char *path_out,

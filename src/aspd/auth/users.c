@@ -164,7 +164,10 @@ size_t aspd_users_count(const aspd_users_t *users) {
   return users->count;
 }
 
-/* ---- users.json: {"users": [{"user", "db", "roles", "credentials": {MECH: {...}}}]} ---- */
+/* ---- the store: one record per user; users.json of earlier versions:
+ * {"users": [{"user", "db", "roles", "credentials": {MECH: {...}}}]} ---- */
+
+#define USER_KIND "user"
 
 static void append_b64(bson_t *doc, const char *key, const uint8_t *data, size_t len) {
   char text[2 * ASPD_SCRAM_MAX_DIGEST + 8];
@@ -172,46 +175,49 @@ static void append_b64(bson_t *doc, const char *key, const uint8_t *data, size_t
   BSON_APPEND_UTF8(doc, key, text);
 }
 
-bool aspd_users_save(const aspd_users_t *users, const char *path, char *err, size_t err_len) {
-  bson_t root = BSON_INITIALIZER, list;
-  BSON_APPEND_ARRAY_BEGIN(&root, "users", &list);
-  for (size_t i = 0; i < users->count; i++) {
-    const user_t *u = &users->items[i];
-    char key[16];
-    const char *key_ptr;
-    bson_uint32_to_string((uint32_t)i, &key_ptr, key, sizeof key);
-    bson_t entry, roles, creds;
-    BSON_APPEND_DOCUMENT_BEGIN(&list, key_ptr, &entry);
-    BSON_APPEND_UTF8(&entry, "user", u->name);
-    BSON_APPEND_UTF8(&entry, "db", "admin");
-    BSON_APPEND_ARRAY_BEGIN(&entry, "roles", &roles);
-    for (size_t r = 0; r < u->role_count; r++) {
-      bson_uint32_to_string((uint32_t)r, &key_ptr, key, sizeof key);
-      BSON_APPEND_UTF8(&roles, key_ptr, u->roles[r]);
-    }
-    bson_append_array_end(&entry, &roles);
-    BSON_APPEND_DOCUMENT_BEGIN(&entry, "credentials", &creds);
-    for (size_t m = 0; m < 2; m++) {
-      aspd_scram_mech_t mech = all_mechs[m];
-      const aspd_scram_credential_t *c = &u->credentials[mech];
-      size_t dlen = aspd_scram_digest_len(mech);
-      bson_t cred;
-      BSON_APPEND_DOCUMENT_BEGIN(&creds, aspd_scram_mech_name(mech), &cred);
-      BSON_APPEND_INT32(&cred, "iterationCount", (int32_t)c->iterations);
-      append_b64(&cred, "salt", c->salt, c->salt_len);
-      append_b64(&cred, "storedKey", c->stored_key, dlen);
-      append_b64(&cred, "serverKey", c->server_key, dlen);
-      bson_append_document_end(&creds, &cred);
-    }
-    bson_append_document_end(&entry, &creds);
-    bson_append_document_end(&list, &entry);
+/* One user in the shape of mongod's system.users. */
+static void user_to_bson(const user_t *u, bson_t *entry) {
+  char key[16];
+  const char *key_ptr;
+  bson_t roles, creds;
+  BSON_APPEND_UTF8(entry, "user", u->name);
+  BSON_APPEND_UTF8(entry, "db", "admin");
+  BSON_APPEND_ARRAY_BEGIN(entry, "roles", &roles);
+  for (size_t r = 0; r < u->role_count; r++) {
+    bson_uint32_to_string((uint32_t)r, &key_ptr, key, sizeof key);
+    BSON_APPEND_UTF8(&roles, key_ptr, u->roles[r]);
   }
-  bson_append_array_end(&root, &list);
-  size_t len;
-  char *json = bson_as_relaxed_extended_json(&root, &len);
-  bson_destroy(&root);
-  bool ok = aspd_atomic_write(path, json, len, err, err_len);
-  bson_free(json);
+  bson_append_array_end(entry, &roles);
+  BSON_APPEND_DOCUMENT_BEGIN(entry, "credentials", &creds);
+  for (size_t m = 0; m < 2; m++) {
+    aspd_scram_mech_t mech = all_mechs[m];
+    const aspd_scram_credential_t *c = &u->credentials[mech];
+    size_t dlen = aspd_scram_digest_len(mech);
+    bson_t cred;
+    BSON_APPEND_DOCUMENT_BEGIN(&creds, aspd_scram_mech_name(mech), &cred);
+    BSON_APPEND_INT32(&cred, "iterationCount", (int32_t)c->iterations);
+    append_b64(&cred, "salt", c->salt, c->salt_len);
+    append_b64(&cred, "storedKey", c->stored_key, dlen);
+    append_b64(&cred, "serverKey", c->server_key, dlen);
+    bson_append_document_end(&creds, &cred);
+  }
+  bson_append_document_end(entry, &creds);
+}
+
+bool aspd_users_save(const aspd_users_t *users, aspd_store_t *store, char *err, size_t err_len) {
+  size_t n = users->count;
+  const char **names = calloc(n ? n : 1, sizeof *names);
+  bson_t **docs = calloc(n ? n : 1, sizeof *docs);
+  for (size_t i = 0; i < n; i++) {
+    names[i] = users->items[i].name;
+    docs[i] = bson_new();
+    user_to_bson(&users->items[i], docs[i]);
+  }
+  bool ok =
+      aspd_store_put_all(store, USER_KIND, names, (const bson_t *const *)docs, n, err, err_len);
+  for (size_t i = 0; i < n; i++) bson_destroy(docs[i]);
+  free(docs);
+  free(names);
   return ok;
 }
 
@@ -296,6 +302,20 @@ static bool load_user(aspd_users_t *users, const bson_t *entry, const char *path
   }
   put(users, &u);
   return true;
+}
+
+typedef struct {
+  aspd_users_t *users;
+} load_ctx_t;
+
+static bool load_record(void *ctx, const char *name, const bson_t *doc, char *err, size_t err_len) {
+  (void)name; /* the entry names its user */
+  return load_user(((load_ctx_t *)ctx)->users, doc, "the state store", err, err_len);
+}
+
+bool aspd_users_load_store(aspd_users_t *users, aspd_store_t *store, char *err, size_t err_len) {
+  load_ctx_t ctx = {users};
+  return aspd_store_each(store, USER_KIND, load_record, &ctx, err, err_len);
 }
 
 bool aspd_users_load(aspd_users_t *users, const char *path, char *err, size_t err_len) {

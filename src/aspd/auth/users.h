@@ -1,5 +1,5 @@
 /* The user table: names, roles and salted SCRAM keys for both mechanisms,
- * persisted as STATE_DIR/users.json. Filled at start-up, read-only afterwards,
+ * persisted in the state store (one record per user). Filled at start-up, read-only afterwards,
  * so connection threads read it without a lock. */
 #ifndef ASPD_USERS_H
 #define ASPD_USERS_H
@@ -9,6 +9,7 @@
 
 #include "auth/scram_credential.h"
 #include "server.h"
+#include "store/store.h"
 
 #define ASPD_ROLE_ATLAS_ADMIN "atlasAdmin"
 #define ASPD_USER_NAME_MAX 128
@@ -16,12 +17,15 @@
 aspd_users_t *aspd_users_new(void);
 void aspd_users_free(aspd_users_t *users);
 
-/* Loads a users.json written by aspd_users_save. A missing file is an empty
- * table; anything unreadable or malformed is an error. */
+/* Loads the users.json of earlier versions (imported once). A missing file is
+ * an empty table; anything unreadable or malformed is an error. */
 bool aspd_users_load(aspd_users_t *users, const char *path, char *err, size_t err_len);
 
-/* Writes the table atomically (salted keys only). */
-bool aspd_users_save(const aspd_users_t *users, const char *path, char *err, size_t err_len);
+/* Loads the users the store holds; a malformed entry is an error. */
+bool aspd_users_load_store(aspd_users_t *users, aspd_store_t *store, char *err, size_t err_len);
+
+/* Commits the table to the store in one transaction (salted keys only). */
+bool aspd_users_save(const aspd_users_t *users, aspd_store_t *store, char *err, size_t err_len);
 
 /* Adds a user or replaces one of the same name: hashes the password with fresh
  * salts and forgets it. */

@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "registry/connections.h"
+#include "store/store.h"
 
 typedef struct aspd_engine aspd_engine_t;
 
@@ -30,9 +31,13 @@ typedef struct {
   const char *tier;            /* NULL = keep */
 } aspd_modify_t;
 
-/* Loads processors and sink contents from state_dir, starts the engine thread and
- * resumes STARTED processors. The registry must outlive the engine. */
-aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *reg, char *err,
+/* Loads processors and sink contents from the store (the first time, from the
+ * JSON state files of earlier versions in state_dir), starts the engine thread
+ * and resumes STARTED processors. The store and the registry must outlive the
+ * engine. Each collection and topic keeps at most sink_max_docs documents (0:
+ * ASPD_MEMSTORE_RETAIN_DEFAULT). */
+aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,
+                                const aspd_registry_t *reg, size_t sink_max_docs, char *err,
                                 size_t err_len);
 /* Stops the thread, writes counters and sink contents, frees everything. */
 void aspd_engine_close(aspd_engine_t *engine);

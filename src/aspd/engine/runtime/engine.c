@@ -9,11 +9,15 @@
 #include "engine/runtime/engine_internal.h"
 #include "store/state_file.h"
 
+/* The JSON state files of earlier versions, imported once. */
 #define PROCESSORS_FILE "processors.json"
 #define SINKS_FILE "sinks.json"
-/* Counters and sink contents are written at most this often, and at close. */
-#define FLUSH_INTERVAL_MS 2000
-#define ENCODE_AHEAD_MS 200
+#define PROCESSOR_KIND "processor"
+/* Sink contents are handed to the flusher at most this often (and at close):
+ * the longest a document waits before its commit starts. */
+#define SINK_FLUSH_MS 50
+/* Counters are written at most this often, and at close. */
+#define COUNTERS_FLUSH_MS 2000
 #define IDLE_TICK_MS 10
 /* Longest the engine thread stays off the lock for waiting command threads. */
 #define YIELD_MAX_NS 2000000L
@@ -67,89 +71,58 @@ void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p) {
   }
 }
 
-/* The table is encoded under the lock and written without it, so commands
- * and the engine thread do not wait for its fsyncs. Snapshots are numbered
- * under the lock and written one at a time: an older one never replaces a
- * newer one, and a caller whose snapshot a newer written one overtook is
- * durable too (the newer one holds its change). */
-bool aspd_engine_save_processors_unlock(aspd_engine_t *e, aspd_error_t *err) {
-  bson_t doc = BSON_INITIALIZER, list;
-  BSON_APPEND_ARRAY_BEGIN(&doc, "processors", &list);
-  uint32_t n = 0;
+bool aspd_engine_save_processor(aspd_engine_t *e, const aspd_processor_t *p, const char *old_name,
+                                aspd_error_t *err) {
+  if (p->ephemeral) return true; /* interactive processors are never persisted */
+  bson_t doc = BSON_INITIALIZER;
+  aspd_processor_to_bson(p, &doc);
+  char msg[256];
+  bool ok = aspd_store_put(e->store, PROCESSOR_KIND, old_name, p->name, &doc, msg, sizeof msg);
+  bson_destroy(&doc);
+  if (!ok) aspd_error_set(err, ASPD_E_INTERNAL, "%s; nothing was changed", msg);
+  return ok;
+}
+
+bool aspd_engine_delete_processor(aspd_engine_t *e, const char *name, aspd_error_t *err) {
+  char msg[256];
+  bool ok = aspd_store_delete(e->store, PROCESSOR_KIND, name, msg, sizeof msg);
+  if (!ok) aspd_error_set(err, ASPD_E_INTERNAL, "%s; nothing was changed", msg);
+  return ok;
+}
+
+/* With the lock held: every persisted processor in one transaction (counters,
+ * checkpoints). */
+static bool save_all_processors(aspd_engine_t *e, char *msg, size_t msg_len) {
+  size_t n = 0;
+  for (aspd_processor_t *p = e->processors; p; p = p->next) n += !p->ephemeral;
+  const char **names = calloc(n ? n : 1, sizeof *names);
+  bson_t **docs = calloc(n ? n : 1, sizeof *docs);
+  size_t i = 0;
   for (aspd_processor_t *p = e->processors; p; p = p->next) {
     if (p->ephemeral) continue; /* interactive processors are never persisted */
-    char key[16];
-    const char *k;
-    bson_uint32_to_string(n++, &k, key, sizeof key);
-    bson_t item;
-    BSON_APPEND_DOCUMENT_BEGIN(&list, k, &item);
-    aspd_processor_to_bson(p, &item);
-    bson_append_document_end(&list, &item);
+    names[i] = p->name;
+    docs[i] = bson_new();
+    aspd_processor_to_bson(p, docs[i++]);
   }
-  bson_append_array_end(&doc, &list);
-  uint64_t seq = ++e->processors_seq;
-  e->processors_dirty = false;
-  pthread_mutex_unlock(&e->lock);
-  char msg[512];
-  bool ok = true;
-  pthread_mutex_lock(&e->save_lock);
-  if (seq > e->processors_saved_seq) {
-    ok = aspd_state_file_save(e->state_dir, PROCESSORS_FILE, &doc, msg, sizeof msg);
-    if (ok) e->processors_saved_seq = seq;
-  }
-  pthread_mutex_unlock(&e->save_lock);
-  bson_destroy(&doc);
-  if (ok) return true;
-  aspd_engine_lock(e);
-  e->processors_dirty = true; /* written again at the next flush */
-  pthread_mutex_unlock(&e->lock);
-  if (err) {
-    aspd_error_set(err, ASPD_E_INTERNAL, "could not persist processors: %s", msg);
-  } else {
-    fprintf(stderr, "aspd: could not persist processors: %s\n", msg);
-  }
-  return false;
+  bool ok = aspd_store_put_all(e->store, PROCESSOR_KIND, names, (const bson_t *const *)docs, n, msg,
+                               msg_len);
+  for (i = 0; i < n; i++) bson_destroy(docs[i]);
+  free(docs);
+  free(names);
+  return ok;
 }
 
-/* Sink contents can be large: only the datasets that changed are snapshotted
- * under the lock (document pointers, not copies), then encoded and written
- * without it. Only the engine thread (or close, after it) writes them, so no
- * document is appended or dropped meanwhile. */
-static void save_sinks(aspd_engine_t *e) {
-  aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, e->sinks_unsaved, true);
-  if (!snap) return;
-  pthread_mutex_unlock(&e->lock);
-  const struct iovec *pieces;
-  size_t count;
-  char msg[512] = "cannot encode the sink contents";
-  bool ok = aspd_memstore_encode(snap, &pieces, &count) &&
-            aspd_state_file_save_pieces(e->state_dir, SINKS_FILE, pieces, count, msg, sizeof msg);
-  if (!ok) fprintf(stderr, "aspd: could not persist sink contents: %s\n", msg);
-  aspd_memstore_snapshot_free(snap);
-  pthread_mutex_lock(&e->lock);
-  e->sinks_unsaved = !ok;
-}
-
-/* Between flushes the engine thread encodes the new sink documents ahead, so
- * that a flush (the one at shutdown too) has only the latest ones to encode. */
-static void encode_sinks_ahead(aspd_engine_t *e) {
-  aspd_memstore_snapshot_t *snap = aspd_memstore_snapshot(e->memstore, false, false);
-  e->last_encode_ms = aspd_now_ms();
-  if (!snap) return;
-  pthread_mutex_unlock(&e->lock);
-  aspd_memstore_encode(snap, NULL, NULL); /* a failure is reported by the flush */
-  aspd_memstore_snapshot_free(snap);
-  pthread_mutex_lock(&e->lock);
-}
-
-/* With the lock held; releases it while writing. */
-static void flush(aspd_engine_t *e) {
-  if (e->processors_dirty) {
-    aspd_engine_save_processors_unlock(e, NULL);
-    pthread_mutex_lock(&e->lock);
+/* With the lock held: counters every COUNTERS_FLUSH_MS, sink contents to the flusher. */
+static void flush(aspd_engine_t *e, bool counters) {
+  if (counters && e->processors_dirty) {
+    char msg[256];
+    if (save_all_processors(e, msg, sizeof msg)) {
+      e->processors_dirty = false;
+    } else {
+      fprintf(stderr, "aspd: %s (retried at the next flush)\n", msg);
+    }
   }
-  save_sinks(e);
-  e->last_flush_ms = aspd_now_ms();
+  aspd_flusher_offer(e);
 }
 
 static void *engine_thread(void *arg) {
@@ -160,10 +133,11 @@ static void *engine_thread(void *arg) {
     int64_t now = aspd_now_ms();
     bool busy = aspd_run_slice(e, now);
     aspd_taps_reap(e, now);
-    if (now - e->last_flush_ms >= FLUSH_INTERVAL_MS) {
-      flush(e);
-    } else if (now - e->last_encode_ms >= ENCODE_AHEAD_MS) {
-      encode_sinks_ahead(e);
+    if (now - e->last_flush_ms >= SINK_FLUSH_MS) {
+      bool counters = now - e->last_counters_ms >= COUNTERS_FLUSH_MS;
+      flush(e, counters);
+      e->last_flush_ms = now;
+      if (counters) e->last_counters_ms = now;
     }
     if (busy) {
       /* An unlimited source: run the next slice at once, after any waiting command. */
@@ -184,48 +158,77 @@ static void *engine_thread(void *arg) {
   return NULL;
 }
 
+/* Appends processors in order; a duplicate name is refused. */
+static bool add_processor(aspd_engine_t *e, aspd_processor_t ***tail, const bson_t *doc,
+                          const char *where, const char *key, char *err, size_t err_len) {
+  aspd_error_t perr = {0};
+  aspd_processor_t *p = aspd_processor_from_bson(doc, &perr);
+  if (p && aspd_processor_find(e, p->name)) {
+    aspd_error_set(&perr, ASPD_E_FAILED_TO_PARSE, "duplicate name '%s'", p->name);
+    aspd_processor_free(p);
+    p = NULL;
+  }
+  if (!p) {
+    snprintf(err, err_len,
+             "%s is corrupt (processor %s: %s); aspd will not replace it: repair or move it away",
+             where, key, perr.code ? perr.message : "not an object");
+    return false;
+  }
+  **tail = p;
+  *tail = &p->next;
+  return true;
+}
+
+typedef struct {
+  aspd_engine_t *e;
+  aspd_processor_t **tail;
+} load_ctx_t;
+
+static bool load_record(void *ctx, const char *name, const bson_t *doc, char *err, size_t err_len) {
+  load_ctx_t *l = ctx;
+  return add_processor(l->e, &l->tail, doc, "the state store", name, err, err_len);
+}
+
 static bool load_processors(aspd_engine_t *e, char *err, size_t err_len) {
+  load_ctx_t l = {e, &e->processors};
+  return aspd_store_each(e->store, PROCESSOR_KIND, load_record, &l, err, err_len);
+}
+
+/* processors.json of earlier versions. */
+static bool import_processors(aspd_engine_t *e, char *err, size_t err_len) {
   bson_t *doc = NULL;
   if (!aspd_state_file_load(e->state_dir, PROCESSORS_FILE, &doc, err, err_len)) return false;
   if (!doc) return true;
+  char where[4200];
+  snprintf(where, sizeof where, "state file %s/%s", e->state_dir, PROCESSORS_FILE);
   bson_iter_t it, list;
   bool ok = bson_iter_init_find(&it, doc, "processors") && BSON_ITER_HOLDS_ARRAY(&it);
+  if (!ok) {
+    snprintf(err, err_len,
+             "%s is corrupt (no 'processors' array); aspd will not replace it: repair or move "
+             "it away",
+             where);
+  }
   if (ok) bson_iter_recurse(&it, &list);
   aspd_processor_t **tail = &e->processors;
   while (ok && bson_iter_next(&list)) {
-    aspd_error_t perr = {0};
-    aspd_processor_t *p = NULL;
+    bson_t item = BSON_INITIALIZER;
     if (BSON_ITER_HOLDS_DOCUMENT(&list)) {
       const uint8_t *data;
       uint32_t len;
       bson_iter_document(&list, &len, &data);
-      bson_t item;
       bson_init_static(&item, data, len);
-      p = aspd_processor_from_bson(&item, &perr);
     }
-    if (!p) {
-      snprintf(err, err_len,
-               "state file %s/%s is corrupt (processor #%s: %s); aspd will not "
-               "replace it: repair or move it away",
-               e->state_dir, PROCESSORS_FILE, bson_iter_key(&list),
-               perr.code ? perr.message : "not an object");
-      bson_destroy(doc);
-      return false;
-    }
-    *tail = p;
-    tail = &p->next;
+    char key[32];
+    snprintf(key, sizeof key, "#%s", bson_iter_key(&list));
+    ok = add_processor(e, &tail, &item, where, key, err, err_len);
   }
   bson_destroy(doc);
-  if (!ok) {
-    snprintf(err, err_len,
-             "state file %s/%s is corrupt (no 'processors' array); aspd will not "
-             "replace it: repair or move it away",
-             e->state_dir, PROCESSORS_FILE);
-  }
   return ok;
 }
 
-static bool load_sinks(aspd_engine_t *e, char *err, size_t err_len) {
+/* sinks.json of earlier versions. */
+static bool import_sinks(aspd_engine_t *e, char *err, size_t err_len) {
   bson_t *doc = NULL;
   if (!aspd_state_file_load(e->state_dir, SINKS_FILE, &doc, err, err_len)) return false;
   if (!doc) return true;
@@ -239,6 +242,24 @@ static bool load_sinks(aspd_engine_t *e, char *err, size_t err_len) {
              e->state_dir, SINKS_FILE, lerr.message);
   }
   return ok;
+}
+
+/* The JSON state files are read once, written to the store in full, and left
+ * as they were (the store is used from then on). */
+static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
+  if (!import_processors(e, err, err_len) || !import_sinks(e, err, err_len)) return false;
+  pthread_mutex_lock(&e->lock);
+  bool ok = save_all_processors(e, err, err_len);
+  pthread_mutex_unlock(&e->lock);
+  aspd_memstore_changes_t *changes = ok ? aspd_memstore_changes(e->memstore) : NULL;
+  if (changes) {
+    size_t count;
+    const aspd_store_delta_t *deltas = aspd_memstore_deltas(changes, &count);
+    ok = aspd_store_write_datasets(e->store, deltas, count, err, err_len);
+    aspd_memstore_changes_done(changes, ok);
+  }
+  aspd_memstore_changes_free(changes);
+  return ok && aspd_store_mark_imported(e->store, "engine", err, err_len);
 }
 
 /* STARTED processors run again; one that cannot be planned any more fails
@@ -256,29 +277,37 @@ static void resume_processors(aspd_engine_t *e) {
       failed = true;
     }
   }
-  if (failed) {
-    pthread_mutex_lock(&e->lock);
-    aspd_engine_save_processors_unlock(e, NULL);
-  }
+  char msg[256];
+  if (failed && !save_all_processors(e, msg, sizeof msg)) fprintf(stderr, "aspd: %s\n", msg);
 }
 
-aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *reg, char *err,
+aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,
+                                const aspd_registry_t *reg, size_t sink_max_docs, char *err,
                                 size_t err_len) {
   aspd_engine_t *e = calloc(1, sizeof *e);
   pthread_mutex_init(&e->lock, NULL);
-  pthread_mutex_init(&e->save_lock, NULL);
   pthread_cond_init(&e->wake, NULL);
   e->state_dir = strdup(state_dir);
+  e->store = store;
   e->registry = reg;
-  e->memstore = aspd_memstore_new();
+  e->memstore = aspd_memstore_new(sink_max_docs ? sink_max_docs : ASPD_MEMSTORE_RETAIN_DEFAULT);
   const char *idle = getenv("ASPD_SAMPLE_IDLE_MS");
   e->sample_idle_ms = idle && atoll(idle) > 0 ? atoll(idle) : SAMPLE_IDLE_MS_DEFAULT;
-  if (!load_processors(e, err, err_len) || !load_sinks(e, err, err_len)) {
+  bool loaded =
+      aspd_store_imported(store, "engine")
+          ? load_processors(e, err, err_len) && aspd_memstore_load(e->memstore, store, err, err_len)
+          : import_json(e, err, err_len);
+  if (!loaded) {
     aspd_engine_close(e);
     return NULL;
   }
   resume_processors(e);
-  e->last_flush_ms = aspd_now_ms();
+  e->last_flush_ms = e->last_counters_ms = aspd_now_ms();
+  if (!aspd_flusher_start(e)) {
+    snprintf(err, err_len, "cannot start the flusher thread");
+    aspd_engine_close(e);
+    return NULL;
+  }
   if (pthread_create(&e->thread, NULL, engine_thread, e) != 0) {
     snprintf(err, err_len, "cannot start the engine thread");
     aspd_engine_close(e);
@@ -287,6 +316,7 @@ aspd_engine_t *aspd_engine_open(const char *state_dir, const aspd_registry_t *re
   /* Named so that tools (and bench/engine.c) can find its CPU time in /proc. */
   pthread_setname_np(e->thread, "aspd-engine");
   e->thread_running = true;
+  pthread_setname_np(e->thread, "aspd-engine"); /* for top -H and bench/store.c */
   return e;
 }
 
@@ -299,9 +329,10 @@ void aspd_engine_close(aspd_engine_t *e) {
     pthread_mutex_unlock(&e->lock);
     pthread_join(e->thread, NULL);
     pthread_mutex_lock(&e->lock);
-    flush(e);
+    flush(e, true);
     pthread_mutex_unlock(&e->lock);
   }
+  aspd_flusher_stop(e);
   while (e->processors) {
     aspd_processor_t *p = e->processors;
     e->processors = p->next;
@@ -311,6 +342,5 @@ void aspd_engine_close(aspd_engine_t *e) {
   free(e->state_dir);
   pthread_cond_destroy(&e->wake);
   pthread_mutex_destroy(&e->lock);
-  pthread_mutex_destroy(&e->save_lock);
   free(e);
 }

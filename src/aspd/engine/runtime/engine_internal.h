@@ -69,6 +69,16 @@ typedef struct aspd_processor {
   struct aspd_processor *next;
 } aspd_processor_t;
 
+/* flusher.c: commits sink contents off the engine thread. */
+typedef struct {
+  pthread_t thread;
+  bool running, stopping;
+  pthread_mutex_t lock; /* guards batch, stopping, failing */
+  pthread_cond_t wake, idle;
+  aspd_memstore_changes_t *batch; /* being committed; NULL when idle */
+  bool failing;                   /* the last commit failed (reported once) */
+} aspd_flusher_t;
+
 struct aspd_engine {
   pthread_mutex_t lock;
   /* Command threads waiting for the lock: the engine thread lets them in
@@ -84,13 +94,10 @@ struct aspd_engine {
   const aspd_registry_t *registry;
   aspd_memstore_t *memstore;
   aspd_processor_t *processors;
-  bool processors_dirty;   /* counters changed since the last write */
-  uint64_t processors_seq; /* snapshots of the processor table taken so far */
-  /* Guards processors_saved_seq: one processors.json write at a time, without `lock`. */
-  pthread_mutex_t save_lock;
-  uint64_t processors_saved_seq; /* the newest snapshot on disk */
-  bool sinks_unsaved; /* the last write of sink contents failed: write even if unchanged */
-  int64_t last_flush_ms, last_encode_ms;
+  aspd_store_t *store;
+  aspd_flusher_t flusher;
+  bool processors_dirty; /* counters changed since the last write */
+  int64_t last_flush_ms, last_counters_ms;
   int64_t sample_idle_ms;
 };
 
@@ -133,10 +140,20 @@ int64_t aspd_taps_buffered_bytes(const aspd_processor_t *p);
 /* Reaps idle cursors; ephemeral processors whose cursor is gone are dropped. */
 void aspd_taps_reap(aspd_engine_t *e, int64_t now_ms);
 
-/* engine.c: persistence of the processor table (before a command is acknowledged).
- * Called with the lock held; returns with it released, once the table as it
- * was at the call (or a newer one) is on disk. */
-bool aspd_engine_save_processors_unlock(aspd_engine_t *e, aspd_error_t *err);
+/* flusher.c */
+bool aspd_flusher_start(aspd_engine_t *e);
+/* Engine thread, with the lock held: hands what changed to the flusher when it is idle. */
+void aspd_flusher_offer(aspd_engine_t *e);
+/* After the engine thread ended, without the lock: commits the rest and stops. */
+void aspd_flusher_stop(aspd_engine_t *e);
+
+/* engine.c: a command's change to one processor, committed to the store with
+ * the lock held, before the change is applied in memory or acknowledged; with
+ * old_name the record is renamed. False (with err set) when the commit failed:
+ * the command then leaves everything as it was. */
+bool aspd_engine_save_processor(aspd_engine_t *e, const aspd_processor_t *p, const char *old_name,
+                                aspd_error_t *err);
+bool aspd_engine_delete_processor(aspd_engine_t *e, const char *name, aspd_error_t *err);
 void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p);
 
 #endif

@@ -41,11 +41,24 @@ static aspd_processor_t *locked_find(aspd_engine_t *e, const char *name, aspd_er
   return p;
 }
 
-/* Unlocks; a change is on disk before the command is acknowledged. */
-static bool finish(aspd_engine_t *e, bool ok, aspd_error_t *err) {
-  if (ok) return aspd_engine_save_processors_unlock(e, err);
+/* Unlocks. A command that changes a processor has committed the change to
+ * the store before it applied it, and before it is acknowledged. */
+static bool finish(aspd_engine_t *e, bool ok) {
   pthread_mutex_unlock(&e->lock);
-  return false;
+  return ok;
+}
+
+/* Commits p as it would be in `state`, leaving p as it is. */
+static bool save_in_state(aspd_engine_t *e, aspd_processor_t *p, aspd_state_t state,
+                          aspd_error_t *err) {
+  aspd_state_t was = p->state;
+  int64_t changed = p->last_state_change_ms;
+  p->state = state;
+  p->last_state_change_ms = aspd_now_ms();
+  bool ok = aspd_engine_save_processor(e, p, NULL, err);
+  p->state = was;
+  p->last_state_change_ms = changed;
+  return ok;
 }
 
 static bool validate_pipeline(aspd_engine_t *e, const bson_t *pipeline, const bson_t *options,
@@ -85,10 +98,14 @@ bool aspd_engine_create(aspd_engine_t *e, const char *name, const bson_t *pipeli
     return false;
   }
   aspd_processor_t *p = new_processor(name, pipeline, options);
+  if (!aspd_engine_save_processor(e, p, NULL, err)) {
+    aspd_processor_free(p);
+    return finish(e, false);
+  }
   aspd_processor_t **tail = &e->processors;
   while (*tail) tail = &(*tail)->next;
   *tail = p;
-  return finish(e, true, err);
+  return finish(e, true);
 }
 
 /* Replaces (or with value NULL removes) one top-level field of a document. */
@@ -118,36 +135,55 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
   aspd_processor_t *p = locked_find(e, name, err);
   if (!p) return false;
   if (p->state == ASPD_STATE_STARTED) {
-    return finish(e, wrong_state(err, p, "start", "CREATED, STOPPED or FAILED"), err);
+    return finish(e, wrong_state(err, p, "start", "CREATED, STOPPED or FAILED"));
   }
+  /* Applied to a copy of what is persisted first: the record as started. */
+  bson_t *options = bson_copy(p->options);
+  int32_t workers = p->workers;
+  int64_t offset = p->source_offset;
+  bool has_started = p->has_started;
+  char *error_msg = p->error_msg;
   if (opts->tier) set_option_utf8(&p->options, "tier", opts->tier);
   if (opts->workers > 0) p->workers = opts->workers;
   if (opts->clear_checkpoints || !p->has_started) p->source_offset = -1;
-  if (!aspd_run_begin(e, p, err)) return finish(e, false, err);
-  set_state(p, ASPD_STATE_STARTED);
   p->has_started = true;
-  free(p->error_msg);
   p->error_msg = NULL;
+  bool begun = aspd_run_begin(e, p, err);
+  if (!begun || !save_in_state(e, p, ASPD_STATE_STARTED, err)) {
+    if (begun) aspd_run_end(p);
+    bson_destroy(p->options);
+    p->options = options;
+    p->workers = workers;
+    p->source_offset = offset;
+    p->has_started = has_started;
+    p->error_msg = error_msg;
+    return finish(e, false);
+  }
+  bson_destroy(options);
+  free(error_msg);
+  set_state(p, ASPD_STATE_STARTED);
   pthread_cond_signal(&e->wake);
-  return finish(e, true, err);
+  return finish(e, true);
 }
 
 bool aspd_engine_stop(aspd_engine_t *e, const char *name, aspd_error_t *err) {
   aspd_processor_t *p = locked_find(e, name, err);
   if (!p) return false;
-  if (p->state != ASPD_STATE_STARTED) return finish(e, wrong_state(err, p, "stop", "STARTED"), err);
+  if (p->state != ASPD_STATE_STARTED) return finish(e, wrong_state(err, p, "stop", "STARTED"));
+  if (!save_in_state(e, p, ASPD_STATE_STOPPED, err)) return finish(e, false);
   aspd_run_end(p);
   set_state(p, ASPD_STATE_STOPPED);
-  return finish(e, true, err);
+  return finish(e, true);
 }
 
 bool aspd_engine_drop(aspd_engine_t *e, const char *name, aspd_error_t *err) {
   aspd_processor_t *p = locked_find(e, name, err);
   if (!p) return false;
+  if (!p->ephemeral && !aspd_engine_delete_processor(e, p->name, err)) return finish(e, false);
   aspd_run_end(p);
   aspd_engine_unlink(e, p);
   aspd_processor_free(p);
-  return finish(e, true, err);
+  return finish(e, true);
 }
 
 static bool same_first_stage(const bson_t *a, const bson_t *b) {
@@ -164,12 +200,11 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
                         aspd_error_t *err) {
   aspd_processor_t *p = locked_find(e, name, err);
   if (!p) return false;
-  if (p->state != ASPD_STATE_STOPPED)
-    return finish(e, wrong_state(err, p, "modify", "STOPPED"), err);
+  if (p->state != ASPD_STATE_STOPPED) return finish(e, wrong_state(err, p, "modify", "STOPPED"));
   if (m->new_name && strcmp(m->new_name, name) && aspd_processor_find(e, m->new_name)) {
     aspd_error_set(err, ASPD_E_COMMAND_FAILED, "stream processor name already exists: %s",
                    m->new_name);
-    return finish(e, false, err);
+    return finish(e, false);
   }
   bson_t *options = bson_copy(p->options);
   if (m->dlq) {
@@ -186,31 +221,36 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
                    "resumeFromCheckpoint must be false to modify a stream processor's $source "
                    "stage");
     bson_destroy(options);
-    return finish(e, false, err);
+    return finish(e, false);
   }
   if (!validate_pipeline(e, pipeline, options, err)) {
     bson_destroy(options);
-    return finish(e, false, err);
+    return finish(e, false);
   }
-  if (m->pipeline) {
-    bson_destroy(p->pipeline);
-    p->pipeline = bson_copy(m->pipeline);
-  }
-  bson_destroy(p->options);
+  /* The modified processor is committed first; on failure p is put back. */
+  aspd_processor_t was = *p;
+  if (m->pipeline) p->pipeline = bson_copy(m->pipeline);
   p->options = options;
-  if (m->new_name) {
-    free(p->name);
-    p->name = strdup(m->new_name);
-  }
+  if (m->new_name) p->name = strdup(m->new_name);
   if (!m->resume_from_checkpoint) {
     /* Starting over: only the summary counters are kept. */
     p->source_offset = -1;
-    free(p->operator_stats);
     p->operator_stats = NULL;
     p->operator_count = 0;
   }
   p->last_modified_ms = aspd_now_ms();
-  return finish(e, true, err);
+  if (!aspd_engine_save_processor(e, p, was.name, err)) {
+    if (p->pipeline != was.pipeline) bson_destroy(p->pipeline);
+    bson_destroy(p->options);
+    if (p->name != was.name) free(p->name);
+    *p = was;
+    return finish(e, false);
+  }
+  if (p->pipeline != was.pipeline) bson_destroy(was.pipeline);
+  bson_destroy(was.options);
+  if (p->name != was.name) free(was.name);
+  if (p->operator_stats != was.operator_stats) free(was.operator_stats);
+  return finish(e, true);
 }
 
 static void append_option(bson_t *out, const bson_t *options, const char *key, const char *as) {
@@ -300,6 +340,17 @@ static void append_operator_stats(aspd_engine_t *e, const aspd_processor_t *p, d
   aspd_plan_free(owned);
 }
 
+/* An aspd extension: documents the processor's sink collection or topic
+ * dropped past --sink-max-docs since start-up (whoever wrote them). */
+static void append_sink_dropped(aspd_engine_t *e, const aspd_processor_t *p, bson_t *stats) {
+  const aspd_plan_t *plan = p->plan;
+  if (!plan || (plan->sink != ASPD_SINK_COLLECTION && plan->sink != ASPD_SINK_TOPIC)) return;
+  const aspd_dataset_t *set = aspd_memstore_find(
+      e->memstore, plan->sink_connection, plan->sink == ASPD_SINK_COLLECTION ? plan->sink_db : NULL,
+      plan->sink_name);
+  BSON_APPEND_INT64(stats, "sinkDroppedMessageCount", set ? set->dropped : 0);
+}
+
 bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t scale,
                        bson_t *reply, aspd_error_t *err) {
   aspd_processor_t *p = locked_find(e, name, err);
@@ -319,6 +370,7 @@ bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t
   BSON_APPEND_INT64(&stats, "scaleFactor", scale);
   append_counters(&stats, &p->totals, (double)aspd_pipeline_state_bytes(&p->ops), s);
   BSON_APPEND_DOUBLE(&stats, "memoryTrackerBytes", (double)aspd_taps_buffered_bytes(p) / s);
+  append_sink_dropped(e, p, &stats);
   if (verbose) append_operator_stats(e, p, s, &stats);
   bson_append_document_end(reply, &stats);
   pthread_mutex_unlock(&e->lock);

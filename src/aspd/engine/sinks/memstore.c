@@ -6,43 +6,22 @@
 
 #include "engine/error.h"
 
-/* Documents per chunk of a dataset's encoding. Documents never change once
- * appended: each one is encoded once, when it is first persisted. */
-#define CHUNK_DOCS 1024
-
-/* The encodings of the documents at offsets [start, start + count), all in
- * one chunk of CHUNK_DOCS aligned offsets, separated by ", ". */
-struct aspd_dataset_chunk {
-  int64_t start;
-  size_t count;
-  char *json;
-  size_t len, cap;
-  size_t ends[CHUNK_DOCS]; /* where each document's encoding ends in json */
-};
-
 struct aspd_memstore {
   aspd_dataset_t **sets;
   size_t count, cap;
+  size_t retain;
 };
 
-/* A dataset to encode: its range at snapshot time and the documents its
- * encoding does not hold yet, [from, end). */
-typedef struct {
-  aspd_dataset_t *set;
-  int64_t first_offset, from, end;
-  const bson_t **docs;
-} pending_t;
-
-struct aspd_memstore_snapshot {
-  aspd_dataset_t **sets; /* every dataset, in store order */
+struct aspd_memstore_changes {
+  aspd_dataset_t **sets;
+  aspd_store_delta_t *deltas;
   size_t count;
-  pending_t *pending;
-  size_t pending_count;
-  struct iovec *pieces;
 };
 
-aspd_memstore_t *aspd_memstore_new(void) {
-  return calloc(1, sizeof(aspd_memstore_t));
+aspd_memstore_t *aspd_memstore_new(size_t retain) {
+  aspd_memstore_t *store = calloc(1, sizeof *store);
+  store->retain = retain;
+  return store;
 }
 
 static void free_set(aspd_dataset_t *set) {
@@ -51,9 +30,6 @@ static void free_set(aspd_dataset_t *set) {
   free(set->connection);
   free(set->db);
   free(set->name);
-  bson_free(set->head_json);
-  for (size_t i = 0; i < set->chunk_count; i++) free(set->chunks[i].json);
-  free(set->chunks);
   free(set);
 }
 
@@ -68,17 +44,24 @@ static bool same(const char *a, const char *b) {
   return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
-                                      const char *db, const char *name) {
+aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connection, const char *db,
+                                   const char *name) {
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *s = store->sets[i];
     if (!strcmp(s->connection, connection) && same(s->db, db) && !strcmp(s->name, name)) return s;
   }
+  return NULL;
+}
+
+aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
+                                      const char *db, const char *name) {
+  aspd_dataset_t *found = aspd_memstore_find(store, connection, db, name);
+  if (found) return found;
   aspd_dataset_t *s = calloc(1, sizeof *s);
+  s->retain = store->retain;
   s->connection = strdup(connection);
   s->db = db ? strdup(db) : NULL;
   s->name = strdup(name);
-  s->changed = true; /* a new empty topic is persisted too */
   if (store->count == store->cap) {
     store->cap = store->cap ? store->cap * 2 : 8;
     store->sets = realloc(store->sets, store->cap * sizeof *store->sets);
@@ -89,7 +72,7 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
 
 static void grow(aspd_dataset_t *set) {
   size_t cap = set->cap ? set->cap * 2 : 64;
-  if (cap > ASPD_MEMSTORE_RETAIN) cap = ASPD_MEMSTORE_RETAIN;
+  if (cap > set->retain) cap = set->retain;
   bson_t **docs = malloc(cap * sizeof *docs);
   for (size_t i = 0; i < set->count; i++) docs[i] = set->docs[(set->head + i) % set->cap];
   free(set->docs);
@@ -99,16 +82,16 @@ static void grow(aspd_dataset_t *set) {
 }
 
 void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc) {
-  if (set->count == set->cap && set->cap < ASPD_MEMSTORE_RETAIN) grow(set);
+  if (set->count == set->cap && set->cap < set->retain) grow(set);
   if (set->count == set->cap) { /* full at the retention limit: drop the oldest */
     bson_destroy(set->docs[set->head]);
     set->head = (set->head + 1) % set->cap;
     set->count--;
     set->first_offset++;
+    set->dropped++;
   }
   set->docs[(set->head + set->count) % set->cap] = bson_copy(doc);
   set->count++;
-  set->changed = true;
 }
 
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
@@ -129,178 +112,108 @@ int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
   return set->first_offset + (int64_t)set->count;
 }
 
-aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force,
-                                                 bool for_write) {
-  bool changed = force;
-  for (size_t i = 0; i < store->count && !changed; i++) changed = store->sets[i]->changed;
-  if (!changed) return NULL;
-  aspd_memstore_snapshot_t *snap = calloc(1, sizeof *snap);
-  snap->count = store->count;
-  snap->sets = malloc((store->count ? store->count : 1) * sizeof *snap->sets);
-  snap->pending = calloc(store->count ? store->count : 1, sizeof *snap->pending);
+static bool unqueued(const aspd_dataset_t *set) {
+  return !set->queued || set->queued_first != set->first_offset ||
+         set->queued_end != aspd_dataset_end_offset(set);
+}
+
+aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
+  size_t n = 0;
+  for (size_t i = 0; i < store->count; i++) n += unqueued(store->sets[i]);
+  if (n == 0) return NULL;
+  aspd_memstore_changes_t *c = calloc(1, sizeof *c);
+  c->sets = calloc(n, sizeof *c->sets);
+  c->deltas = calloc(n, sizeof *c->deltas);
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *set = store->sets[i];
-    snap->sets[i] = set;
-    if (!set->changed && set->encoded) continue;
-    pending_t *p = &snap->pending[snap->pending_count++];
-    p->set = set;
-    p->first_offset = set->first_offset;
-    p->end = aspd_dataset_end_offset(set);
-    /* Only the documents the encoding lacks (all of them when it does not line up). */
-    bool extends = set->encoded && set->enc_end >= set->first_offset;
-    p->from = extends ? set->enc_end : set->first_offset;
-    size_t n = (size_t)(p->end - p->from);
-    p->docs = malloc((n ? n : 1) * sizeof *p->docs);
-    for (size_t k = 0; k < n; k++) p->docs[k] = aspd_dataset_at(set, p->from + (int64_t)k);
-    if (for_write) set->changed = false;
+    if (!unqueued(set)) continue;
+    aspd_store_delta_t *d = &c->deltas[c->count];
+    c->sets[c->count++] = set;
+    d->connection = set->connection;
+    d->db = set->db;
+    d->name = set->name;
+    d->first_offset = set->first_offset;
+    d->end = aspd_dataset_end_offset(set);
+    /* Only the documents not handed over yet (all of them when that does not line up). */
+    d->from =
+        set->queued && set->queued_end >= set->first_offset ? set->queued_end : set->first_offset;
+    size_t k = (size_t)(d->end - d->from);
+    bson_t **docs = malloc((k ? k : 1) * sizeof *docs);
+    for (size_t j = 0; j < k; j++) docs[j] = bson_copy(aspd_dataset_at(set, d->from + (int64_t)j));
+    d->docs = (const bson_t *const *)docs;
+    set->queued = true;
+    set->queued_first = d->first_offset;
+    set->queued_end = d->end;
   }
-  return snap;
+  return c;
 }
 
-/* The fields before the documents: {connection, db, coll or topic, firstOffset, "docs": [ */
-static bool encode_head(const pending_t *p) {
-  aspd_dataset_t *set = p->set;
-  bson_t head = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&head, "connection", set->connection);
-  if (set->db) {
-    BSON_APPEND_UTF8(&head, "db", set->db);
-    BSON_APPEND_UTF8(&head, "coll", set->name);
-  } else {
-    BSON_APPEND_UTF8(&head, "topic", set->name);
-    BSON_APPEND_INT64(&head, "firstOffset", p->first_offset);
-  }
-  char *json = bson_as_canonical_extended_json(&head, NULL);
-  bson_destroy(&head);
-  char *brace = json ? strrchr(json, '}') : NULL;
-  if (!brace) {
-    bson_free(json);
-    return false;
-  }
-  *brace = '\0'; /* the object goes on with the documents */
-  bson_free(set->head_json);
-  set->head_json = bson_strdup_printf("%s, \"docs\" : [ ", json);
-  set->head_len = strlen(set->head_json);
-  bson_free(json);
-  return true;
+const aspd_store_delta_t *aspd_memstore_deltas(const aspd_memstore_changes_t *c, size_t *count) {
+  *count = c->count;
+  return c->deltas;
 }
 
-static void drop_chunks(aspd_dataset_t *set, size_t n) {
-  if (n == 0) return;
-  for (size_t i = 0; i < n; i++) free(set->chunks[i].json);
-  memmove(set->chunks, set->chunks + n, (set->chunk_count - n) * sizeof *set->chunks);
-  set->chunk_count -= n;
-}
-
-static bool append_doc(aspd_dataset_t *set, int64_t offset, const bson_t *doc) {
-  struct aspd_dataset_chunk *c = set->chunk_count ? &set->chunks[set->chunk_count - 1] : NULL;
-  if (!c || c->start / CHUNK_DOCS != offset / CHUNK_DOCS) {
-    if (set->chunk_count == set->chunk_cap) {
-      set->chunk_cap = set->chunk_cap ? set->chunk_cap * 2 : 4;
-      set->chunks = realloc(set->chunks, set->chunk_cap * sizeof *set->chunks);
+void aspd_memstore_changes_done(aspd_memstore_changes_t *c, bool committed) {
+  for (size_t i = 0; i < c->count; i++) {
+    aspd_dataset_t *set = c->sets[i];
+    if (committed) {
+      set->saved = true;
+      set->saved_first = c->deltas[i].first_offset;
+      set->saved_end = c->deltas[i].end;
+    } else {
+      set->queued = set->saved;
+      set->queued_first = set->saved_first;
+      set->queued_end = set->saved_end;
     }
-    c = &set->chunks[set->chunk_count++];
-    c->start = offset;
-    c->count = 0;
-    c->len = 0;
-    c->cap = 64 * 1024;
-    c->json = malloc(c->cap);
   }
-  size_t len;
-  char *json = bson_as_canonical_extended_json(doc, &len);
-  if (!json) return false;
-  if (c->len + len + 2 > c->cap) {
-    while (c->len + len + 2 > c->cap) c->cap *= 2;
-    c->json = realloc(c->json, c->cap);
-  }
-  if (c->count > 0) {
-    memcpy(c->json + c->len, ", ", 2);
-    c->len += 2;
-  }
-  memcpy(c->json + c->len, json, len);
-  c->len += len;
-  c->ends[c->count++] = c->len;
-  bson_free(json);
-  return true;
 }
 
-/* Brings the dataset's encoding to its snapshot range: drops the chunks that
- * fell out of it and encodes the new documents. */
-static bool encode_set(const pending_t *p) {
-  aspd_dataset_t *set = p->set;
-  if (!set->encoded || set->enc_end != p->from) drop_chunks(set, set->chunk_count);
-  size_t gone = 0;
-  while (gone < set->chunk_count &&
-         set->chunks[gone].start + (int64_t)set->chunks[gone].count <= p->first_offset) {
-    gone++;
-  }
-  drop_chunks(set, gone);
-  set->encoded = false;
-  bool ok = encode_head(p);
-  for (int64_t o = p->from; ok && o < p->end; o++) ok = append_doc(set, o, p->docs[o - p->from]);
-  if (!ok) {
-    drop_chunks(set, set->chunk_count);
-    return false;
-  }
-  set->enc_first = p->first_offset;
-  set->enc_end = p->end;
-  set->encoded = true;
-  return true;
-}
-
-static struct iovec text(const char *s) {
-  return (struct iovec){.iov_base = (void *)(uintptr_t)s, .iov_len = strlen(s)};
-}
-
-/* Appends the encodings of the collections (or topics) to pieces, comma-separated. */
-static size_t add_list(const aspd_memstore_snapshot_t *snap, bool topics, struct iovec *pieces,
-                       size_t n) {
-  bool first = true;
-  for (size_t i = 0; i < snap->count; i++) {
-    const aspd_dataset_t *set = snap->sets[i];
-    if ((set->db == NULL) != topics) continue;
-    if (!first) pieces[n++] = text(", ");
-    pieces[n++] = (struct iovec){.iov_base = set->head_json, .iov_len = set->head_len};
-    for (size_t k = 0; k < set->chunk_count; k++) {
-      const struct aspd_dataset_chunk *c = &set->chunks[k];
-      /* The first chunk may begin before the dataset does now. */
-      size_t skip = set->enc_first > c->start ? (size_t)(set->enc_first - c->start) : 0;
-      size_t begin = skip ? c->ends[skip - 1] + 2 : 0;
-      if (k > 0) pieces[n++] = text(", ");
-      pieces[n++] = (struct iovec){.iov_base = c->json + begin, .iov_len = c->len - begin};
+void aspd_memstore_changes_free(aspd_memstore_changes_t *c) {
+  if (!c) return;
+  for (size_t i = 0; i < c->count; i++) {
+    const aspd_store_delta_t *d = &c->deltas[i];
+    for (int64_t o = d->from; o < d->end; o++) {
+      bson_destroy((bson_t *)(uintptr_t)d->docs[o - d->from]);
     }
-    pieces[n++] = text(" ] }");
-    first = false;
+    free((void *)(uintptr_t)d->docs);
   }
-  return n;
+  free(c->deltas);
+  free(c->sets);
+  free(c);
 }
 
-bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **pieces,
-                          size_t *count) {
-  bool ok = true;
-  for (size_t i = 0; i < snap->pending_count && ok; i++) ok = encode_set(&snap->pending[i]);
-  if (!ok || !pieces) return ok;
-  /* Per dataset: a separator, its head, its chunks with separators, its end; four around. */
-  size_t max = 4;
-  for (size_t i = 0; i < snap->count; i++) max += 3 + 2 * snap->sets[i]->chunk_count;
-  snap->pieces = malloc(max * sizeof *snap->pieces);
-  size_t n = 0;
-  snap->pieces[n++] = text("{\"collections\": [");
-  n = add_list(snap, false, snap->pieces, n);
-  snap->pieces[n++] = text("], \"topics\": [");
-  n = add_list(snap, true, snap->pieces, n);
-  snap->pieces[n++] = text("]}");
-  *pieces = snap->pieces;
-  *count = n;
+typedef struct {
+  aspd_memstore_t *store;
+  aspd_dataset_t *set;
+} loader_t;
+
+static bool load_dataset(void *ctx, const char *connection, const char *db, const char *name,
+                         int64_t first_offset) {
+  loader_t *l = ctx;
+  l->set = aspd_memstore_dataset(l->store, connection, db, name);
+  l->set->first_offset = first_offset;
   return true;
 }
 
-void aspd_memstore_snapshot_free(aspd_memstore_snapshot_t *snap) {
-  if (!snap) return;
-  for (size_t i = 0; i < snap->pending_count; i++) free((void *)snap->pending[i].docs);
-  free(snap->pending);
-  free(snap->sets);
-  free(snap->pieces);
-  free(snap);
+static bool load_doc(void *ctx, int64_t offset, const bson_t *doc) {
+  loader_t *l = ctx;
+  /* Offsets are contiguous; a gap only where the store dropped the oldest. */
+  if (l->set->count == 0) l->set->first_offset = offset;
+  aspd_dataset_append(l->set, doc);
+  return true;
+}
+
+bool aspd_memstore_load(aspd_memstore_t *store, aspd_store_t *db, char *err, size_t err_len) {
+  loader_t l = {store, NULL};
+  aspd_store_dataset_visitor_t v = {load_dataset, load_doc};
+  if (!aspd_store_each_dataset(db, &v, &l, err, err_len)) return false;
+  for (size_t i = 0; i < store->count; i++) {
+    aspd_dataset_t *set = store->sets[i];
+    set->saved = set->queued = true;
+    set->saved_first = set->queued_first = set->first_offset;
+    set->saved_end = set->queued_end = aspd_dataset_end_offset(set);
+  }
+  return true;
 }
 
 static bool load_list(aspd_memstore_t *store, const bson_t *in, const char *key, bool topics,
@@ -352,7 +265,5 @@ corrupt:
 bool aspd_memstore_from_bson(aspd_memstore_t *store, const bson_t *in, aspd_error_t *err) {
   bool ok =
       load_list(store, in, "collections", false, err) && load_list(store, in, "topics", true, err);
-  /* The file holds them already: rewritten (and encoded) only once something changes. */
-  for (size_t i = 0; i < store->count; i++) store->sets[i]->changed = false;
   return ok;
 }

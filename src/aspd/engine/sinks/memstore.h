@@ -1,6 +1,7 @@
-/* In-memory sink contents: collections of Cluster connections and topics of
- * Kafka connections. Each keeps at most ASPD_MEMSTORE_RETAIN documents
- * (the oldest go first) so an unlimited-rate processor cannot exhaust memory.
+/* Sink contents: collections of Cluster connections and topics of Kafka
+ * connections, held in memory and committed to the state store. Each keeps at
+ * most `retain` documents (aspd --sink-max-docs): past it the oldest go, and
+ * are counted, so an unlimited-rate processor cannot exhaust memory or disk.
  * Not thread-safe: the engine lock guards it. */
 #ifndef ASPD_MEMSTORE_H
 #define ASPD_MEMSTORE_H
@@ -8,11 +9,12 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/uio.h>
 
 #include "engine/error.h"
+#include "store/store.h"
 
-#define ASPD_MEMSTORE_RETAIN 100000
+/* Documents kept per collection or topic unless --sink-max-docs says otherwise. */
+#define ASPD_MEMSTORE_RETAIN_DEFAULT 100000
 
 typedef struct aspd_memstore aspd_memstore_t;
 
@@ -21,23 +23,24 @@ typedef struct {
   char *connection, *db, *name;
   bson_t **docs;
   size_t head, count, cap;
+  size_t retain;        /* most documents kept */
   int64_t first_offset; /* offset of docs[head]: topics are read by offset */
-  bool changed;         /* since its last snapshot */
-  /* Its encoding for the state file (engine thread only): the fields before
-   * the documents, and the documents [enc_first, enc_end) by chunks of
-   * offsets, each document encoded once. */
-  bool encoded;
-  int64_t enc_first, enc_end;
-  char *head_json;
-  size_t head_len;
-  struct aspd_dataset_chunk *chunks;
-  size_t chunk_count, chunk_cap;
+  int64_t dropped;      /* documents dropped past `retain` since start-up */
+  /* What the store holds, [saved_first, saved_end), and what was last handed
+   * to it, [queued_first, queued_end); saved/queued false until the first time. */
+  bool saved, queued;
+  int64_t saved_first, saved_end, queued_first, queued_end;
 } aspd_dataset_t;
 
-typedef struct aspd_memstore_snapshot aspd_memstore_snapshot_t;
+/* The unsaved changes of every dataset, taken under the engine lock. */
+typedef struct aspd_memstore_changes aspd_memstore_changes_t;
 
-aspd_memstore_t *aspd_memstore_new(void);
+aspd_memstore_t *aspd_memstore_new(size_t retain);
 void aspd_memstore_free(aspd_memstore_t *store);
+
+/* Finds the dataset, or NULL. */
+aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connection, const char *db,
+                                   const char *name);
 
 /* Finds or creates the dataset. */
 aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
@@ -53,22 +56,19 @@ int64_t aspd_dataset_end_offset(const aspd_dataset_t *set);
 void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc);
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
- * one. Under the lock: the datasets that changed (since the last snapshot
- * for_write), with pointers to the documents their encoding lacks, not copies;
- * NULL when none changed and !force. The pointers stay valid until documents
- * are next appended, so the thread that appends (the engine thread) encodes
- * the snapshot first. */
-aspd_memstore_snapshot_t *aspd_memstore_snapshot(aspd_memstore_t *store, bool force,
-                                                 bool for_write);
-/* Without the lock: brings the snapshot's datasets' encodings up to date and,
- * when pieces is not NULL, sets *pieces to the whole state file, every dataset
- * as of the snapshot, {collections:[{connection, db, coll, docs}],
- * topics:[{connection, topic, firstOffset, docs}]}. The pieces belong to the
- * snapshot. False when a document could not be encoded. */
-bool aspd_memstore_encode(aspd_memstore_snapshot_t *snap, const struct iovec **pieces,
-                          size_t *count);
-void aspd_memstore_snapshot_free(aspd_memstore_snapshot_t *snap);
+ * one. Under the lock: what was not handed to the store yet, as deltas with
+ * copies of the new documents (so the ring may drop them meanwhile); NULL
+ * when nothing changed. Then, without the lock, the deltas are committed, and
+ * under the lock again changes_done records the outcome: on failure the next
+ * changes start again from what the store holds. One batch at a time. */
+aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store);
+const aspd_store_delta_t *aspd_memstore_deltas(const aspd_memstore_changes_t *c, size_t *count);
+void aspd_memstore_changes_done(aspd_memstore_changes_t *c, bool committed);
+void aspd_memstore_changes_free(aspd_memstore_changes_t *c);
 
+/* Loads what the store holds. */
+bool aspd_memstore_load(aspd_memstore_t *store, aspd_store_t *db, char *err, size_t err_len);
+/* Loads a sinks.json of earlier versions (imported once). */
 bool aspd_memstore_from_bson(aspd_memstore_t *store, const bson_t *in, aspd_error_t *err);
 
 #endif
