@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands/asp_commands.h"
+#include "commands/cursors.h"
 #include "commands/reply.h"
 #include "registry/registry_store.h"
 
@@ -37,6 +38,13 @@ static const struct {
     {"processStreamProcessor", aspd_cmd_process},
     {"startSampleStreamProcessor", aspd_cmd_sample_start},
     {"getMoreSampleStreamProcessor", aspd_cmd_sample_more},
+    {"find", aspd_cmd_find},
+    {"getMore", aspd_cmd_get_more},
+    {"killCursors", aspd_cmd_kill_cursors},
+    {"count", aspd_cmd_count},
+    {"insert", aspd_cmd_insert},
+    {"listCollections", aspd_cmd_list_collections},
+    {"listDatabases", aspd_cmd_list_databases},
 };
 
 static bool load_registry(aspd_registry_t *reg, const aspd_workspace_config_t *config, char *err,
@@ -64,12 +72,14 @@ aspd_workspace_t *aspd_workspace_open(const aspd_workspace_config_t *config, cha
     return NULL;
   }
   ws->ctx.engine = ws->engine;
+  ws->ctx.cursors = aspd_cursors_new();
   ws->ctx.registry = ws->registry;
   return ws;
 }
 
 void aspd_workspace_close(aspd_workspace_t *ws) {
   if (!ws) return;
+  aspd_cursors_free(ws->ctx.cursors);
   aspd_engine_close(ws->engine);
   aspd_registry_free(ws->registry);
   pthread_mutex_destroy(&ws->change_lock);

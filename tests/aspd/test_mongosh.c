@@ -1,6 +1,7 @@
 /* mongosh's `sp` helper against aspd, as ASP users type it: connect with the
  * printed URI, ping, connections, defaults, a processor's whole life, sampling
- * with a limit, and an ephemeral sp.process over inline documents.
+ * with a limit, an ephemeral sp.process over inline documents, and inserting
+ * into and finding in a collection of a Cluster connection.
  * Skipped (77) when scripts/setup.sh could not install mongosh. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,23 @@ static const char *const script =
     "check(r.length === 0, 'listStreamProcessors after drop', r);\n"
     "sp.process([{$source: {documents: [{inline: 1}, {inline: 2}, {inline: 3}]}}]);\n"
     "print('PASS process');\n"
+    "const shop = db.getSiblingDB('shop');\n"
+    "r = shop.items.insertMany([{_id: 1, a: 1}, {_id: 2, a: 2}, {_id: 3, a: 3}]);\n"
+    "check(r.acknowledged && Object.keys(r.insertedIds).length === 3, 'insertMany', r);\n"
+    "r = shop.items.insertOne({a: 4});\n"
+    "check(r.acknowledged && r.insertedId, 'insertOne', r);\n"
+    "r = shop.items.find({a: {$gte: 2}}).toArray();\n"
+    "check(r.length === 3 && r[0].a === 2, 'find', r);\n"
+    "r = shop.items.find().batchSize(1).toArray();\n"
+    "check(r.length === 4, 'find in batches', r);\n"
+    "r = shop.getCollectionNames();\n"
+    "check(r.includes('items'), 'getCollectionNames', r);\n"
     "print('MONGOSH-ALL-OK');\n";
+
+/* A Cluster connection, so that collections can be created. */
+static const char *const CONNECTIONS =
+    "[{\"name\": \"cluster0\", \"type\": \"Cluster\", \"clusterName\": \"Cluster0\","
+    "  \"dbRoleToExecute\": {\"role\": \"atlasAdmin\", \"type\": \"BUILT_IN\"}}]";
 
 static const char *const expected[] = {"PASS ping",
                                        "PASS listConnections",
@@ -73,6 +90,10 @@ static const char *const expected[] = {"PASS ping",
                                        "PASS listStreamProcessors after drop",
                                        "inline: 3",
                                        "PASS process",
+                                       "PASS insertMany",
+                                       "PASS find",
+                                       "PASS find in batches",
+                                       "PASS getCollectionNames",
                                        "MONGOSH-ALL-OK"};
 
 /* Runs a shell command, returns its exit status and its output (malloc'd). */
@@ -99,13 +120,15 @@ int main(void) {
     printf("mongosh: %s not installed (scripts/setup.sh installs it); skipped\n", mongosh);
     return 77;
   }
-  aspd_instance_t inst;
-  if (!aspd_harness_start(&inst, NULL, NULL)) return 1;
-  char dir[512], script_path[1024];
+  char dir[512], script_path[1024], conns[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "sp.js", script, script_path, sizeof script_path)) {
+      !aspd_harness_write_file(dir, "sp.js", script, script_path, sizeof script_path) ||
+      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, conns, sizeof conns)) {
     return 1;
   }
+  const char *args[] = {"--connections", conns, NULL};
+  aspd_instance_t inst;
+  if (!aspd_harness_start(&inst, NULL, args)) return 1;
   int failures = 0;
   char command[4096];
   /* HOME: mongosh keeps history and logs there; keep them out of the user's. */

@@ -1,16 +1,18 @@
-/* Handlers of the 13 ASP commands. Each parses and validates its command
- * document, calls the registry or the engine, and fills the reply. */
+/* Handlers of the ASP commands and of the ordinary MongoDB commands on collections. Each parses and
+ * validates its command document, calls the registry or the engine, and fills the reply. */
 #ifndef ASPD_ASP_COMMANDS_H
 #define ASPD_ASP_COMMANDS_H
 
 #include <bson/bson.h>
 
+#include "commands/cursors.h"
 #include "engine/engine.h"
 #include "registry/connections.h"
 
 typedef struct {
   aspd_engine_t *engine;
   const aspd_registry_t *registry;
+  aspd_cursors_t *cursors; /* of find */
 } aspd_command_ctx_t;
 
 typedef void (*aspd_command_fn)(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
@@ -33,6 +35,15 @@ void aspd_cmd_sample_more(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *re
 /* workspace_commands.c */
 void aspd_cmd_list_connections(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_workspace_defaults(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+
+/* crud_commands.c: the ordinary MongoDB commands on Cluster connections' collections */
+void aspd_cmd_find(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_get_more(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_kill_cursors(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_count(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_insert(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_list_collections(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_list_databases(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 
 /* Turns an engine error into the ok:0 reply. */
 void aspd_reply_from_error(bson_t *reply, const aspd_error_t *err);

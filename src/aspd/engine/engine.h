@@ -80,4 +80,26 @@ typedef bool (*aspd_registry_edit_fn)(void *arg, aspd_error_t *err);
 bool aspd_engine_edit_registry(aspd_engine_t *e, const char *connection, aspd_registry_edit_fn edit,
                                void *arg, aspd_error_t *err);
 
+/* ---- collections (collections.c): the ordinary MongoDB commands ---- */
+
+typedef struct {
+  bson_t **docs;
+  size_t count;
+} aspd_docs_t;
+
+/* Copies of the documents of db.coll (in every Cluster connection) that match
+ * filter (NULL: all), in the order they were written, after skip, at most
+ * limit (0: no limit). */
+bool aspd_engine_find(aspd_engine_t *e, const char *db, const char *coll, const bson_t *filter,
+                      int64_t skip, int64_t limit, aspd_docs_t *out, aspd_error_t *err);
+void aspd_docs_free(aspd_docs_t *docs);
+
+/* Appends copies of docs to db.coll (created in `connection` when no Cluster
+ * connection has it yet); returns once the store committed them. */
+bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db, const char *coll,
+                        const bson_t *const *docs, size_t count, aspd_error_t *err);
+
+/* Appends the names (strings) to the open array: databases (db NULL) or db's collections. */
+void aspd_engine_list_names(aspd_engine_t *e, const char *db, bson_t *names);
+
 #endif

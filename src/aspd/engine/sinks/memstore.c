@@ -44,6 +44,14 @@ static bool same(const char *a, const char *b) {
   return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+size_t aspd_memstore_size(const aspd_memstore_t *store) {
+  return store->count;
+}
+
+aspd_dataset_t *aspd_memstore_get(aspd_memstore_t *store, size_t i) {
+  return store->sets[i];
+}
+
 aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connection, const char *db,
                                    const char *name) {
   for (size_t i = 0; i < store->count; i++) {

@@ -38,6 +38,10 @@ typedef struct aspd_memstore_changes aspd_memstore_changes_t;
 aspd_memstore_t *aspd_memstore_new(size_t retain);
 void aspd_memstore_free(aspd_memstore_t *store);
 
+/* Every dataset, by index. */
+size_t aspd_memstore_size(const aspd_memstore_t *store);
+aspd_dataset_t *aspd_memstore_get(aspd_memstore_t *store, size_t i);
+
 /* Finds the dataset, or NULL. */
 aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connection, const char *db,
                                    const char *name);
