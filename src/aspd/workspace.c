@@ -13,6 +13,7 @@
 
 struct aspd_workspace {
   char *state_dir;
+  aspd_store_t *own_store; /* opened here when the config gave none */
   aspd_registry_t *registry;
   aspd_engine_t *engine;
   aspd_command_ctx_t ctx;
@@ -65,8 +66,14 @@ aspd_workspace_t *aspd_workspace_open(const aspd_workspace_config_t *config, cha
     aspd_workspace_close(ws);
     return NULL;
   }
-  ws->engine = aspd_engine_open(config->state_dir, config->store, ws->registry,
-                                config->sink_max_docs, err, err_len);
+  aspd_store_t *store = config->store;
+  if (!store) store = ws->own_store = aspd_store_open(config->state_dir, err, err_len);
+  if (!store) {
+    aspd_workspace_close(ws);
+    return NULL;
+  }
+  ws->engine =
+      aspd_engine_open(config->state_dir, store, ws->registry, config->sink_max_docs, err, err_len);
   if (!ws->engine) {
     aspd_workspace_close(ws);
     return NULL;
@@ -81,6 +88,7 @@ void aspd_workspace_close(aspd_workspace_t *ws) {
   if (!ws) return;
   aspd_cursors_free(ws->ctx.cursors);
   aspd_engine_close(ws->engine);
+  aspd_store_close(ws->own_store);
   aspd_registry_free(ws->registry);
   pthread_mutex_destroy(&ws->change_lock);
   free(ws->state_dir);

@@ -14,7 +14,8 @@
 
 typedef struct {
   const char *state_dir;        /* required; created by main.c before opening */
-  aspd_store_t *store;          /* required; the state directory's store, outlives the workspace */
+  aspd_store_t *store;          /* the state directory's store (outlives the workspace); NULL: the
+                                   workspace opens (and locks) one of its own in state_dir */
   size_t sink_max_docs;         /* documents kept per collection or topic; 0: the default */
   const char *connections_file; /* optional JSON file in the Admin API connection shape */
 } aspd_workspace_config_t;
