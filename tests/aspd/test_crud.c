@@ -86,11 +86,13 @@ int main(void) {
   bson_destroy(all);
   bson_destroy(small);
   /* Inserts get an _id and are committed before the reply. */
-  bson_t *docs[3];
+  const bson_t *docs[3];
   for (int i = 0; i < 3; i++) docs[i] = BCON_NEW("seeded", BCON_INT32(i));
   mongoc_collection_t *seeds = mongoc_client_get_collection(c, "d", "seeds");
-  CHECK(mongoc_collection_insert_many(seeds, (const bson_t **)docs, 3, NULL, NULL, &error));
-  for (int i = 0; i < 3; i++) bson_destroy(docs[i]);
+  bool inserted = mongoc_collection_insert_many(seeds, docs, 3, NULL, NULL, &error);
+  if (!inserted) fprintf(stderr, "insert: %s\n", error.message);
+  CHECK(inserted);
+  for (int i = 0; i < 3; i++) bson_destroy((bson_t *)(uintptr_t)docs[i]);
   CHECK(find_count(seeds, "{\"_id\": {\"$type\": \"objectId\"}}", "{}") == 3);
   mongoc_database_t *d = mongoc_client_get_database(c, "d");
   char **names = mongoc_database_get_collection_names_with_opts(d, NULL, &error);

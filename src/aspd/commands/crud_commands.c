@@ -142,13 +142,13 @@ void aspd_cmd_count(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
 /* The first Cluster connection: where a new collection is created. */
 static bool first_cluster(const aspd_registry_t *reg, char *out, size_t out_len) {
   bson_t filter = BSON_INITIALIZER, list = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&filter, "type", "Cluster");
+  BSON_APPEND_UTF8(&filter, "type", "atlas"); /* the listed form of a Cluster connection */
   aspd_registry_list(reg, &filter, &list);
-  bson_iter_t it;
+  bson_iter_t it, item;
   bool found = bson_iter_init(&it, &list) && bson_iter_next(&it) && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-               bson_iter_recurse(&it, &it) && bson_iter_find(&it, "name") &&
-               BSON_ITER_HOLDS_UTF8(&it);
-  if (found) snprintf(out, out_len, "%s", bson_iter_utf8(&it, NULL));
+               bson_iter_recurse(&it, &item) && bson_iter_find(&item, "name") &&
+               BSON_ITER_HOLDS_UTF8(&item);
+  if (found) snprintf(out, out_len, "%s", bson_iter_utf8(&item, NULL));
   bson_destroy(&filter);
   bson_destroy(&list);
   return found;
