@@ -113,6 +113,37 @@ int main(void) {
   seeds = mongoc_client_get_collection(c, "d", "seeds");
   CHECK(find_count(seeds, "{}", "{}") == 3);
   mongoc_collection_destroy(seeds);
+  /* $merge replacing a document committed earlier: the store keeps the replacement. */
+  const char *merges[] = {"{\"_id\": 1, \"v\": 1}", "{\"_id\": 1, \"v\": 2}"};
+  mongoc_collection_t *merged = mongoc_client_get_collection(c, "d", "m");
+  for (int k = 0; k < 2; k++) {
+    char cmd[512], filter[64];
+    snprintf(cmd, sizeof cmd,
+             "{\"createStreamProcessor\": \"m%d\", \"pipeline\": [{\"$source\": "
+             "{\"documents\": [%s]}}, {\"$merge\": {\"into\": {\"connectionName\": \"cluster0\","
+             " \"db\": \"d\", \"coll\": \"m\"}, \"whenMatched\": \"replace\"}}]}",
+             k, merges[k]);
+    WT_OK(c, cmd);
+    snprintf(cmd, sizeof cmd, "{\"startStreamProcessor\": \"m%d\"}", k);
+    WT_OK(c, cmd);
+    snprintf(filter, sizeof filter, "{\"v\": %d}", k + 1);
+    n = 0;
+    for (int i = 0; i < 100 && n != 1; i++) {
+      usleep(50000);
+      n = find_count(merged, filter, "{}");
+    }
+    usleep(300000); /* past a flush */
+  }
+  CHECK(n == 1);
+  mongoc_collection_destroy(merged);
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  wt_start(&inst, dir);
+  c = wt_client(&inst);
+  merged = mongoc_client_get_collection(c, "d", "m");
+  CHECK(find_count(merged, "{}", "{}") == 1);
+  CHECK(find_count(merged, "{\"v\": 2}", "{}") == 1);
+  mongoc_collection_destroy(merged);
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
   return wt_finish("aspd.crud");

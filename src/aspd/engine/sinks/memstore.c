@@ -67,6 +67,7 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
   if (found) return found;
   aspd_dataset_t *s = calloc(1, sizeof *s);
   s->retain = store->retain;
+  s->dirty_from = INT64_MAX;
   s->connection = strdup(connection);
   s->db = db ? strdup(db) : NULL;
   s->name = strdup(name);
@@ -111,9 +112,8 @@ void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc
   size_t i = (set->head + (size_t)(offset - set->first_offset)) % set->cap;
   bson_destroy(set->docs[i]);
   set->docs[i] = bson_copy(doc);
-  set->changed = true;
-  /* Its encoding holds the old document: the next write encodes the dataset afresh. */
-  set->encoded = false;
+  /* Handed to the store already: hand it again (the store replaces it by offset). */
+  if (offset < set->dirty_from) set->dirty_from = offset;
 }
 
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
@@ -122,7 +122,7 @@ int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
 
 static bool unqueued(const aspd_dataset_t *set) {
   return !set->queued || set->queued_first != set->first_offset ||
-         set->queued_end != aspd_dataset_end_offset(set);
+         set->queued_end != aspd_dataset_end_offset(set) || set->dirty_from < set->queued_end;
 }
 
 aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
@@ -145,6 +145,9 @@ aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
     /* Only the documents not handed over yet (all of them when that does not line up). */
     d->from =
         set->queued && set->queued_end >= set->first_offset ? set->queued_end : set->first_offset;
+    if (set->dirty_from < d->from) d->from = set->dirty_from;
+    if (d->from < set->first_offset) d->from = set->first_offset;
+    set->dirty_from = INT64_MAX;
     size_t k = (size_t)(d->end - d->from);
     bson_t **docs = malloc((k ? k : 1) * sizeof *docs);
     for (size_t j = 0; j < k; j++) docs[j] = bson_copy(aspd_dataset_at(set, d->from + (int64_t)j));
@@ -169,6 +172,8 @@ void aspd_memstore_changes_done(aspd_memstore_changes_t *c, bool committed) {
       set->saved_first = c->deltas[i].first_offset;
       set->saved_end = c->deltas[i].end;
     } else {
+      /* Replaced documents of the batch are handed again too. */
+      if (c->deltas[i].from < set->dirty_from) set->dirty_from = c->deltas[i].from;
       set->queued = set->saved;
       set->queued_first = set->saved_first;
       set->queued_end = set->saved_end;

@@ -30,6 +30,7 @@ typedef struct {
    * to it, [queued_first, queued_end); saved/queued false until the first time. */
   bool saved, queued;
   int64_t saved_first, saved_end, queued_first, queued_end;
+  int64_t dirty_from; /* lowest offset replaced since last handed to the store (INT64_MAX: none) */
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
