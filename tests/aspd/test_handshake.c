@@ -133,7 +133,7 @@ static void test_driver_commands(const aspd_instance_t *inst) {
   check_command_not_found(client, "{\"atlasVersion\": 1}", "atlasVersion");
   check_command_not_found(client, "{\"getParameter\": 1, \"featureCompatibilityVersion\": 1}",
                           "getParameter");
-  check_command_not_found(client, "{\"listDatabases\": 1}", "listDatabases");
+  check_command_not_found(client, "{\"replSetGetStatus\": 1}", "replSetGetStatus");
   check_command_not_found(client, "{\"noSuchThingAtAll\": 1}", "noSuchThingAtAll");
   mongoc_client_destroy(client);
 }

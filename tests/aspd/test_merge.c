@@ -1,8 +1,9 @@
 /* $merge: matching on `on` fields, the whenMatched modes (merge, replace,
  * keepExisting, a pipeline with $$new), whenNotMatched discard, dynamic
  * collection names, dead letters for a missing `on` field, and the planner's
- * checks. The written collections are read back from sinks.json after a clean
- * shutdown. */
+ * checks. The written collections are read back from the state store after a
+ * clean shutdown. */
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include "workspace_test_util.h"
@@ -39,40 +40,39 @@ static void run_merge(mongoc_client_t *c, const char *name, const char *into_col
   wt_failures++;
 }
 
-/* The collection db.coll from sinks.json, as {docs: [...]} (empty when absent). */
-static void collection(const bson_t *sinks, const char *coll, bson_t *out) {
-  bson_iter_t it, list;
+/* The collection m.<coll> of cluster0 as the state store holds it, as {docs: [...]}. */
+static void collection(sqlite3 *db, const char *coll, bson_t *out) {
   bson_init(out);
-  if (!bson_iter_init_find(&it, sinks, "collections") || !bson_iter_recurse(&it, &list)) return;
-  while (bson_iter_next(&list)) {
-    bson_t entry;
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&list, &len, &data);
-    bson_init_static(&entry, data, len);
-    char s[64];
-    if (strcmp(wt_str(&entry, "coll", s, sizeof s), coll)) continue;
-    bson_iter_t docs;
-    if (bson_iter_init_find(&docs, &entry, "docs")) {
-      bson_append_value(out, "docs", -1, bson_iter_value(&docs));
+  bson_t docs;
+  BSON_APPEND_ARRAY_BEGIN(out, "docs", &docs);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT doc FROM docs JOIN datasets ON docs.dataset = datasets.id WHERE"
+                         " connection = 'cluster0' AND db = 'm' AND name = ? ORDER BY off",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
+    uint32_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      bson_t doc;
+      if (!bson_init_static(&doc, sqlite3_column_blob(st, 0),
+                            (size_t)sqlite3_column_bytes(st, 0))) {
+        continue;
+      }
+      char key[16];
+      const char *k;
+      bson_uint32_to_string(n++, &k, key, sizeof key);
+      BSON_APPEND_DOCUMENT(&docs, k, &doc);
     }
   }
+  sqlite3_finalize(st);
+  bson_append_array_end(out, &docs);
 }
 
 static void check_collections(const char *state_dir) {
   char path[1024];
-  snprintf(path, sizeof path, "%s/sinks.json", state_dir);
-  FILE *f = fopen(path, "rb");
-  CHECK(f != NULL);
-  if (!f) return;
-  static char text[1 << 20];
-  size_t n = fread(text, 1, sizeof text - 1, f);
-  text[n] = '\0';
-  fclose(f);
-  bson_error_t error;
-  bson_t *sinks = bson_new_from_json((const uint8_t *)text, -1, &error);
-  CHECK(sinks != NULL);
-  if (!sinks) return;
+  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
+  sqlite3 *sinks;
+  CHECK(sqlite3_open_v2(path, &sinks, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
   bson_t c;
   /* merge (the default): k 1 gets b; k 2 inserted; the document without k is dead-lettered. */
   collection(sinks, "merged", &c);
@@ -112,7 +112,7 @@ static void check_collections(const char *state_dir) {
                "'on' field 'k' cannot be missing, null, undefined or an array") != NULL);
   CHECK(!strcmp(wt_str(&c, "docs.0.operatorName", s, sizeof s), "MergeOperator"));
   bson_destroy(&c);
-  bson_destroy(sinks);
+  sqlite3_close(sinks);
 }
 
 static void plan_errors(mongoc_client_t *c) {

@@ -345,6 +345,8 @@ static void append_operator_stats(aspd_engine_t *e, const aspd_processor_t *p, d
 static void append_sink_dropped(aspd_engine_t *e, const aspd_processor_t *p, bson_t *stats) {
   const aspd_plan_t *plan = p->plan;
   if (!plan || (plan->sink != ASPD_SINK_COLLECTION && plan->sink != ASPD_SINK_TOPIC)) return;
+  /* A $merge whose target is an expression writes to many collections. */
+  if (!plan->sink_name || (plan->sink == ASPD_SINK_COLLECTION && !plan->sink_db)) return;
   const aspd_dataset_t *set = aspd_memstore_find(
       e->memstore, plan->sink_connection, plan->sink == ASPD_SINK_COLLECTION ? plan->sink_db : NULL,
       plan->sink_name);
