@@ -2,7 +2,9 @@
  *   - $merge and $emit (to a topic): documents committed to the store per
  *     CPU-second of the engine thread, and per wall second, from a sample
  *     source at full rate;
- *   - restart time with 1,000,000 documents stored in a collection.
+ *   - restart time with 1,000,000 documents stored in a collection;
+ *   - find on that collection (a filter matching half of it), documents/s
+ *     read by a libmongoc cursor in batches of FIND_BATCH.
  * Run through bench/store.sh. ASPD_BIN names the server binary. Any part that
  * fails makes the run fail. */
 #include <dirent.h>
@@ -19,6 +21,7 @@
 #define SECONDS 4.0
 #define STORED_DOCS 1000000
 #define RESTART_ROUNDS 3
+#define FIND_BATCH 10000
 
 static const char *const CONNECTIONS =
     "[{\"name\": \"full_rate\", \"type\": \"Sample\", \"docsPerSecond\": 0},"
@@ -162,6 +165,30 @@ static bool seed(const char *state_dir) {
   return ok;
 }
 
+/* Documents/s a find with a filter returns to a libmongoc cursor; -1 on error. */
+static double find_rate(const aspd_instance_t *inst, int64_t *found) {
+  mongoc_client_t *c = mongoc_client_new(inst->uri);
+  mongoc_client_set_error_api(c, 2);
+  mongoc_collection_t *coll = mongoc_client_get_collection(c, "d", "big");
+  bson_t *filter = BCON_NEW("group_id", "{", "$lt", BCON_INT32(5), "}");
+  bson_t *opts = BCON_NEW("batchSize", BCON_INT32(FIND_BATCH));
+  double t0 = now_s();
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+  const bson_t *doc;
+  *found = 0;
+  while (mongoc_cursor_next(cursor, &doc)) (*found)++;
+  double t = now_s() - t0;
+  bson_error_t error;
+  bool ok = !mongoc_cursor_error(cursor, &error);
+  if (!ok) fprintf(stderr, "bench: find failed: %s\n", error.message);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  bson_destroy(opts);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(c);
+  return ok ? (double)*found / t : -1;
+}
+
 int main(void) {
   char dir[512], conns[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir) ||
@@ -200,6 +227,17 @@ int main(void) {
   }
   printf("%-34s %14.2f s (best of %d, to the URI line)\n", "restart, 1,000,000 stored docs", best,
          RESTART_ROUNDS);
+  if (!aspd_harness_start(&inst, state, args)) return 1;
+  int64_t found = 0;
+  double rate = find_rate(&inst, &found);
+  if (aspd_harness_stop(&inst) != 0) ok = false;
+  if (rate < 0 || found != STORED_DOCS / 2) {
+    fprintf(stderr, "bench: find returned %lld documents, expected %d\n", (long long)found,
+            STORED_DOCS / 2);
+    ok = false;
+  }
+  printf("%-34s %14.0f docs/s (%lld documents, batches of %d)\n", "find with a filter", rate,
+         (long long)found, FIND_BATCH);
   mongoc_cleanup();
   return ok ? 0 : 1;
 }

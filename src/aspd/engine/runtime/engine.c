@@ -313,10 +313,9 @@ aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,
     aspd_engine_close(e);
     return NULL;
   }
-  /* Named so that tools (and bench/engine.c) can find its CPU time in /proc. */
+  /* Named so that tools (and bench/engine.c, bench/store.c) can find its CPU time in /proc. */
   pthread_setname_np(e->thread, "aspd-engine");
   e->thread_running = true;
-  pthread_setname_np(e->thread, "aspd-engine"); /* for top -H and bench/store.c */
   return e;
 }
 
