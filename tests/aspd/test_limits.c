@@ -156,12 +156,12 @@ static void test_reply_bound(void) {
   for (int i = 0; i < 20; i++) {
     char name[16];
     snprintf(name, sizeof name, "big%02d", i);
-    bson_t *cmd = BCON_NEW("createStreamProcessor", BCON_UTF8(name), "pipeline", "[",
-                           "{", "$source", "{", "connectionName", BCON_UTF8("sample_stream_solar"),
-                           "}", "}", "{", "$match", "{", "pad", BCON_UTF8(pad), "}", "}", "{",
-                           "$emit", "{", "connectionName", BCON_UTF8("__testLog"), "}", "}", "]");
-    CHECK(mongoc_client_command_simple(client, "admin", cmd, NULL, NULL, &error),
-          "create %s: %s", name, error.message);
+    bson_t *cmd = BCON_NEW("createStreamProcessor", BCON_UTF8(name), "pipeline", "[", "{",
+                           "$source", "{", "connectionName", BCON_UTF8("sample_stream_solar"), "}",
+                           "}", "{", "$match", "{", "pad", BCON_UTF8(pad), "}", "}", "{", "$emit",
+                           "{", "connectionName", BCON_UTF8("__testLog"), "}", "}", "]");
+    CHECK(mongoc_client_command_simple(client, "admin", cmd, NULL, NULL, &error), "create %s: %s",
+          name, error.message);
     bson_destroy(cmd);
   }
   bson_t *list = BCON_NEW("listStreamProcessors", BCON_INT32(1));

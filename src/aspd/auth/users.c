@@ -20,7 +20,7 @@ struct aspd_users {
   user_t *items;
   size_t count;
   size_t cap;
-  uint8_t decoy_secret[32]; /* seeds decoy salts for unknown users */
+  uint8_t decoy_secret[ASPD_SERVER_SECRET_LEN]; /* seeds decoy credentials for unknown users */
 };
 
 static const aspd_scram_mech_t all_mechs[] = {ASPD_SCRAM_SHA_1, ASPD_SCRAM_SHA_256};
@@ -132,24 +132,53 @@ bool aspd_users_set(aspd_users_t *users, const char *name, const char *password,
   return true;
 }
 
+void aspd_users_set_secret(aspd_users_t *users, const uint8_t secret[ASPD_SERVER_SECRET_LEN]) {
+  memcpy(users->decoy_secret, secret, sizeof users->decoy_secret);
+}
+
+/* 32 bytes for (label, mech, name), a pure function of the server secret. */
+static void derive(const aspd_users_t *users, char label, aspd_scram_mech_t mech, const char *name,
+                   uint8_t out[ASPD_SCRAM_MAX_DIGEST]) {
+  char input[2 + ASPD_USER_NAME_MAX];
+  int len =
+      snprintf(input, sizeof input, "%c%d%.*s", label, (int)mech, ASPD_USER_NAME_MAX - 1, name);
+  aspd_scram_hmac(ASPD_SCRAM_SHA_256, users->decoy_secret, sizeof users->decoy_secret,
+                  (const uint8_t *)input, (size_t)len, out);
+}
+
+/* Looks at every user whatever the name, so the scan costs the same for any name. */
+static const user_t *find_all(const aspd_users_t *users, const char *name) {
+  const user_t *found = NULL;
+  for (size_t i = 0; i < users->count; i++) {
+    if (strcmp(users->items[i].name, name) == 0) found = &users->items[i];
+  }
+  return found;
+}
+
 bool aspd_users_credential(const aspd_users_t *users, const char *name, aspd_scram_mech_t mech,
                            aspd_scram_credential_t *out) {
-  const user_t *u = find(users, name);
-  if (u) {
-    *out = u->credentials[mech];
-    return true;
+  /* The decoy is derived for every name, known or not, so both take the same path. It
+   * copies the salt length and iteration count of a real user picked by the secret (the
+   * defaults when there is none); its keys match no proof. */
+  uint8_t pick[ASPD_SCRAM_MAX_DIGEST];
+  derive(users, 'i', mech, name, pick);
+  aspd_scram_credential_t decoy = {.salt_len = mech == ASPD_SCRAM_SHA_1 ? 16 : 28,
+                                   .iterations = mech == ASPD_SCRAM_SHA_1 ? 10000 : 15000};
+  if (users->count > 0) {
+    uint32_t index;
+    memcpy(&index, pick, sizeof index);
+    const aspd_scram_credential_t *model = &users->items[index % users->count].credentials[mech];
+    decoy.salt_len = model->salt_len;
+    decoy.iterations = model->iterations;
   }
-  memset(out, 0, sizeof *out);
-  out->salt_len = mech == ASPD_SCRAM_SHA_1 ? 16 : 28;
-  out->iterations = mech == ASPD_SCRAM_SHA_1 ? 10000 : 15000;
-  uint8_t mac[ASPD_SCRAM_MAX_DIGEST];
-  aspd_scram_hmac(ASPD_SCRAM_SHA_256, users->decoy_secret, sizeof users->decoy_secret,
-                  (const uint8_t *)name, strlen(name), mac);
-  memcpy(out->salt, mac, out->salt_len);
-  /* Random keys: no proof can match them. */
-  RAND_bytes(out->stored_key, sizeof out->stored_key);
-  RAND_bytes(out->server_key, sizeof out->server_key);
-  return false;
+  derive(users, 's', mech, name, pick);
+  memcpy(decoy.salt, pick, decoy.salt_len);
+  derive(users, 'k', mech, name, decoy.stored_key);
+  derive(users, 'v', mech, name, decoy.server_key);
+  const user_t *u = find_all(users, name);
+  *out = u ? u->credentials[mech] : decoy;
+  OPENSSL_cleanse(&decoy, sizeof decoy);
+  return u != NULL;
 }
 
 bool aspd_users_has_role(const aspd_users_t *users, const char *name, const char *role) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "auth/scram_credential.h"
+#include "auth/server_secret.h"
 #include "server.h"
 #include "store/store.h"
 
@@ -32,9 +33,13 @@ bool aspd_users_save(const aspd_users_t *users, aspd_store_t *store, char *err, 
 bool aspd_users_set(aspd_users_t *users, const char *name, const char *password,
                     const char *const *roles, size_t role_count, char *err, size_t err_len);
 
+/* The secret the decoys derive from (aspd_users_new picks a random one). */
+void aspd_users_set_secret(aspd_users_t *users, const uint8_t secret[ASPD_SERVER_SECRET_LEN]);
+
 /* Fills *out with the user's key material for mech and returns true; for an
- * unknown user fills a stable decoy (same salt every time, keys no proof
- * matches) and returns false, so a conversation cannot tell the two apart. */
+ * unknown user fills a decoy derived from the secret (the same salt and iteration
+ * count at every start, keys no proof matches) and returns false. Both cost the
+ * same, so neither a conversation nor its timing tells the two apart. */
 bool aspd_users_credential(const aspd_users_t *users, const char *name, aspd_scram_mech_t mech,
                            aspd_scram_credential_t *out);
 
