@@ -15,6 +15,15 @@ static bool fail(char *err, size_t err_len, const char *what, const char *path) 
   return false;
 }
 
+/* Cleans up after a failed write, keeping errno: callers report its cause. */
+static bool abandon(int fd, const char *tmp) {
+  int cause = errno;
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  errno = cause;
+  return false;
+}
+
 static bool sync_parent_dir(const char *path, char *err, size_t err_len) {
   char copy[4096];
   snprintf(copy, sizeof copy, "%s", path);
@@ -41,9 +50,7 @@ bool aspd_atomic_writev(const char *path, const struct iovec *pieces, size_t cou
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         fail(err, err_len, "write", tmp);
-        close(fd);
-        unlink(tmp);
-        return false;
+        return abandon(fd, tmp);
       }
       p += n;
       left -= (size_t)n;
@@ -51,15 +58,12 @@ bool aspd_atomic_writev(const char *path, const struct iovec *pieces, size_t cou
   }
   if (fsync(fd) != 0) {
     fail(err, err_len, "fsync", tmp);
-    close(fd);
-    unlink(tmp);
-    return false;
+    return abandon(fd, tmp);
   }
   close(fd);
   if (rename(tmp, path) != 0) {
     fail(err, err_len, "rename onto", path);
-    unlink(tmp);
-    return false;
+    return abandon(-1, tmp);
   }
   return sync_parent_dir(path, err, err_len);
 }

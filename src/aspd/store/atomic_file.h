@@ -7,7 +7,8 @@
 #include <sys/uio.h>
 
 /* Writes data to path atomically: temporary file in the same directory, fsync,
- * rename over path, fsync of the directory. A crash leaves the old or the new file. */
+ * rename over path, fsync of the directory. A crash leaves the old or the new file.
+ * On failure err names the file (for the log) and errno says why. */
 bool aspd_atomic_write(const char *path, const void *data, size_t len, char *err, size_t err_len);
 /* The same with the content in pieces, written one after the other. */
 bool aspd_atomic_writev(const char *path, const struct iovec *pieces, size_t count, char *err,

@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/runtime/engine_internal.h"
+#include "log.h"
 #include "store/state_file.h"
 
 /* The JSON state files of earlier versions, imported once. */
@@ -119,7 +120,7 @@ static void flush(aspd_engine_t *e, bool counters) {
     if (save_all_processors(e, msg, sizeof msg)) {
       e->processors_dirty = false;
     } else {
-      fprintf(stderr, "aspd: %s (retried at the next flush)\n", msg);
+      aspd_log("could not persist processors: %s (retried at the next flush)", msg);
     }
   }
   aspd_flusher_offer(e);
@@ -278,7 +279,7 @@ static void resume_processors(aspd_engine_t *e) {
     }
   }
   char msg[256];
-  if (failed && !save_all_processors(e, msg, sizeof msg)) fprintf(stderr, "aspd: %s\n", msg);
+  if (failed && !save_all_processors(e, msg, sizeof msg)) aspd_log("could not persist processors: %s", msg);
 }
 
 aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,

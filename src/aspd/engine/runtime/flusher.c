@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "engine/runtime/engine_internal.h"
+#include "log.h"
 
 static void *flusher_thread(void *arg) {
   aspd_engine_t *e = arg;
@@ -26,7 +27,7 @@ static void *flusher_thread(void *arg) {
     pthread_mutex_unlock(&e->lock);
     aspd_memstore_changes_free(batch);
     pthread_mutex_lock(&f->lock);
-    if (!ok && !f->failing) fprintf(stderr, "aspd: %s (retried until it succeeds)\n", msg);
+    if (!ok && !f->failing) aspd_log("could not persist sink contents: %s (retried until it succeeds)", msg);
     f->failing = !ok;
     f->batch = NULL;
     pthread_cond_broadcast(&f->idle);
