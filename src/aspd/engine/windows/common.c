@@ -1,5 +1,6 @@
 #include "engine/windows/common.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ bool aspd_window_duration(bson_iter_t *it, const char *size_key, const char *wha
                           aspd_error_t *err) {
   bson_iter_t f;
   int64_t size = 0, unit = 0;
-  bool have_size = false;
+  bool have_size = false, size_fits = true;
   if (!BSON_ITER_HOLDS_DOCUMENT(it)) {
     aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS, "%s must be an object with size and unit", what);
     return false;
@@ -29,7 +30,9 @@ bool aspd_window_duration(bson_iter_t *it, const char *size_key, const char *wha
   bson_iter_recurse(it, &f);
   while (bson_iter_next(&f)) {
     if (!strcmp(bson_iter_key(&f), size_key) && BSON_ITER_HOLDS_NUMBER(&f)) {
-      size = bson_iter_as_int64(&f);
+      /* A double beyond int64 cannot be converted (undefined behaviour): refused below. */
+      size_fits = !BSON_ITER_HOLDS_DOUBLE(&f) || fabs(bson_iter_double(&f)) < 9.2e18;
+      size = size_fits ? bson_iter_as_int64(&f) : 0;
       have_size = true;
     }
     if (!strcmp(bson_iter_key(&f), "unit") && BSON_ITER_HOLDS_UTF8(&f)) {
@@ -42,7 +45,10 @@ bool aspd_window_duration(bson_iter_t *it, const char *size_key, const char *wha
                    size_key);
     return false;
   }
-  *ms = size * unit;
+  if (!size_fits || __builtin_mul_overflow(size, unit, ms)) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS, "%s %s is too large", what, size_key);
+    return false;
+  }
   return true;
 }
 
