@@ -18,6 +18,7 @@ static pid_t tracked_pids[MAX_TRACKED];
 static char tracked_dirs[MAX_TRACKED][512];
 static int tracked_dir_count;
 static bool cleanup_registered;
+static void (*child_setup)(void);
 /* aspd instances that crashed, failed to exit 0 on SIGTERM, or hung on stop. */
 static int abnormal_exits;
 
@@ -229,6 +230,7 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir,
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
+    if (child_setup) child_setup();
     execv(bin, argv);
     fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
     _exit(127);
@@ -290,6 +292,10 @@ void aspd_harness_kill(aspd_instance_t *inst) {
   waitpid(inst->pid, NULL, 0);
   track_pid(inst->pid, false);
   inst->pid = 0;
+}
+
+void aspd_harness_set_child_setup(void (*setup)(void)) {
+  child_setup = setup;
 }
 
 int aspd_harness_stop(aspd_instance_t *inst) {

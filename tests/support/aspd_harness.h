@@ -40,8 +40,12 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char 
  * the test process exit 1 at exit, even if the caller ignores the result. */
 int aspd_harness_stop(aspd_instance_t *inst);
 
-/* SIGKILL, as a crash would: a crash test's deliberate kill, not a failure. */
+/* SIGKILL, on purpose: reaps the process without counting it as a crash (fault tests). */
 void aspd_harness_kill(aspd_instance_t *inst);
+
+/* A function the child runs between fork and exec of every later start (NULL: none), e.g.
+ * to set a resource limit or drop privileges for aspd only. */
+void aspd_harness_set_child_setup(void (*setup)(void));
 
 /* Writes text to a new file inside the instance's (or a temp) directory and returns its path
  * in path_out: used for --connections and --users files. */
