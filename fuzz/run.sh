@@ -48,7 +48,14 @@ if compgen -G "$regressions/*" > /dev/null; then
   "$bin" "${dict[@]}" -runs=1 "$regressions"/*
   echo "fuzz: $target: $(ls "$regressions" | wc -l) regression input(s) pass"
 fi
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/asp-$target-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+# New inputs go to ASP_FUZZ_CORPUS/<target> when set (long runs keep what they found),
+# else to a scratch directory.
+if [ -n "${ASP_FUZZ_CORPUS:-}" ]; then
+  work="$ASP_FUZZ_CORPUS/$target"
+  mkdir -p "$work"
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/asp-$target-XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 "$bin" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-  -print_final_stats=1 -artifact_prefix="$artifacts/" "$scratch" "$seeds"
+  -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "$seeds"
