@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-3600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_wire fuzz_scram fuzz_pipeline fuzz_bson_lua fuzz_lua_bson fuzz_json)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_wire fuzz_scram fuzz_pipeline fuzz_admin fuzz_bson_lua fuzz_lua_bson fuzz_json)
 build=${ASP_BUILD_DIR:-build}
 export ASP_SOURCE_DIR=$PWD ASP_CMAKE=cmake ASP_CLANG=${ASP_CLANG:-clang}
 export ASP_FUZZ_CORPUS=${ASP_FUZZ_CORPUS:-$PWD/$build/fuzz-corpus}
