@@ -1,6 +1,7 @@
 /* The Admin API's request handling below the HTTP library: routing (method, path, the
  * Accept version), query parameters, the JSON body and every handler, on a real
- * workspace. Input: "METHOD PATH\nACCEPT\nQUERY\n" then the body. The role is the
+ * project (the served workspace "fuzz", workspaces created over the API, Private Link and
+ * VPC peering records). Input: "METHOD PATH\nACCEPT\nQUERY\n" then the body. The role is the
  * highest (group owner), so every handler is reachable. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include "http/api.h"
+#include "project/records.h"
+#include "project/workspaces.h"
 #include "workspace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,15 +31,19 @@ static void setup(void) {
   atexit(remove_dir);
   char err[512];
   aspd_workspace_config_t ws = {.state_dir = dir};
-  config.workspace = aspd_workspace_open(&ws, err, sizeof err);
-  if (!config.workspace) {
+  aspd_workspace_t *wire = aspd_workspace_open(&ws, err, sizeof err);
+  config.workspaces =
+      wire ? aspd_workspaces_open(dir, wire, "fuzz", "127.0.0.1:1", err, sizeof err) : NULL;
+  config.private_links =
+      config.workspaces ? aspd_records_open(dir, "private_links.json", err, sizeof err) : NULL;
+  config.vpc_peerings =
+      config.private_links ? aspd_records_open(dir, "vpc_peering.json", err, sizeof err) : NULL;
+  if (!config.vpc_peerings) {
     fprintf(stderr, "fuzz_admin: %s\n", err);
     abort();
   }
   config.root = "https://127.0.0.1:1";
   config.group_id = "0123456789abcdef01234567";
-  config.workspace_name = "fuzz";
-  config.region = "VIRGINIA_USA";
 }
 
 /* "a=1&b=2": the value of name, in a static buffer. */
@@ -68,7 +75,7 @@ static char *line(const uint8_t **p, const uint8_t *end) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!config.workspace) setup();
+  if (!config.workspaces) setup();
   const uint8_t *p = data, *end = data + size;
   char *first = line(&p, end), *accept = line(&p, end), *q = line(&p, end);
   snprintf(query_text, sizeof query_text, "%s", q);
