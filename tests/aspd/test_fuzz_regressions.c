@@ -26,6 +26,14 @@ int main(void) {
          " \"pipeline\": [{\"$group\": {\"_id\": null, \"n\": {\"$sum\": 1}}}]}},"
          "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}",
          420, "interval size is too large");
+  /* fuzz_pipeline/switch_duplicate_case.json: a $switch branch naming "case" twice leaked
+   * the first expression (LeakSanitizer reports it when aspd exits under sanitize.asan). */
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"s1\", \"pipeline\": ["
+        "{\"$source\": {\"connectionName\": \"sample_stream_solar\"}},"
+        "{\"$addFields\": {\"x\": {\"$switch\": {\"branches\": ["
+        "{\"case\": true, \"case\": false, \"then\": 1, \"then\": 2}], \"default\": 0}}}},"
+        "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
   WT_OK(c, "{\"ping\": 1}");
 
   mongoc_client_destroy(c);

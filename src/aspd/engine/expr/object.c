@@ -246,6 +246,8 @@ static bool compile_switch(aspd_expr_compiler_t *cc, const bson_value_t *operand
                        k);
         return false;
       }
+      /* A branch naming case or then twice: the last one counts, the first is freed. */
+      aspd_expr_free(e->args[slot]);
       e->args[slot] = aspd_expr_compile(cc, bson_iter_value(&fields), err);
       if (!e->args[slot]) return false;
     }
