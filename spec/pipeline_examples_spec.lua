@@ -1,5 +1,4 @@
--- Realistic pipelines after the examples of the ASP documentation (reference/asp-engine.md
--- §1–3), rebuilt with the builder and compared with their JSON definitions in
+-- Realistic pipelines after the examples of the ASP documentation, rebuilt with the builder and compared with their JSON definitions in
 -- spec/fixtures/pipelines/. Key order is checked wherever the builder declares one.
 local P = require "asp.pipeline"
 

@@ -1,4 +1,4 @@
--- DESIGN.md §4 "null", "arrays", "key order": documents, arrays, ordered documents and
+-- The value rules (docs/values.md) "null", "arrays", "key order": documents, arrays, ordered documents and
 -- the byte-exact round trip of a pipeline read back from a server. Runs without a server.
 local asp = require "asp.core"
 

@@ -1,4 +1,4 @@
--- DESIGN.md §4 "strings" and "safety": invalid UTF-8, cycles, depth, values without a
+-- The value rules (docs/values.md) "strings" and "safety": invalid UTF-8, cycles, depth, values without a
 -- BSON form, non-string keys and corrupt BSON are errors with a path, never a crash.
 -- Runs without a server.
 local asp = require "asp.core"

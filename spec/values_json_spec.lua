@@ -1,4 +1,4 @@
--- DESIGN.md §4 "JSON": Extended JSON in and out, relaxed and canonical, through
+-- The value rules (docs/values.md) "JSON": Extended JSON in and out, relaxed and canonical, through
 -- libbson, so that pipelines can live in .json files. Runs without a server.
 local asp = require "asp.core"
 

@@ -1,4 +1,4 @@
--- DESIGN.md §4 "integers": Lua numbers <-> BSON int32 / int64 / double, both ways, and
+-- The value rules (docs/values.md) "integers": Lua numbers <-> BSON int32 / int64 / double, both ways, and
 -- the asp.int32 / asp.int64 / asp.double wrappers. Runs without a server.
 local asp = require "asp.core"
 

@@ -1,4 +1,4 @@
--- DESIGN.md §4 "other types": ObjectId, date, timestamp, decimal128, binary, regex,
+-- The value rules (docs/values.md) "other types": ObjectId, date, timestamp, decimal128, binary, regex,
 -- min/max key (and JavaScript code, DBPointer) decode to small typed values with
 -- __tostring and __eq and encode back to the same type. Runs without a server.
 local asp = require "asp.core"

@@ -1,6 +1,6 @@
 -- The OpenResty entry module: run lua-asp inside ngx.run_worker_thread, where blocking is
 -- allowed, with only plain values crossing between the request's VM and the thread's VM
--- (userdata cannot cross: reference/lua-ecosystem.md §5.2).
+-- (userdata cannot cross between the worker's VM and a thread's VM).
 --
 --   local ok, res, err = ngx.run_worker_thread("asp", "asp.ngx", "run", uri, nil,
 --                                              "get_info", "solar")

@@ -1,4 +1,4 @@
-/* BSON <-> Lua values (the table of DESIGN.md section 4). Used by the client
+/* BSON <-> Lua values (the rules docs/values.md lists). Used by the client
  * parts of the binding; knows nothing about ASP. docs/values.md is the user-facing
  * description of every rule implemented behind this header. */
 #ifndef LASP_VALUES_H

@@ -4,7 +4,7 @@
  * - Every function that can fail takes an asp_error_t *err (may be NULL) and returns false
  *   or NULL on failure; the error then says which domain failed and why.
  * - Every command goes to the `admin` database with the command name as its first key,
- *   fields in the order of the protocol reference (reference/asp-protocol.md §2).
+ *   the other fields in the order mongosh and the documentation send them.
  * - Validation (asp_validate_*) runs inside the builders, before any traffic.
  * - Output bson_t parameters are always initialised by the callee (also on failure) and
  *   must be destroyed by the caller. */

@@ -1,4 +1,4 @@
-/* Planner errors (texts and codes of reference/asp-engine.md §2-3), malformed
+/* Planner errors (the ASP planner's texts and codes), malformed
  * command documents (code 9) and unknown processors. */
 #include "workspace_test_util.h"
 

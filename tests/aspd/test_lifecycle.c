@@ -1,5 +1,5 @@
 /* The processor state machine: every valid transition, every invalid one, and
- * the field placements of reference/asp-protocol.md §7. */
+ * every field placement clients use. */
 #include "workspace_test_util.h"
 
 #define SOLAR_TO_LOG                                               \

@@ -1,4 +1,4 @@
-/* Sample cursor semantics (reference/asp-protocol.md §3): limit, batchSize,
+/* Sample cursor semantics: limit, batchSize,
  * empty batches with a live id, 0 at the end, closed on stop and drop, idle
  * reaping, every cursorId form, and the shape of sample_stream_solar messages. */
 #include <stdlib.h>
@@ -131,7 +131,7 @@ static bool in_range(const bson_t *doc, const char *path, int64_t lo, int64_t hi
   return t == BSON_TYPE_INT32 && v >= lo && v <= hi;
 }
 
-/* reference/asp-engine.md §1.2: field order, types, ranges. */
+/* The documented solar document: field order, types, ranges. */
 static void solar_shape(mongoc_client_t *c) {
   WT_OK(c, "{\"createStreamProcessor\": \"shape\", \"pipeline\": " FAST_TO_LOG "}");
   WT_OK(c, "{\"startStreamProcessor\": \"shape\"}");

@@ -14,7 +14,6 @@ src=$ASP_SOURCE_DIR
 logs=$(mktemp -d "${TMPDIR:-/tmp}/asp-$kind-XXXXXX")
 trap 'rm -rf "$logs"' EXIT
 status=0
-export ASP_SHARED_DIR=$src/../shared
 export LUA_PATH="$src/lua/?.lua;$src/lua/?/init.lua;$src/spec/?.lua;;"
 
 run_specs() { # <module dir> <spec files...>

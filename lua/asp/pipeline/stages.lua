@@ -1,4 +1,4 @@
--- What every ASP stage looks like (reference/asp-engine.md §2–3), as data: the
+-- What every ASP stage looks like, as data: the
 -- builder method, where the stage may appear, the form of its spec, and for option
 -- stages their fields in documented order (the order the builder emits them in).
 -- The builder and the validator both read this table; nothing here runs.

@@ -1,4 +1,4 @@
--- Checks a pipeline against the ASP planner's rules (reference/asp-engine.md §2–3)
+-- Checks a pipeline against the ASP planner's rules
 -- and reports every problem, not just the first, with the planner's own texts.
 -- Texts marked "own" are not in the reference; docs/pipeline.md lists them.
 

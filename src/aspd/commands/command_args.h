@@ -1,6 +1,6 @@
 /* Reading fields of an ASP command document, accepting every placement the
- * clients use (reference/asp-protocol.md §7): a field may sit at the top level
- * or inside `options`. Type errors are code 9 FailedToParse. */
+ * clients use (mongosh, the draft drivers and the docs disagree): a field may sit at
+ * the top level or inside `options`. Type errors are code 9 FailedToParse. */
 #ifndef ASPD_COMMAND_ARGS_H
 #define ASPD_COMMAND_ARGS_H
 

@@ -1,4 +1,4 @@
-/* The processor state machine (reference/asp-protocol.md §4) and the
+/* The processor state machine (as Atlas runs it) and the
  * read-only views of processors. */
 #include <stdio.h>
 #include <stdlib.h>

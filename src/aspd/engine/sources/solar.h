@@ -1,4 +1,4 @@
-/* The built-in sample_stream_solar generator (reference/asp-engine.md §1.2). */
+/* The built-in sample_stream_solar generator (the shape and ranges Atlas documents). */
 #ifndef ASPD_SOLAR_H
 #define ASPD_SOLAR_H
 
