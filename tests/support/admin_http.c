@@ -87,6 +87,7 @@ void admin_http_use_nothing(admin_http_t *c) {
 
 static long perform(admin_http_t *c, const char *method, const char *url,
                     struct curl_slist *headers, const char *body, admin_reply_t *reply) {
+  admin_reply_free(reply); /* a reply is reused: what the previous request left goes */
   memset(reply, 0, sizeof *reply);
   reply->text = calloc(1, 1);
   CURL *h = c->curl;

@@ -31,7 +31,9 @@ void admin_http_use_nothing(admin_http_t *c);
 
 /* Sends one request. url: absolute, or "ws:" + a path relative to the workspace's base
  * URL, e.g. "ws:/connections". accept: the Accept header (NULL:
- * none). body: JSON (NULL: none). Fills *reply (free with admin_reply_free). */
+ * none). body: JSON (NULL: none). Fills *reply, which must start zeroed (static or {0}):
+ * a reply can be reused, each request frees what the previous one left in it; free the
+ * last with admin_reply_free. */
 long admin_http_request(admin_http_t *c, const char *method, const char *url, const char *accept,
                         const char *body, admin_reply_t *reply);
 void admin_reply_free(admin_reply_t *reply);
