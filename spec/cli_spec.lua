@@ -382,11 +382,25 @@ describe("asp command line", function()
       local r = a_run("connections list --private-key wrong-private-key-value")
       assert.equal(1, r.code)
       assert.falsy(r.err:find("wrong-private-key-value", 1, true))
-      -- Private Link: whatever the server holds, one line per error and codes 0 or 1
-      r = a_run("privatelinks list -o json")
-      assert.truthy(r.code == 0 or (r.code == 1 and #r.errlines == 1), r.err)
-      assert.equal(1, a_run("privatelinks describe 0123456789abcdef01234567").code)
-      assert.equal(1, a_run("privatelinks delete 0123456789abcdef01234567 --force").code)
+      -- Private Link: one made through asp.admin is listed, described and deleted by the CLI
+      local admin = assert(asp.admin.connect { base_url = server.admin_root, group_id = server.group_id,
+        public_key = server.admin_public_key, private_key = server.admin_private_key,
+        ca_file = server.ca_file })
+      local link = assert(admin:create_private_link {
+        provider = "AWS", vendor = "CONFLUENT", region = "us-east-1",
+        serviceEndpointId = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",
+        dnsDomain = "cli.us-east-1.aws.confluent.cloud", dnsSubDomain = asp.array {} })
+      local listed = json(a_ok("privatelinks list -o json"))
+      assert.equal(1, #listed)
+      assert.equal(link._id, listed[1]._id)
+      assert.truthy(a_ok("privatelinks list").out:find(link._id, 1, true))
+      assert.equal("cli.us-east-1.aws.confluent.cloud",
+        json(a_ok("privatelinks describe " .. link._id .. " -o json")).dnsDomain)
+      assert.equal(1, a_run("privatelinks delete " .. link._id, { stdin = "no\n" }).code)
+      a_ok("privatelinks describe " .. link._id)
+      a_ok("privatelinks delete " .. link._id .. " --force")
+      assert.equal(1, a_run("privatelinks describe " .. link._id).code)
+      assert.equal(0, #json(a_ok("privatelinks list -o json")))
     end)
   end)
 
