@@ -6,7 +6,7 @@
 #                                         to a scratch directory; the repo is never written)
 # A crash, a leak, a sanitizer report or an INVARIANT failure fails the test; libFuzzer
 # saves the input as <tree>/artifacts/<target>/crash-* (make it a regression input).
-# Environment: ASP_SOURCE_DIR, ASP_CMAKE, ASP_CLANG.
+# Environment: ASP_SOURCE_DIR, ASP_CMAKE, ASP_CLANG, ASP_FUZZ_SEED (0 or unset: random).
 set -euo pipefail
 mode=$1
 tree=$2
@@ -57,5 +57,5 @@ else
   work=$(mktemp -d "${TMPDIR:-/tmp}/asp-$target-XXXXXX")
   trap 'rm -rf "$work"' EXIT
 fi
-"$bin" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+"$bin" "${dict[@]}" -seed="${ASP_FUZZ_SEED:-0}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
   -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "$seeds"

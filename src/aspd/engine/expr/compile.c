@@ -502,6 +502,7 @@ bool aspd_expr_compile_named(aspd_expr_compiler_t *cc, const bson_value_t *opera
                      bson_iter_key(&it));
       return false;
     }
+    aspd_expr_free(e->args[i]); /* a name given twice: the last one counts */
     e->args[i] = aspd_expr_compile(cc, bson_iter_value(&it), err);
     if (!e->args[i]) return false;
   }

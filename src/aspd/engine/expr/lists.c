@@ -748,6 +748,7 @@ static bool compile_binding(aspd_expr_compiler_t *cc, const bson_value_t *operan
         return false;
       }
       if (((scoped >> i) & 1) != (uint32_t)pass) continue;
+      aspd_expr_free(e->args[i]); /* a name given twice: the last one counts */
       e->args[i] = aspd_expr_compile(cc, bson_iter_value(&it), err);
       if (!e->args[i]) {
         if (pass == 1)
