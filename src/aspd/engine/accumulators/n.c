@@ -94,15 +94,15 @@ static bool step_n(const aspd_acc_spec_t *spec, aspd_acc_t *a, const bson_value_
     if (spec->n) {
       bson_value_t n;
       if (!aspd_expr_eval(spec->n, ev, &n)) return false;
-      double d = aspd_value_as_double(&n);
-      if (!aspd_value_is_number(&n) || d != (double)(int64_t)d) {
+      int64_t limit;
+      if (!aspd_value_as_integral(&n, &limit)) {
         return aspd_eval_fail(ev, "Value for 'n' must be of integral type, but found %s",
                               aspd_eval_json(ev, &n));
       }
-      if (d <= 0) {
+      if (limit <= 0) {
         return aspd_eval_fail(ev, "'n' must be greater than 0, found %s", aspd_eval_json(ev, &n));
       }
-      a->limit = (int64_t)d;
+      a->limit = limit;
     }
   }
   bson_value_t null_value = {.value_type = BSON_TYPE_NULL};

@@ -28,18 +28,18 @@ static bool eval_array_elem_at(const aspd_expr_t *e, aspd_eval_t *ev, bson_value
     return aspd_eval_fail(ev, "$arrayElemAt's first argument must be an array, but is %s",
                           aspd_value_type_name(&a));
   }
-  double d = aspd_value_as_double(&idx);
   if (!aspd_value_is_number(&idx)) {
     return aspd_eval_fail(ev, "$arrayElemAt's second argument must be a numeric value, but is %s",
                           aspd_value_type_name(&idx));
   }
-  if (d != (double)(int32_t)d) {
+  int64_t want;
+  if (!aspd_value_as_integral(&idx, &want) || want < INT32_MIN || want > INT32_MAX) {
     return aspd_eval_fail(ev,
                           "$arrayElemAt's second argument must be representable as a 32-bit "
                           "integer: %s",
                           aspd_eval_json(ev, &idx));
   }
-  int64_t n = 0, want = (int64_t)d;
+  int64_t n = 0;
   bson_iter_t it;
   bson_iter_init_from_data(&it, a.value.v_doc.data, a.value.v_doc.data_len);
   while (bson_iter_next(&it)) n++;

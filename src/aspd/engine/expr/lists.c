@@ -49,14 +49,6 @@ static void set_array(aspd_eval_t *ev, const bson_value_t *v, size_t n, bson_val
 }
 
 /* An integral number: false when v is not a number with an integral value. */
-static bool integral(const bson_value_t *v, int64_t *out) {
-  if (!aspd_value_is_number(v)) return false;
-  double d = aspd_value_as_double(v);
-  if (d != floor(d) || d < -9.2e18 || d > 9.2e18) return false;
-  *out = (int64_t)d;
-  return true;
-}
-
 /* ---- simple ones ------------------------------------------------------------ */
 
 static bool eval_concat_arrays(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
@@ -135,7 +127,7 @@ static bool eval_index_of_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_valu
   for (size_t i = 2; i < e->nargs; i++) {
     bson_value_t b;
     if (!aspd_expr_eval(e->args[i], ev, &b)) return false;
-    if (!integral(&b, &bounds[i - 2])) {
+    if (!aspd_value_as_integral(&b, &bounds[i - 2])) {
       return aspd_eval_fail(ev,
                             "$indexOfArray requires an integral %s index, found a value of "
                             "type: %s",
@@ -166,7 +158,7 @@ static bool eval_range(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
       return aspd_eval_fail(ev, "$range requires a numeric %s, found value of type: %s", what[i],
                             aspd_value_type_name(&v));
     }
-    if (!integral(&v, &p[i]) || p[i] < INT32_MIN || p[i] > INT32_MAX) {
+    if (!aspd_value_as_integral(&v, &p[i]) || p[i] < INT32_MIN || p[i] > INT32_MAX) {
       return aspd_eval_fail(ev,
                             "$range requires a %s that can be represented as a 32-bit "
                             "integer, found value: %s",
@@ -222,7 +214,7 @@ static bool eval_slice(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
                           aspd_value_type_name(&a));
   }
   int64_t x, count;
-  if (!integral(&b, &x)) {
+  if (!aspd_value_as_integral(&b, &x)) {
     return aspd_eval_fail(ev,
                           "Second argument to $slice must be a numeric value, but is of "
                           "type: %s",
@@ -235,7 +227,7 @@ static bool eval_slice(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
     from = x < 0 ? (int64_t)n + x : 0;
     to = x < 0 ? (int64_t)n : x;
   } else {
-    if (!integral(&c, &count)) {
+    if (!aspd_value_as_integral(&c, &count)) {
       return aspd_eval_fail(ev, "Third argument to $slice must be numeric, but is of type: %s",
                             aspd_value_type_name(&c));
     }
@@ -307,7 +299,7 @@ static bool pick_n(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, pic
   bson_value_t nv, a;
   if (!aspd_expr_eval(e->args[0], ev, &nv) || !aspd_expr_eval(e->args[1], ev, &a)) return false;
   int64_t count;
-  if (!integral(&nv, &count)) {
+  if (!aspd_value_as_integral(&nv, &count)) {
     return aspd_eval_fail(ev, "Value for 'n' must be of integral type, but found %s",
                           aspd_eval_json(ev, &nv));
   }
@@ -819,7 +811,7 @@ static bool eval_filter(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out
     bson_value_t l;
     if (!aspd_expr_eval(e->args[2], ev, &l)) return false;
     if (!aspd_value_is_nullish(&l)) {
-      if (!integral(&l, &limit)) {
+      if (!aspd_value_as_integral(&l, &limit)) {
         return aspd_eval_fail(ev,
                               "$filter: limit must be represented as a 32-bit integral "
                               "value: %s",

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine/expr/dates.h"
+#include "engine/expr/decimal.h"
 #include "engine/expr/operators.h"
 
 static bool eval_type(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
@@ -32,28 +33,6 @@ static bool eval_is_number(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *
 /* ---- conversions ---------------------------------------------------------------- */
 
 #define NO_ON_ERROR " in $convert with no onError value"
-
-/* The decimal a double converts to: its 15 significant digits, as the server does. */
-static bson_decimal128_t decimal_of_double(double d) {
-  bson_decimal128_t dec;
-  if (isnan(d) || isinf(d)) {
-    bson_decimal128_from_string(isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity", &dec);
-    return dec;
-  }
-  char buf[64], digits[32];
-  snprintf(buf, sizeof buf, "%.14e", d);
-  const char *p = buf;
-  size_t n = 0;
-  if (*p == '-') digits[n++] = *p++;
-  for (; *p && *p != 'e'; p++) {
-    if (*p != '.') digits[n++] = *p;
-  }
-  digits[n] = '\0';
-  char text[64];
-  snprintf(text, sizeof text, "%sE%d", digits, atoi(p + 1) - 14);
-  bson_decimal128_from_string(text, &dec);
-  return dec;
-}
 
 static double double_of_decimal(const bson_decimal128_t *dec) {
   char buf[BSON_DECIMAL128_STRING];
@@ -211,7 +190,7 @@ static bool convert(aspd_eval_t *ev, const bson_value_t *v, bson_type_t to, bson
       if (v->value_type == BSON_TYPE_DECIMAL128) {
         *out = *v;
       } else if (v->value_type == BSON_TYPE_DOUBLE) {
-        out->value.v_decimal128 = decimal_of_double(v->value.v_double);
+        out->value.v_decimal128 = aspd_dec_of_double(v->value.v_double);
       } else if (number || v->value_type == BSON_TYPE_BOOL ||
                  v->value_type == BSON_TYPE_DATE_TIME) {
         int64_t i = v->value_type == BSON_TYPE_INT32   ? v->value.v_int32

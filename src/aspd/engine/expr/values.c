@@ -39,6 +39,23 @@ double aspd_value_as_double(const bson_value_t *v) {
   return aspd_value_is_number(v) ? (double)number_value(v) : 0;
 }
 
+bool aspd_value_as_integral(const bson_value_t *v, int64_t *out) {
+  if (v->value_type == BSON_TYPE_INT32) {
+    *out = v->value.v_int32;
+    return true;
+  }
+  if (v->value_type == BSON_TYPE_INT64) {
+    *out = v->value.v_int64;
+    return true;
+  }
+  if (!aspd_value_is_number(v)) return false;
+  double d = aspd_value_as_double(v);
+  /* 2^63 is exact as a double; every double below it in magnitude converts. */
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d)) return false;
+  *out = (int64_t)d;
+  return true;
+}
+
 bool aspd_value_is_nullish(const bson_value_t *v) {
   return !v || v->value_type == BSON_TYPE_EOD || v->value_type == BSON_TYPE_NULL ||
          v->value_type == BSON_TYPE_UNDEFINED;

@@ -15,6 +15,9 @@
 bool aspd_value_is_number(const bson_value_t *v);
 /* The numeric value of a number; 0 for anything else. */
 double aspd_value_as_double(const bson_value_t *v);
+/* A number with no fractional part that fits an int64 (NaN, infinities and doubles out
+ * of range are not: converting them would be undefined). */
+bool aspd_value_as_integral(const bson_value_t *v, int64_t *out);
 /* null, undefined or missing. */
 bool aspd_value_is_nullish(const bson_value_t *v);
 
