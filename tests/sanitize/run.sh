@@ -39,6 +39,7 @@ case $kind in
     # unknown module. The module's leaks are valgrind's job (spec.valgrind); aspd's and the
     # core's are checked in the C tests above.
     export ASPD_BIN=$dir/bin/aspd ASP_CLI=$dir/bin/asp
+    export SCRIPTED_ADMIN_SERVER_BIN=$dir/tests/scripted_admin_server
     ASAN_OPTIONS="${ASAN_OPTIONS/detect_leaks=1/detect_leaks=0}" \
       LD_PRELOAD="$("${ASP_CC:-cc}" -print-file-name=libasan.so)" \
       run_specs "$dir" "$src"/spec/*_spec.lua

@@ -1,4 +1,4 @@
-/* A scripted Admin API server for tests/core/test_admin_http.c, run as its own process so
+/* A scripted Admin API server for the tests, run as its own process so
  * that the client under test never shares a process with the server it talks to.
  *
  *   scripted_admin_server --cert PEM --key PEM
@@ -6,8 +6,9 @@
  * Serves HTTPS (libmicrohttpd) on 127.0.0.1 on a free port and prints that port on a line
  * of its own on stdout. Each route answers by how often it has been hit, with the replies
  * aspd has no reason to give (503, 429 with Retry-After, 500, a revoked token, an echoed
- * secret, silence). GET /__script/hits returns the per-route hit counters and the Accept
- * header of the last scripted request as JSON, for the test to assert on.
+ * secret, a body that is not JSON, silence). GET /__script/hits returns the per-route hit
+ * counters and the Accept header of the last scripted request as JSON, for the test to
+ * assert on. Used by tests/core/test_admin_http.c and spec/error_table_spec.lua.
  *
  * Stops on SIGTERM or SIGINT, and when its parent dies (PR_SET_PDEATHSIG); exits 0 then,
  * 77 when libmicrohttpd has no TLS, 2 on bad arguments or when it cannot start. */
@@ -121,6 +122,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   } else if (strcmp(url, PREFIX "broken") == 0) {
     ++hits_broken;
     ok = reply(c, 500, "{\"error\":500,\"errorCode\":\"UNEXPECTED_ERROR\"}", NULL);
+  } else if (strcmp(url, PREFIX "notjson") == 0) { /* a proxy's error page, say */
+    ok = reply(c, 200, "<html><body>Bad Gateway</body></html>", NULL);
   } else if (strcmp(url, PREFIX "far") == 0) {
     ++hits_far;
     ok = reply(c, 429, "{\"error\":429,\"errorCode\":\"RATE_LIMITED\"}", "3600");
