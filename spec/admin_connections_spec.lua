@@ -12,11 +12,7 @@ describe("asp.admin connections", function()
 
   -- A handle on this server; extra replaces or removes (false) options.
   local function admin(extra)
-    local opts = { base_url = server.admin_root, group_id = server.group_id,
-                   public_key = server.admin_public_key,
-                   private_key = server.admin_private_key, ca_file = server.ca_file }
-    for k, v in pairs(extra or {}) do opts[k] = v or nil end
-    return asp.admin.connect(opts)
+    return server:admin(extra)
   end
 
   local function service_account(secret)

@@ -16,10 +16,7 @@ describe("asp.admin processors", function()
   setup(function()
     server = aspd.start {}
     ws = server.workspace
-    admin = asp.admin.connect { base_url = server.admin_root, group_id = server.group_id,
-                                public_key = server.admin_public_key,
-                                private_key = server.admin_private_key,
-                                ca_file = server.ca_file }
+    admin = server:admin()
     client = server:connect()
   end)
 

@@ -383,9 +383,7 @@ describe("asp command line", function()
       assert.equal(1, r.code)
       assert.falsy(r.err:find("wrong-private-key-value", 1, true))
       -- Private Link: one made through asp.admin is listed, described and deleted by the CLI
-      local admin = assert(asp.admin.connect { base_url = server.admin_root, group_id = server.group_id,
-        public_key = server.admin_public_key, private_key = server.admin_private_key,
-        ca_file = server.ca_file })
+      local admin = assert(server:admin())
       local link = assert(admin:create_private_link {
         provider = "AWS", vendor = "CONFLUENT", region = "us-east-1",
         serviceEndpointId = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",

@@ -4,7 +4,7 @@
 -- and checks what the row promises (message, domain, code).
 local asp = require "asp"
 local aspd = require "support.aspd"
-local core = require "asp.core"
+local signal = require "support.signal"
 
 local function read_rows()
   local path = assert(os.getenv("ASP_SOURCE_DIR"), "ASP_SOURCE_DIR is not set") .. "/docs/api.md"
@@ -48,23 +48,6 @@ local function pipeline(name)
     { ["$source"] = { connectionName = "sample_stream_solar" } },
     { ["$emit"] = { connectionName = "__testLog" } },
   }, name
-end
-
--- Stops (SIGSTOP) or continues a process, waiting until every thread shows it.
-local function signal(pid, sig, want)
-  assert.truthy(os.execute("kill -" .. sig .. " " .. pid))
-  for _ = 1, 500 do
-    local p = assert(io.popen("cat /proc/" .. pid .. "/task/*/stat 2>/dev/null"))
-    local all, any = true, false
-    for line in p:lines() do
-      local stopped = line:match("^.-%) (%a)") == "T"
-      all, any = all and stopped, any or stopped
-    end
-    p:close()
-    if (want and all) or (not want and not any) then return end
-    core.sleep(0.01)
-  end
-  error("the process did not reach the " .. sig .. " state")
 end
 
 describe("docs/api.md error table", function()
@@ -229,13 +212,13 @@ describe("docs/api.md error table", function()
       local frozen = aspd.start()
       local c = frozen:connect()
       finally(function()
-        signal(frozen.pid, "CONT", false)
+        signal.thaw(frozen.pid)
         c:close()
         frozen:stop()
       end)
       local s = c:stream_processors()
       assert(s:list()) -- connected and authenticated before the freeze
-      signal(frozen.pid, "STOP", true)
+      signal.freeze(frozen.pid)
       local info, err = s:get_info("x", { timeout_ms = 300 })
       assert.is_nil(info)
       assert_returned(err, "timeout")
@@ -300,9 +283,8 @@ describe("docs/api.md error table", function()
         pipe:close()
       end)
       assert.is_number(port, "the scripted server did not start")
-      local admin = asp.admin.connect({ base_url = ("https://127.0.0.1:%d"):format(port),
-        group_id = "0123456789abcdef01234567", public_key = "pub", private_key = "priv-secret",
-        ca_file = server.ca_file })
+      local admin = server:admin({ base_url = ("https://127.0.0.1:%d"):format(port),
+        group_id = "0123456789abcdef01234567", public_key = "pub", private_key = "priv-secret" })
       local conn, err = admin:get_connection("ws", "notjson")
       assert.is_nil(conn)
       assert_returned(err, "bson", 0)

@@ -3,30 +3,13 @@
 local asp = require "asp"
 local aspd = require "support.aspd"
 local core = require "asp.core"
+local signal = require "support.signal"
 
 local function pipeline()
   return {
     { ["$source"] = { connectionName = "sample_stream_solar" } },
     { ["$emit"] = { connectionName = "__testLog" } },
   }
-end
-
--- Stops (SIGSTOP) or continues the server and waits until the kernel shows it so: a
--- stop reaches every thread of the process only as each is next scheduled.
-local function signal(pid, sig, want)
-  assert.truthy(os.execute("kill -" .. sig .. " " .. pid))
-  for _ = 1, 500 do
-    local p = assert(io.popen("cat /proc/" .. pid .. "/task/*/stat 2>/dev/null"))
-    local all, any = true, false
-    for line in p:lines() do
-      local stopped = line:match("^.-%) (%a)") == "T"
-      all, any = all and stopped, any or stopped
-    end
-    p:close()
-    if (want and all) or (not want and not any) then return end
-    core.sleep(0.01)
-  end
-  error("aspd did not reach the " .. sig .. " state")
 end
 
 local function timed(fn)
@@ -96,7 +79,7 @@ describe("timeouts", function()
     assert.is_table(cur:poll())
 
     frozen = true
-    signal(server.pid, "STOP", true)
+    signal.freeze(server.pid)
 
     local elapsed, info, err = timed(function()
       return bounded:stream_processors():get("frozen"):info({ timeout_ms = 300 })
@@ -128,7 +111,7 @@ describe("timeouts", function()
     assert.is_table(err)
     assert.is_true(elapsed < 25, "took " .. elapsed .. " s")
 
-    signal(server.pid, "CONT", false)
+    signal.thaw(server.pid)
     frozen = false
     -- and the client recovers once the server answers again
     local ok

@@ -188,5 +188,15 @@ function Server:connect(opts)
   return assert(asp.connect(self.uri, opts))
 end
 
+--- An Admin API handle on this server with its --dev API key; extra replaces options, or
+--- removes them when false.
+function Server:admin(extra)
+  local asp = require "asp"
+  local opts = { base_url = self.admin_root, group_id = self.group_id, public_key = self.admin_public_key,
+                 private_key = self.admin_private_key, ca_file = self.ca_file }
+  for k, v in pairs(extra or {}) do opts[k] = v or nil end
+  return asp.admin.connect(opts)
+end
+
 M.to_json = to_json
 return M
