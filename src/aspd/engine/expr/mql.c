@@ -1,5 +1,6 @@
 /* The query language: compiling filters into node trees and matching them. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -227,6 +228,46 @@ static bool test_elem_match(const aspd_query_t *q, const bson_value_t *v, aspd_e
   return false;
 }
 
+/* The bit tests: data holds the bit positions the operand names. */
+typedef struct {
+  size_t count;
+  uint32_t pos[];
+} bit_positions_t;
+
+/* Bit pos of an integral number (sign-extended past bit 63) or of BinData (an unsigned
+ * little-endian number: bits past its end are 0). */
+static bool bit_at(const bson_value_t *v, int64_t n, uint32_t pos) {
+  if (v->value_type == BSON_TYPE_BINARY) {
+    uint32_t byte = pos / 8;
+    return byte < v->value.v_binary.data_len && (v->value.v_binary.data[byte] >> (pos % 8)) & 1;
+  }
+  return pos < 64 ? ((uint64_t)n >> pos) & 1 : n < 0;
+}
+
+/* How many of the positions are set in v; false when v is neither an integral number that
+ * fits an int64 nor BinData (such values never match). */
+static bool bits_set(const aspd_query_t *q, const bson_value_t *v, size_t *set) {
+  int64_t n = 0;
+  if (v->value_type != BSON_TYPE_BINARY && !aspd_value_as_integral(v, &n)) return false;
+  const bit_positions_t *b = q->data;
+  *set = 0;
+  for (size_t i = 0; i < b->count; i++) *set += bit_at(v, n, b->pos[i]);
+  return true;
+}
+
+#define BITS_TEST(fn, cond)                                                       \
+  static bool fn(const aspd_query_t *q, const bson_value_t *v, aspd_eval_t *ev) { \
+    (void)ev;                                                                     \
+    size_t set, all = ((const bit_positions_t *)q->data)->count;                  \
+    (void)all;                                                                    \
+    return bits_set(q, v, &set) && (cond);                                        \
+  }
+
+BITS_TEST(test_bits_all_set, set == all)
+BITS_TEST(test_bits_all_clear, set == 0)
+BITS_TEST(test_bits_any_set, set > 0)
+BITS_TEST(test_bits_any_clear, set < all)
+
 /* --- field operator compile steps ------------------------------------------ */
 
 static bool need_array(aspd_query_t *q, aspd_error_t *err) {
@@ -296,6 +337,56 @@ static bool compile_mod(aspd_query_t *q, aspd_expr_compiler_t *cc, aspd_error_t 
   }
   if (n < 2) return bad_value(err, "%s", "malformed mod, not enough elements");
   if (n > 2) return bad_value(err, "%s", "malformed mod, too many elements");
+  return true;
+}
+
+static void add_bit(aspd_query_t *q, uint32_t pos) {
+  bit_positions_t *b = q->data;
+  b = realloc(b, sizeof *b + (b->count + 1) * sizeof b->pos[0]);
+  b->pos[b->count++] = pos;
+  q->data = b;
+}
+
+/* The operand: a non-negative integral bitmask, a BinData bitmask or an array of
+ * non-negative integral positions; all become a list of positions. */
+static bool compile_bits(aspd_query_t *q, aspd_expr_compiler_t *cc, aspd_error_t *err) {
+  (void)cc;
+  const bson_value_t *o = &q->operand;
+  q->data = calloc(1, sizeof(bit_positions_t));
+  q->free_data = free;
+  int64_t n;
+  if (o->value_type == BSON_TYPE_BINARY) {
+    for (uint32_t i = 0; i < o->value.v_binary.data_len * 8u; i++) {
+      if ((o->value.v_binary.data[i / 8] >> (i % 8)) & 1) add_bit(q, i);
+    }
+  } else if (aspd_value_is_number(o)) {
+    if (!aspd_value_as_integral(o, &n)) {
+      return bad_value(err, "Expected an integer: %s: %s", q->op->name, aspd_value_type_name(o));
+    }
+    if (n < 0) {
+      return bad_value(err, "Expected a non-negative number in: %s: %" PRId64, q->op->name, n);
+    }
+    for (uint32_t i = 0; i < 64; i++) {
+      if (((uint64_t)n >> i) & 1) add_bit(q, i);
+    }
+  } else if (o->value_type == BSON_TYPE_ARRAY) {
+    bson_iter_t it;
+    each_value(o, &it);
+    while (bson_iter_next(&it)) {
+      if (!aspd_value_as_integral(bson_iter_value(&it), &n)) {
+        return bad_value(err, "Expected an integer: %s: %s", bson_iter_key(&it),
+                         aspd_value_type_name(bson_iter_value(&it)));
+      }
+      if (n < 0 || n > INT32_MAX) {
+        return bad_value(err, "Expected a non-negative number in: %s: %" PRId64, bson_iter_key(&it),
+                         n);
+      }
+      add_bit(q, (uint32_t)n);
+    }
+  } else {
+    return bad_value(err, "%s takes an Array, a number, or a BinData but received: %s", q->op->name,
+                     aspd_value_type_name(o));
+  }
   return true;
 }
 
@@ -374,13 +465,24 @@ static bool compile_elem_match(aspd_query_t *q, aspd_expr_compiler_t *cc, aspd_e
 
 /* One table of field operators. */
 static const aspd_query_op_t field_ops[] = {
-    {"$eq", NULL, test_eq, EACH},          {"$ne", NULL, test_eq, EACH | NEGATE},
-    {"$gt", NULL, test_gt, EACH},          {"$gte", NULL, test_gte, EACH},
-    {"$lt", NULL, test_lt, EACH},          {"$lte", NULL, test_lte, EACH},
-    {"$in", compile_in, test_in, EACH},    {"$nin", compile_in, test_in, EACH | NEGATE},
-    {"$exists", NULL, test_exists, 0},     {"$type", compile_type, test_type, EACH},
-    {"$size", compile_size, test_size, 0}, {"$mod", compile_mod, test_mod, EACH},
-    {"$regex", NULL, test_regex, EACH},    {"$elemMatch", compile_elem_match, test_elem_match, 0},
+    {"$eq", NULL, test_eq, EACH},
+    {"$ne", NULL, test_eq, EACH | NEGATE},
+    {"$gt", NULL, test_gt, EACH},
+    {"$gte", NULL, test_gte, EACH},
+    {"$lt", NULL, test_lt, EACH},
+    {"$lte", NULL, test_lte, EACH},
+    {"$in", compile_in, test_in, EACH},
+    {"$nin", compile_in, test_in, EACH | NEGATE},
+    {"$exists", NULL, test_exists, 0},
+    {"$type", compile_type, test_type, EACH},
+    {"$size", compile_size, test_size, 0},
+    {"$mod", compile_mod, test_mod, EACH},
+    {"$regex", NULL, test_regex, EACH},
+    {"$elemMatch", compile_elem_match, test_elem_match, 0},
+    {"$bitsAllSet", compile_bits, test_bits_all_set, EACH},
+    {"$bitsAllClear", compile_bits, test_bits_all_clear, EACH},
+    {"$bitsAnySet", compile_bits, test_bits_any_set, EACH},
+    {"$bitsAnyClear", compile_bits, test_bits_any_clear, EACH},
 };
 
 static const aspd_query_op_t *find_field_op(const char *name) {
