@@ -1,8 +1,9 @@
 /* $merge: matching on `on` fields, the whenMatched modes (merge, replace,
- * keepExisting, a pipeline with $$new), whenNotMatched discard, dynamic
- * collection names, dead letters for a missing `on` field, and the planner's
- * checks. The written collections are read back from the state store after a
- * clean shutdown. */
+ * keepExisting, delete, a pipeline with $$new and `let` variables, an
+ * expression resolving to a mode), whenNotMatched discard and expressions,
+ * dynamic collection names, dead letters for a missing `on` field, a target or
+ * a mode that does not evaluate, and the planner's checks. The written
+ * collections are read back from the state store after a clean shutdown. */
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -40,7 +41,8 @@ static void run_merge(mongoc_client_t *c, const char *name, const char *into_col
   wt_failures++;
 }
 
-/* The collection m.<coll> of cluster0 as the state store holds it, as {docs: [...]}. */
+/* The collection m.<coll> of cluster0 as the state store holds it, as {docs: [...]}
+ * (a deleted document's slot holds an empty document: left out). */
 static void collection(sqlite3 *db, const char *coll, bson_t *out) {
   bson_init(out);
   bson_t docs;
@@ -55,7 +57,8 @@ static void collection(sqlite3 *db, const char *coll, bson_t *out) {
     while (sqlite3_step(st) == SQLITE_ROW) {
       bson_t doc;
       if (!bson_init_static(&doc, sqlite3_column_blob(st, 0),
-                            (size_t)sqlite3_column_bytes(st, 0))) {
+                            (size_t)sqlite3_column_bytes(st, 0)) ||
+          bson_empty(&doc)) {
         continue;
       }
       char key[16];
@@ -66,6 +69,16 @@ static void collection(sqlite3 *db, const char *coll, bson_t *out) {
   }
   sqlite3_finalize(st);
   bson_append_array_end(out, &docs);
+}
+
+/* True when one of the dead letters' reasons contains text. */
+static bool dead_lettered(const bson_t *dlq, const char *text) {
+  char key[64], reason[512];
+  for (uint32_t i = 0; i < wt_array_len(dlq, "docs"); i++) {
+    snprintf(key, sizeof key, "docs.%u.errInfo.reason", i);
+    if (strstr(wt_str(dlq, key, reason, sizeof reason), text)) return true;
+  }
+  return false;
 }
 
 static void check_collections(const char *state_dir) {
@@ -105,12 +118,44 @@ static void check_collections(const char *state_dir) {
   collection(sinks, "d_y", &c);
   CHECK(wt_array_len(&c, "docs") == 1);
   bson_destroy(&c);
-  collection(sinks, "dlq", &c);
+  /* delete: the second k 1 removes the first; k 2 stays. */
+  collection(sinks, "deleted", &c);
+  CHECK(wt_array_len(&c, "docs") == 1 && wt_int(&c, "docs.0.k", NULL) == 2);
+  bson_destroy(&c);
+  /* whenMatched as an expression: the second k 1 (b is 3) resolves to replace. */
+  collection(sinks, "expr_matched", &c);
+  CHECK(wt_array_len(&c, "docs") == 2);
+  CHECK(wt_int(&c, "docs.0.b", NULL) == 3 && wt_int(&c, "docs.0.a", NULL) == -1);
+  bson_destroy(&c);
+  /* whenNotMatched as an expression: g "y" is discarded, k 1 inserted then merged. */
+  collection(sinks, "expr_not_matched", &c);
+  CHECK(wt_array_len(&c, "docs") == 1);
+  CHECK(wt_int(&c, "docs.0.a", NULL) == 1 && wt_int(&c, "docs.0.b", NULL) == 3);
+  bson_destroy(&c);
+  /* let: inc = the incoming b, t = its g with "!", next to $$new. */
+  collection(sinks, "let", &c);
   char s[256];
+  CHECK(wt_int(&c, "docs.0.total", NULL) == 4);
+  CHECK(!strcmp(wt_str(&c, "docs.0.tag", s, sizeof s), "x!"));
+  CHECK(wt_int(&c, "docs.0.seen", NULL) == 3);
+  bson_destroy(&c);
+  /* A mode that resolves to no mode, a target that is no string: nothing written. */
+  collection(sinks, "bad_mode", &c);
+  CHECK(wt_array_len(&c, "docs") == 2);
+  bson_destroy(&c);
+  collection(sinks, "dlq", &c);
   CHECK(wt_array_len(&c, "docs") >= 1);
-  CHECK(strstr(wt_str(&c, "docs.0.errInfo.reason", s, sizeof s),
-               "'on' field 'k' cannot be missing, null, undefined or an array") != NULL);
+  CHECK(dead_lettered(&c, "'on' field 'k' cannot be missing, null, undefined or an array"));
   CHECK(!strcmp(wt_str(&c, "docs.0.operatorName", s, sizeof s), "MergeOperator"));
+  CHECK(dead_lettered(&c,
+                      "$merge.whenMatched must evaluate to \"merge\", \"replace\", "
+                      "\"keepExisting\" or \"delete\", not: \"x\""));
+  CHECK(dead_lettered(&c,
+                      "Failed to evaluate target namespace in MergeOperator :: caused by :: "
+                      "Expected string, but got missing"));
+  CHECK(dead_lettered(&c,
+                      "Failed to evaluate target namespace in MergeOperator :: caused by :: "
+                      "can't $divide by zero"));
   bson_destroy(&c);
   sqlite3_close(sinks);
 }
@@ -125,6 +170,27 @@ static void plan_errors(mongoc_client_t *c) {
   WT_ERR(c, MERGE(", \"whenNotMatched\": \"fail\""), 420, "Unsupported whenNotMatched mode: fail");
   WT_ERR(c, MERGE(", \"whenMatched\": [{\"$match\": {}}]"), 51191,
          "$match is not allowed to be used within the $merge 'whenMatched' pipeline");
+  WT_ERR(c, MERGE(", \"let\": {\"v\": 1}"), 51199,
+         "Cannot use 'let' variables with 'whenMatched: merge' mode");
+  WT_ERR(c, MERGE(", \"let\": {\"v\": 1}, \"whenMatched\": \"delete\""), 51199,
+         "Cannot use 'let' variables with 'whenMatched: delete' mode");
+  WT_ERR(c, MERGE(", \"let\": {\"new\": \"$a\"}, \"whenMatched\": [{\"$set\": {\"a\": 1}}]"), 51273,
+         "'let' may not define a value for the reserved 'new' variable other than '$$ROOT'");
+  WT_ERR(c, MERGE(", \"let\": {\"Bad\": 1}, \"whenMatched\": [{\"$set\": {\"a\": 1}}]"), 16870,
+         "'Bad' starts with an invalid character for a user variable name");
+  WT_ERR(c, MERGE(", \"let\": 1, \"whenMatched\": [{\"$set\": {\"a\": 1}}]"), 14,
+         "BSON field '$merge.let' is the wrong type 'int', expected type 'object'");
+  WT_ERR(c, MERGE(", \"whenMatched\": [{\"$set\": {\"a\": \"$$nope\"}}]"), 17276,
+         "Use of undefined variable: nope");
+  WT_ERR(c, MERGE(", \"whenMatched\": {\"$nope\": 1}"), 168, "Unrecognized expression '$nope'");
+  WT_ERR(c, MERGE(", \"parallelism\": 0"), 420,
+         "$merge.parallelism must be greater than or equal to 1 and less than or equal to 16");
+  WT_ERR(c, MERGE(", \"parallelism\": 17"), 420,
+         "$merge.parallelism must be greater than or equal to 1 and less than or equal to 16");
+  WT_ERR(c,
+         "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$merge\": "
+         "{\"into\": {\"connectionName\": \"cluster0\", \"db\": \"m\", \"coll\": 7}}}]}",
+         420, "$merge.into.coll must be a string or an expression, not int");
   WT_ERR(c,
          "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$merge\": "
          "{\"into\": {\"connectionName\": \"cluster0\", \"db\": \"m\", \"coll\": \"$x\"}, "
@@ -146,6 +212,20 @@ int main(void) {
             "\"$$new.b\"]}}}]");
   run_merge(c, "discarded", "\"discarded\"", ", \"on\": \"k\", \"whenNotMatched\": \"discard\"");
   run_merge(c, "dynamic", "{\"$concat\": [\"d_\", \"$g\"]}", "");
+  run_merge(c, "deleted", "\"deleted\"", ", \"on\": \"k\", \"whenMatched\": \"delete\"");
+  run_merge(c, "expr_matched", "\"expr_matched\"",
+            ", \"on\": \"k\", \"whenMatched\": {\"$cond\": [{\"$eq\": [\"$b\", 3]}, \"replace\", "
+            "\"keepExisting\"]}");
+  run_merge(c, "expr_not_matched", "\"expr_not_matched\"",
+            ", \"on\": \"k\", \"whenNotMatched\": {\"$cond\": [{\"$eq\": [\"$g\", \"y\"]}, "
+            "\"discard\", \"insert\"]}");
+  run_merge(c, "let", "\"let\"",
+            ", \"on\": \"k\", \"let\": {\"inc\": \"$b\", \"t\": {\"$concat\": [\"$g\", \"!\"]}, "
+            "\"new\": \"$$ROOT\"}, \"whenMatched\": [{\"$set\": {\"total\": {\"$add\": [\"$a\", "
+            "\"$$inc\"]}, \"tag\": \"$$t\", \"seen\": \"$$new.b\"}}]");
+  run_merge(c, "bad_mode", "\"bad_mode\"", ", \"on\": \"k\", \"whenMatched\": \"$g\"");
+  run_merge(c, "bad_target", "\"$nope\"", "");
+  run_merge(c, "bad_target_expr", "{\"$divide\": [1, 0]}", "");
   plan_errors(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

@@ -109,6 +109,8 @@ bool aspd_expr_compile_named(aspd_expr_compiler_t *cc, const bson_value_t *opera
  * returns its slot in aspd_eval_t.vars, or -1 (error set) when out of slots. */
 int aspd_expr_scope_push(aspd_expr_compiler_t *cc, const char *name, aspd_error_t *err);
 void aspd_expr_scope_pop(aspd_expr_compiler_t *cc);
+/* User variable names start with a lower-case letter or a non-ASCII character. */
+bool aspd_expr_valid_var_name(const char *name);
 /* True when e is a constant (its value is e->value). */
 bool aspd_expr_is_constant(const aspd_expr_t *e);
 void aspd_expr_free(aspd_expr_t *e);

@@ -294,8 +294,7 @@ typedef struct {
   int slots[ASPD_EXPR_MAX_VARS];
 } let_t;
 
-/* User variable names start with a lower-case letter or a non-ASCII character. */
-static bool valid_name(const char *name) {
+bool aspd_expr_valid_var_name(const char *name) {
   if (!*name) return false;
   unsigned char c = (unsigned char)*name;
   if (!(islower(c) || c >= 0x80)) return false;
@@ -345,7 +344,7 @@ static bool compile_let(aspd_expr_compiler_t *cc, const bson_value_t *operand, a
   /* The values are compiled in the outer scope; `in` sees the new names. */
   while (bson_iter_next(&vars)) {
     const char *name = bson_iter_key(&vars);
-    if (!valid_name(name)) {
+    if (!aspd_expr_valid_var_name(name)) {
       aspd_error_set(err, ASPD_E_LOCATION(16870),
                      "'%s' starts with an invalid character for a "
                      "user variable name",

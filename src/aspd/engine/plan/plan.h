@@ -41,8 +41,11 @@ struct aspd_plan {
   bool validate_needs_dlq; /* a $validate with validationAction dlq */
   aspd_sink_kind_t sink;
   char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */
-  aspd_merge_spec_t *merge;                    /* $merge's matching rules, NULL for $emit */
-  char *dlq_connection, *dlq_db, *dlq_coll;    /* options.dlq, or NULL */
+  /* The sink's db and coll (or topic) when they are expressions evaluated per document
+   * (sink_db / sink_name are NULL then). */
+  aspd_expr_t *sink_db_expr, *sink_name_expr;
+  aspd_merge_spec_t *merge;                 /* $merge's matching rules, NULL for $emit */
+  char *dlq_connection, *dlq_db, *dlq_coll; /* options.dlq, or NULL */
 };
 
 /* Plans `pipeline` (a BSON array). `options` is the processor's options document

@@ -148,6 +148,8 @@ void aspd_plan_free(aspd_plan_t *plan) {
   free(plan->sink_connection);
   free(plan->sink_db);
   free(plan->sink_name);
+  aspd_expr_free(plan->sink_db_expr);
+  aspd_expr_free(plan->sink_name_expr);
   free(plan->dlq_connection);
   free(plan->dlq_db);
   free(plan->dlq_coll);

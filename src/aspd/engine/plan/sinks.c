@@ -4,11 +4,6 @@
 
 #include "engine/plan/plan_internal.h"
 
-static void *merge_invalid(aspd_merge_spec_t *m, aspd_error_t *err, const char *message) {
-  aspd_merge_spec_free(m);
-  return aspd_plan_invalid(err, "%s", message);
-}
-
 static bool merge_on(aspd_merge_spec_t *m, bson_iter_t *it, aspd_error_t *err) {
   bson_iter_t list;
   bool array = BSON_ITER_HOLDS_ARRAY(it);
@@ -51,17 +46,65 @@ static bool merge_on(aspd_merge_spec_t *m, bson_iter_t *it, aspd_error_t *err) {
   return true;
 }
 
-/* whenMatched's pipeline: $addFields $set $project $unset $replaceRoot $replaceWith, with $$new. */
-static bool merge_pipeline(aspd_merge_spec_t *m, bson_iter_t *it, aspd_stage_ctx_t *ctx,
-                           aspd_error_t *err) {
+/* `let`: its expressions, compiled in the pipeline's scope; names[] gets their names
+ * (`new` may only be "$$ROOT", which it always is). */
+static bool merge_let(aspd_merge_spec_t *m, const bson_t *spec, aspd_stage_ctx_t *ctx,
+                      const char **names, aspd_error_t *err) {
+  bson_iter_t it, vars;
+  if (!bson_iter_init_find(&it, spec, "let")) return true;
+  if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    aspd_error_set(err, ASPD_E_TYPE_MISMATCH,
+                   "BSON field '$merge.let' is the wrong type '%s', expected type 'object'",
+                   aspd_type_name(bson_iter_type(&it)));
+    return false;
+  }
+  bson_iter_recurse(&it, &vars);
+  while (bson_iter_next(&vars)) {
+    const char *name = bson_iter_key(&vars);
+    if (!strcmp(name, "new")) {
+      if (!BSON_ITER_HOLDS_UTF8(&vars) || strcmp(bson_iter_utf8(&vars, NULL), "$$ROOT")) {
+        aspd_error_set(err, ASPD_E_LOCATION(51273),
+                       "'let' may not define a value for the reserved 'new' variable other than "
+                       "'$$ROOT'");
+        return false;
+      }
+      continue;
+    }
+    if (!aspd_expr_valid_var_name(name)) {
+      aspd_error_set(err, ASPD_E_LOCATION(16870),
+                     "'%s' starts with an invalid character for a user variable name", name);
+      return false;
+    }
+    if (m->let_count == ASPD_EXPR_MAX_VARS) {
+      aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "too many variables in $merge.let");
+      return false;
+    }
+    names[m->let_count] = name;
+    m->let[m->let_count] = aspd_expr_compile(ctx->cc, bson_iter_value(&vars), err);
+    if (!m->let[m->let_count++]) return false;
+  }
+  return true;
+}
+
+/* whenMatched's pipeline: $addFields $set $project $unset $replaceRoot $replaceWith, with
+ * $$new and the `let` variables. */
+static bool merge_pipeline(aspd_merge_spec_t *m, bson_iter_t *it, const bson_t *spec,
+                           aspd_stage_ctx_t *ctx, aspd_error_t *err) {
   static const char *const allowed[] = {"$addFields", "$set",         "$project",
                                         "$unset",     "$replaceRoot", "$replaceWith"};
+  const char *names[ASPD_EXPR_MAX_VARS];
   m->when_matched = ASPD_MERGE_PIPELINE;
+  if (!merge_let(m, spec, ctx, names, err)) return false;
   m->new_slot = aspd_expr_scope_push(ctx->cc, "new", err);
   if (m->new_slot < 0) return false;
+  int pushed = 1;
+  bool ok = true;
+  for (size_t i = 0; ok && i < m->let_count; i++, pushed++) {
+    m->let_slots[i] = aspd_expr_scope_push(ctx->cc, names[i], err);
+    ok = m->let_slots[i] >= 0;
+  }
   bson_iter_t stages;
   bson_iter_recurse(it, &stages);
-  bool ok = true;
   while (ok && bson_iter_next(&stages)) {
     const char *name;
     bson_iter_t value;
@@ -79,35 +122,54 @@ static bool merge_pipeline(aspd_merge_spec_t *m, bson_iter_t *it, aspd_stage_ctx
       ok =
           aspd_plan_add_stage(aspd_stage_find(name), &value, ctx, &m->stages, &m->stage_count, err);
   }
-  aspd_expr_scope_pop(ctx->cc);
+  while (pushed--) aspd_expr_scope_pop(ctx->cc);
   return ok;
+}
+
+/* A mode given as an expression: a field path or an object. */
+static bool is_mode_expr(const bson_iter_t *it) {
+  return BSON_ITER_HOLDS_DOCUMENT(it) ||
+         (BSON_ITER_HOLDS_UTF8(it) && bson_iter_utf8(it, NULL)[0] == '$');
 }
 
 static bool merge_modes(aspd_merge_spec_t *m, const bson_t *spec, aspd_stage_ctx_t *ctx,
                         aspd_error_t *err) {
+  static const char *const matched[] = {"merge", "replace", "keepExisting", "delete"};
+  static const aspd_when_matched_t matched_modes[] = {ASPD_MERGE_MERGE, ASPD_MERGE_REPLACE,
+                                                      ASPD_MERGE_KEEP, ASPD_MERGE_DELETE};
   bson_iter_t it;
+  const char *mode = "merge";
   m->when_matched = ASPD_MERGE_MERGE;
   m->insert = true;
   if (bson_iter_init_find(&it, spec, "whenMatched")) {
-    const char *mode = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : NULL;
+    mode = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
     if (BSON_ITER_HOLDS_ARRAY(&it)) {
-      if (!merge_pipeline(m, &it, ctx, err)) return false;
-    } else if (mode && !strcmp(mode, "merge")) {
-      m->when_matched = ASPD_MERGE_MERGE;
-    } else if (mode && !strcmp(mode, "replace")) {
-      m->when_matched = ASPD_MERGE_REPLACE;
-    } else if (mode && !strcmp(mode, "keepExisting")) {
-      m->when_matched = ASPD_MERGE_KEEP;
-    } else if (mode && !strcmp(mode, "delete")) {
-      aspd_plan_invalid(err, "%s", "$merge whenMatched: delete is not supported by aspd yet");
-      return false;
+      if (!merge_pipeline(m, &it, spec, ctx, err)) return false;
+    } else if (is_mode_expr(&it)) {
+      mode = "expression";
+      m->when_matched_expr = aspd_expr_compile(ctx->cc, bson_iter_value(&it), err);
+      if (!m->when_matched_expr) return false;
     } else {
-      aspd_plan_invalid(err, "Unsupported whenMatched mode: %s", mode ? mode : "");
-      return false;
+      size_t i = 0;
+      while (i < 4 && strcmp(mode, matched[i])) i++;
+      if (i == 4) {
+        aspd_plan_invalid(err, "Unsupported whenMatched mode: %s", mode);
+        return false;
+      }
+      m->when_matched = matched_modes[i];
     }
   }
+  if (m->when_matched != ASPD_MERGE_PIPELINE && bson_iter_init_find(&it, spec, "let")) {
+    aspd_error_set(err, ASPD_E_LOCATION(51199),
+                   "Cannot use 'let' variables with 'whenMatched: %s' mode", mode);
+    return false;
+  }
   if (bson_iter_init_find(&it, spec, "whenNotMatched")) {
-    const char *mode = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+    if (is_mode_expr(&it)) {
+      m->when_not_matched_expr = aspd_expr_compile(ctx->cc, bson_iter_value(&it), err);
+      return m->when_not_matched_expr != NULL;
+    }
+    mode = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
     if (strcmp(mode, "insert") && strcmp(mode, "discard")) {
       aspd_plan_invalid(err, "Unsupported whenNotMatched mode: %s", mode);
       return false;
@@ -115,6 +177,28 @@ static bool merge_modes(aspd_merge_spec_t *m, const bson_t *spec, aspd_stage_ctx
     m->insert = !strcmp(mode, "insert");
   }
   return true;
+}
+
+/* A sink's db, coll or topic: a literal string, or an expression (a "$" path or an
+ * object) evaluated for each document. */
+static bool sink_part(const bson_t *spec, const char *key, const char *stage, aspd_stage_ctx_t *ctx,
+                      char **literal, aspd_expr_t **expr, aspd_error_t *err) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, spec, key)) {
+    aspd_plan_invalid(err, "%s must contain '%s'", stage, key);
+    return false;
+  }
+  if (BSON_ITER_HOLDS_UTF8(&it) && bson_iter_utf8(&it, NULL)[0] != '$') {
+    *literal = strdup(bson_iter_utf8(&it, NULL));
+    return true;
+  }
+  if (!BSON_ITER_HOLDS_UTF8(&it) && !BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    aspd_plan_invalid(err, "%s.%s must be a string or an expression, not %s", stage, key,
+                      aspd_type_name(bson_iter_type(&it)));
+    return false;
+  }
+  *expr = aspd_expr_compile(ctx->cc, bson_iter_value(&it), err);
+  return *expr != NULL;
 }
 
 void *aspd_merge_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
@@ -135,28 +219,28 @@ void *aspd_merge_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
   if (conn->kind != ASPD_CONN_CLUSTER) {
     return aspd_plan_invalid(err, "%s", "Only atlas merge connection type is currently supported");
   }
+  plan->sink = ASPD_SINK_COLLECTION;
+  plan->sink_connection = strdup(name);
+  if (!sink_part(&into, "db", "$merge.into", ctx, &plan->sink_db, &plan->sink_db_expr, err) ||
+      !sink_part(&into, "coll", "$merge.into", ctx, &plan->sink_name, &plan->sink_name_expr, err)) {
+    return NULL;
+  }
+  int64_t parallelism = 1;
+  if (bson_iter_init_find(&it, &spec, "parallelism") &&
+      (!aspd_value_as_integral(bson_iter_value(&it), &parallelism) || parallelism < 1 ||
+       parallelism > ASPD_MERGE_MAX_PARALLELISM)) {
+    return aspd_plan_invalid(err,
+                             "$merge.parallelism must be greater than or equal to 1 and less "
+                             "than or equal to %d",
+                             ASPD_MERGE_MAX_PARALLELISM);
+  }
+  /* Writers in parallel would each need their own target. */
+  if ((plan->sink_db_expr || plan->sink_name_expr) && parallelism > 1) {
+    return aspd_plan_invalid(err, "%s",
+                             "$merge.into.db and $merge.into.coll must be literals if "
+                             "$merge.parallelism is greater than 1");
+  }
   aspd_merge_spec_t *m = calloc(1, sizeof *m);
-  static const char *const parts[] = {"db", "coll"};
-  for (int i = 0; i < 2; i++) {
-    bson_iter_t part;
-    if (!bson_iter_init_find(&part, &into, parts[i])) {
-      return merge_invalid(
-          m, err, i == 0 ? "$merge.into must contain 'db'" : "$merge.into must contain 'coll'");
-    }
-    if (BSON_ITER_HOLDS_UTF8(&part) && bson_iter_utf8(&part, NULL)[0] != '$') continue;
-    aspd_expr_t *e = aspd_expr_compile(ctx->cc, bson_iter_value(&part), err);
-    if (!e) {
-      aspd_merge_spec_free(m);
-      return NULL;
-    }
-    *(i == 0 ? &m->db : &m->coll) = e;
-  }
-  if ((m->db || m->coll) && bson_iter_init_find(&it, &spec, "parallelism") &&
-      BSON_ITER_HOLDS_NUMBER(&it) && bson_iter_as_int64(&it) > 1) {
-    return merge_invalid(m, err,
-                         "$merge.into.db and $merge.into.coll must be literals if "
-                         "$merge.parallelism is greater than 1");
-  }
   if (bson_iter_init_find(&it, &spec, "on")) {
     if (!merge_on(m, &it, err)) {
       aspd_merge_spec_free(m);
@@ -170,11 +254,6 @@ void *aspd_merge_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
     aspd_merge_spec_free(m);
     return NULL;
   }
-  const char *db = aspd_plan_utf8(&into, "db"), *coll = aspd_plan_utf8(&into, "coll");
-  plan->sink = ASPD_SINK_COLLECTION;
-  plan->sink_connection = strdup(name);
-  plan->sink_db = db && !m->db ? strdup(db) : NULL;
-  plan->sink_name = coll && !m->coll ? strdup(coll) : NULL;
   plan->merge = m;
   return plan;
 }

@@ -26,7 +26,7 @@ bool aspd_engine_find(aspd_engine_t *e, const char *db, const char *coll, const 
     for (int64_t o = set->first_offset; o < aspd_dataset_end_offset(set); o++) {
       if (limit > 0 && (int64_t)out->count >= limit) break;
       const bson_t *doc = aspd_dataset_at(set, o);
-      if (q && !aspd_query_matches(q, doc, NULL)) continue;
+      if (aspd_dataset_is_deleted(doc) || (q && !aspd_query_matches(q, doc, NULL))) continue;
       if (skip > 0) {
         skip--;
         continue;

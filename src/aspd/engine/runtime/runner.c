@@ -179,23 +179,31 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
   bson_destroy(letter);
 }
 
-/* $merge's target for doc: its literal db/coll or their expressions' strings. */
-static bool merge_target(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *doc,
-                         const char **db, const char **coll, char *reason, size_t reason_len) {
+/* The sink's target for doc: its literal db/coll (or topic) or their expressions' strings. */
+static bool sink_target(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *doc,
+                        const char **db, const char **name, char *reason, size_t reason_len) {
   *db = plan->sink_db;
-  *coll = plan->sink_name;
-  const aspd_expr_t *exprs[2] = {plan->merge->db, plan->merge->coll};
-  const char **out[2] = {db, coll};
+  *name = plan->sink_name;
+  const aspd_expr_t *exprs[2] = {plan->sink_db_expr, plan->sink_name_expr};
+  const char **out[2] = {db, name};
   for (int i = 0; i < 2; i++) {
     if (!exprs[i]) continue;
     bson_value_t v;
+    char type_error[64];
+    const char *why = NULL;
     if (!aspd_expr_eval_root(exprs[i], ev, doc, &v)) {
-      snprintf(reason, reason_len, "%s", ev->reason);
-      return false;
+      why = ev->reason;
+    } else if (v.value_type != BSON_TYPE_UTF8) {
+      snprintf(type_error, sizeof type_error, "Expected string, but got %s",
+               aspd_value_type_name(&v));
+      why = type_error;
+    } else if (!v.value.v_utf8.len) {
+      why = "Expected a non-empty string";
     }
-    if (v.value_type != BSON_TYPE_UTF8 || !v.value.v_utf8.len) {
-      snprintf(reason, reason_len, "$merge.into.%s must evaluate to a non-empty string, not %s",
-               i == 0 ? "db" : "coll", aspd_value_type_name(&v));
+    if (why) {
+      snprintf(reason, reason_len, "Failed to evaluate target %s in %s :: caused by :: %.300s",
+               plan->sink == ASPD_SINK_TOPIC ? "topic" : "namespace",
+               aspd_plan_operator_name(plan, plan->stage_count + 1), why);
       return false;
     }
     *out[i] = v.value.v_utf8.str;
@@ -209,18 +217,17 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
                        size_t reason_len, bool *written) {
   const aspd_plan_t *plan = p->plan;
   *written = true;
+  if (plan->sink == ASPD_SINK_NONE || plan->sink == ASPD_SINK_LOG) return true;
+  const char *db, *name;
+  if (!sink_target(plan, &p->ev, doc, &db, &name, reason, reason_len)) return false;
   if (plan->sink == ASPD_SINK_TOPIC) {
-    aspd_dataset_t *set =
-        aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, plan->sink_name);
+    aspd_dataset_t *set = aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, name);
     aspd_dataset_append(set, doc);
-  } else if (plan->sink == ASPD_SINK_COLLECTION && plan->merge) {
-    const char *db, *coll;
-    return merge_target(plan, &p->ev, doc, &db, &coll, reason, reason_len) &&
-           aspd_merge_write(e->memstore, plan->sink_connection, db, coll, plan->merge, doc, &p->ev,
+  } else if (plan->merge) {
+    return aspd_merge_write(e->memstore, plan->sink_connection, db, name, plan->merge, doc, &p->ev,
                             reason, reason_len, written);
-  } else if (plan->sink == ASPD_SINK_COLLECTION) {
-    aspd_dataset_t *set =
-        aspd_memstore_dataset(e->memstore, plan->sink_connection, plan->sink_db, plan->sink_name);
+  } else {
+    aspd_dataset_t *set = aspd_memstore_dataset(e->memstore, plan->sink_connection, db, name);
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "_id")) {
       aspd_dataset_append(set, doc);

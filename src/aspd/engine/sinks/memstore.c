@@ -116,6 +116,11 @@ void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc
   if (offset < set->dirty_from) set->dirty_from = offset;
 }
 
+void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset) {
+  bson_t empty = BSON_INITIALIZER;
+  aspd_dataset_replace(set, offset, &empty);
+}
+
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
   return set->first_offset + (int64_t)set->count;
 }

@@ -59,6 +59,13 @@ const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset);
 int64_t aspd_dataset_end_offset(const aspd_dataset_t *set);
 /* Replaces the document at an existing offset with a copy of doc ($merge). */
 void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc);
+/* Deletes the document at an existing offset of a collection ($merge's whenMatched
+ * delete): its slot keeps an empty document, as offsets stay contiguous in memory and
+ * in the store, and every document a collection holds has an _id. Readers skip it. */
+void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset);
+static inline bool aspd_dataset_is_deleted(const bson_t *doc) {
+  return bson_empty(doc);
+}
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
  * one. Under the lock: what was not handed to the store yet, as deltas with

@@ -9,8 +9,9 @@ void aspd_merge_spec_free(aspd_merge_spec_t *m) {
   for (size_t i = 0; i < m->on_count; i++) free(m->on[i]);
   free(m->on);
   aspd_planned_stages_free(m->stages, m->stage_count);
-  aspd_expr_free(m->db);
-  aspd_expr_free(m->coll);
+  for (size_t i = 0; i < m->let_count; i++) aspd_expr_free(m->let[i]);
+  aspd_expr_free(m->when_matched_expr);
+  aspd_expr_free(m->when_not_matched_expr);
   free(m);
 }
 
@@ -26,7 +27,7 @@ static int64_t find_match(const aspd_dataset_t *set, const aspd_merge_spec_t *m,
                           const bson_value_t *keys) {
   for (int64_t off = set->first_offset; off < aspd_dataset_end_offset(set); off++) {
     const bson_t *cand = aspd_dataset_at(set, off);
-    bool all = true;
+    bool all = !aspd_dataset_is_deleted(cand);
     for (size_t i = 0; i < m->on_count && all; i++) {
       bson_value_t v;
       all = value_at(cand, m->on[i], &v) && aspd_value_equal(&v, &keys[i]);
@@ -84,6 +85,16 @@ static bool run_pipeline(const aspd_merge_spec_t *m, const bson_t *existing, con
   aspd_pipeline_t p;
   aspd_pipeline_make(m->stages, m->stage_count, &p);
   capture_t c = {{capture, capture_reject, NULL, ev, 0}, NULL, reason, reason_len, false};
+  /* The let variables are evaluated on the incoming document, before the pipeline runs. */
+  bson_value_t lets[ASPD_EXPR_MAX_VARS];
+  for (size_t i = 0; i < m->let_count; i++) {
+    if (!aspd_expr_eval_root(m->let[i], ev, incoming, &lets[i])) {
+      snprintf(reason, reason_len, "%s", ev->reason);
+      aspd_pipeline_free(&p);
+      return false;
+    }
+  }
+  for (size_t i = 0; i < m->let_count; i++) ev->vars[m->let_slots[i]] = lets[i];
   bson_value_t saved = ev->vars[m->new_slot];
   ev->vars[m->new_slot].value_type = BSON_TYPE_DOCUMENT;
   ev->vars[m->new_slot].value.v_doc.data = aspd_bytes(bson_get_data(incoming));
@@ -98,6 +109,29 @@ static bool run_pipeline(const aspd_merge_spec_t *m, const bson_t *existing, con
   bson_concat(out, c.result);
   bson_destroy(c.result);
   return true;
+}
+
+static const char *const matched_names[] = {"merge", "replace", "keepExisting", "delete"};
+static const aspd_when_matched_t matched_modes[] = {ASPD_MERGE_MERGE, ASPD_MERGE_REPLACE,
+                                                    ASPD_MERGE_KEEP, ASPD_MERGE_DELETE};
+
+/* The index in names of what e yields for doc; -1 with reason when it is none of them
+ * (`listed` names them for the message). */
+static int resolve_mode(const aspd_expr_t *e, const char *field, const char *const *names,
+                        size_t count, const char *listed, const bson_t *doc, aspd_eval_t *ev,
+                        char *reason, size_t reason_len) {
+  bson_value_t v;
+  if (!aspd_expr_eval_root(e, ev, doc, &v)) {
+    snprintf(reason, reason_len, "Failed to evaluate %s in MergeOperator :: caused by :: %s", field,
+             ev->reason);
+    return -1;
+  }
+  for (size_t i = 0; v.value_type == BSON_TYPE_UTF8 && i < count; i++) {
+    if (!strcmp(v.value.v_utf8.str, names[i])) return (int)i;
+  }
+  snprintf(reason, reason_len, "$merge.%s must evaluate to %s, not: %s", field, listed,
+           aspd_eval_json(ev, &v));
+  return -1;
 }
 
 bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char *db,
@@ -125,7 +159,15 @@ bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char
     id_missing = id_missing || keys[i].value_type == BSON_TYPE_EOD;
   int64_t match = id_missing ? -1 : find_match(set, m, keys);
   if (match < 0) {
-    if (!m->insert) return true;
+    bool insert = m->insert;
+    if (m->when_not_matched_expr) {
+      static const char *const names[] = {"insert", "discard"};
+      int i = resolve_mode(m->when_not_matched_expr, "whenNotMatched", names, 2,
+                           "\"insert\" or \"discard\"", doc, ev, reason, reason_len);
+      if (i < 0) return false;
+      insert = i == 0;
+    }
+    if (!insert) return true;
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "_id")) {
       aspd_dataset_append(set, doc);
@@ -142,12 +184,25 @@ bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char
     *written = true;
     return true;
   }
+  aspd_when_matched_t mode = m->when_matched;
+  if (m->when_matched_expr) {
+    int i = resolve_mode(m->when_matched_expr, "whenMatched", matched_names, 4,
+                         "\"merge\", \"replace\", \"keepExisting\" or \"delete\"", doc, ev, reason,
+                         reason_len);
+    if (i < 0) return false;
+    mode = matched_modes[i];
+  }
   const bson_t *existing = aspd_dataset_at(set, match);
   bson_t out = BSON_INITIALIZER;
   bool ok = true;
-  switch (m->when_matched) {
+  switch (mode) {
     case ASPD_MERGE_KEEP:
       bson_destroy(&out);
+      return true;
+    case ASPD_MERGE_DELETE:
+      bson_destroy(&out);
+      aspd_dataset_delete(set, match);
+      *written = true;
       return true;
     case ASPD_MERGE_MERGE:
       merge_docs(existing, doc, &out);
