@@ -160,6 +160,23 @@ static void check_collections(const char *state_dir) {
   sqlite3_close(sinks);
 }
 
+/* find on a collection a $merge deleted from returns what is left. */
+static void find_after_delete(mongoc_client_t *c) {
+  mongoc_collection_t *coll = mongoc_client_get_collection(c, "m", "deleted");
+  bson_t filter = BSON_INITIALIZER;
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+  const bson_t *doc;
+  int n = 0;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    CHECK(wt_int(doc, "k", NULL) == 2);
+    n++;
+  }
+  CHECK(n == 1);
+  CHECK(!mongoc_cursor_error(cursor, NULL));
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(coll);
+}
+
 static void plan_errors(mongoc_client_t *c) {
 #define MERGE(fields)                                                                          \
   "{\"processStreamProcessor\": [{\"$source\": {\"documents\": []}}, {\"$merge\": {\"into\": " \
@@ -226,6 +243,7 @@ int main(void) {
   run_merge(c, "bad_mode", "\"bad_mode\"", ", \"on\": \"k\", \"whenMatched\": \"$g\"");
   run_merge(c, "bad_target", "\"$nope\"", "");
   run_merge(c, "bad_target_expr", "{\"$divide\": [1, 0]}", "");
+  find_after_delete(c);
   plan_errors(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
