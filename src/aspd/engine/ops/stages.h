@@ -10,20 +10,21 @@
   aspd_op_t *prefix##_make(const void *spec);                                               \
   void prefix##_free_spec(void *spec)
 
-ASPD_STAGE_FUNCS(aspd_match);        /* match.c */
-ASPD_STAGE_FUNCS(aspd_validate);     /* validate.c */
-ASPD_STAGE_FUNCS(aspd_project);      /* project.c: $project */
-ASPD_STAGE_FUNCS(aspd_unset);        /* project.c: $unset */
-ASPD_STAGE_FUNCS(aspd_add_fields);   /* add_fields.c: $addFields, $set */
-ASPD_STAGE_FUNCS(aspd_replace_root); /* replace_root.c: $replaceRoot, $replaceWith */
-ASPD_STAGE_FUNCS(aspd_unwind);       /* unwind.c */
-ASPD_STAGE_FUNCS(aspd_redact);       /* redact.c */
-ASPD_STAGE_FUNCS(aspd_group);        /* group.c */
-ASPD_STAGE_FUNCS(aspd_sort);         /* sort.c */
-ASPD_STAGE_FUNCS(aspd_limit);        /* limit_count.c: $limit */
-ASPD_STAGE_FUNCS(aspd_count);        /* limit_count.c: $count */
-ASPD_STAGE_FUNCS(aspd_window);       /* windows/window.c: $tumblingWindow, $hoppingWindow */
-ASPD_STAGE_FUNCS(aspd_session);      /* windows/session.c: $sessionWindow */
+ASPD_STAGE_FUNCS(aspd_match);           /* match.c */
+ASPD_STAGE_FUNCS(aspd_validate);        /* validate.c */
+ASPD_STAGE_FUNCS(aspd_project);         /* project.c: $project */
+ASPD_STAGE_FUNCS(aspd_unset);           /* project.c: $unset */
+ASPD_STAGE_FUNCS(aspd_add_fields);      /* add_fields.c: $addFields, $set */
+ASPD_STAGE_FUNCS(aspd_replace_root);    /* replace_root.c: $replaceRoot, $replaceWith */
+ASPD_STAGE_FUNCS(aspd_unwind);          /* unwind.c */
+ASPD_STAGE_FUNCS(aspd_redact);          /* redact.c */
+ASPD_STAGE_FUNCS(aspd_set_stream_meta); /* set_stream_meta.c */
+ASPD_STAGE_FUNCS(aspd_group);           /* group.c */
+ASPD_STAGE_FUNCS(aspd_sort);            /* sort.c */
+ASPD_STAGE_FUNCS(aspd_limit);           /* limit_count.c: $limit */
+ASPD_STAGE_FUNCS(aspd_count);           /* limit_count.c: $count */
+ASPD_STAGE_FUNCS(aspd_window);          /* windows/window.c: $tumblingWindow, $hoppingWindow */
+ASPD_STAGE_FUNCS(aspd_session);         /* windows/session.c: $sessionWindow */
 
 /* An operator whose instance is only its compiled spec (stateless stages). */
 typedef struct {

@@ -273,27 +273,18 @@ void *aspd_emit_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_erro
     case ASPD_CONN_TEST_LOG:
       plan->sink = ASPD_SINK_LOG;
       return plan;
-    case ASPD_CONN_KAFKA: {
-      const char *topic = aspd_plan_utf8(&spec, "topic");
-      if (!topic) {
-        return aspd_plan_invalid(err, "%s",
-                                 "$emit.topic must be a string: expressions are not supported by "
-                                 "aspd yet");
-      }
+    case ASPD_CONN_KAFKA:
       plan->sink = ASPD_SINK_TOPIC;
-      plan->sink_name = strdup(topic);
-      return plan;
-    }
-    case ASPD_CONN_CLUSTER: {
-      const char *db = aspd_plan_utf8(&spec, "db"), *coll = aspd_plan_utf8(&spec, "coll");
-      if (!db || !coll)
-        return aspd_plan_invalid(err, "%s",
-                                 "$emit to an Atlas connection needs string 'db' and 'coll'");
+      return sink_part(&spec, "topic", "$emit", ctx, &plan->sink_name, &plan->sink_name_expr, err)
+                 ? plan
+                 : NULL;
+    case ASPD_CONN_CLUSTER:
       plan->sink = ASPD_SINK_COLLECTION;
-      plan->sink_db = strdup(db);
-      plan->sink_name = strdup(coll);
-      return plan;
-    }
+      return sink_part(&spec, "db", "$emit", ctx, &plan->sink_db, &plan->sink_db_expr, err) &&
+                     sink_part(&spec, "coll", "$emit", ctx, &plan->sink_name, &plan->sink_name_expr,
+                               err)
+                 ? plan
+                 : NULL;
     default: {
       char *json = bson_as_relaxed_extended_json(&spec, NULL);
       aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS, "Expected Atlas connection for $emit %s",

@@ -42,6 +42,8 @@ static const aspd_stage_t stages[] = {
      aspd_window_free_spec},
     {"$hoppingWindow", ASPD_IN_MAIN, "HoppingWindowOperator", aspd_window_check, aspd_window_make,
      aspd_window_free_spec},
+    {"$setStreamMeta", ASPD_IN_MAIN, "SetStreamMetaOperator", aspd_set_stream_meta_check,
+     aspd_set_stream_meta_make, aspd_set_stream_meta_free_spec},
     /* Stages the real service has that aspd does not run (yet). */
     {"$lookup", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$https", ANYWHERE, NULL, NULL, NULL, NULL},
@@ -49,7 +51,6 @@ static const aspd_stage_t stages[] = {
     {"$sessionWindow", ASPD_IN_MAIN, "SessionWindowOperator", aspd_session_check, aspd_session_make,
      aspd_session_free_spec},
     {"$cachedLookup", ASPD_IN_MAIN, NULL, NULL, NULL, NULL},
-    {"$setStreamMeta", ASPD_IN_MAIN, NULL, NULL, NULL, NULL},
     {"$function", ASPD_IN_MAIN, NULL, NULL, NULL, NULL},
     {"$throttle", ASPD_IN_MAIN, NULL, NULL, NULL, NULL},
     {"$vectorSearch", ASPD_IN_MAIN, NULL, NULL, NULL, NULL},
