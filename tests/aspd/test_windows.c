@@ -1,6 +1,9 @@
 /* $tumblingWindow and $hoppingWindow on event time: $group accumulators,
  * $sort/$limit/$count in the inner pipeline, window metadata, late documents
- * to the DLQ, the placement and spec errors. */
+ * to the DLQ, the placement and spec errors; processingTime windows and
+ * sessions, which close by the clock while the source is quiet. */
+#include <time.h>
+
 #include "workspace_test_util.h"
 
 /* Inline documents at fixed event times (timeField), one interactive processor;
@@ -154,6 +157,89 @@ static void live(mongoc_client_t *c) {
   WT_OK(c, "{\"dropStreamProcessor\": \"win\"}");
 }
 
+/* Documents in m.<coll>, found with find, into out ({docs: [...]}). */
+static uint32_t find_all(mongoc_client_t *c, const char *coll, bson_t *out) {
+  mongoc_collection_t *col = mongoc_client_get_collection(c, "m", coll);
+  bson_t filter = BSON_INITIALIZER, docs;
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(col, &filter, NULL, NULL);
+  const bson_t *doc;
+  uint32_t n = 0;
+  bson_init(out);
+  BSON_APPEND_ARRAY_BEGIN(out, "docs", &docs);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    char key[16];
+    snprintf(key, sizeof key, "%u", n++);
+    BSON_APPEND_DOCUMENT(&docs, key, doc);
+  }
+  bson_append_array_end(out, &docs);
+  mongoc_cursor_destroy(cursor);
+  mongoc_collection_destroy(col);
+  return n;
+}
+
+/* boundary processingTime: three documents with event times years apart are put on
+ * a topic that then stays quiet. On event time nothing would close (no later event,
+ * no idleTimeout); on processing time the clock closes the 1 s window (and the 300 ms
+ * session) the documents arrived in. */
+static void processing_time(mongoc_client_t *c) {
+  static const char *const windows[] = {
+      "{\"$tumblingWindow\": {\"boundary\": \"processingTime\", \"interval\": {\"size\": 1, "
+      "\"unit\": \"second\"}, \"pipeline\": [{\"$group\": {\"_id\": {\"$meta\": "
+      "\"stream.window.start\"}, \"n\": {\"$sum\": "
+      "1}}}]}}",
+      "{\"$sessionWindow\": {\"boundary\": \"processingTime\", \"partitionBy\": \"$u\", \"gap\": "
+      "{\"size\": 300, \"unit\": \"ms\"}, \"pipeline\": [{\"$group\": {\"_id\": \"$u\", \"n\": "
+      "{\"$sum\": 1}}}]}}"};
+  static const char *const names[] = {"pt_tumbling", "pt_session"};
+  char cmd[4096];
+  for (int i = 0; i < 2; i++) {
+    snprintf(cmd, sizeof cmd,
+             "{\"createStreamProcessor\": \"%s\", \"pipeline\": [{\"$source\": "
+             "{\"connectionName\": \"kafka0\", \"topic\": \"pt_in\", \"timeField\": "
+             "{\"$toDate\": \"$t\"}}}, %s, {\"$merge\": {\"into\": {\"connectionName\": "
+             "\"cluster0\", \"db\": \"m\", \"coll\": \"%s\"}}}]}",
+             names[i], windows[i], names[i]);
+    WT_OK(c, cmd);
+    snprintf(cmd, sizeof cmd, "{\"startStreamProcessor\": \"%s\"}", names[i]);
+    WT_OK(c, cmd);
+  }
+  int64_t before = (int64_t)time(NULL) * 1000;
+  bson_t out = BSON_INITIALIZER;
+  wt_process(c,
+             "{\"processStreamProcessor\": [{\"$source\": {\"documents\": ["
+             "{\"u\": \"a\", \"t\": {\"$date\": \"2020-01-01T00:00:00Z\"}},"
+             "{\"u\": \"a\", \"t\": {\"$date\": \"2024-06-01T00:00:00Z\"}},"
+             "{\"u\": \"a\", \"t\": {\"$date\": \"2022-03-01T00:00:00Z\"}}]}},"
+             "{\"$emit\": {\"connectionName\": \"kafka0\", \"topic\": \"pt_in\"}}]}",
+             &out);
+  bson_destroy(&out);
+  for (int i = 0; i < 2; i++) {
+    bson_t found = BSON_INITIALIZER;
+    int64_t total = 0;
+    /* Poll: the windows close within a second or so; allow a slow machine 20 s. */
+    for (int tries = 0; tries < 400 && total < 3; tries++) {
+      bson_destroy(&found);
+      uint32_t n = find_all(c, names[i], &found);
+      total = 0;
+      for (uint32_t k = 0; k < n; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "docs.%u.n", k);
+        total += wt_int(&found, path, NULL);
+      }
+      if (total < 3) usleep(50000);
+    }
+    CHECK(total == 3);
+    /* The window lies around the arrival time, not around any event time. */
+    int64_t start = date_at(&found, "docs.0._stream_meta.window.start");
+    int64_t end = date_at(&found, "docs.0._stream_meta.window.end");
+    CHECK(start >= before - 1000 && end > start && end <= (int64_t)time(NULL) * 1000 + 1000);
+    if (i == 0) CHECK(end - start == 1000);
+    bson_destroy(&found);
+    snprintf(cmd, sizeof cmd, "{\"dropStreamProcessor\": \"%s\"}", names[i]);
+    WT_OK(c, cmd);
+  }
+}
+
 static void errors(mongoc_client_t *c) {
 #define SRC "{\"$source\": {\"connectionName\": \"sample_stream_solar\"}}, "
 #define LOG ", {\"$emit\": {\"connectionName\": \"__testLog\"}}"
@@ -224,6 +310,7 @@ int main(void) {
   hopping(c);
   inner_meta_and_dead_letters(c);
   live(c);
+  processing_time(c);
   errors(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

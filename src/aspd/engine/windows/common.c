@@ -64,6 +64,30 @@ bool aspd_window_optional_duration(const bson_t *spec, const char *key,
   return aspd_window_duration(&it, "size", key, ms, err);
 }
 
+bool aspd_window_boundary(const bson_t *spec, const char *stage, bool *processing,
+                          aspd_error_t *err) {
+  static const char *const time_options[] = {"allowedLateness", "idleTimeout"};
+  bson_iter_t it;
+  *processing = false;
+  if (!bson_iter_init_find(&it, spec, "boundary")) return true;
+  const char *b = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+  if (strcmp(b, "eventTime") && strcmp(b, "processingTime")) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
+                   "%s.boundary must be one of eventTime, processingTime, found: %s", stage,
+                   BSON_ITER_HOLDS_UTF8(&it) ? b : aspd_type_name(bson_iter_type(&it)));
+    return false;
+  }
+  *processing = !strcmp(b, "processingTime");
+  for (size_t i = 0; *processing && i < 2; i++) {
+    if (bson_iter_init_find(&it, spec, time_options[i])) {
+      aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
+                     "%s.%s is not allowed with boundary 'processingTime'", stage, time_options[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
 /* The inner pipeline's output: held by its window; its rejects go to the
  * processor's dead letters as the window operator's. */
 typedef struct {

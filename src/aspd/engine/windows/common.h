@@ -37,6 +37,11 @@ bool aspd_window_duration(bson_iter_t *it, const char *size_key, const char *wha
 bool aspd_window_optional_duration(const bson_t *spec, const char *key,
                                    const char *bare_int_message, int64_t *ms, aspd_error_t *err);
 
+/* `boundary`: eventTime (default) or processingTime (*processing true). With
+ * processingTime, allowedLateness and idleTimeout are refused. */
+bool aspd_window_boundary(const bson_t *spec, const char *stage, bool *processing,
+                          aspd_error_t *err);
+
 /* Pushes doc (owned) into the window's inner pipeline, its bounds visible to $meta. */
 void aspd_window_run_push(aspd_window_run_t *w, bson_t *doc, aspd_flow_t *flow);
 /* Flushes the inner pipeline and hands on what it produced, stamped with the

@@ -5,7 +5,8 @@
  * then run through a fresh instance of the inner pipeline (in arrival order)
  * and the results leave with the session's bounds and partition in the stream
  * metadata. A document older than the watermark allows that fits no open
- * session is late. */
+ * session is late. With boundary processingTime the times are arrival times
+ * and the engine's clock is the watermark. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 
 typedef struct {
   aspd_expr_t *partition_by;
+  bool processing_time; /* sessions on arrival time: the clock is the watermark */
   int64_t gap_ms, lateness_ms;
   aspd_planned_stage_t *stages;
   size_t stage_count;
@@ -46,6 +48,65 @@ void aspd_session_free_spec(void *spec) {
   free(s->ts_field);
   free(s->meta_field);
   free(s);
+}
+
+/* True when a value (a spec, at any depth) reads the window metadata: a {$meta:
+ * "stream[.window...]"}, or a path or field name into <meta field>[.window]. */
+static bool reads_window_meta(const bson_value_t *v, const char *meta_field) {
+  size_t len = meta_field ? strlen(meta_field) : 0;
+  if (v->value_type == BSON_TYPE_UTF8) {
+    const char *p = v->value.v_utf8.str;
+    return len && p[0] == '$' && !strncmp(p + 1, meta_field, len) &&
+           (!p[len + 1] || !strncmp(p + len + 1, ".window", 7));
+  }
+  if (v->value_type != BSON_TYPE_DOCUMENT && v->value_type != BSON_TYPE_ARRAY) return false;
+  bson_iter_t it;
+  bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
+  while (bson_iter_next(&it)) {
+    const char *k = bson_iter_key(&it);
+    if (v->value_type == BSON_TYPE_DOCUMENT && !strcmp(k, "$meta") && BSON_ITER_HOLDS_UTF8(&it)) {
+      const char *m = bson_iter_utf8(&it, NULL);
+      if (!strcmp(m, "stream") || !strncmp(m, "stream.window", 13)) return true;
+    }
+    if (v->value_type == BSON_TYPE_DOCUMENT && len && !strncmp(k, meta_field, len) &&
+        (!k[len] || !strncmp(k + len, ".window", 7))) {
+      return true;
+    }
+    if (reads_window_meta(bson_iter_value(&it), meta_field)) return true;
+  }
+  return false;
+}
+
+/* The real planner's rules for a session's inner pipeline: the window bounds are
+ * known only once a blocking stage ($group, $sort; $count is a $group) has seen
+ * every document of the session, and a $limit before it would cut sessions that
+ * later merge. */
+static bool check_session_pipeline(const bson_value_t *pipeline, const char *meta_field,
+                                   aspd_error_t *err) {
+  bson_iter_t it;
+  bool blocking = false, meta = false, limit = false;
+  bson_iter_init_from_data(&it, pipeline->value.v_doc.data, pipeline->value.v_doc.data_len);
+  while (!blocking && bson_iter_next(&it)) {
+    bson_iter_t stage;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &stage) ||
+        !bson_iter_next(&stage)) {
+      continue; /* the planner reports malformed stages */
+    }
+    const char *name = bson_iter_key(&stage);
+    blocking = !strcmp(name, "$group") || !strcmp(name, "$sort") || !strcmp(name, "$count");
+    meta = meta || reads_window_meta(bson_iter_value(&stage), meta_field);
+    limit = limit || !strcmp(name, "$limit");
+  }
+  const char *why = !blocking ? "there must be a $group or $sort in the pipeline."
+                    : meta    ? "the pipeline cannot use _stream_meta.window until after the "
+                                "first $group or $sort."
+                    : limit   ? "there cannot be a $limit before the first $group or $sort."
+                              : NULL;
+  if (why) {
+    aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
+                   "The $sessionWindow.pipeline isn't supported, %s", why);
+  }
+  return why == NULL;
 }
 
 void *aspd_session_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
@@ -83,13 +144,12 @@ void *aspd_session_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_e
   if (ok && s->lateness_ms > ASPD_WINDOW_MAX_LATENESS_MS) {
     ok = aspd_window_invalid(err, "Maximum allowedLateness is 30 minutes");
   }
-  if (ok && bson_iter_init_find(&it, &spec, "boundary") &&
-      (!BSON_ITER_HOLDS_UTF8(&it) || strcmp(bson_iter_utf8(&it, NULL), "eventTime"))) {
-    ok = aspd_window_invalid(err, "boundary: only eventTime is supported by aspd yet");
-  }
+  ok = ok && aspd_window_boundary(&spec, "$sessionWindow", &s->processing_time, err);
+  if (s->processing_time) s->lateness_ms = 0;
   if (ok && (!bson_iter_init_find(&it, &spec, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))) {
     ok = aspd_window_invalid(err, "Window stage needs a 'pipeline' array");
   }
+  ok = ok && check_session_pipeline(bson_iter_value(&it), ctx->plan->meta_field, err);
   if (ok) {
     aspd_stage_ctx_t inner = *ctx;
     inner.in_window = true;
@@ -164,7 +224,8 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
   session_op_t *op = (session_op_t *)base;
   const session_spec_t *spec = op->spec;
   bson_iter_t it;
-  int64_t t = bson_iter_init_find(&it, doc, spec->ts_field) && BSON_ITER_HOLDS_DATE_TIME(&it)
+  int64_t t = !spec->processing_time && bson_iter_init_find(&it, doc, spec->ts_field) &&
+                      BSON_ITER_HOLDS_DATE_TIME(&it)
                   ? bson_iter_date_time(&it)
                   : flow->out->now_ms;
   bson_value_t key;
@@ -217,7 +278,13 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
 }
 
 static void flush(aspd_op_t *base, const aspd_flush_t *why, aspd_flow_t *flow) {
-  close_due((session_op_t *)base, flow, why->end);
+  session_op_t *op = (session_op_t *)base;
+  /* On processing time the clock moves the watermark, input or not. */
+  if (op->spec->processing_time && (!op->seen || why->now_ms > op->watermark)) {
+    op->watermark = why->now_ms;
+    op->seen = true;
+  }
+  close_due(op, flow, why->end);
 }
 
 static int64_t state_bytes(const aspd_op_t *base) {

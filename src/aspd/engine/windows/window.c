@@ -1,10 +1,11 @@
 /* Window stages ($tumblingWindow, $hoppingWindow) on event time (the source
- * timestamp field). Each open window runs its own instance of the inner
- * pipeline, built from the same operators as the main one: documents enter it
- * as they arrive, and what it hands on is held until the window closes, when
- * the watermark (the latest event time seen) passes its end plus
- * allowedLateness. Then the inner pipeline is flushed and its results leave
- * with the window's bounds in the stream metadata. */
+ * timestamp field), or with boundary processingTime on arrival time (the
+ * engine's clock: the watermark is the clock, nothing is late and a window
+ * closes once the clock passes its end, input or not). Each open window runs its own instance of
+ * the inner pipeline, built from the same operators as the main one: documents enter it as they
+ * arrive, and what it hands on is held until the window closes, when the watermark (the latest
+ * event time seen) passes its end plus allowedLateness. Then the inner pipeline is flushed and its
+ * results leave with the window's bounds in the stream metadata. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@
 #include "engine/windows/common.h"
 
 typedef struct {
-  bool hopping;
+  bool hopping, processing_time;
   int64_t interval_ms, hop_ms, lateness_ms, idle_ms, offset_ms;
   aspd_planned_stage_t *stages; /* the inner pipeline */
   size_t stage_count;
@@ -87,10 +88,8 @@ void *aspd_window_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
   if (ok && bson_iter_init_find(&it, &spec, "offset")) {
     ok = aspd_window_duration(&it, "offsetFromUtc", "offset", &w->offset_ms, err);
   }
-  if (ok && bson_iter_init_find(&it, &spec, "boundary") &&
-      (!BSON_ITER_HOLDS_UTF8(&it) || strcmp(bson_iter_utf8(&it, NULL), "eventTime"))) {
-    ok = aspd_window_invalid(err, "boundary: only eventTime is supported by aspd yet");
-  }
+  ok = ok && aspd_window_boundary(&spec, ctx->name, &w->processing_time, err);
+  if (w->processing_time) w->lateness_ms = 0;
   if (ok && (!bson_iter_init_find(&it, &spec, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it))) {
     ok = aspd_window_invalid(err, "Window stage needs a 'pipeline' array");
   }
@@ -147,7 +146,8 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
   window_op_t *op = (window_op_t *)base;
   const window_spec_t *spec = op->spec;
   bson_iter_t it;
-  int64_t event_ms = bson_iter_init_find(&it, doc, spec->ts_field) && BSON_ITER_HOLDS_DATE_TIME(&it)
+  int64_t event_ms = !spec->processing_time && bson_iter_init_find(&it, doc, spec->ts_field) &&
+                             BSON_ITER_HOLDS_DATE_TIME(&it)
                          ? bson_iter_date_time(&it)
                          : flow->out->now_ms;
   int64_t rel = event_ms - spec->offset_ms;
@@ -171,6 +171,11 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
 
 static void flush(aspd_op_t *base, const aspd_flush_t *why, aspd_flow_t *flow) {
   window_op_t *op = (window_op_t *)base;
+  /* On processing time the clock moves the watermark, input or not. */
+  if (op->spec->processing_time && (!op->seen || why->now_ms > op->watermark)) {
+    op->watermark = why->now_ms;
+    op->seen = true;
+  }
   int64_t idle = op->spec->idle_ms;
   bool idle_past = idle > 0 && why->last_input_ms > 0 && why->now_ms - why->last_input_ms >= idle;
   close_due(op, flow, why->end || idle_past);
