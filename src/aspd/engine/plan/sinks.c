@@ -99,9 +99,10 @@ static bool merge_pipeline(aspd_merge_spec_t *m, bson_iter_t *it, const bson_t *
   if (m->new_slot < 0) return false;
   int pushed = 1;
   bool ok = true;
-  for (size_t i = 0; ok && i < m->let_count; i++, pushed++) {
+  for (size_t i = 0; ok && i < m->let_count; i++) {
     m->let_slots[i] = aspd_expr_scope_push(ctx->cc, names[i], err);
     ok = m->let_slots[i] >= 0;
+    pushed += ok;
   }
   bson_iter_t stages;
   bson_iter_recurse(it, &stages);
