@@ -248,5 +248,11 @@ int main(void) {
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
   check_collections(dir);
+  /* After a restart the deleted document stays deleted. */
+  wt_start(&inst, dir);
+  c = wt_client(&inst);
+  find_after_delete(c);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
   return wt_finish("aspd.merge");
 }
