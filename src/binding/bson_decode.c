@@ -153,11 +153,26 @@ typedef lasp_element_t element_t;
  * again; containers with more elements parse the rest twice. */
 #define CACHED_ELEMENTS 16
 
-bool lasp_next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
-  const uint8_t *q = p + 1;
-  size_t size;
-  /* Keys are short: a plain loop beats a memchr call here. */
+/* The first NUL in [q, end), or end. Keys are short, too short for a memchr call to pay:
+ * eight bytes at a time, the first NUL found by the classic has-zero-byte test (the lowest
+ * flagged byte is always a real NUL; on little-endian machines it is the first). */
+static const uint8_t *find_nul(const uint8_t *q, const uint8_t *end) {
+#if BSON_BYTE_ORDER == BSON_LITTLE_ENDIAN
+  while (end - q >= 8) {
+    uint64_t w, z;
+    memcpy(&w, q, sizeof w);
+    z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+    if (z) return q + (__builtin_ctzll(z) >> 3);
+    q += 8;
+  }
+#endif
   while (q < end && *q != '\0') q++;
+  return q;
+}
+
+bool lasp_next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
+  const uint8_t *q = find_nul(p + 1, end);
+  size_t size;
   if (q >= end) return false;
   el->type = p[0];
   el->key_len = (uint32_t)(q - p - 1);
@@ -267,12 +282,18 @@ static void shape_add(shape_t *s, const element_t *el) {
     s->ok = false;
     return;
   }
-  memcpy(s->bytes + s->len, el->value - el->key_len - 1, el->key_len);
+  const uint8_t *key = el->value - el->key_len - 1;
+  hint_t hint = hint_of(el->type, el->value);
+  memcpy(s->bytes + s->len, key, el->key_len);
   s->bytes[s->len + el->key_len] = '\0';
-  s->bytes[s->len + el->key_len + 1] = (char)hint_of(el->type, el->value);
-  for (size_t i = s->len; i < s->len + need; i++)
-    s->hash = (s->hash ^ (uint8_t)s->bytes[i]) * 16777619u;
+  s->bytes[s->len + el->key_len + 1] = (char)hint;
   s->len += need;
+  /* The slot only: the signature itself is compared on lookup, so a cheap mix of each
+   * key's length, ends and hint is enough. */
+  s->hash =
+      (s->hash ^ (el->key_len | (uint32_t)key[0] << 8 |
+                  (uint32_t)key[el->key_len ? el->key_len - 1 : 0] << 16 | (uint32_t)hint << 24)) *
+      16777619u;
 }
 
 static int shape_slot(const shape_t *s) {
