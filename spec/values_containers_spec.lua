@@ -270,6 +270,37 @@ describe("assigning to ordered documents", function()
     assert.equal(B.doc({ B.i32("x", 4), B.i32("y", 2), B.i32("z", 3) }), asp.bson_encode(d))
   end)
 
+  it("a new key on one decoded document leaves others of the same shape alone", function()
+    -- documents of one shape may share their metatable: a new key must not leak
+    local bytes = B.doc({ B.i32("x", 1), B.i64("y", 2), B.sub("s", { B.i32("p", 1), B.i32("q", 2) }) })
+    local a, b = asp.bson_decode(bytes, true), asp.bson_decode(bytes, true)
+    a.z = 3
+    a.s.r = 4
+    rawset(a, "w", 5)
+    assert.same({ "x", "y", "s", "z" }, getmetatable(a).__asp_order)
+    assert.same({ "p", "q", "r" }, getmetatable(a.s).__asp_order)
+    assert.same({ "x", "y", "s" }, getmetatable(b).__asp_order)
+    assert.same({ "p", "q" }, getmetatable(b.s).__asp_order)
+    assert.equal(bytes, asp.bson_encode(b))
+    assert.equal(bytes, asp.bson_encode(asp.bson_decode(bytes, true)))
+    assert.equal(B.doc({ B.i32("x", 1), B.i64("y", 2), B.sub("s", { B.i32("p", 1), B.i32("q", 2), B.i32("r", 4) }),
+      B.i32("z", 3), B.i32("w", 5) }), asp.bson_encode(a))
+    -- a's own metatable keeps working: one more key, a listed key set again
+    a.x = nil
+    a.v = 6
+    a.x = 7
+    assert.same({ "x", "y", "s", "z", "v" }, getmetatable(a).__asp_order)
+  end)
+
+  it("documents with the same keys but other number types keep their own hints", function()
+    local as_i64 = B.doc({ B.i64("n", 1), B.i32("m", 2) })
+    local as_i32 = B.doc({ B.i32("n", 1), B.i32("m", 2) })
+    local x, y = asp.bson_decode(as_i64, true), asp.bson_decode(as_i32, true)
+    assert.equal(as_i64, asp.bson_encode(x))
+    assert.equal(as_i32, asp.bson_encode(y))
+    assert.equal(as_i64, asp.bson_encode(asp.bson_decode(as_i64, true)))
+  end)
+
   it("rawset keys still encode, after the ordered ones", function()
     local d = asp.ordered({ "a", 1 })
     rawset(d, "r", 2)

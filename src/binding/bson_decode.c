@@ -4,6 +4,7 @@
  * its final size, which costs less than the rehashes it saves), a second pass pushes
  * the values. The registry is read once per top-level call, never per value. Nothing
  * here trusts a length it has not checked against the enclosing one. */
+#include <math.h>
 #include <string.h>
 
 #include "lasp_values.h"
@@ -14,8 +15,8 @@
 typedef struct {
   lua_State *L;
   int flags;
-  int array_mt;      /* stack index of the shared array marker metatable */
-  int ordered_parts; /* ordered mode: first of the LASP_ORDERED_PARTS stack slots */
+  int array_mt; /* stack index of the shared array marker metatable */
+  int shapes;   /* ordered mode: stack index of the shape cache (see below), else 0 */
   int depth;
   const char *error; /* why decoding stopped */
 } decoder_t;
@@ -35,6 +36,26 @@ static int64_t read_i64(const uint8_t *p) {
   uint64_t v;
   memcpy(&v, p, sizeof v);
   return (int64_t)BSON_UINT64_FROM_LE(v);
+}
+
+/* The hint a number element needs (the rule push_value applies when it pushes it). */
+static hint_t hint_of(uint8_t type, const uint8_t *value) {
+  if (type == BSON_TYPE_INT64) {
+    int64_t v = read_i64(value);
+    /* Larger values encode back as int64 by themselves (or come back boxed). */
+    return v >= INT32_MIN && v <= INT32_MAX ? HINT_INT64 : HINT_NONE;
+  }
+#if !LASP_HAS_INTEGERS
+  if (type == BSON_TYPE_DOUBLE) {
+    /* Without a float subtype an integral double would come back as an integer. */
+    int64_t bits = read_i64(value);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v == floor(v) && v >= -LASP_EXACT_INT_MAX && v <= LASP_EXACT_INT_MAX ? HINT_DOUBLE
+                                                                                : HINT_NONE;
+  }
+#endif
+  return HINT_NONE;
 }
 
 /* A BSON string (int32 length including the NUL, bytes, NUL) at p: its total size, or 0. */
@@ -132,11 +153,26 @@ typedef lasp_element_t element_t;
  * again; containers with more elements parse the rest twice. */
 #define CACHED_ELEMENTS 16
 
-bool lasp_next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
-  const uint8_t *q = p + 1;
-  size_t size;
-  /* Keys are short: a plain loop beats a memchr call here. */
+/* The first NUL in [q, end), or end. Keys are short, too short for a memchr call to pay:
+ * eight bytes at a time, the first NUL found by the classic has-zero-byte test (the lowest
+ * flagged byte is always a real NUL; on little-endian machines it is the first). */
+static const uint8_t *find_nul(const uint8_t *q, const uint8_t *end) {
+#if BSON_BYTE_ORDER == BSON_LITTLE_ENDIAN
+  while (end - q >= 8) {
+    uint64_t w, z;
+    memcpy(&w, q, sizeof w);
+    z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+    if (z) return q + (__builtin_ctzll(z) >> 3);
+    q += 8;
+  }
+#endif
   while (q < end && *q != '\0') q++;
+  return q;
+}
+
+bool lasp_next_element(const uint8_t *p, const uint8_t *end, element_t *el) {
+  const uint8_t *q = find_nul(p + 1, end);
+  size_t size;
   if (q >= end) return false;
   el->type = p[0];
   el->key_len = (uint32_t)(q - p - 1);
@@ -180,10 +216,7 @@ static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
       double v;
       memcpy(&v, &bits, sizeof v);
       lua_pushnumber(L, (lua_Number)v);
-#if !LASP_HAS_INTEGERS
-      /* Without a float subtype an integral double would come back as an integer. */
-      if (lasp_isinteger(L, -1)) *hint = HINT_DOUBLE;
-#endif
+      *hint = hint_of(el->type, p);
       return true;
     }
     case BSON_TYPE_INT64: {
@@ -197,7 +230,7 @@ static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
       }
       lua_pushnumber(L, (lua_Number)v);
 #endif
-      if (v >= INT32_MIN && v <= INT32_MAX) *hint = HINT_INT64;
+      *hint = hint_of(el->type, p);
       return true;
     }
     case BSON_TYPE_BOOL:
@@ -222,29 +255,107 @@ static bool fail(decoder_t *d, const char *why) {
   return false;
 }
 
+/* Ordered mode: documents of the same shape (the same keys in the same order, with the
+ * same number hints) share one metatable. Building an order list and a metatable for each
+ * decoded document cost as much as decoding it; an info or list reply, or a sample
+ * stream, repeats a few shapes over and over. The shapes seen last live in a cache in the
+ * registry: slot i (a hash of the shape) holds at 2i+1 the shape's signature (each key,
+ * a NUL, the hint byte) and at 2i+2 its metatable. A document that gets a new key takes
+ * a copy of its own first (lasp_set_ordered_methods), so sharing is never visible through
+ * the documented operations. */
+#define SHAPE_SLOTS 64
+#define SHAPE_MAX 256 /* longest signature cached: a bigger document gets its own metatable */
+
+static const char shape_cache_key = 's';
+
+typedef struct {
+  char bytes[SHAPE_MAX];
+  size_t len;
+  uint32_t hash;
+  bool ok; /* false: not cached (too long) */
+} shape_t;
+
+static void shape_add(shape_t *s, const element_t *el) {
+  size_t need = el->key_len + 2;
+  if (!s->ok) return;
+  if (need > SHAPE_MAX - s->len) {
+    s->ok = false;
+    return;
+  }
+  const uint8_t *key = el->value - el->key_len - 1;
+  hint_t hint = hint_of(el->type, el->value);
+  memcpy(s->bytes + s->len, key, el->key_len);
+  s->bytes[s->len + el->key_len] = '\0';
+  s->bytes[s->len + el->key_len + 1] = (char)hint;
+  s->len += need;
+  /* The slot only: the signature itself is compared on lookup, so a cheap mix of each
+   * key's length, ends and hint is enough. */
+  s->hash =
+      (s->hash ^ (el->key_len | (uint32_t)key[0] << 8 |
+                  (uint32_t)key[el->key_len ? el->key_len - 1 : 0] << 16 | (uint32_t)hint << 24)) *
+      16777619u;
+}
+
+static int shape_slot(const shape_t *s) {
+  return (int)(s->hash % SHAPE_SLOTS) * 2 + 1;
+}
+
+/* Pushes the cached metatable of shape s and returns its index, or returns 0 (nothing
+ * pushed). */
+static int shape_find(decoder_t *d, const shape_t *s) {
+  lua_State *L = d->L;
+  size_t len;
+  const char *sig;
+  int slot = shape_slot(s);
+  lua_rawgeti(L, d->shapes, slot);
+  sig = lua_tolstring(L, -1, &len);
+  if (sig == NULL || len != s->len || memcmp(sig, s->bytes, len) != 0) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_rawgeti(L, d->shapes, slot + 1);
+  lua_replace(L, -2);
+  return lua_gettop(L);
+}
+
+static void shape_store(decoder_t *d, const shape_t *s, int mt) {
+  lua_State *L = d->L;
+  int slot = shape_slot(s);
+  lua_pushlstring(L, s->bytes, s->len);
+  lua_rawseti(L, d->shapes, slot);
+  lua_pushvalue(L, mt);
+  lua_rawseti(L, d->shapes, slot + 1);
+}
+
 /* Pushes the container whose bytes (int32 length .. trailing NUL) are doc[0..len). */
 static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_array) {
   lua_State *L = d->L;
   const uint8_t *p, *end = doc + len - 1; /* the terminating NUL */
   bool ordered = (d->flags & LASP_DECODE_ORDERED) != 0;
-  int n = 0, k, t, order = 0, hints = 0;
+  int n = 0, k, t, order = 0, hints = 0, shared_mt = 0;
   element_t *el, spare, cache[CACHED_ELEMENTS];
+  shape_t shape;
+  shape.len = 0;
+  shape.hash = 2166136261u;
+  shape.ok = ordered && !is_array;
   if (++d->depth > LASP_MAX_DEPTH)
     return fail(d, "document nests deeper than " STRINGIFY(LASP_MAX_DEPTH) " levels");
   if (!lua_checkstack(L, 8)) return fail(d, "out of Lua stack space");
   for (p = doc + 4; p < end; p = el->value + el->size, n++) {
     el = n < CACHED_ELEMENTS ? &cache[n] : &spare;
     if (!lasp_next_element(p, end, el)) return fail(d, "corrupt element");
+    shape_add(&shape, el);
   }
   if (is_array)
     lua_createtable(L, n, 0);
   else
     lua_createtable(L, 0, n);
   t = lua_gettop(L);
-  if (ordered) {
+  if (shape.ok) shared_mt = shape_find(d, &shape);
+  if (ordered && !shared_mt) {
     if (!is_array) {
       lua_createtable(L, n, 0);
-      order = t + 1;
+      order = lua_gettop(L);
     }
     lua_pushnil(L); /* becomes the hints table on the first hint */
     hints = lua_gettop(L);
@@ -260,44 +371,45 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
     if (is_array) {
       if (!push_value(d, el, &hint)) return false;
       lua_rawseti(L, t, k);
-      if (hint != HINT_NONE && ordered) {
+      if (hint != HINT_NONE && hints) {
         lua_pushinteger(L, k);
         record_hint(L, hints, lua_gettop(L), hint);
         lua_pop(L, 1);
       }
     } else {
       lua_pushlstring(L, (const char *)el->value - el->key_len - 1, el->key_len);
-      if (ordered) {
+      if (order) {
         lua_pushvalue(L, -1);
         lua_rawseti(L, order, k);
       }
       if (!push_value(d, el, &hint)) return false;
-      if (hint != HINT_NONE && ordered) record_hint(L, hints, lua_gettop(L) - 1, hint);
+      if (hint != HINT_NONE && hints) record_hint(L, hints, lua_gettop(L) - 1, hint);
       lua_rawset(L, t);
     }
   }
-  if (ordered && (!is_array || !lua_isnil(L, hints))) {
-    /* Each ordered container gets its own metatable: it carries that container's key
-     * order and number hints. Arrays without hints share the marker below. */
+  if (shared_mt) {
+    lua_pushvalue(L, shared_mt);
+    lua_setmetatable(L, t);
+  } else if (ordered && (!is_array || !lua_isnil(L, hints))) {
+    /* An ordered container's metatable carries its key order and number hints. Arrays
+     * without hints share the marker below. */
+    int mt;
     lua_createtable(L, 0, 4);
+    mt = lua_gettop(L);
     if (is_array) {
       lua_pushboolean(L, 1);
-      lua_setfield(L, -2, LASP_ARRAY_FIELD);
+      lua_setfield(L, mt, LASP_ARRAY_FIELD);
     } else {
-      int part = d->ordered_parts, mt = lua_gettop(L);
-      lua_pushvalue(L, part);
+      lua_pushliteral(L, LASP_ORDER_FIELD);
       lua_pushvalue(L, order);
       lua_rawset(L, mt);
-      for (part += 2; part < d->ordered_parts + LASP_ORDERED_PARTS; part += 2) {
-        lua_pushvalue(L, part);
-        lua_pushvalue(L, part + 1);
-        lua_rawset(L, mt);
-      }
+      lasp_set_ordered_methods(L, mt, shape.ok);
     }
     if (!lua_isnil(L, hints)) {
       lua_pushvalue(L, hints);
-      lua_setfield(L, -2, LASP_TYPES_FIELD);
+      lua_setfield(L, mt, LASP_TYPES_FIELD);
     }
+    if (shape.ok) shape_store(d, &shape, mt);
     lua_setmetatable(L, t);
   } else if (is_array) {
     lua_pushvalue(L, d->array_mt);
@@ -313,6 +425,7 @@ void lasp_push_scalar(lua_State *L, const lasp_element_t *el) {
   hint_t hint;
   d.L = L;
   d.flags = LASP_DECODE_PLAIN;
+  d.shapes = 0;
   d.depth = 0;
   d.error = NULL;
   push_value(&d, el, &hint);
@@ -327,7 +440,7 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
   d.flags = flags;
   d.depth = 0;
   d.error = "corrupt document";
-  if (!lua_checkstack(L, 4 + LASP_ORDERED_PARTS)) {
+  if (!lua_checkstack(L, 6)) {
     *err = "out of Lua stack space";
     return false;
   }
@@ -337,10 +450,16 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     array_mt = lua_gettop(L);
   }
   d.array_mt = array_mt;
-  d.ordered_parts = 0;
+  d.shapes = 0;
   if (flags & LASP_DECODE_ORDERED) {
-    d.ordered_parts = lua_gettop(L) + 1;
-    lasp_push_ordered_parts(L);
+    lasp_rawgetp(L, LUA_REGISTRYINDEX, &shape_cache_key);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_createtable(L, 2 * SHAPE_SLOTS, 0);
+      lua_pushvalue(L, -1);
+      lasp_rawsetp(L, LUA_REGISTRYINDEX, &shape_cache_key);
+    }
+    d.shapes = lua_gettop(L);
   }
   ok = len >= 5 && len <= UINT32_MAX && read_u32(data) == len && data[len - 1] == '\0' &&
        push_children(&d, data, len, as_array);

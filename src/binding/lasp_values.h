@@ -54,14 +54,10 @@ void lasp_values_register(lua_State *L, int module_idx);
 #define LASP_ARRAY_FIELD "__asp_array"
 #define LASP_TYPES_FIELD "__asp_types"
 
-/* The parts of an ordered-document metatable (besides __asp_types): pushes
- * LASP_ORDERED_PARTS values, the keys __asp_order, __pairs and __newindex each followed by
- * a value (nil for the order, which differs per document):
- * __pairs visits the recorded keys in order (Lua 5.2+), __newindex appends new keys to the
- * order. A decoder making many metatables sets them with lua_rawset from the stack,
- * skipping the key lookups of lua_setfield. */
-#define LASP_ORDERED_PARTS 6
-void lasp_push_ordered_parts(lua_State *L);
+/* Sets __pairs (the recorded keys in order, Lua 5.2+) and __newindex (new keys join the
+ * order) on the ordered-document metatable at mt. shared: the metatable is shared by
+ * decoded documents of the same shape, and a new key gives the document its own copy. */
+void lasp_set_ordered_methods(lua_State *L, int mt, bool shared);
 
 /* Pushes the shared array marker metatable / the typed-value metatable (created by
  * lasp_values_register). */

@@ -113,21 +113,51 @@ static int ordered_newindex(lua_State *L) {
   return 0;
 }
 
-static void set_ordered_methods(lua_State *L, int mt) {
-  mt = lasp_absindex(L, mt);
-  lua_pushcfunction(L, ordered_pairs);
-  lua_setfield(L, mt, "__pairs");
-  lua_pushcfunction(L, ordered_newindex);
-  lua_setfield(L, mt, "__newindex");
+/* __newindex of decoded documents that share their metatable with others of the same
+ * shape (see bson_decode.c): a key assigned for the first time gives this document a
+ * metatable of its own (the same fields, the order with the key appended), so the others
+ * keep theirs unchanged. */
+static int ordered_newindex_shared(lua_State *L) {
+  lua_settop(L, 3);
+  if (lua_type(L, 2) == LUA_TSTRING && lua_getmetatable(L, 1)) { /* 4: the shared mt */
+    lua_pushliteral(L, LASP_ORDER_FIELD);
+    lua_rawget(L, 4); /* 5: its order */
+    if (lua_istable(L, 5) && !in_order(L, 5, 2)) {
+      int n = (int)lua_rawlen(L, 5);
+      lua_createtable(L, 0, 4); /* 6: the document's own metatable */
+      lua_pushnil(L);
+      while (lua_next(L, 4)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 6);
+      }
+      lua_createtable(L, n + 1, 0); /* 7: its order */
+      for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 5, i);
+        lua_rawseti(L, 7, i);
+      }
+      lua_pushvalue(L, 2);
+      lua_rawseti(L, 7, n + 1);
+      lua_pushliteral(L, LASP_ORDER_FIELD);
+      lua_insert(L, -2);
+      lua_rawset(L, 6);
+      lasp_set_ordered_methods(L, 6, false);
+      lua_setmetatable(L, 1);
+    }
+    lua_settop(L, 3);
+  }
+  lua_rawset(L, 1);
+  return 0;
 }
 
-void lasp_push_ordered_parts(lua_State *L) {
-  lua_pushliteral(L, LASP_ORDER_FIELD);
-  lua_pushnil(L);
+void lasp_set_ordered_methods(lua_State *L, int mt, bool shared) {
+  mt = lasp_absindex(L, mt);
   lua_pushliteral(L, "__pairs");
   lua_pushcfunction(L, ordered_pairs);
+  lua_rawset(L, mt);
   lua_pushliteral(L, "__newindex");
-  lua_pushcfunction(L, ordered_newindex);
+  lua_pushcfunction(L, shared ? ordered_newindex_shared : ordered_newindex);
+  lua_rawset(L, mt);
 }
 
 /* asp.ordered{"k1", v1, "k2", v2, ...} -> a table whose metatable records the key order.
@@ -166,7 +196,7 @@ static int l_ordered(lua_State *L) {
   lua_createtable(L, 0, 3);
   lua_pushvalue(L, order);
   lua_setfield(L, -2, LASP_ORDER_FIELD);
-  set_ordered_methods(L, -1);
+  lasp_set_ordered_methods(L, -1, false);
   lua_setmetatable(L, t);
   lua_settop(L, t);
   return 1;
