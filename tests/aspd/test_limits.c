@@ -2,7 +2,7 @@
  * unauthenticated connections per address refuse at once; before authentication a large
  * declared message closes the connection; a message must arrive whole within the message
  * timeout even when its bytes trickle in; an idle connection is closed; a reply larger
- * than maxBsonObjectSize becomes a clear error. Meanwhile other clients are served. */
+ * than maxBsonObjectSize is never sent. Meanwhile other clients are served. */
 #include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -148,10 +148,22 @@ static void test_timeouts(void) {
   CHECK(aspd_harness_stop(&inst) == 0, "aspd did not exit 0");
 }
 
-/* 5 processors of 3.5 MB each: listing them all would be a 17.5 MB reply. */
+/* A reply whose size the client chooses (find with a batchSize over large documents) never
+ * goes out larger than maxBsonObjectSize: the batch is cut short or the command gets a
+ * clear error, and the connection carries on. (Lists of definitions are kept within the
+ * limit when the definitions are created: test_limits_definitions.) */
 static void test_reply_bound(void) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir) ||
+      !aspd_harness_write_file(dir, "connections.json",
+                               "[{\"name\": \"cluster0\", \"type\": \"Cluster\", "
+                               "\"clusterName\": \"Cluster0\"}]",
+                               path, sizeof path)) {
+    exit(1);
+  }
+  const char *args[] = {"--connections", path, NULL};
   aspd_instance_t inst;
-  if (!aspd_harness_start(&inst, NULL, NULL)) exit(1);
+  if (!aspd_harness_start(&inst, NULL, args)) exit(1);
   mongoc_client_t *client = mongoc_client_new(inst.uri);
   mongoc_client_set_error_api(client, 2);
   size_t pad_len = 3500 * 1000;
@@ -159,30 +171,39 @@ static void test_reply_bound(void) {
   memset(pad, 'p', pad_len);
   pad[pad_len] = '\0';
   bson_error_t error;
+  mongoc_collection_t *coll = mongoc_client_get_collection(client, "d", "big");
   for (int i = 0; i < 5; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "big%02d", i);
-    bson_t *cmd = BCON_NEW("createStreamProcessor", BCON_UTF8(name), "pipeline", "[", "{",
-                           "$source", "{", "connectionName", BCON_UTF8("sample_stream_solar"), "}",
-                           "}", "{", "$match", "{", "pad", BCON_UTF8(pad), "}", "}", "{", "$emit",
-                           "{", "connectionName", BCON_UTF8("__testLog"), "}", "}", "]");
-    CHECK(mongoc_client_command_simple(client, "admin", cmd, NULL, NULL, &error), "create %s: %s",
-          name, error.message);
-    bson_destroy(cmd);
+    bson_t *doc = BCON_NEW("i", BCON_INT32(i), "pad", BCON_UTF8(pad));
+    CHECK(mongoc_collection_insert_one(coll, doc, NULL, NULL, &error), "insert %d: %s", i,
+          error.message);
+    bson_destroy(doc);
   }
-  bson_t *list = BCON_NEW("listStreamProcessors", BCON_INT32(1));
+  mongoc_collection_destroy(coll);
+  /* 17.5 MB asked for in one batch. */
+  bson_t *find = BCON_NEW("find", BCON_UTF8("big"), "batchSize", BCON_INT32(5));
   bson_t reply;
-  bool ok = mongoc_client_command_simple(client, "admin", list, NULL, &reply, &error);
-  CHECK(!ok && error.code == 10334 && strstr(error.message, "16777216"),
-        "a 17.5 MB listStreamProcessors reply: got %s (code %u)", ok ? "ok" : error.message,
-        ok ? 0 : error.code);
+  bool ok = mongoc_client_command_simple(client, "d", find, NULL, &reply, &error);
+  if (ok) {
+    bson_iter_t it, batch;
+    uint32_t n = 0;
+    if (bson_iter_init(&it, &reply) &&
+        bson_iter_find_descendant(&it, "cursor.firstBatch", &batch) &&
+        bson_iter_recurse(&batch, &it)) {
+      while (bson_iter_next(&it)) n++;
+    }
+    printf("a find of 17.5 MB: the batch was cut to %u documents (%u bytes)\n", n, reply.len);
+    CHECK(reply.len <= 16777216 && n < 5, "a find batch of %u documents, %u bytes", n, reply.len);
+  } else {
+    printf("a find of 17.5 MB: %s\n", error.message);
+    CHECK(error.code == 10334 && strstr(error.message, "16777216"),
+          "a 17.5 MB find batch: %s (code %u)", error.message, error.code);
+  }
   bson_destroy(&reply);
-  bson_destroy(list);
+  bson_destroy(find);
   /* The connection is still fine, and a smaller question still gets its answer. */
-  bson_t *one = BCON_NEW("listStreamProcessors", BCON_INT32(1), "filter", "{", "name",
-                         BCON_UTF8("big03"), "}");
-  CHECK(mongoc_client_command_simple(client, "admin", one, NULL, &reply, &error),
-        "filtered list after the refused one: %s", error.message);
+  bson_t *one = BCON_NEW("find", BCON_UTF8("big"), "batchSize", BCON_INT32(2));
+  CHECK(mongoc_client_command_simple(client, "d", one, NULL, &reply, &error),
+        "a smaller batch after the large one: %s", error.message);
   bson_destroy(&reply);
   bson_destroy(one);
   free(pad);

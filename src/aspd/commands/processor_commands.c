@@ -4,6 +4,7 @@
 
 #include "commands/asp_commands.h"
 #include "commands/command_args.h"
+#include "commands/processor_bound.h"
 #include "commands/reply.h"
 
 static void answer(bson_t *reply, bool ok, const aspd_error_t *err) {
@@ -41,7 +42,8 @@ void aspd_cmd_create(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) 
   if (ok) ok = aspd_arg_doc(cmd, "pipeline", true, &has_pipeline, &pipeline, &err);
   if (ok && has_options) ok = check_create_options(&options, &err);
   if (ok) {
-    ok = aspd_engine_create(ctx->engine, name, &pipeline, has_options ? &options : NULL, &err);
+    ok = aspd_bounded_processor_create(ctx->engine, name, &pipeline, has_options ? &options : NULL,
+                                       &err);
   }
   answer(reply, ok, &err);
 }
@@ -121,7 +123,7 @@ void aspd_cmd_modify(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) 
   }
   m.pipeline = has_pipeline ? &pipeline : NULL;
   m.dlq = has_dlq ? &dlq : NULL;
-  if (ok) ok = aspd_engine_modify(ctx->engine, name, &m, &err);
+  if (ok) ok = aspd_bounded_processor_modify(ctx->engine, name, &m, &err);
   answer(reply, ok, &err);
 }
 

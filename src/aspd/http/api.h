@@ -77,6 +77,11 @@ void aspd_http_connection_create(const aspd_http_request_t *req, aspd_http_reply
 void aspd_http_connection_get(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 void aspd_http_connection_update(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 void aspd_http_connection_delete(const aspd_http_request_t *req, aspd_http_reply_t *reply);
+/* connection_bound.c: aspd_workspace_connection_put, unless the connection (`stored`,
+ * checked) would make listStreamConnections or a JSON list of the workspace's connections
+ * larger than ASPD_REPLY_MAX: then 400 INVALID_ATTRIBUTE naming the sizes, nothing changed. */
+bool aspd_http_bounded_connection_put(aspd_workspace_t *ws, const char *name, const bson_t *stored,
+                                      bool replace, const char *region, aspd_error_t *err);
 
 /* processors.c */
 void aspd_http_processors_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);

@@ -56,7 +56,7 @@ void aspd_http_connection_create(const aspd_http_request_t *req, aspd_http_reply
   } else {
     bson_iter_init_find(&it, &stored, "name");
     const char *name = bson_iter_utf8(&it, NULL);
-    if (aspd_workspace_connection_put(ws, name, &stored, false, &err)) {
+    if (aspd_http_bounded_connection_put(ws, name, &stored, false, req->region, &err)) {
       show(req, ws, name, reply);
     } else {
       change_failed(req, reply, name, &err);
@@ -118,7 +118,7 @@ void aspd_http_connection_update(const aspd_http_request_t *req, aspd_http_reply
   bson_t merged = BSON_INITIALIZER, stored = BSON_INITIALIZER;
   merge(old, body, &merged);
   if (!err.code && aspd_connection_check(&merged, &stored, &err)) {
-    if (aspd_workspace_connection_put(ws, name, &stored, true, &err)) {
+    if (aspd_http_bounded_connection_put(ws, name, &stored, true, req->region, &err)) {
       show(req, ws, name, reply);
     } else {
       change_failed(req, reply, name, &err);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands/command_args.h"
+#include "commands/processor_bound.h"
 #include "engine/engine.h"
 #include "http/api.h"
 #include "workspace.h"
@@ -175,7 +176,7 @@ void aspd_http_processor_create(const aspd_http_request_t *req, aspd_http_reply_
   if (tier) BSON_APPEND_UTF8(&engine_options, "tier", tier);
   if (has_failover) BSON_APPEND_BOOL(&engine_options, "failover", failover);
   aspd_error_t err = {0};
-  if (aspd_engine_create(e, name, &pipeline, &engine_options, &err)) {
+  if (aspd_bounded_processor_create(e, name, &pipeline, &engine_options, &err)) {
     describe(e, name, false, &reply->body);
   } else {
     failed(name, &err, reply);
@@ -250,7 +251,7 @@ void aspd_http_processor_update(const aspd_http_request_t *req, aspd_http_reply_
   m.pipeline = has_pipeline ? &pipeline : NULL;
   m.dlq = has_dlq ? &dlq : NULL;
   aspd_error_t err = {0};
-  if (!aspd_engine_modify(e, name, &m, &err)) {
+  if (!aspd_bounded_processor_modify(e, name, &m, &err)) {
     failed(name, &err, reply);
     return;
   }

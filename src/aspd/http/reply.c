@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands/processor_bound.h"
 #include "http/api.h"
 #include "workspace.h"
 
@@ -87,7 +88,7 @@ static bool int_arg(const aspd_http_request_t *req, aspd_http_reply_t *reply, co
 
 bool aspd_http_page_args(const aspd_http_request_t *req, aspd_http_reply_t *reply,
                          size_t *items_per_page, size_t *page_num) {
-  return int_arg(req, reply, "itemsPerPage", 1, 500, 100, items_per_page) &&
+  return int_arg(req, reply, "itemsPerPage", 1, ASPD_PAGE_MAX_ITEMS, 100, items_per_page) &&
          int_arg(req, reply, "pageNum", 1, 1000000, 1, page_num);
 }
 

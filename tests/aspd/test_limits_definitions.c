@@ -1,0 +1,306 @@
+/* No reply exceeds maxBsonObjectSize, so a definition that would make a list too large is
+ * refused when it is created or modified (docs/aspd.md, "Resource bounds"): processors over
+ * the wire and the Admin API (listStreamProcessors, an Admin API page, verbose stats),
+ * connections over the Admin API (listStreamConnections, pages, includeConnections). A
+ * refusal names the sizes, changes nothing, and leaves no trace after a restart; every list
+ * of what was accepted is answered. */
+#include "admin_http.h"
+#include "workspace_test_util.h"
+
+#define PAD (3500 * 1000)   /* four fit in 16 MiB, five do not */
+#define FILL (2500 * 1000)  /* ... but a smaller fifth does */
+#define GROWN (3900 * 1000) /* then growing one is refused (under the 4 MB body limit) */
+
+static admin_reply_t r;
+
+static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
+                    const char *body, long want, int line) {
+  admin_reply_free(&r);
+  long got = admin_http_request(h, method, url, accept, body, &r);
+  if (got != want) {
+    fprintf(stderr, "FAIL line %d: %s %s -> %ld (wanted %ld): %.300s\n", line, method, url, got,
+            want, r.text);
+    wt_failures++;
+    return false;
+  }
+  return true;
+}
+#define P(h, m, u, b, want) call_at(h, m, u, ACCEPT_2024, b, want, __LINE__)
+#define C(h, m, u, b, want) call_at(h, m, u, ACCEPT_2023, b, want, __LINE__)
+
+static char *pad_of(size_t len, char c) {
+  char *pad = malloc(len + 1);
+  memset(pad, c, len);
+  pad[len] = '\0';
+  return pad;
+}
+
+/* A pipeline whose $match holds a string of pad_len characters, as JSON. */
+static char *pipeline_json(size_t pad_len, char c) {
+  char *pad = pad_of(pad_len, c);
+  size_t len = pad_len + 256;
+  char *json = malloc(len);
+  snprintf(json, len,
+           "[{\"$source\": {\"connectionName\": \"sample_stream_solar\"}}, {\"$match\": {\"pad\": "
+           "\"%s\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]",
+           pad);
+  free(pad);
+  return json;
+}
+
+/* {"<command>": name, "pipeline": ...} over the wire. */
+static char *command_json(const char *command, const char *name, size_t pad_len, char c) {
+  char *pipeline = pipeline_json(pad_len, c);
+  size_t len = strlen(pipeline) + 256;
+  char *json = malloc(len);
+  snprintf(json, len, "{\"%s\": \"%s\", \"pipeline\": %s}", command, name, pipeline);
+  free(pipeline);
+  return json;
+}
+
+static void check_refusal(const char *what, const char *message, const char *reply) {
+  if (!strstr(message, "too large") || !strstr(message, reply) || !strstr(message, "16777216") ||
+      !strstr(message, "nothing was changed")) {
+    fprintf(stderr, "FAIL: %s: unclear refusal: %.400s\n", what, message);
+    wt_failures++;
+  }
+}
+
+/* Runs a large command, printing only its start when it fails. */
+static bool run_ok(mongoc_client_t *c, const char *json, const char *what) {
+  bson_t out;
+  bson_error_t error;
+  bool ok = wt_run(c, json, &out, &error);
+  bson_destroy(&out);
+  if (!ok) {
+    fprintf(stderr, "FAIL: %s: %s (code %u)\n", what, error.message, error.code);
+    wt_failures++;
+  }
+  return ok;
+}
+
+/* Wire refusal with BSONObjectTooLarge (10334) naming reply. */
+static void wire_refused(mongoc_client_t *c, const char *json, const char *reply,
+                         const char *what) {
+  bson_t out;
+  bson_error_t error;
+  bool ok = wt_run(c, json, &out, &error);
+  bson_destroy(&out);
+  if (ok || error.code != 10334) {
+    fprintf(stderr, "FAIL: %s: got %s (code %u), wanted BSONObjectTooLarge\n", what,
+            ok ? "ok" : error.message, ok ? 0 : error.code);
+    wt_failures++;
+    return;
+  }
+  check_refusal(what, error.message, reply);
+}
+
+/* The length of the $match pad of name's pipeline (-1 when there is none). */
+static long pad_length(mongoc_client_t *c, const char *name) {
+  char json[256];
+  snprintf(json, sizeof json, "{\"getStreamProcessor\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  long len = -1;
+  bson_iter_t it, found;
+  if (wt_run(c, json, &reply, &error) && bson_iter_init(&it, &reply) &&
+      bson_iter_find_descendant(&it, "result.pipeline.1.$match.pad", &found) &&
+      BSON_ITER_HOLDS_UTF8(&found)) {
+    uint32_t n;
+    bson_iter_utf8(&found, &n);
+    len = (long)n;
+  }
+  bson_destroy(&reply);
+  return len;
+}
+
+static uint32_t list_count(mongoc_client_t *c, const char *command, const char *field) {
+  char json[128];
+  snprintf(json, sizeof json, "{\"%s\": 1}", command);
+  bson_t reply;
+  bson_error_t error;
+  uint32_t n = UINT32_MAX;
+  if (wt_run(c, json, &reply, &error)) {
+    n = wt_array_len(&reply, field);
+  } else {
+    fprintf(stderr, "FAIL: %s: %s\n", command, error.message);
+    wt_failures++;
+  }
+  bson_destroy(&reply);
+  return n;
+}
+
+/* Processors over the wire and the Admin API, until a restart. */
+static void processors(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t *h) {
+  char name[32];
+  for (int i = 0; i < 4; i++) {
+    snprintf(name, sizeof name, "big%d", i);
+    char *json = command_json("createStreamProcessor", name, PAD, 'p');
+    run_ok(c, json, name);
+    free(json);
+  }
+  /* A fifth of the same size over the wire, then over the Admin API. */
+  char *json = command_json("createStreamProcessor", "big4", PAD, 'p');
+  wire_refused(c, json, "listStreamProcessors", "a fifth 3.5 MB processor over the wire");
+  free(json);
+  char *pipeline = pipeline_json(PAD, 'p');
+  char *body = malloc(strlen(pipeline) + 256);
+  sprintf(body, "{\"name\": \"big5\", \"pipeline\": %s}", pipeline);
+  if (P(h, "POST", "ws:/processor", body, 400)) {
+    CHECK(!strcmp(admin_str(&r, "errorCode"), "STREAM_PROCESSOR_GENERIC_ERROR"));
+    check_refusal("a fifth 3.5 MB processor over the Admin API", admin_str(&r, "detail"),
+                  "listStreamProcessors");
+  }
+  free(body);
+  free(pipeline);
+  /* A smaller fifth still fits: the bound is close to the limit. */
+  json = command_json("createStreamProcessor", "fill", FILL, 'f');
+  run_ok(c, json, "a 2.5 MB fifth processor");
+  free(json);
+
+  /* Growing one is refused the same ways (the size is checked first); it keeps its pipeline. */
+  CHECK(WT_OK(c, "{\"startStreamProcessor\": \"big0\"}"));
+  CHECK(WT_OK(c, "{\"stopStreamProcessor\": \"big0\"}"));
+  json = command_json("modifyStreamProcessor", "big0", GROWN, 'q');
+  wire_refused(c, json, "listStreamProcessors", "modify to 3.9 MB over the wire");
+  free(json);
+  pipeline = pipeline_json(GROWN, 'q');
+  body = malloc(strlen(pipeline) + 64);
+  sprintf(body, "{\"pipeline\": %s}", pipeline);
+  if (P(h, "PATCH", "ws:/processor/big1", body, 400)) {
+    check_refusal("PATCH to 3.9 MB over the Admin API", admin_str(&r, "detail"),
+                  "listStreamProcessors");
+  }
+  free(body);
+  free(pipeline);
+  CHECK(pad_length(c, "big0") == PAD && pad_length(c, "big1") == PAD);
+  /* A modification that keeps the total within the limit is fine. */
+  json = command_json("modifyStreamProcessor", "big0", PAD / 2, 'r');
+  run_ok(c, json, "modify to 1.75 MB");
+  free(json);
+  CHECK(pad_length(c, "big0") == PAD / 2);
+
+  /* Everything accepted can be listed, whole, by every list. */
+  CHECK(list_count(c, "listStreamProcessors", "streamProcessors") == 5);
+  if (P(h, "GET", "ws:/processors?itemsPerPage=500", NULL, 200)) {
+    CHECK(admin_int(&r, "totalCount") == 5 && admin_has(&r, "results.4.pipeline"));
+  }
+  CHECK(WT_OK(c, "{\"getStreamProcessorStats\": \"big0\", \"options\": {\"verbose\": true}}"));
+  CHECK(WT_OK(c, "{\"getStreamProcessor\": \"big0\"}"));
+  (void)inst;
+}
+
+/* Many small stages: verbose stats carry one entry per operator, so they bound the stage
+ * count. The accepted one's verbose stats are answered. */
+static void stages(mongoc_client_t *c, size_t count, bool accepted) {
+  size_t len = count * 16 + 256;
+  char *json = malloc(len), *p = json;
+  p += sprintf(p,
+               "{\"createStreamProcessor\": \"stages%zu\", \"pipeline\": [{\"$source\": "
+               "{\"connectionName\": \"sample_stream_solar\"}}",
+               count);
+  for (size_t i = 0; i < count; i++) p += sprintf(p, ", {\"$match\": {}}");
+  sprintf(p, ", {\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
+  if (accepted) {
+    run_ok(c, json, "a pipeline of 40,000 stages");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd,
+             "{\"getStreamProcessorStats\": \"stages%zu\", \"options\": {\"verbose\": true}}",
+             count);
+    CHECK(WT_OK(c, cmd));
+    snprintf(cmd, sizeof cmd, "{\"dropStreamProcessor\": \"stages%zu\"}", count);
+    CHECK(WT_OK(c, cmd));
+  } else {
+    wire_refused(c, json, "getStreamProcessorStats", "a pipeline of too many stages");
+  }
+  free(json);
+}
+
+/* An Https connection whose one header holds pad_len characters. */
+static char *https_json(const char *name, size_t pad_len, char c) {
+  char *pad = pad_of(pad_len, c);
+  char *json = malloc(pad_len + 256);
+  sprintf(json,
+          "{\"name\": \"%s\", \"type\": \"Https\", \"url\": \"https://example.com\", "
+          "\"headers\": {\"X-Pad\": \"%s\"}}",
+          name, pad);
+  free(pad);
+  return json;
+}
+
+static void connections(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t *h) {
+  char name[32];
+  uint32_t before = list_count(c, "listStreamConnections", "connections");
+  for (int i = 0; i < 4; i++) {
+    snprintf(name, sizeof name, "https%d", i);
+    char *body = https_json(name, PAD, 'h');
+    CHECK(C(h, "POST", "ws:/connections", body, 200));
+    free(body);
+  }
+  char *body = https_json("https4", PAD, 'h');
+  if (C(h, "POST", "ws:/connections", body, 400)) {
+    CHECK(!strcmp(admin_str(&r, "errorCode"), "INVALID_ATTRIBUTE"));
+    check_refusal("a fifth 3.5 MB connection", admin_str(&r, "detail"), "list of connections");
+  }
+  free(body);
+  body = https_json("fill", FILL, 'f');
+  CHECK(C(h, "POST", "ws:/connections", body, 200));
+  free(body);
+  /* PATCH to a larger header: refused, the stored header stays. */
+  char *pad = pad_of(GROWN, 'i');
+  body = malloc(GROWN + 64);
+  sprintf(body, "{\"headers\": {\"X-Pad\": \"%s\"}}", pad);
+  free(pad);
+  if (C(h, "PATCH", "ws:/connections/https0", body, 400)) {
+    check_refusal("PATCH to a 3.9 MB connection", admin_str(&r, "detail"), "list of connections");
+  }
+  free(body);
+  if (C(h, "GET", "ws:/connections/https0", NULL, 200)) {
+    CHECK(strlen(admin_str(&r, "headers.X-Pad")) == PAD &&
+          admin_str(&r, "headers.X-Pad")[0] == 'h');
+  }
+  CHECK(C(h, "GET", "ws:/connections/https4", NULL, 404));
+  /* Every list of them is answered. */
+  CHECK(list_count(c, "listStreamConnections", "connections") == before + 5);
+  if (C(h, "GET", "ws:/connections?itemsPerPage=500", NULL, 200)) {
+    CHECK(admin_int(&r, "totalCount") == (int64_t)before + 5);
+  }
+  char url[2048];
+  snprintf(url, sizeof url, "%s/api/atlas/v2/groups/%s/streams/%s?includeConnections=true",
+           inst->admin_root, inst->group_id, inst->workspace);
+  CHECK(C(h, "GET", url, NULL, 200));
+}
+
+int main(void) {
+  aspd_instance_t inst;
+  wt_start(&inst, NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  admin_http_t *h = admin_http_new(&inst);
+  stages(c, 40000, true);
+  stages(c, 60000, false);
+  processors(&inst, c, h);
+  connections(&inst, c, h);
+  admin_http_free(h);
+  mongoc_client_destroy(c);
+  char state_dir[512];
+  snprintf(state_dir, sizeof state_dir, "%s", inst.state_dir);
+  if (aspd_harness_stop(&inst) != 0) wt_failures++;
+
+  /* After a restart: what was acknowledged, as it was; no trace of what was refused. */
+  wt_start(&inst, state_dir);
+  c = wt_client(&inst);
+  h = admin_http_new(&inst);
+  CHECK(list_count(c, "listStreamProcessors", "streamProcessors") == 5);
+  CHECK(pad_length(c, "big0") == PAD / 2 && pad_length(c, "big1") == PAD &&
+        pad_length(c, "fill") == FILL && pad_length(c, "big4") == -1 &&
+        pad_length(c, "big5") == -1);
+  if (C(h, "GET", "ws:/connections/https0", NULL, 200)) {
+    CHECK(strlen(admin_str(&r, "headers.X-Pad")) == PAD);
+  }
+  CHECK(C(h, "GET", "ws:/connections/https4", NULL, 404));
+  admin_reply_free(&r);
+  admin_http_free(h);
+  mongoc_client_destroy(c);
+  if (aspd_harness_stop(&inst) != 0) wt_failures++;
+  return wt_finish("limits_definitions");
+}
