@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 void aspd_log(const char *fmt, ...) {
@@ -19,4 +20,10 @@ void aspd_log(const char *fmt, ...) {
   vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   va_end(ap);
   fprintf(stderr, "%s\n", line);
+}
+
+void aspd_log_persist_failure(const char *what, const char *detail, int why, char *out,
+                              size_t out_len) {
+  aspd_log("could not persist %s: %s", what, detail);
+  snprintf(out, out_len, "could not persist the change: %s; nothing was changed", strerror(why));
 }

@@ -1,6 +1,7 @@
 /* The workspace: the registry, the engine, and the table of ASP commands. */
 #include "workspace.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "commands/asp_commands.h"
 #include "commands/cursors.h"
 #include "commands/reply.h"
+#include "log.h"
 #include "registry/registry_store.h"
 
 struct aspd_workspace {
@@ -151,17 +153,38 @@ static bool apply_change(void *arg, aspd_error_t *err) {
   return true;
 }
 
+/* Sets the connection back to c->definition (NULL: absent), whatever is there now. */
+static bool restore(void *arg, aspd_error_t *err) {
+  (void)err;
+  change_t *c = arg;
+  if (c->definition) {
+    aspd_registry_put(c->registry, c->definition);
+  } else {
+    aspd_registry_remove(c->registry, c->name);
+  }
+  return true;
+}
+
 static bool change(aspd_workspace_t *ws, change_t *c, aspd_error_t *err) {
   pthread_mutex_lock(&ws->change_lock);
   c->registry = ws->registry;
+  bson_t *before = aspd_registry_definition(ws->registry, c->name);
   /* A new connection cannot be in use; an existing one may be. */
   bool ok = aspd_engine_edit_registry(ws->engine, c->definition && !c->replace ? NULL : c->name,
                                       apply_change, c, err);
   char save_err[512];
   if (ok && !aspd_registry_store_save(ws->registry, ws->state_dir, save_err, sizeof save_err)) {
-    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", save_err);
+    int why = errno;
+    /* Not saved, so not done: the registry goes back to what it was. */
+    change_t undo = {.registry = ws->registry, .name = c->name, .definition = before};
+    aspd_error_t ignored = {0};
+    aspd_engine_edit_registry(ws->engine, NULL, restore, &undo, &ignored);
+    char reason[256];
+    aspd_log_persist_failure("the connection registry", save_err, why, reason, sizeof reason);
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
     ok = false;
   }
+  bson_destroy(before);
   pthread_mutex_unlock(&ws->change_lock);
   return ok;
 }

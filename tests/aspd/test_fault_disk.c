@@ -1,9 +1,8 @@
 /* Writes that fail: a full disk (RLIMIT_FSIZE on aspd: a write past the limit fails with
  * EFBIG, as on a full file system). A change that cannot be committed is refused with a
  * clear error that names no server path, is neither in memory nor on disk after a restart;
- * everything acknowledged before is kept, and aspd keeps serving. (A state directory made
- * read-only while aspd runs is no failure for the SQLite store: its files stay open and
- * writable, so commits go on; a read-only mount would need a mount namespace.) */
+ * everything acknowledged before is kept, and aspd keeps serving. (A state directory that
+ * turns read-only under a running aspd: test_fault_readonly.) */
 #include <signal.h>
 #include <sys/resource.h>
 

@@ -1,10 +1,12 @@
 #include "project/records.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "store/state_file.h"
 
 struct aspd_records {
@@ -107,17 +109,37 @@ size_t aspd_records_page(aspd_records_t *r, const char *key, const char *value, 
   return total;
 }
 
+/* A failed save: the log gets the file, err only the reason. */
+static void save_failed(const aspd_records_t *r, const char *detail, char *err, size_t err_len) {
+  int why = errno;
+  aspd_log_persist_failure(r->file, detail, why, err, err_len);
+}
+
 bool aspd_records_put(aspd_records_t *r, const bson_t *doc, char *err, size_t err_len) {
   pthread_mutex_lock(&r->lock);
   long i = find(r, id_of(doc));
+  bson_t *old = NULL;
   if (i >= 0) {
-    bson_destroy(r->items[i]);
+    old = r->items[i];
     r->items[i] = bson_copy(doc);
   } else {
     r->items = realloc(r->items, (r->count + 1) * sizeof *r->items);
     r->items[r->count++] = bson_copy(doc);
   }
-  bool ok = save(r, err, err_len);
+  char detail[1024];
+  bool ok = save(r, detail, sizeof detail);
+  if (!ok) {
+    save_failed(r, detail, err, err_len);
+    /* Not saved, so not done. */
+    if (i >= 0) {
+      bson_destroy(r->items[i]);
+      r->items[i] = old;
+      old = NULL;
+    } else {
+      bson_destroy(r->items[--r->count]);
+    }
+  }
+  bson_destroy(old);
   pthread_mutex_unlock(&r->lock);
   return ok;
 }
@@ -127,10 +149,19 @@ bool aspd_records_remove(aspd_records_t *r, const char *id, char *err, size_t er
   long i = find(r, id);
   bool ok = i >= 0;
   if (ok) {
-    bson_destroy(r->items[i]);
+    bson_t *removed = r->items[i];
     memmove(&r->items[i], &r->items[i + 1], (r->count - (size_t)i - 1) * sizeof *r->items);
     r->count--;
-    ok = save(r, err, err_len);
+    char detail[1024];
+    ok = save(r, detail, sizeof detail);
+    if (ok) {
+      bson_destroy(removed);
+    } else {
+      save_failed(r, detail, err, err_len);
+      memmove(&r->items[i + 1], &r->items[i], (r->count - (size_t)i) * sizeof *r->items);
+      r->items[i] = removed;
+      r->count++;
+    }
   } else {
     snprintf(err, err_len, "no record %s", id);
   }

@@ -1,5 +1,6 @@
 #include "project/workspaces.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "log.h"
 #include "store/atomic_file.h"
 #include "store/state_file.h"
 #include "workspace.h"
@@ -263,6 +265,13 @@ size_t aspd_workspaces_names(aspd_workspaces_t *set, size_t skip, size_t limit, 
   return total;
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
 bool aspd_workspaces_create(aspd_workspaces_t *set, const bson_t *tenant, bool with_sample,
                             aspd_error_t *err) {
   bson_iter_t it;
@@ -282,16 +291,22 @@ bool aspd_workspaces_create(aspd_workspaces_t *set, const bson_t *tenant, bool w
     BCON_APPEND(description, "failoverRegions", "[", "]");
   }
   entry_t *e = add_entry(set, NULL, name, description, false);
-  char msg[512];
+  char msg[1024];
   bool ok = open_workspace(set, e, msg, sizeof msg);
   aspd_error_t ignored;
   /* Atlas seeds the sample source only when asked (streams:withSampleConnections). */
   if (ok && !with_sample) aspd_workspace_connection_delete(e->ws, "sample_stream_solar", &ignored);
   ok = ok && save(set, msg, sizeof msg);
   if (!ok) {
+    char reason[256];
+    aspd_log_persist_failure(WORKSPACES_FILE, msg, errno, reason, sizeof reason);
     set->count--;
+    /* No trace of it: its directory goes too. */
+    char dir[4096];
+    workspace_dir(set, e, dir, sizeof dir);
     free_entry(e);
-    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", msg);
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
   }
   pthread_mutex_unlock(&set->lock);
   return ok;
@@ -311,23 +326,24 @@ bool aspd_workspaces_update(aspd_workspaces_t *set, const char *name, const bson
       bool replaced = bson_iter_init_find(&found, changes, bson_iter_key(&it));
       bson_append_value(merged, bson_iter_key(&it), -1, bson_iter_value(replaced ? &found : &it));
     }
-    bson_destroy(e->description);
+    bson_t *old = e->description;
     e->description = merged;
-    char msg[512];
+    char msg[1024];
     ok = save(set, msg, sizeof msg);
-    if (!ok) aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", msg);
+    if (ok) {
+      bson_destroy(old);
+    } else {
+      char reason[256];
+      aspd_log_persist_failure(WORKSPACES_FILE, msg, errno, reason, sizeof reason);
+      bson_destroy(merged);
+      e->description = old; /* not saved, so not done */
+      aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
+    }
   } else {
     aspd_error_set(err, 404, "STREAM_TENANT_NOT_FOUND_FOR_NAME", "no such workspace");
   }
   pthread_mutex_unlock(&set->lock);
   return ok;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
 }
 
 bool aspd_workspaces_delete(aspd_workspaces_t *set, const char *name, aspd_error_t *err) {
@@ -359,8 +375,18 @@ bool aspd_workspaces_delete(aspd_workspaces_t *set, const char *name, aspd_error
   }
   memmove(&set->items[i], &set->items[i + 1], (set->count - (size_t)i - 1) * sizeof *set->items);
   set->count--;
-  char msg[512];
-  bool saved = save(set, msg, sizeof msg);
+  char msg[1024];
+  if (!save(set, msg, sizeof msg)) {
+    char reason[256];
+    aspd_log_persist_failure(WORKSPACES_FILE, msg, errno, reason, sizeof reason);
+    /* Not saved, so not done: the workspace and its state stay. */
+    memmove(&set->items[i + 1], &set->items[i], (set->count - (size_t)i) * sizeof *set->items);
+    set->items[i] = e;
+    set->count++;
+    pthread_mutex_unlock(&set->lock);
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
+    return false;
+  }
   /* Requests still inside it finish first. */
   set->retiring = realloc(set->retiring, (set->retiring_count + 1) * sizeof *set->retiring);
   set->retiring[set->retiring_count++] = e;
@@ -373,6 +399,5 @@ bool aspd_workspaces_delete(aspd_workspaces_t *set, const char *name, aspd_error
   workspace_dir(set, e, dir, sizeof dir);
   free_entry(e);
   nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-  if (!saved) aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", msg);
-  return saved;
+  return true;
 }
