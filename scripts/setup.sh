@@ -20,6 +20,8 @@ DEBIAN_PACKAGES=(
   libsqlite3-dev sqlite3 libpcre2-dev tzdata
   # fuzzing and sanitizers (libFuzzer, ASan/UBSan/TSan runtimes)
   clang libclang-rt-14-dev
+  # the read-only state directory fault test (ext4 image, loop mount; skipped without them)
+  mount e2fsprogs
   # the other Lua ABIs and LuaRocks
   lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luarocks
 )
