@@ -271,7 +271,114 @@ static void connections(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t 
   CHECK(C(h, "GET", url, NULL, 200));
 }
 
+/* A JSON body {"<field>": "<n characters>"} (prefix: more fields before it, or ""). */
+static char *body_with(const char *prefix, const char *field, size_t n) {
+  char *pad = pad_of(n, 'x');
+  char *body = malloc(n + strlen(prefix) + 64);
+  sprintf(body, "{%s\"%s\": \"%s\"}", prefix, field, pad);
+  free(pad);
+  return body;
+}
+
+/* Project records (workspaces, Private Link and VPC peering connections) are listed 500 to
+ * a page, so each is held to 16 KiB of JSON; the refused ones leave nothing behind. */
+static void records(aspd_instance_t *inst, admin_http_t *h) {
+  char project[512], links[600], one[800], extra[600];
+  snprintf(project, sizeof project, "%s/api/atlas/v2/groups/%s/streams", inst->admin_root,
+           inst->group_id);
+  snprintf(links, sizeof links, "%s/privateLinkConnections", project);
+  snprintf(extra, sizeof extra, "%s/extra", project);
+  char *body = body_with("\"provider\": \"AWS\", ", "dnsDomain", 20000);
+  if (C(h, "POST", links, body, 400)) {
+    check_refusal("a 20 KB Private Link connection", admin_str(&r, "detail"), "in a list");
+  }
+  free(body);
+  body = body_with("\"provider\": \"AWS\", ", "dnsDomain", 10000);
+  CHECK(C(h, "POST", links, body, 200));
+  free(body);
+  snprintf(one, sizeof one, "%s/%.64s", links, admin_str(&r, "_id"));
+  body = body_with("", "dnsDomain", 20000);
+  if (call_at(h, "PATCH", one, ACCEPT_2025, body, 400, __LINE__)) {
+    check_refusal("PATCH to a 20 KB Private Link connection", admin_str(&r, "detail"), "in a list");
+  }
+  free(body);
+  if (C(h, "GET", links, NULL, 200)) {
+    CHECK(admin_int(&r, "totalCount") == 1 &&
+          strlen(admin_str(&r, "results.0.dnsDomain")) == 10000);
+  }
+  char *pad = pad_of(20000, 'r');
+  body = malloc(20200);
+  sprintf(body,
+          "{\"name\": \"big\", \"dataProcessRegion\": {\"cloudProvider\": \"AWS\", "
+          "\"region\": \"VIRGINIA_USA\"}, \"failoverRegions\": [\"%s\"]}",
+          pad);
+  if (C(h, "POST", project, body, 400)) {
+    check_refusal("a 20 KB stream instance", admin_str(&r, "detail"), "in a list");
+  }
+  free(body);
+  CHECK(C(h, "POST", project,
+          "{\"name\": \"extra\", \"dataProcessRegion\": {\"cloudProvider\": \"AWS\", "
+          "\"region\": \"VIRGINIA_USA\"}}",
+          200));
+  body = malloc(20100);
+  sprintf(body, "{\"failoverRegions\": [\"%s\"]}", pad);
+  free(pad);
+  if (C(h, "PATCH", extra, body, 400)) {
+    check_refusal("PATCH to a 20 KB stream instance", admin_str(&r, "detail"), "in a list");
+  }
+  free(body);
+  if (C(h, "GET", project, NULL, 200)) CHECK(admin_int(&r, "totalCount") == 2);
+  if (C(h, "GET", extra, NULL, 200)) CHECK(!admin_has(&r, "failoverRegions.0"));
+}
+
+/* VPC peering records come from a file written before start-up, so they can be larger than
+ * a page allows: the page that would be too large is refused, a smaller one is answered,
+ * and an accept that would leave a record above 16 KiB is refused. */
+static void vpc_file(void) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  size_t len = 5 * (PAD + 128) + 64;
+  char *file = malloc(len), *p = file;
+  char *pad = pad_of(PAD, 'v');
+  p += sprintf(p, "{\"records\": [");
+  for (int i = 0; i < 5; i++) {
+    p += sprintf(p,
+                 "%s{\"_id\": \"vpc%d\", \"requesterAccountId\": \"1\", \"requesterVpcId\": "
+                 "\"%s\", \"status\": \"PENDING\"}",
+                 i ? ", " : "", i, pad);
+  }
+  sprintf(p, "]}");
+  free(pad);
+  CHECK(aspd_harness_write_file(dir, "vpc_peering.json", file, path, sizeof path));
+  free(file);
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  admin_http_t *h = admin_http_new(&inst);
+  char url[1024];
+  snprintf(url, sizeof url, "%s/api/atlas/v2/groups/%s/streams/vpcPeeringConnections",
+           inst.admin_root, inst.group_id);
+  if (C(h, "GET", url, NULL, 500)) {
+    const char *detail = admin_str(&r, "detail");
+    CHECK(strstr(detail, "16777216") && strstr(detail, "itemsPerPage"));
+  }
+  char page[1100];
+  snprintf(page, sizeof page, "%s?itemsPerPage=2&pageNum=3", url);
+  if (C(h, "GET", page, NULL, 200)) CHECK(admin_int(&r, "totalCount") == 5);
+  snprintf(page, sizeof page, "%s/vpc0:accept", url);
+  CHECK(C(h, "POST", page, "{\"requesterAccountId\": \"1\", \"requesterVpcId\": \"vpc-1\"}", 202));
+  snprintf(page, sizeof page, "%s/vpc1:accept", url);
+  char *body = body_with("\"requesterAccountId\": \"1\", ", "requesterVpcId", 20000);
+  if (C(h, "POST", page, body, 400)) {
+    check_refusal("accepting into a 20 KB VPC peering record", admin_str(&r, "detail"),
+                  "in a list");
+  }
+  free(body);
+  admin_http_free(h);
+  if (aspd_harness_stop(&inst) != 0) wt_failures++;
+}
+
 int main(void) {
+  vpc_file();
   aspd_instance_t inst;
   wt_start(&inst, NULL);
   mongoc_client_t *c = wt_client(&inst);
@@ -280,6 +387,7 @@ int main(void) {
   stages(c, 60000, false);
   processors(&inst, c, h);
   connections(&inst, c, h);
+  records(&inst, h);
   admin_http_free(h);
   mongoc_client_destroy(c);
   char state_dir[512];
