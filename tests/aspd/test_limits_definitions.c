@@ -237,7 +237,14 @@ static void connections(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t 
     CHECK(C(h, "POST", "ws:/connections", body, 200));
     free(body);
   }
-  char *body = https_json("https4", PAD, 'h');
+  /* A request body above 4 MB is refused as such, whatever it holds. */
+  char *body = https_json("huge", 4500 * 1000, 'h');
+  if (C(h, "POST", "ws:/connections", body, 400)) {
+    CHECK(!strcmp(admin_str(&r, "errorCode"), "INVALID_JSON") &&
+          strstr(admin_str(&r, "detail"), "larger than 4 MB"));
+  }
+  free(body);
+  body = https_json("https4", PAD, 'h');
   if (C(h, "POST", "ws:/connections", body, 400)) {
     CHECK(!strcmp(admin_str(&r, "errorCode"), "INVALID_ATTRIBUTE"));
     check_refusal("a fifth 3.5 MB connection", admin_str(&r, "detail"), "list of connections");
