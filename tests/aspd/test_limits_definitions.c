@@ -3,15 +3,30 @@
  * the wire and the Admin API (listStreamProcessors, an Admin API page, verbose stats),
  * connections over the Admin API (listStreamConnections, pages, includeConnections). A
  * refusal names the sizes, changes nothing, and leaves no trace after a restart; every list
- * of what was accepted is answered. */
+ * of what was accepted is answered. Project records are held to 16 KiB each, and a request
+ * body to 4 MB. */
 #include "admin_http.h"
 #include "workspace_test_util.h"
 
-#define PAD (3500 * 1000)   /* four fit in 16 MiB, five do not */
-#define FILL (2500 * 1000)  /* ... but a smaller fifth does */
-#define GROWN (3900 * 1000) /* then growing one is refused (under the 4 MB body limit) */
+/* Most cases run with --max-list-reply-bytes 1 MiB (the same checks as at the default,
+ * 16 MiB less 64 KiB, at a sixteenth of the cost); default_bound checks the default. */
+#define ROOM "1048576"
+#define PAD (220 * 1000)   /* four fit in ROOM, five do not */
+#define FILL (130 * 1000)  /* ... but a smaller fifth does */
+#define GROWN (280 * 1000) /* then growing one is refused */
 
 static admin_reply_t r;
+
+/* wt_start with --max-list-reply-bytes ROOM. */
+static void start_small(aspd_instance_t *inst, const char *state_dir) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir) ||
+      !aspd_harness_write_file(dir, "connections.json", WT_CONNECTIONS, path, sizeof path)) {
+    exit(1);
+  }
+  const char *args[] = {"--connections", path, "--max-list-reply-bytes", ROOM, NULL};
+  if (!aspd_harness_start(inst, state_dir, args)) exit(1);
+}
 
 static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
                     const char *body, long want, int line) {
@@ -141,42 +156,41 @@ static void processors(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t *
   }
   /* A fifth of the same size over the wire, then over the Admin API. */
   char *json = command_json("createStreamProcessor", "big4", PAD, 'p');
-  wire_refused(c, json, "listStreamProcessors", "a fifth 3.5 MB processor over the wire");
+  wire_refused(c, json, "listStreamProcessors", "a fifth processor over the wire");
   free(json);
   char *pipeline = pipeline_json(PAD, 'p');
   char *body = malloc(strlen(pipeline) + 256);
   sprintf(body, "{\"name\": \"big5\", \"pipeline\": %s}", pipeline);
   if (P(h, "POST", "ws:/processor", body, 400)) {
     CHECK(!strcmp(admin_str(&r, "errorCode"), "STREAM_PROCESSOR_GENERIC_ERROR"));
-    check_refusal("a fifth 3.5 MB processor over the Admin API", admin_str(&r, "detail"),
+    check_refusal("a fifth processor over the Admin API", admin_str(&r, "detail"),
                   "listStreamProcessors");
   }
   free(body);
   free(pipeline);
   /* A smaller fifth still fits: the bound is close to the limit. */
   json = command_json("createStreamProcessor", "fill", FILL, 'f');
-  run_ok(c, json, "a 2.5 MB fifth processor");
+  run_ok(c, json, "a smaller fifth processor");
   free(json);
 
   /* Growing one is refused the same ways (the size is checked first); it keeps its pipeline. */
   CHECK(WT_OK(c, "{\"startStreamProcessor\": \"big0\"}"));
   CHECK(WT_OK(c, "{\"stopStreamProcessor\": \"big0\"}"));
   json = command_json("modifyStreamProcessor", "big0", GROWN, 'q');
-  wire_refused(c, json, "listStreamProcessors", "modify to 3.9 MB over the wire");
+  wire_refused(c, json, "listStreamProcessors", "growing one over the wire");
   free(json);
   pipeline = pipeline_json(GROWN, 'q');
   body = malloc(strlen(pipeline) + 64);
   sprintf(body, "{\"pipeline\": %s}", pipeline);
   if (P(h, "PATCH", "ws:/processor/big1", body, 400)) {
-    check_refusal("PATCH to 3.9 MB over the Admin API", admin_str(&r, "detail"),
-                  "listStreamProcessors");
+    check_refusal("growing one with PATCH", admin_str(&r, "detail"), "listStreamProcessors");
   }
   free(body);
   free(pipeline);
   CHECK(pad_length(c, "big0") == PAD && pad_length(c, "big1") == PAD);
   /* A modification that keeps the total within the limit is fine. */
   json = command_json("modifyStreamProcessor", "big0", PAD / 2, 'r');
-  run_ok(c, json, "modify to 1.75 MB");
+  run_ok(c, json, "modify to half the size");
   free(json);
   CHECK(pad_length(c, "big0") == PAD / 2);
 
@@ -202,12 +216,24 @@ static void stages(mongoc_client_t *c, size_t count, bool accepted) {
   for (size_t i = 0; i < count; i++) p += sprintf(p, ", {\"$match\": {}}");
   sprintf(p, ", {\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
   if (accepted) {
-    run_ok(c, json, "a pipeline of 40,000 stages");
+    run_ok(c, json, "a pipeline of many stages");
     char cmd[128];
     snprintf(cmd, sizeof cmd,
              "{\"getStreamProcessorStats\": \"stages%zu\", \"options\": {\"verbose\": true}}",
              count);
-    CHECK(WT_OK(c, cmd));
+    /* The real reply is within what the check counts: the pipeline, 320 bytes per operator
+     * (stages + 2) and 3 KiB. */
+    bson_t reply;
+    bson_error_t error;
+    if (wt_run(c, cmd, &reply, &error)) {
+      size_t counted = strlen(json) + (count + 2) * 320 + 3072;
+      printf("verbose stats of %zu stages: %u bytes (counted %zu)\n", count, reply.len, counted);
+      CHECK(reply.len <= counted);
+    } else {
+      fprintf(stderr, "FAIL: verbose stats of %zu stages: %s\n", count, error.message);
+      wt_failures++;
+    }
+    bson_destroy(&reply);
     snprintf(cmd, sizeof cmd, "{\"dropStreamProcessor\": \"stages%zu\"}", count);
     CHECK(WT_OK(c, cmd));
   } else {
@@ -247,7 +273,7 @@ static void connections(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t 
   body = https_json("https4", PAD, 'h');
   if (C(h, "POST", "ws:/connections", body, 400)) {
     CHECK(!strcmp(admin_str(&r, "errorCode"), "INVALID_ATTRIBUTE"));
-    check_refusal("a fifth 3.5 MB connection", admin_str(&r, "detail"), "list of connections");
+    check_refusal("a fifth connection", admin_str(&r, "detail"), "list of connections");
   }
   free(body);
   body = https_json("fill", FILL, 'f');
@@ -259,7 +285,7 @@ static void connections(aspd_instance_t *inst, mongoc_client_t *c, admin_http_t 
   sprintf(body, "{\"headers\": {\"X-Pad\": \"%s\"}}", pad);
   free(pad);
   if (C(h, "PATCH", "ws:/connections/https0", body, 400)) {
-    check_refusal("PATCH to a 3.9 MB connection", admin_str(&r, "detail"), "list of connections");
+    check_refusal("growing a connection", admin_str(&r, "detail"), "list of connections");
   }
   free(body);
   if (C(h, "GET", "ws:/connections/https0", NULL, 200)) {
@@ -341,12 +367,13 @@ static void records(aspd_instance_t *inst, admin_http_t *h) {
 /* VPC peering records come from a file written before start-up, so they can be larger than
  * a page allows: the page that would be too large is refused, a smaller one is answered,
  * and an accept that would leave a record above 16 KiB is refused. */
+#define VPC_PAD (3500 * 1000) /* five make a 17.5 MB page */
 static void vpc_file(void) {
   char dir[512], path[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
-  size_t len = 5 * (PAD + 128) + 64;
+  size_t len = 5 * (VPC_PAD + 128) + 64;
   char *file = malloc(len), *p = file;
-  char *pad = pad_of(PAD, 'v');
+  char *pad = pad_of(VPC_PAD, 'v');
   p += sprintf(p, "{\"records\": [");
   for (int i = 0; i < 5; i++) {
     p += sprintf(p,
@@ -384,14 +411,41 @@ static void vpc_file(void) {
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 }
 
-int main(void) {
-  vpc_file();
+/* At the default bound (16 MiB less 64 KiB): 15.6 MB of processors are accepted and every
+ * list of them is answered; 1.5 MB more is refused. */
+static void default_bound(void) {
   aspd_instance_t inst;
   wt_start(&inst, NULL);
   mongoc_client_t *c = wt_client(&inst);
   admin_http_t *h = admin_http_new(&inst);
-  stages(c, 40000, true);
-  stages(c, 60000, false);
+  char name[32];
+  for (int i = 0; i < 4; i++) {
+    snprintf(name, sizeof name, "large%d", i);
+    char *json = command_json("createStreamProcessor", name, 3900 * 1000, 'l');
+    run_ok(c, json, name);
+    free(json);
+  }
+  char *json = command_json("createStreamProcessor", "large4", 1500 * 1000, 'l');
+  wire_refused(c, json, "listStreamProcessors", "1.5 MB more at the default bound");
+  free(json);
+  CHECK(list_count(c, "listStreamProcessors", "streamProcessors") == 4);
+  if (P(h, "GET", "ws:/processors?itemsPerPage=500", NULL, 200)) {
+    CHECK(admin_int(&r, "totalCount") == 4);
+  }
+  admin_http_free(h);
+  mongoc_client_destroy(c);
+  if (aspd_harness_stop(&inst) != 0) wt_failures++;
+}
+
+int main(void) {
+  vpc_file();
+  default_bound();
+  aspd_instance_t inst;
+  start_small(&inst, NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  admin_http_t *h = admin_http_new(&inst);
+  stages(c, 2500, true);
+  stages(c, 4000, false);
   processors(&inst, c, h);
   connections(&inst, c, h);
   records(&inst, h);
@@ -402,7 +456,7 @@ int main(void) {
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 
   /* After a restart: what was acknowledged, as it was; no trace of what was refused. */
-  wt_start(&inst, state_dir);
+  start_small(&inst, state_dir);
   c = wt_client(&inst);
   h = admin_http_new(&inst);
   CHECK(list_count(c, "listStreamProcessors", "streamProcessors") == 5);
