@@ -5,6 +5,8 @@
  * refusal names the sizes, changes nothing, and leaves no trace after a restart; every list
  * of what was accepted is answered. Project records are held to 16 KiB each, and a request
  * body to 4 MB. */
+#include <pthread.h>
+
 #include "admin_http.h"
 #include "workspace_test_util.h"
 
@@ -411,6 +413,78 @@ static void vpc_file(void) {
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 }
 
+/* Two clients, one over the wire and one over HTTPS, each add a processor that fits alone
+ * but not with the other: exactly one is accepted, every round. */
+typedef struct {
+  const aspd_instance_t *inst;
+  pthread_barrier_t *go;
+  bool accepted;
+} racer_t;
+
+static void *race_wire(void *arg) {
+  racer_t *t = arg;
+  mongoc_client_t *c = wt_client(t->inst);
+  char *json = command_json("createStreamProcessor", "racer_wire", FILL, 'w');
+  bson_t reply;
+  bson_error_t error;
+  pthread_barrier_wait(t->go);
+  t->accepted = wt_run(c, json, &reply, &error);
+  bson_destroy(&reply);
+  free(json);
+  mongoc_client_destroy(c);
+  return NULL;
+}
+
+static void *race_http(void *arg) {
+  racer_t *t = arg;
+  admin_http_t *h = admin_http_new(t->inst);
+  char *pipeline = pipeline_json(FILL, 'h');
+  char *body = malloc(strlen(pipeline) + 64);
+  sprintf(body, "{\"name\": \"racer_http\", \"pipeline\": %s}", pipeline);
+  admin_reply_t mine = {0};
+  pthread_barrier_wait(t->go);
+  t->accepted = admin_http_request(h, "POST", "ws:/processor", ACCEPT_2024, body, &mine) == 200;
+  admin_reply_free(&mine);
+  free(body);
+  free(pipeline);
+  admin_http_free(h);
+  return NULL;
+}
+
+static void race(void) {
+  aspd_instance_t inst;
+  start_small(&inst, NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  char name[32];
+  for (int i = 0; i < 4; i++) {
+    snprintf(name, sizeof name, "big%d", i);
+    char *json = command_json("createStreamProcessor", name, PAD, 'p');
+    run_ok(c, json, name);
+    free(json);
+  }
+  for (int round = 0; round < 5; round++) {
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    racer_t a = {&inst, &go, false}, b = {&inst, &go, false};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race_wire, &a);
+    pthread_create(&tb, NULL, race_http, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&go);
+    if (a.accepted == b.accepted) {
+      fprintf(stderr, "FAIL: round %d: %s accepted\n", round, a.accepted ? "both" : "neither");
+      wt_failures++;
+    }
+    CHECK(list_count(c, "listStreamProcessors", "streamProcessors") ==
+          (uint32_t)(4 + a.accepted + b.accepted));
+    if (a.accepted) CHECK(WT_OK(c, "{\"dropStreamProcessor\": \"racer_wire\"}"));
+    if (b.accepted) CHECK(WT_OK(c, "{\"dropStreamProcessor\": \"racer_http\"}"));
+  }
+  mongoc_client_destroy(c);
+  if (aspd_harness_stop(&inst) != 0) wt_failures++;
+}
+
 /* At the default bound (16 MiB less 64 KiB): 15.6 MB of processors are accepted and every
  * list of them is answered; 1.5 MB more is refused. */
 static void default_bound(void) {
@@ -440,6 +514,7 @@ static void default_bound(void) {
 int main(void) {
   vpc_file();
   default_bound();
+  race();
   aspd_instance_t inst;
   start_small(&inst, NULL);
   mongoc_client_t *c = wt_client(&inst);
