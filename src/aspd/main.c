@@ -16,6 +16,7 @@
 #include "auth/api_keys.h"
 #include "auth/users.h"
 #include "auth/users_config.h"
+#include "commands/processor_bound.h"
 #include "dev/dev_api_key.h"
 #include "dev/dev_tls.h"
 #include "dev/dev_user.h"
@@ -457,6 +458,7 @@ int main(int argc, char **argv) {
   options_t o;
   int exit_code = 1;
   if (!parse_options(argc, argv, &o, &exit_code)) goto out_options;
+  aspd_list_reply_bound_set((size_t)o.limits.value[ASPD_LIMIT_LIST_REPLY]);
   if (!install_signals(o.exit_with_parent)) goto out_options;
 
   char err[1024] = "out of memory";

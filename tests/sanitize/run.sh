@@ -49,7 +49,8 @@ case $kind in
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$logs/tsan"
     export ASPD_BIN=$dir/bin/aspd ASP_SOURCE_DIR=$src ASP_CLI=$main/bin/asp
     # The tests that make aspd's threads meet: many clients, processors, cursors, restarts.
-    for t in concurrency parallel sample process persistence lifecycle limits fault_kill; do
+    for t in concurrency parallel sample process persistence lifecycle limits fault_kill \
+      limits_definitions fault_readonly; do
       [ -x "$main/tests/aspd_test_$t" ] || continue
       echo "tsan: aspd.$t"
       "$main/tests/aspd_test_$t" > "$logs/$t.out" 2>&1 || { cat "$logs/$t.out"; status=1; }

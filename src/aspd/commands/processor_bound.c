@@ -19,6 +19,17 @@
 /* Creates and modifications of every workspace: a check and its change are one step. */
 static pthread_mutex_t bound_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static size_t list_bound = ASPD_REPLY_MAX - ASPD_REPLY_ENVELOPE;
+
+void aspd_list_reply_bound_set(size_t bytes) {
+  list_bound =
+      bytes < ASPD_REPLY_MAX - ASPD_REPLY_ENVELOPE ? bytes : ASPD_REPLY_MAX - ASPD_REPLY_ENVELOPE;
+}
+
+size_t aspd_list_reply_bound(void) {
+  return list_bound;
+}
+
 /* What the replies grow with. */
 typedef struct {
   size_t bson;  /* listStreamProcessors entry, getStreamProcessor */
@@ -100,7 +111,7 @@ static bool fits(aspd_engine_t *e, const char *replaced, const footprint_t *cand
   size_t page = 0;
   for (size_t i = 0; i < count && i < ASPD_PAGE_MAX_ITEMS; i++) page += json[i];
   free(json);
-  const size_t room = ASPD_REPLY_MAX - ASPD_REPLY_ENVELOPE;
+  const size_t room = list_bound;
   const char *reply = NULL;
   size_t size = 0;
   if (bson_total > room) {
@@ -115,9 +126,11 @@ static bool fits(aspd_engine_t *e, const char *replaced, const footprint_t *cand
   }
   if (!reply) return true;
   aspd_error_set(err, ASPD_E_BSON_TOO_LARGE,
-                 "the processor is too large: with it, the reply to %s would need up to %zu "
-                 "bytes, more than the limit of %d bytes (maxBsonObjectSize); nothing was changed",
-                 reply, size + ASPD_REPLY_ENVELOPE, ASPD_REPLY_MAX);
+                 "the processor is too large: with it, the reply to %s would carry up to %zu "
+                 "bytes of definitions, more than the limit of %zu bytes (maxBsonObjectSize %d "
+                 "less room for the rest of the reply, or --max-list-reply-bytes); nothing was "
+                 "changed",
+                 reply, size, room, ASPD_REPLY_MAX);
   return false;
 }
 

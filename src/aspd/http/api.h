@@ -83,6 +83,14 @@ void aspd_http_connection_delete(const aspd_http_request_t *req, aspd_http_reply
 bool aspd_http_bounded_connection_put(aspd_workspace_t *ws, const char *name, const bson_t *stored,
                                       bool replace, const char *region, aspd_error_t *err);
 
+/* record_bound.c: the largest JSON a workspace, Private Link or VPC peering record may take
+ * in a list. aspd_http_record_fits is true when record (plus `more`, changes still to be
+ * merged into it, or NULL) is within it; otherwise a 400 INVALID_ATTRIBUTE naming the sizes
+ * is set in reply and the caller changes nothing. */
+#define ASPD_HTTP_RECORD_MAX (16 * 1024)
+bool aspd_http_record_fits(const bson_t *record, const bson_t *more, const char *what,
+                           aspd_http_reply_t *reply);
+
 /* processors.c */
 void aspd_http_processors_list(const aspd_http_request_t *req, aspd_http_reply_t *reply);
 void aspd_http_processor_create(const aspd_http_request_t *req, aspd_http_reply_t *reply);

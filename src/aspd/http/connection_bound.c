@@ -78,15 +78,17 @@ bool aspd_http_bounded_connection_put(aspd_workspace_t *ws, const char *name, co
   pthread_mutex_lock(&bound_lock);
   sizes_t others = listed_sizes(aspd_workspace_registry(ws), name, region);
   size_t bson_total = others.bson + added.bson, json_total = others.json + added.json;
-  const size_t room = ASPD_REPLY_MAX - ASPD_REPLY_ENVELOPE;
+  const size_t room = aspd_list_reply_bound();
   bool ok = bson_total <= room && json_total <= room;
   if (!ok) {
     bool wire_side = bson_total > room;
     aspd_error_set(err, ASPD_API_E_INVALID_ATTRIBUTE,
-                   "The connection is too large: with it, the reply to %s would need up to %zu "
-                   "bytes, more than the limit of %d bytes; nothing was changed.",
+                   "The connection is too large: with it, the reply to %s would carry up to %zu "
+                   "bytes of definitions, more than the limit of %zu bytes (maxBsonObjectSize "
+                   "%d less room for the rest of the reply, or --max-list-reply-bytes); nothing "
+                   "was changed.",
                    wire_side ? "listStreamConnections" : "a list of connections",
-                   (wire_side ? bson_total : json_total) + ASPD_REPLY_ENVELOPE, ASPD_REPLY_MAX);
+                   wire_side ? bson_total : json_total, room, ASPD_REPLY_MAX);
   } else {
     ok = aspd_workspace_connection_put(ws, name, stored, replace, err);
   }

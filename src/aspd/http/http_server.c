@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "commands/processor_bound.h"
 #include "http/api.h"
 #include "log.h"
 #include "store/atomic_file.h"
@@ -47,6 +48,22 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const aspd_http_r
   char *json = NULL;
   size_t len = 0;
   if (reply->has_body) json = bson_as_relaxed_extended_json(&reply->body, &len);
+  unsigned status = reply->status;
+  /* No reply is larger than the wire's limit either. Definitions are refused when they would
+   * make a list too large, so this is a last resort. */
+  if (len > ASPD_REPLY_MAX) {
+    aspd_http_reply_t refusal = {.status = 200, .has_body = true};
+    bson_init(&refusal.body);
+    aspd_http_error(&refusal, 500, "UNEXPECTED_ERROR", NULL,
+                    "Unexpected error. Reason: the reply would be %zu bytes, more than the limit "
+                    "of %d bytes; ask for less (a smaller itemsPerPage).",
+                    len, ASPD_REPLY_MAX);
+    aspd_log("Admin API: a %zu-byte reply refused (more than %d bytes)", len, ASPD_REPLY_MAX);
+    bson_free(json);
+    json = bson_as_relaxed_extended_json(&refusal.body, &len);
+    status = refusal.status;
+    bson_destroy(&refusal.body);
+  }
   static char empty[] = "";
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(len, json ? json : empty, MHD_RESPMEM_MUST_COPY);
@@ -64,7 +81,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, const aspd_http_r
     r = MHD_queue_auth_fail_response2(conn, ASPD_API_REALM, server->opaque, resp, stale ? 1 : 0,
                                       MHD_DIGEST_ALG_MD5);
   } else {
-    r = MHD_queue_response(conn, reply->status, resp);
+    r = MHD_queue_response(conn, status, resp);
   }
   MHD_destroy_response(resp);
   return r;

@@ -146,6 +146,8 @@ void aspd_http_private_link_create(const aspd_http_request_t *req, aspd_http_rep
     if (!provider_of(&doc, provider)) {
       aspd_http_error(reply, 400, "INVALID_ATTRIBUTE", NULL,
                       "Invalid attribute provider specified: expected AWS, AZURE or GCP.");
+    } else if (!aspd_http_record_fits(&doc, NULL, "Private Link connection", reply)) {
+      /* refused, reply set */
     } else if (aspd_records_put(req->config->private_links, &doc, why, sizeof why)) {
       /* The create reply echoes the provider as sent (Atlas does). */
       bson_concat(&reply->body, &doc);
@@ -181,9 +183,11 @@ void aspd_http_private_link_update(const aspd_http_request_t *req, aspd_http_rep
   bson_iter_init_find(&it, body, "dnsDomain");
   BSON_APPEND_UTF8(&updated, "dnsDomain", bson_iter_utf8(&it, NULL));
   char why[512];
-  bool ok = aspd_records_put(req->config->private_links, &updated, why, sizeof why);
-  if (ok) shown(&updated, &reply->body);
-  saved_or_500(ok, why, reply);
+  if (aspd_http_record_fits(&updated, NULL, "Private Link connection", reply)) {
+    bool ok = aspd_records_put(req->config->private_links, &updated, why, sizeof why);
+    if (ok) shown(&updated, &reply->body);
+    saved_or_500(ok, why, reply);
+  }
   bson_destroy(&updated);
   bson_destroy(doc);
 }

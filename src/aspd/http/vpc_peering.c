@@ -47,7 +47,9 @@ static void set_status(const aspd_http_request_t *req, aspd_http_reply_t *reply,
   if (fields) bson_concat(&updated, fields);
   BSON_APPEND_UTF8(&updated, "status", status);
   char why[512];
-  if (aspd_records_put(req->config->vpc_peerings, &updated, why, sizeof why)) {
+  if (!aspd_http_record_fits(&updated, NULL, "VPC peering connection", reply)) {
+    /* refused, reply set */
+  } else if (aspd_records_put(req->config->vpc_peerings, &updated, why, sizeof why)) {
     reply->status = 202;
   } else {
     aspd_http_error(reply, 500, "UNEXPECTED_ERROR", NULL, "Unexpected error. Reason: %s.", why);

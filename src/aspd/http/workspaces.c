@@ -150,6 +150,7 @@ static void create(const aspd_http_request_t *req, aspd_http_reply_t *reply, boo
   bson_iter_init_find(&it, body, "name");
   const char *name = bson_iter_utf8(&it, NULL);
   aspd_error_t err = {0};
+  if (!aspd_http_record_fits(body, NULL, "stream instance", reply)) return;
   if (!aspd_workspaces_create(req->config->workspaces, body, with_sample, &err)) {
     const char *params[] = {name, NULL};
     aspd_http_error_from(reply, &err, params);
@@ -206,13 +207,17 @@ void aspd_http_workspace_update(const aspd_http_request_t *req, aspd_http_reply_
     bson_copy_to_excluding_noinit(body, &changes, "processorStatus", NULL);
   }
   aspd_error_t err = {0};
-  if (check_tenant(&changes, false, reply)) {
+  bson_t current = BSON_INITIALIZER;
+  show(req, req->params[1], false, &current);
+  if (check_tenant(&changes, false, reply) &&
+      aspd_http_record_fits(&current, &changes, "stream instance", reply)) {
     if (aspd_workspaces_update(req->config->workspaces, req->params[1], &changes, &err)) {
       show(req, req->params[1], false, &reply->body);
     } else {
       aspd_http_error_from(reply, &err, NULL);
     }
   }
+  bson_destroy(&current);
   bson_destroy(&changes);
 }
 

@@ -16,6 +16,10 @@ const aspd_limit_row_t aspd_limit_rows[ASPD_LIMIT_COUNT] = {
                                        "deadline for a whole message, a reply, a TLS handshake"},
     [ASPD_LIMIT_IDLE_TIMEOUT_MS] = {"idle-timeout-ms", 100, 604800000, 1800000,
                                     "a connection silent this long between messages is closed"},
+    /* At most maxBsonObjectSize less room for the rest of a reply (processor_bound.h). */
+    [ASPD_LIMIT_LIST_REPLY] = {"max-list-reply-bytes", 262144, ASPD_WIRE_MAX_BSON - 65536,
+                               ASPD_WIRE_MAX_BSON - 65536,
+                               "definitions a list reply may carry; more are refused when made"},
 };
 
 void aspd_limits_default(aspd_limits_t *limits) {

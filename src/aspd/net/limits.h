@@ -13,6 +13,7 @@ typedef enum {
   ASPD_LIMIT_UNAUTH_MESSAGE,     /* largest message accepted before authentication */
   ASPD_LIMIT_MESSAGE_TIMEOUT_MS, /* a whole message, a reply, the TLS handshake */
   ASPD_LIMIT_IDLE_TIMEOUT_MS,    /* silence between two messages */
+  ASPD_LIMIT_LIST_REPLY,         /* a reply listing definitions (processors, connections) */
   ASPD_LIMIT_COUNT
 } aspd_limit_t;
 
