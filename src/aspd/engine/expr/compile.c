@@ -52,7 +52,24 @@ void aspd_eval_reset(aspd_eval_t *ev) {
   }
 }
 
+/* Larger documents are freed: a spare keeps its buffer. */
+#define SPARE_MAX_LEN 65536
+
+bson_t *aspd_doc_new(aspd_eval_t *ev) {
+  return ev->spare_count ? ev->spare[--ev->spare_count] : bson_new();
+}
+
+void aspd_doc_release(aspd_eval_t *ev, bson_t *doc) {
+  if (ev->spare_count == ASPD_EVAL_SPARE_DOCS || doc->len > SPARE_MAX_LEN) {
+    bson_destroy(doc);
+    return;
+  }
+  bson_reinit(doc);
+  ev->spare[ev->spare_count++] = doc;
+}
+
 void aspd_eval_free(aspd_eval_t *ev) {
+  while (ev->spare_count) bson_destroy(ev->spare[--ev->spare_count]);
   aspd_eval_reset(ev);
   free(ev->arena.head);
   ev->arena.head = NULL;

@@ -5,6 +5,8 @@
 #include <bson/bson.h>
 #include <stdint.h>
 
+#include "engine/expr/bson_raw.h"
+
 /* A small PRNG: the real engine seeds its own per processor; any generator will do. */
 typedef struct {
   uint64_t state;
@@ -14,7 +16,7 @@ void aspd_rng_seed(aspd_rng_t *rng, uint64_t seed);
 /* Uniform integer in [lo, hi], both inclusive. */
 int32_t aspd_rng_between(aspd_rng_t *rng, int32_t lo, int32_t hi);
 
-/* Appends one solar message generated at wall-clock time now_ms to an empty doc. */
-void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, bson_t *doc);
+/* Appends the fields of one solar message generated at wall-clock time now_ms. */
+void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, aspd_raw_out_t *w);
 
 #endif
