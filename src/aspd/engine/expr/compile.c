@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/expr/expr.h"
 #include "engine/expr/operators.h"
 
@@ -142,9 +143,9 @@ static void walk(aspd_eval_t *ev, const bson_value_t *v, char *const *path, size
   }
   bson_iter_t it;
   if (v->value_type == BSON_TYPE_DOCUMENT) {
-    if (bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) &&
-        aspd_iter_find(&it, path[0], strlen(path[0]))) {
-      walk(ev, bson_iter_value(&it), path + 1, n - 1, out);
+    bson_value_t field;
+    if (aspd_raw_get(v, path[0], strlen(path[0]), &field)) {
+      walk(ev, &field, path + 1, n - 1, out);
     } else {
       out->value_type = BSON_TYPE_EOD;
     }
