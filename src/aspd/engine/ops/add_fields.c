@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/ops/stages.h"
 
 typedef struct {
@@ -90,18 +91,19 @@ void *aspd_add_fields_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, asp
 
 /* Top-level fields only: one pass over the document replaces or removes the
  * fields it has, then the new ones follow in spec order. */
-static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t *ev, bson_t *out) {
+static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t *ev,
+                           aspd_raw_out_t *out) {
   bson_value_t values[FAST_MAX];
   bool used[FAST_MAX] = {false};
   ev->root = doc;
   for (size_t i = 0; i < a->count; i++) {
     if (!aspd_expr_eval(a->exprs[i], ev, &values[i])) return false;
   }
-  bson_iter_t it;
-  bson_iter_init(&it, doc);
-  while (bson_iter_next(&it)) {
-    const char *key = bson_iter_key(&it);
-    uint32_t klen = bson_iter_key_len(&it);
+  aspd_raw_iter_t it;
+  aspd_raw_init(&it, bson_get_data(doc), doc->len);
+  while (aspd_raw_next(&it)) {
+    const char *key = it.key;
+    uint32_t klen = it.key_len;
     size_t i = a->count;
     /* A later field of the spec wins over an earlier one of the same name. */
     for (size_t j = a->count; j-- > 0;) {
@@ -111,13 +113,13 @@ static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t
       }
     }
     if (i == a->count) {
-      bson_append_value(out, key, (int)klen, bson_iter_value(&it));
+      aspd_raw_put_elem(out, &it);
       continue;
     }
     for (size_t j = 0; j < a->count; j++) {
       if (a->path_lens[j] == klen && !memcmp(a->paths[j], key, klen)) used[j] = true;
     }
-    aspd_append_value(out, key, klen, &values[i]);
+    aspd_raw_put_value(out, key, klen, &values[i]);
   }
   for (size_t i = 0; i < a->count; i++) {
     if (used[i]) continue;
@@ -128,7 +130,7 @@ static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t
         last = j;
       }
     }
-    aspd_append_value(out, a->paths[i], a->path_lens[i], &values[last]);
+    aspd_raw_put_value(out, a->paths[i], a->path_lens[i], &values[last]);
   }
   return true;
 }
@@ -136,14 +138,17 @@ static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const add_fields_t *a = ((aspd_stateless_op_t *)op)->spec;
   if (a->top_level) {
-    bson_t *out = bson_sized_new(doc->len + 64);
-    if (push_top_level(a, doc, flow->ev, out)) {
+    aspd_raw_out_t w;
+    aspd_raw_out_init(&w);
+    if (push_top_level(a, doc, flow->ev, &w)) {
+      bson_t *out = aspd_doc_new(flow->ev);
+      aspd_raw_finish(&w, out);
       aspd_flow_emit(flow, out);
     } else {
+      aspd_raw_out_free(&w);
       aspd_flow_reject(flow, doc, flow->ev->reason);
-      bson_destroy(out);
     }
-    bson_destroy(doc);
+    aspd_doc_release(flow->ev, doc);
     return;
   }
   bson_t values = BSON_INITIALIZER, removed = BSON_INITIALIZER;
