@@ -86,9 +86,11 @@ bool aspd_raw_next(aspd_raw_iter_t *it) {
   uint32_t off = it->next;
   /* At least the type byte, the key's NUL and the document's final byte. */
   if (off + 3 > it->len || it->data[off] == 0) return false;
-  const uint8_t *key = it->data + off + 1;
-  const uint8_t *end = memchr(key, 0, it->len - off - 1);
-  if (!end) return false;
+  const uint8_t *key = it->data + off + 1, *limit = it->data + it->len;
+  /* Keys are short: a loop beats a call to memchr. */
+  const uint8_t *end = key;
+  while (end < limit && *end) end++;
+  if (end == limit) return false;
   const uint8_t *value = end + 1;
   uint32_t value_off = (uint32_t)(value - it->data);
   if (value_off > it->len - 1) return false;
