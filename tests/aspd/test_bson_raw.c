@@ -101,6 +101,12 @@ static void test_reading(const bson_t *doc) {
         "find int64");
   CHECK(!aspd_raw_get(&whole, "int6", 4, &v), "a prefix of a key is not the key");
   CHECK(!aspd_raw_get(&whole, "nothere", 7, &v), "a missing key");
+  CHECK(aspd_raw_get(&whole, "", 0, &v) && v.value_type == BSON_TYPE_NULL, "the empty key");
+  /* A find goes on from where the iterator is. */
+  aspd_raw_init(&raw, bson_get_data(doc), doc->len);
+  CHECK(aspd_raw_find(&raw, "oid", 3) && aspd_raw_find(&raw, "int32", 5) &&
+            !aspd_raw_find(&raw, "oid", 3),
+        "finds in sequence");
 }
 
 /* Every element written again: the same document, byte for byte. */
@@ -157,6 +163,8 @@ static void test_malformed(const bson_t *doc) {
       steps++;
     }
     CHECK(steps < 22, "a cut document walked whole at %u", cut);
+    aspd_raw_init(&raw, bytes, cut);
+    CHECK(!aspd_raw_find(&raw, "nothere", 7), "found a missing key at cut %u", cut);
     free(bytes);
   }
   /* A string whose length runs past the document. */

@@ -106,6 +106,29 @@ bool aspd_raw_next(aspd_raw_iter_t *it) {
   return true;
 }
 
+bool aspd_raw_find(aspd_raw_iter_t *it, const char *key, size_t key_len) {
+  const uint8_t *data = it->data, *limit = data + it->len;
+  uint32_t off = it->next;
+  /* Elements that do not match are only skipped: the iterator is filled in for the one that does.
+   */
+  while (off + 3 <= it->len && data[off]) {
+    const uint8_t *k = data + off + 1;
+    if ((size_t)(limit - k) > key_len && !k[key_len] && !memcmp(k, key, key_len)) {
+      return aspd_raw_next(it);
+    }
+    const uint8_t *end = k;
+    while (end < limit && *end) end++;
+    if (end == limit) return false;
+    uint32_t value_off = (uint32_t)(end + 1 - data);
+    if (value_off > it->len - 1) return false;
+    int64_t size = value_size(data[off], end + 1, it->len - 1 - value_off);
+    if (size < 0) return false;
+    off = value_off + (uint32_t)size;
+    it->next = off;
+  }
+  return false;
+}
+
 void aspd_raw_value(const aspd_raw_iter_t *it, bson_value_t *out) {
   const uint8_t *v = it->value;
   out->value_type = (bson_type_t)it->type;

@@ -43,12 +43,7 @@ bool aspd_raw_next(aspd_raw_iter_t *it);
 void aspd_raw_value(const aspd_raw_iter_t *it, bson_value_t *out);
 
 /* Moves to the field called key (key_len bytes); false when there is none. */
-static inline bool aspd_raw_find(aspd_raw_iter_t *it, const char *key, size_t key_len) {
-  while (aspd_raw_next(it)) {
-    if (it->key_len == key_len && !memcmp(it->key, key, key_len)) return true;
-  }
-  return false;
-}
+bool aspd_raw_find(aspd_raw_iter_t *it, const char *key, size_t key_len);
 
 /* The field `key` of a document value, or false (out untouched) when it has none. */
 static inline bool aspd_raw_get(const bson_value_t *doc, const char *key, size_t key_len,
