@@ -14,33 +14,18 @@ static uint64_t read_u64(const uint8_t *p) {
   return BSON_UINT64_FROM_LE(v);
 }
 
-/* Bytes of a value of `type` starting at v with `avail` bytes left; -1 when it does not fit. */
-static int64_t value_size(uint8_t type, const uint8_t *v, uint32_t avail) {
+/* Sizes of the types whose values have a fixed size, plus one (0: the size is in the value). */
+static const uint8_t fixed_size[256] = {
+    [BSON_TYPE_DOUBLE] = 9, [BSON_TYPE_DATE_TIME] = 9,   [BSON_TYPE_TIMESTAMP] = 9,
+    [BSON_TYPE_INT64] = 9,  [BSON_TYPE_INT32] = 5,       [BSON_TYPE_BOOL] = 2,
+    [BSON_TYPE_OID] = 13,   [BSON_TYPE_DECIMAL128] = 17, [BSON_TYPE_UNDEFINED] = 1,
+    [BSON_TYPE_NULL] = 1,   [BSON_TYPE_MINKEY] = 1,      [BSON_TYPE_MAXKEY] = 1,
+};
+
+/* value_size for the types whose size is in the value. */
+static int64_t variable_size(uint8_t type, const uint8_t *v, uint32_t avail) {
   uint32_t n;
   switch (type) {
-    case BSON_TYPE_DOUBLE:
-    case BSON_TYPE_DATE_TIME:
-    case BSON_TYPE_TIMESTAMP:
-    case BSON_TYPE_INT64:
-      n = 8;
-      break;
-    case BSON_TYPE_INT32:
-      n = 4;
-      break;
-    case BSON_TYPE_BOOL:
-      n = 1;
-      break;
-    case BSON_TYPE_OID:
-      n = 12;
-      break;
-    case BSON_TYPE_DECIMAL128:
-      n = 16;
-      break;
-    case BSON_TYPE_UNDEFINED:
-    case BSON_TYPE_NULL:
-    case BSON_TYPE_MINKEY:
-    case BSON_TYPE_MAXKEY:
-      return 0;
     case BSON_TYPE_UTF8:
     case BSON_TYPE_CODE:
     case BSON_TYPE_SYMBOL:
@@ -82,6 +67,13 @@ static int64_t value_size(uint8_t type, const uint8_t *v, uint32_t avail) {
   return n <= avail ? (int64_t)n : -1;
 }
 
+/* Bytes of a value of `type` starting at v with `avail` bytes left; -1 when it does not fit. */
+static inline int64_t value_size(uint8_t type, const uint8_t *v, uint32_t avail) {
+  uint32_t fixed = fixed_size[type];
+  if (fixed) return fixed - 1 <= avail ? (int64_t)fixed - 1 : -1;
+  return variable_size(type, v, avail);
+}
+
 bool aspd_raw_next(aspd_raw_iter_t *it) {
   uint32_t off = it->next;
   /* At least the type byte, the key's NUL and the document's final byte. */
@@ -113,7 +105,9 @@ bool aspd_raw_find(aspd_raw_iter_t *it, const char *key, size_t key_len) {
    */
   while (off + 3 <= it->len && data[off]) {
     const uint8_t *k = data + off + 1;
-    if ((size_t)(limit - k) > key_len && !k[key_len] && !memcmp(k, key, key_len)) {
+    /* The first byte first: most keys differ there, and memcmp is a call. */
+    if ((size_t)(limit - k) > key_len && (key_len == 0 || k[0] == (uint8_t)key[0]) && !k[key_len] &&
+        !memcmp(k, key, key_len)) {
       return aspd_raw_next(it);
     }
     const uint8_t *end = k;

@@ -26,7 +26,8 @@ typedef struct {
 
 static pnode_t *child_named(const pnode_t *parent, const char *name, size_t len) {
   for (size_t i = 0; i < parent->count; i++) {
-    if (parent->children[i]->name_len == len && !memcmp(parent->children[i]->name, name, len)) {
+    const pnode_t *c = parent->children[i];
+    if (c->name_len == len && (len == 0 || c->name[0] == name[0]) && !memcmp(c->name, name, len)) {
       return parent->children[i];
     }
   }
