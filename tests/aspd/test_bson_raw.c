@@ -109,6 +109,38 @@ static void test_reading(const bson_t *doc) {
         "finds in sequence");
 }
 
+/* The index finds what a scan finds, and refuses documents with too many fields. */
+static void test_index(const bson_t *doc) {
+  aspd_raw_index_t index;
+  CHECK(aspd_raw_index(&index, doc) && index.count == 22, "index of every type");
+  bson_iter_t it;
+  bson_iter_init(&it, doc);
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    const aspd_raw_iter_t *f = aspd_raw_index_find(&index, key, strlen(key));
+    bson_value_t v;
+    if (f) aspd_raw_value(f, &v);
+    CHECK(f && same_value(&v, bson_iter_value(&it)), "indexed %s", key);
+  }
+  CHECK(!aspd_raw_index_find(&index, "nothere", 7), "indexed a missing key");
+  /* Duplicate keys: the first one, as a scan. */
+  bson_t *dup = BCON_NEW("a", BCON_INT32(1), "a", BCON_INT32(2));
+  CHECK(aspd_raw_index(&index, dup), "index of duplicates");
+  const aspd_raw_iter_t *f = aspd_raw_index_find(&index, "a", 1);
+  bson_value_t v;
+  if (f) aspd_raw_value(f, &v);
+  CHECK(f && v.value.v_int32 == 1, "the first of duplicate keys");
+  bson_destroy(dup);
+  bson_t *wide = bson_new();
+  for (int i = 0; i <= ASPD_RAW_INDEX_MAX; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "f%d", i);
+    BSON_APPEND_INT32(wide, key, i);
+  }
+  CHECK(!aspd_raw_index(&index, wide), "a document wider than the index");
+  bson_destroy(wide);
+}
+
 /* Every element written again: the same document, byte for byte. */
 static void test_writing(const bson_t *doc) {
   aspd_raw_out_t w;
@@ -181,6 +213,7 @@ static void test_malformed(const bson_t *doc) {
 int main(void) {
   bson_t *doc = every_type();
   test_reading(doc);
+  test_index(doc);
   test_writing(doc);
   test_malformed(doc);
   bson_destroy(doc);

@@ -179,6 +179,18 @@ void aspd_raw_value(const aspd_raw_iter_t *it, bson_value_t *out) {
   }
 }
 
+bool aspd_raw_index(aspd_raw_index_t *index, const bson_t *doc) {
+  aspd_raw_iter_t it;
+  aspd_raw_init(&it, bson_get_data(doc), doc->len);
+  index->doc = doc;
+  index->count = 0;
+  while (aspd_raw_next(&it)) {
+    if (index->count == ASPD_RAW_INDEX_MAX) return false;
+    index->fields[index->count++] = it;
+  }
+  return true;
+}
+
 /* --- writing ---------------------------------------------------------------- */
 
 void aspd_raw_out_init(aspd_raw_out_t *w) {

@@ -55,6 +55,32 @@ static inline bool aspd_raw_get(const bson_value_t *doc, const char *key, size_t
   return true;
 }
 
+/* The top-level fields of one document, found in one pass, for an operator that
+ * evaluates several expressions over it (aspd_eval_t's root_index). */
+#define ASPD_RAW_INDEX_MAX 32
+
+typedef struct aspd_raw_index {
+  const bson_t *doc;
+  size_t count;
+  aspd_raw_iter_t fields[ASPD_RAW_INDEX_MAX];
+} aspd_raw_index_t;
+
+/* Indexes doc's fields; false (the index is not to be used) when it has more. */
+bool aspd_raw_index(aspd_raw_index_t *index, const bson_t *doc);
+
+/* The first field called key, as a scan would find it; NULL when there is none. */
+static inline const aspd_raw_iter_t *aspd_raw_index_find(const aspd_raw_index_t *index,
+                                                         const char *key, size_t key_len) {
+  for (size_t i = 0; i < index->count; i++) {
+    const aspd_raw_iter_t *f = &index->fields[i];
+    if (f->key_len == key_len && (key_len == 0 || f->key[0] == key[0]) &&
+        !memcmp(f->key, key, key_len)) {
+      return f;
+    }
+  }
+  return NULL;
+}
+
 /* --- writing ---------------------------------------------------------------- */
 
 #define ASPD_RAW_STACK 1024

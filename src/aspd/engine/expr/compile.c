@@ -180,6 +180,17 @@ static bool eval_path(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) 
       out->value_type = BSON_TYPE_EOD;
       return true;
     }
+    if (e->path_len && ev->root_index && ev->root_index->doc == ev->root) {
+      const aspd_raw_iter_t *field =
+          aspd_raw_index_find(ev->root_index, e->path[0], strlen(e->path[0]));
+      if (!field) {
+        out->value_type = BSON_TYPE_EOD;
+        return true;
+      }
+      aspd_raw_value(field, &start);
+      walk(ev, &start, e->path + 1, e->path_len - 1, out);
+      return true;
+    }
     start.value_type = BSON_TYPE_DOCUMENT;
     start.value.v_doc.data = aspd_bytes(bson_get_data(ev->root));
     start.value.v_doc.data_len = ev->root->len;

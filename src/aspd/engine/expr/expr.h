@@ -60,8 +60,13 @@ typedef struct {
 
 /* Where an evaluation happens. One per running pipeline; aspd_eval_reset
  * between documents. */
+struct aspd_raw_index;
+
 struct aspd_eval {
   const bson_t *root; /* $$ROOT and $$CURRENT */
+  /* Root's top-level fields when an operator indexed them for its expressions
+   * (used only while root_index->doc is root); NULL otherwise. */
+  const struct aspd_raw_index *root_index;
   bson_value_t vars[ASPD_EXPR_MAX_VARS];
   const char *meta_field; /* the stream metadata field, NULL when disabled */
   bool in_window;         /* a window's inner pipeline: window bounds below */
