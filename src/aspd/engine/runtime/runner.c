@@ -122,6 +122,12 @@ static void put_source_meta(const aspd_plan_t *plan, int64_t offset, aspd_raw_ou
   aspd_raw_close(w, meta);
 }
 
+/* The fields the source stamps, after the body's. */
+static void put_stamps(const aspd_plan_t *plan, int64_t offset, int64_t ts, aspd_raw_out_t *w) {
+  aspd_raw_put_date(w, plan->ts_field, plan->ts_field_len, ts);
+  if (plan->meta_field) put_source_meta(plan, offset, w);
+}
+
 /* Adds the fields the source stamps: the event time (timeField, else ingestion
  * time) and the stream metadata; the body's own fields of those names give way.
  * False when timeField yields no date. */
@@ -158,8 +164,7 @@ static bool stamp(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *body, 
     }
     aspd_raw_put_elem(&w, &it);
   }
-  aspd_raw_put_date(&w, plan->ts_field, ts_len, ts);
-  if (plan->meta_field) put_source_meta(plan, offset, &w);
+  put_stamps(plan, offset, ts, &w);
   aspd_raw_finish(&w, out);
   return true;
 }
@@ -300,26 +305,55 @@ static processor_out_t processor_out(aspd_engine_t *e, aspd_processor_t *p, int6
   return (processor_out_t){{to_sink, to_dead_letters, &p->operator_stats[1], &p->ev, now_ms}, e, p};
 }
 
+/* Runs a stamped document (from a body of body_len bytes) through the pipeline. */
+static void run_stamped(aspd_engine_t *e, aspd_processor_t *p, uint32_t body_len, bson_t *doc,
+                        int64_t now_ms) {
+  p->last_input_ms = now_ms;
+  count(&p->totals, true, body_len);
+  count(&p->operator_stats[0], true, body_len);
+  count(&p->operator_stats[0], false, doc->len);
+  processor_out_t out = processor_out(e, p, now_ms);
+  aspd_pipeline_push(&p->ops, 0, doc, &out.base);
+  aspd_eval_reset(&p->ev);
+}
+
 /* Runs one source document (at `offset` of a topic, else -1) through the pipeline. */
 static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t offset,
                         int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
   char reason[512];
   bson_t *doc = aspd_doc_new(&p->ev);
-  bool stamped = stamp(plan, &p->ev, body, offset, now_ms, doc, reason, sizeof reason);
+  if (stamp(plan, &p->ev, body, offset, now_ms, doc, reason, sizeof reason)) {
+    run_stamped(e, p, body->len, doc, now_ms);
+    return;
+  }
   p->last_input_ms = now_ms;
   count(&p->totals, true, body->len);
   count(&p->operator_stats[0], true, body->len);
-  if (!stamped) {
-    dead_letter(e, p, 0, body, reason, now_ms, true);
-    aspd_doc_release(&p->ev, doc);
-    aspd_eval_reset(&p->ev);
+  dead_letter(e, p, 0, body, reason, now_ms, true);
+  aspd_doc_release(&p->ev, doc);
+  aspd_eval_reset(&p->ev);
+}
+
+/* Generates one solar message and runs it through the pipeline. When the stamps
+ * cannot clash with its fields (no timeField, no field of the stamps' names),
+ * they are appended where the message is generated: no copy of the body. */
+static void process_solar(aspd_engine_t *e, aspd_processor_t *p, bool in_place, int64_t now_ms) {
+  aspd_raw_out_t w;
+  aspd_raw_out_init(&w);
+  aspd_solar_generate(&p->rng, now_ms, &w);
+  if (in_place) {
+    uint32_t body_len = w.len + 1; /* with the final byte the body would have */
+    put_stamps(p->plan, -1, now_ms, &w);
+    bson_t *doc = aspd_doc_new(&p->ev);
+    aspd_raw_finish(&w, doc);
+    run_stamped(e, p, body_len, doc, now_ms);
     return;
   }
-  count(&p->operator_stats[0], false, doc->len);
-  processor_out_t out = processor_out(e, p, now_ms);
-  aspd_pipeline_push(&p->ops, 0, doc, &out.base);
-  aspd_eval_reset(&p->ev);
+  bson_t body;
+  aspd_raw_view(&w, &body);
+  process_one(e, p, &body, -1, now_ms);
+  aspd_raw_out_free(&w);
 }
 
 /* Lets blocking operators (windows) hand on what the watermark, an idle source or the end
@@ -355,14 +389,10 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
         budget = due - p->generated_this_run;
         if (budget > MAX_PER_SLICE) budget = MAX_PER_SLICE;
       }
+      bool in_place = !plan->time_field && !aspd_solar_field(plan->ts_field) &&
+                      !(plan->meta_field && aspd_solar_field(plan->meta_field));
       for (int64_t i = 0; i < budget && !turn_over(e, produced); i++) {
-        aspd_raw_out_t w;
-        bson_t body;
-        aspd_raw_out_init(&w);
-        aspd_solar_generate(&p->rng, now_ms, &w);
-        aspd_raw_view(&w, &body);
-        process_one(e, p, &body, -1, now_ms);
-        aspd_raw_out_free(&w);
+        process_solar(e, p, in_place, now_ms);
         p->generated_this_run++;
         produced++;
       }

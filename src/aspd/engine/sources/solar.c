@@ -86,6 +86,16 @@ static void put_utf8(aspd_raw_out_t *w, const char *key, size_t key_len, const c
 
 #define KEY(k) k, sizeof k - 1
 
+static const char *const top_level_fields[] = {
+    "device_id", "group_id", "timestamp", "max_watts", "event_type", "obs", "event_details"};
+
+bool aspd_solar_field(const char *name) {
+  for (size_t i = 0; i < sizeof top_level_fields / sizeof top_level_fields[0]; i++) {
+    if (!strcmp(name, top_level_fields[i])) return true;
+  }
+  return false;
+}
+
 void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, aspd_raw_out_t *w) {
   char stamp[32];
   int hour;
