@@ -8,7 +8,9 @@
  * and, as a reference, the source and the sink alone.
  * Rounds are interleaved (one processor runs at a time) and the medians are
  * compared with the targets. Run through bench/engine.sh. ASPD_BIN names the
- * server binary. Exits 1 when a part fails (not when a target is missed). */
+ * server binary; ASP_BENCH_ONLY=<word> runs only the parts whose name starts
+ * with it (to profile one pipeline). Exits 1 when a part fails (not when a
+ * target is missed). */
 #include <dirent.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
@@ -159,6 +161,10 @@ static double round_of(mongoc_client_t *client, pid_t pid, size_t i) {
   return (double)(n1 - n0) / (c1 - c0);
 }
 
+static bool selected(const char *name, const char *only) {
+  return !only || !*only || !strncmp(name, only, strlen(only));
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -176,6 +182,7 @@ int main(void) {
   mongoc_init();
   mongoc_client_t *client = mongoc_client_new(inst.uri);
   mongoc_client_set_error_api(client, 2);
+  const char *only = getenv("ASP_BENCH_ONLY");
   bool ok = engine_cpu(inst.pid) >= 0;
   if (!ok) fprintf(stderr, "bench: aspd's engine thread not found in /proc\n");
   for (size_t i = 0; ok && i < PART_COUNT; i++) {
@@ -188,6 +195,7 @@ int main(void) {
   }
   for (int r = 0; ok && r < ROUNDS; r++) {
     for (size_t i = 0; ok && i < PART_COUNT; i++) {
+      if (!selected(parts[i].name, only)) continue;
       parts[i].rates[r] = round_of(client, inst.pid, i);
       ok = parts[i].rates[r] > 0;
     }
@@ -198,6 +206,7 @@ int main(void) {
            SECONDS_PER_ROUND);
     printf("%-52s %12s %12s %8s\n", "pipeline", "docs/cpu-s", "target", "ratio");
     for (size_t i = 0; i < PART_COUNT; i++) {
+      if (!selected(parts[i].name, only)) continue;
       qsort(parts[i].rates, ROUNDS, sizeof parts[i].rates[0], cmp_double);
       double median = parts[i].rates[ROUNDS / 2];
       if (parts[i].target > 0) {

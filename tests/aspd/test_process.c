@@ -90,6 +90,85 @@ static void running_drop(mongoc_client_t *c) {
   WT_ERR(c, cmd, 125, "does not exist");
 }
 
+/* The first message of a sample-source interactive processor, copied into msg
+ * (initialized here); the processor is dropped after. */
+static bool first_sample(mongoc_client_t *c, const char *json, bson_t *msg) {
+  char name[128], cmd[512];
+  int64_t id = process(c, json, name, sizeof name);
+  bson_t reply = BSON_INITIALIZER;
+  bool got = false;
+  bson_init(msg);
+  snprintf(cmd, sizeof cmd,
+           "{\"getMoreSampleStreamProcessor\": \"%s\", \"cursorId\": %lld, \"batchSize\": 1}", name,
+           (long long)id);
+  for (int i = 0; i < 100 && !got; i++) {
+    bson_destroy(&reply);
+    bson_error_t error;
+    if (!wt_run(c, cmd, &reply, &error)) break;
+    bson_iter_t it;
+    if (bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "messages.0", &it) &&
+        BSON_ITER_HOLDS_DOCUMENT(&it)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_t found;
+      bson_iter_document(&it, &len, &data);
+      got = bson_init_static(&found, data, len) && bson_concat(msg, &found);
+    } else {
+      usleep(20000);
+    }
+  }
+  bson_destroy(&reply);
+  snprintf(cmd, sizeof cmd, "{\"dropStreamProcessor\": \"%s\"}", name);
+  WT_OK(c, cmd);
+  return got;
+}
+
+/* The keys of doc joined with commas, and the type of each in types. */
+static void keys_of(const bson_t *doc, char *keys, size_t len, bson_type_t *types) {
+  bson_iter_t it;
+  keys[0] = '\0';
+  size_t n = 0;
+  bson_iter_init(&it, doc);
+  while (bson_iter_next(&it)) {
+    size_t used = strlen(keys);
+    snprintf(keys + used, len - used, "%s%s", used ? "," : "", bson_iter_key(&it));
+    types[n++] = bson_iter_type(&it);
+  }
+}
+
+/* The sample source stamps _ts and _stream_meta after the generated fields; a
+ * stamp named like a generated field replaces it at the end. */
+static void sample_stamps(mongoc_client_t *c) {
+  bson_t msg;
+  char keys[256];
+  bson_type_t types[16];
+  CHECK(first_sample(c,
+                     "{\"processStreamProcessor\": [{\"$source\": {\"connectionName\": "
+                     "\"fast_solar\"}}]}",
+                     &msg));
+  keys_of(&msg, keys, sizeof keys, types);
+  CHECK(
+      !strcmp(keys, "device_id,group_id,timestamp,max_watts,event_type,obs,_ts,_stream_meta") ||
+      !strcmp(keys,
+              "device_id,group_id,timestamp,max_watts,event_type,event_details,_ts,_stream_meta"));
+  CHECK(types[2] == BSON_TYPE_UTF8 && types[6] == BSON_TYPE_DATE_TIME);
+  char s[64];
+  CHECK(!strcmp(wt_str(&msg, "_stream_meta.source.type", s, sizeof s), "generated"));
+  bson_destroy(&msg);
+
+  CHECK(first_sample(c,
+                     "{\"processStreamProcessor\": [{\"$source\": {\"connectionName\": "
+                     "\"fast_solar\", \"tsFieldName\": \"timestamp\"}}], \"options\": "
+                     "{\"streamMetaFieldName\": \"device_id\"}}",
+                     &msg));
+  keys_of(&msg, keys, sizeof keys, types);
+  CHECK(!strcmp(keys, "group_id,max_watts,event_type,obs,timestamp,device_id") ||
+        !strcmp(keys, "group_id,max_watts,event_type,event_details,timestamp,device_id"));
+  CHECK(types[4] == BSON_TYPE_DATE_TIME && types[5] == BSON_TYPE_DOCUMENT);
+  CHECK(!strcmp(wt_str(&msg, "device_id.source.type", s, sizeof s), "generated"));
+  bson_destroy(&msg);
+}
+
 /* With a sink the output goes there too. */
 static void with_sink(mongoc_client_t *c) {
   char name[128];
@@ -181,6 +260,7 @@ int main(void) {
   inline_documents(c);
   operators(c);
   running_drop(c);
+  sample_stamps(c);
   with_sink(c);
   backpressure(c);
   abandoned(c);

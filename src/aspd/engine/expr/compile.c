@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/expr/expr.h"
 #include "engine/expr/operators.h"
 
@@ -52,7 +53,24 @@ void aspd_eval_reset(aspd_eval_t *ev) {
   }
 }
 
+/* Larger documents are freed: a spare keeps its buffer. */
+#define SPARE_MAX_LEN 65536
+
+bson_t *aspd_doc_new(aspd_eval_t *ev) {
+  return ev->spare_count ? ev->spare[--ev->spare_count] : bson_new();
+}
+
+void aspd_doc_release(aspd_eval_t *ev, bson_t *doc) {
+  if (ev->spare_count == ASPD_EVAL_SPARE_DOCS || doc->len > SPARE_MAX_LEN) {
+    bson_destroy(doc);
+    return;
+  }
+  bson_reinit(doc);
+  ev->spare[ev->spare_count++] = doc;
+}
+
 void aspd_eval_free(aspd_eval_t *ev) {
+  while (ev->spare_count) bson_destroy(ev->spare[--ev->spare_count]);
   aspd_eval_reset(ev);
   free(ev->arena.head);
   ev->arena.head = NULL;
@@ -125,9 +143,9 @@ static void walk(aspd_eval_t *ev, const bson_value_t *v, char *const *path, size
   }
   bson_iter_t it;
   if (v->value_type == BSON_TYPE_DOCUMENT) {
-    if (bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) &&
-        aspd_iter_find(&it, path[0], strlen(path[0]))) {
-      walk(ev, bson_iter_value(&it), path + 1, n - 1, out);
+    bson_value_t field;
+    if (aspd_raw_get(v, path[0], strlen(path[0]), &field)) {
+      walk(ev, &field, path + 1, n - 1, out);
     } else {
       out->value_type = BSON_TYPE_EOD;
     }
@@ -160,6 +178,17 @@ static bool eval_path(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) 
   if (e->var < 0) {
     if (!ev->root) {
       out->value_type = BSON_TYPE_EOD;
+      return true;
+    }
+    if (e->path_len && ev->root_index && ev->root_index->doc == ev->root) {
+      const aspd_raw_iter_t *field =
+          aspd_raw_index_find(ev->root_index, e->path[0], strlen(e->path[0]));
+      if (!field) {
+        out->value_type = BSON_TYPE_EOD;
+        return true;
+      }
+      aspd_raw_value(field, &start);
+      walk(ev, &start, e->path + 1, e->path_len - 1, out);
       return true;
     }
     start.value_type = BSON_TYPE_DOCUMENT;

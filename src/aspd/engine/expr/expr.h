@@ -29,6 +29,7 @@
 
 #define ASPD_EXPR_MAX_VARS 32
 #define ASPD_EXPR_REASON_LEN 512
+#define ASPD_EVAL_SPARE_DOCS 8
 
 typedef struct aspd_expr aspd_expr_t;
 typedef struct aspd_eval aspd_eval_t;
@@ -59,14 +60,23 @@ typedef struct {
 
 /* Where an evaluation happens. One per running pipeline; aspd_eval_reset
  * between documents. */
+struct aspd_raw_index;
+
 struct aspd_eval {
   const bson_t *root; /* $$ROOT and $$CURRENT */
+  /* Root's top-level fields when an operator indexed them for its expressions
+   * (used only while root_index->doc is root); NULL otherwise. */
+  const struct aspd_raw_index *root_index;
   bson_value_t vars[ASPD_EXPR_MAX_VARS];
   const char *meta_field; /* the stream metadata field, NULL when disabled */
   bool in_window;         /* a window's inner pipeline: window bounds below */
   int64_t window_start, window_end;
   const bson_value_t *window_partition; /* $sessionWindow, else NULL */
   aspd_arena_t arena;
+  /* Emptied documents kept for reuse: most operators make one document per
+   * input and the engine would otherwise allocate and free one per stage. */
+  bson_t *spare[ASPD_EVAL_SPARE_DOCS];
+  size_t spare_count;
   char reason[ASPD_EXPR_REASON_LEN];
 };
 
@@ -118,6 +128,10 @@ void aspd_expr_free(aspd_expr_t *e);
 /* --- evaluating ------------------------------------------------------------ */
 
 void aspd_eval_init(aspd_eval_t *ev, const char *meta_field);
+/* An empty heap document (owned by the caller), reusing one aspd_doc_release kept. */
+bson_t *aspd_doc_new(aspd_eval_t *ev);
+/* Destroys an owned heap document, or keeps it emptied for aspd_doc_new. */
+void aspd_doc_release(aspd_eval_t *ev, bson_t *doc);
 /* Frees what the evaluations since the last reset allocated. */
 void aspd_eval_reset(aspd_eval_t *ev);
 void aspd_eval_free(aspd_eval_t *ev);

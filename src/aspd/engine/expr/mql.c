@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/expr/json_schema.h"
 #include "engine/expr/query.h"
 #include "engine/expr/regex.h"
@@ -809,9 +810,11 @@ static bool match_path(const aspd_query_t *q, const bson_value_t *v, size_t i, a
   bson_iter_t it;
   const bson_value_t missing = {.value_type = BSON_TYPE_EOD};
   if (v->value_type == BSON_TYPE_DOCUMENT) {
-    each_value(v, &it);
-    if (!aspd_iter_find(&it, q->path[i], strlen(q->path[i]))) return test_leaf(q, &missing, ev);
-    return match_path(q, bson_iter_value(&it), i + 1, ev);
+    bson_value_t field;
+    if (!aspd_raw_get(v, q->path[i], strlen(q->path[i]), &field)) {
+      return test_leaf(q, &missing, ev);
+    }
+    return match_path(q, &field, i + 1, ev);
   }
   if (v->value_type != BSON_TYPE_ARRAY) return test_leaf(q, &missing, ev);
   if (is_index(q->path[i])) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/ops/stages.h"
 
 typedef struct {
@@ -88,36 +89,53 @@ void *aspd_add_fields_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, asp
   return a;
 }
 
+/* One field of the input: copied, or replaced by the spec's value for it. */
+static void put_field(const add_fields_t *a, const bson_value_t *values, bool *used,
+                      const aspd_raw_iter_t *it, aspd_raw_out_t *out) {
+  size_t i = a->count;
+  /* A later field of the spec wins over an earlier one of the same name. */
+  for (size_t j = a->count; j-- > 0;) {
+    if (a->path_lens[j] == it->key_len && !memcmp(a->paths[j], it->key, it->key_len)) {
+      i = j;
+      break;
+    }
+  }
+  if (i == a->count) {
+    aspd_raw_put_elem(out, it);
+    return;
+  }
+  for (size_t j = 0; j < a->count; j++) {
+    if (a->path_lens[j] == it->key_len && !memcmp(a->paths[j], it->key, it->key_len)) {
+      used[j] = true;
+    }
+  }
+  aspd_raw_put_value(out, it->key, it->key_len, &values[i]);
+}
+
 /* Top-level fields only: one pass over the document replaces or removes the
- * fields it has, then the new ones follow in spec order. */
-static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t *ev, bson_t *out) {
+ * fields it has, then the new ones follow in spec order. The document's fields
+ * are indexed once for the expressions and that pass. */
+static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t *ev,
+                           aspd_raw_out_t *out) {
   bson_value_t values[FAST_MAX];
   bool used[FAST_MAX] = {false};
+  aspd_raw_index_t index;
+  bool indexed = aspd_raw_index(&index, doc);
   ev->root = doc;
+  ev->root_index = indexed ? &index : NULL;
   for (size_t i = 0; i < a->count; i++) {
-    if (!aspd_expr_eval(a->exprs[i], ev, &values[i])) return false;
+    if (!aspd_expr_eval(a->exprs[i], ev, &values[i])) {
+      ev->root_index = NULL;
+      return false;
+    }
   }
-  bson_iter_t it;
-  bson_iter_init(&it, doc);
-  while (bson_iter_next(&it)) {
-    const char *key = bson_iter_key(&it);
-    uint32_t klen = bson_iter_key_len(&it);
-    size_t i = a->count;
-    /* A later field of the spec wins over an earlier one of the same name. */
-    for (size_t j = a->count; j-- > 0;) {
-      if (a->path_lens[j] == klen && !memcmp(a->paths[j], key, klen)) {
-        i = j;
-        break;
-      }
-    }
-    if (i == a->count) {
-      bson_append_value(out, key, (int)klen, bson_iter_value(&it));
-      continue;
-    }
-    for (size_t j = 0; j < a->count; j++) {
-      if (a->path_lens[j] == klen && !memcmp(a->paths[j], key, klen)) used[j] = true;
-    }
-    aspd_append_value(out, key, klen, &values[i]);
+  ev->root_index = NULL;
+  if (indexed) {
+    for (size_t f = 0; f < index.count; f++) put_field(a, values, used, &index.fields[f], out);
+  } else {
+    aspd_raw_iter_t it;
+    aspd_raw_init(&it, bson_get_data(doc), doc->len);
+    while (aspd_raw_next(&it)) put_field(a, values, used, &it, out);
   }
   for (size_t i = 0; i < a->count; i++) {
     if (used[i]) continue;
@@ -128,7 +146,7 @@ static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t
         last = j;
       }
     }
-    aspd_append_value(out, a->paths[i], a->path_lens[i], &values[last]);
+    aspd_raw_put_value(out, a->paths[i], a->path_lens[i], &values[last]);
   }
   return true;
 }
@@ -136,14 +154,17 @@ static bool push_top_level(const add_fields_t *a, const bson_t *doc, aspd_eval_t
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const add_fields_t *a = ((aspd_stateless_op_t *)op)->spec;
   if (a->top_level) {
-    bson_t *out = bson_sized_new(doc->len + 64);
-    if (push_top_level(a, doc, flow->ev, out)) {
+    aspd_raw_out_t w;
+    aspd_raw_out_init(&w);
+    if (push_top_level(a, doc, flow->ev, &w)) {
+      bson_t *out = aspd_doc_new(flow->ev);
+      aspd_raw_finish(&w, out);
       aspd_flow_emit(flow, out);
     } else {
+      aspd_raw_out_free(&w);
       aspd_flow_reject(flow, doc, flow->ev->reason);
-      bson_destroy(out);
     }
-    bson_destroy(doc);
+    aspd_doc_release(flow->ev, doc);
     return;
   }
   bson_t values = BSON_INITIALIZER, removed = BSON_INITIALIZER;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/accumulators/accumulators.h"
+#include "engine/expr/bson_raw.h"
 #include "engine/ops/stages.h"
 
 typedef struct {
@@ -132,9 +133,11 @@ static uint64_t hash_value(uint64_t h, const bson_value_t *v) {
   return h;
 }
 
-static const bson_value_t *id_of(const bson_t *holder, bson_iter_t *it) {
-  bson_iter_init_find(it, holder, "v");
-  return bson_iter_value(it);
+/* The group key held as {v: <_id>}. */
+static bson_value_t id_of(const bson_t *holder) {
+  bson_value_t whole = aspd_doc_value(holder), v = {.value_type = BSON_TYPE_EOD};
+  aspd_raw_get(&whole, "v", 1, &v);
+  return v;
 }
 
 static void rehash(group_op_t *g) {
@@ -149,13 +152,14 @@ static void rehash(group_op_t *g) {
 }
 
 static group_t *find_or_add(group_op_t *g, const bson_t *id) {
-  bson_iter_t key_it, cand_it;
-  const bson_value_t *key = id_of(id, &key_it);
-  uint64_t h = hash_value(1469598103934665603ULL, key);
+  bson_value_t key = id_of(id);
+  uint64_t h = hash_value(1469598103934665603ULL, &key);
   if (g->slot_cap) {
     for (size_t s = h & (g->slot_cap - 1); g->slots[s]; s = (s + 1) & (g->slot_cap - 1)) {
       group_t *c = &g->groups[g->slots[s] - 1];
-      if (c->hash == h && aspd_value_equal(id_of(c->id, &cand_it), key)) return c;
+      if (c->hash != h) continue;
+      bson_value_t cand = id_of(c->id);
+      if (aspd_value_equal(&cand, &key)) return c;
     }
   }
   if (g->count == g->cap) {
@@ -200,7 +204,7 @@ static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
       break;
     }
   }
-  bson_destroy(doc);
+  aspd_doc_release(flow->ev, doc);
 }
 
 static void flush(aspd_op_t *op, const aspd_flush_t *why, aspd_flow_t *flow) {

@@ -26,7 +26,7 @@ static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   if (aspd_query_matches(q, doc, flow->ev)) {
     aspd_flow_emit(flow, doc);
   } else {
-    bson_destroy(doc);
+    aspd_doc_release(flow->ev, doc);
   }
 }
 

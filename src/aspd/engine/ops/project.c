@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/ops/stages.h"
 
 typedef enum { P_INCLUDE, P_EXCLUDE, P_EXPR, P_TREE } pnode_kind_t;
@@ -25,8 +26,8 @@ typedef struct {
 
 static pnode_t *child_named(const pnode_t *parent, const char *name, size_t len) {
   for (size_t i = 0; i < parent->count; i++) {
-    if (strlen(parent->children[i]->name) == len &&
-        !strncmp(parent->children[i]->name, name, len)) {
+    const pnode_t *c = parent->children[i];
+    if (c->name_len == len && (len == 0 || c->name[0] == name[0]) && !memcmp(c->name, name, len)) {
       return parent->children[i];
     }
   }
@@ -231,46 +232,45 @@ void *aspd_unset_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
 }
 
 static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclusion,
-                        aspd_eval_t *ev, bson_t *out);
+                        aspd_eval_t *ev, aspd_raw_out_t *out);
 
 /* The projection of one value below a P_TREE node: documents recurse, arrays map. */
 static bool project_value(const pnode_t *tree, const bson_value_t *v, bool inclusion,
-                          aspd_eval_t *ev, bson_t *out, const char *key, size_t key_len) {
+                          aspd_eval_t *ev, aspd_raw_out_t *out, const char *key, size_t key_len) {
   if (v->value_type == BSON_TYPE_DOCUMENT) {
-    bson_t child;
-    bson_append_document_begin(out, key, (int)key_len, &child);
-    bool ok = project_doc(tree, v, inclusion, ev, &child);
-    bson_append_document_end(out, &child);
+    uint32_t child = aspd_raw_open(out, BSON_TYPE_DOCUMENT, key, key_len);
+    bool ok = project_doc(tree, v, inclusion, ev, out);
+    aspd_raw_close(out, child);
     return ok;
   }
   if (v->value_type == BSON_TYPE_ARRAY) {
-    bson_t child;
-    bson_iter_t it;
+    aspd_raw_iter_t it;
     uint32_t i = 0;
-    bson_append_array_begin(out, key, (int)key_len, &child);
-    bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
-    while (bson_iter_next(&it)) {
-      const bson_value_t *el = bson_iter_value(&it);
+    uint32_t child = aspd_raw_open(out, BSON_TYPE_ARRAY, key, key_len);
+    aspd_raw_init(&it, v->value.v_doc.data, v->value.v_doc.data_len);
+    while (aspd_raw_next(&it)) {
+      bson_value_t el;
+      aspd_raw_value(&it, &el);
       char ikey[16];
       const char *k;
       size_t klen = bson_uint32_to_string(i, &k, ikey, sizeof ikey);
-      if (el->value_type == BSON_TYPE_DOCUMENT || el->value_type == BSON_TYPE_ARRAY) {
-        if (!project_value(tree, el, inclusion, ev, &child, k, klen)) return false;
+      if (el.value_type == BSON_TYPE_DOCUMENT || el.value_type == BSON_TYPE_ARRAY) {
+        if (!project_value(tree, &el, inclusion, ev, out, k, klen)) return false;
         i++;
       } else if (!inclusion) {
-        bson_append_value(&child, k, (int)klen, el);
+        aspd_raw_put_value(out, k, klen, &el);
         i++;
       }
     }
-    bson_append_array_end(out, &child);
+    aspd_raw_close(out, child);
     return true;
   }
-  if (!inclusion) bson_append_value(out, key, (int)key_len, v);
+  if (!inclusion) aspd_raw_put_value(out, key, key_len, v);
   return true;
 }
 
 /* Appends node n as a new document of its computed fields (nothing when it has none). */
-static bool computed_subtree(const pnode_t *n, aspd_eval_t *ev, bson_t *out) {
+static bool computed_subtree(const pnode_t *n, aspd_eval_t *ev, aspd_raw_out_t *out) {
   bool computed = false;
   for (size_t j = 0; j < n->count && !computed; j++) computed = n->children[j]->kind == P_EXPR;
   if (!computed) return true;
@@ -278,39 +278,40 @@ static bool computed_subtree(const pnode_t *n, aspd_eval_t *ev, bson_t *out) {
   bson_value_t empty = {.value_type = BSON_TYPE_DOCUMENT};
   empty.value.v_doc.data = aspd_bytes(empty_doc);
   empty.value.v_doc.data_len = 5;
-  bson_t child;
-  bson_append_document_begin(out, n->name, (int)n->name_len, &child);
-  bool ok = project_doc(n, &empty, true, ev, &child);
-  bson_append_document_end(out, &child);
+  uint32_t child = aspd_raw_open(out, BSON_TYPE_DOCUMENT, n->name, n->name_len);
+  bool ok = project_doc(n, &empty, true, ev, out);
+  aspd_raw_close(out, child);
   return ok;
 }
 
 static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclusion,
-                        aspd_eval_t *ev, bson_t *out) {
-  bson_iter_t it;
-  bson_iter_init_from_data(&it, doc->value.v_doc.data, doc->value.v_doc.data_len);
-  while (bson_iter_next(&it)) {
-    uint32_t klen = bson_iter_key_len(&it);
-    const char *key = bson_iter_key(&it);
-    const pnode_t *n = child_named(tree, key, klen);
+                        aspd_eval_t *ev, aspd_raw_out_t *out) {
+  aspd_raw_iter_t it;
+  aspd_raw_init(&it, doc->value.v_doc.data, doc->value.v_doc.data_len);
+  while (aspd_raw_next(&it)) {
+    const pnode_t *n = child_named(tree, it.key, it.key_len);
     if (!n) {
-      if (!inclusion) bson_append_value(out, key, (int)klen, bson_iter_value(&it));
+      if (!inclusion) aspd_raw_put_elem(out, &it);
       continue;
     }
     switch (n->kind) {
       case P_INCLUDE:
-        bson_append_value(out, key, (int)klen, bson_iter_value(&it));
+        aspd_raw_put_elem(out, &it);
         break;
       case P_EXCLUDE:
         break;
-      case P_TREE:
-        if (inclusion && !BSON_ITER_HOLDS_DOCUMENT(&it) && !BSON_ITER_HOLDS_ARRAY(&it)) {
+      case P_TREE: {
+        bool nested = it.type == BSON_TYPE_DOCUMENT || it.type == BSON_TYPE_ARRAY;
+        if (inclusion && !nested) {
           /* A scalar under computed fields: they make a new document in its place. */
           if (!computed_subtree(n, ev, out)) return false;
-        } else if (!project_value(n, bson_iter_value(&it), inclusion, ev, out, key, klen)) {
-          return false;
+          break;
         }
+        bson_value_t v;
+        aspd_raw_value(&it, &v);
+        if (!project_value(n, &v, inclusion, ev, out, it.key, it.key_len)) return false;
         break;
+      }
       default: /* computed: appended below */
         break;
     }
@@ -318,16 +319,16 @@ static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclu
   if (!inclusion) return true;
   for (size_t i = 0; i < tree->count; i++) {
     const pnode_t *n = tree->children[i];
-    bson_iter_t found;
     if (n->kind == P_EXPR) {
       bson_value_t v;
       if (!aspd_expr_eval(n->expr, ev, &v)) return false;
-      aspd_append_value(out, n->name, strlen(n->name), &v);
-    } else if (n->kind == P_TREE && !(bson_iter_init_from_data(&found, doc->value.v_doc.data,
-                                                               doc->value.v_doc.data_len) &&
-                                      bson_iter_find(&found, n->name))) {
+      aspd_raw_put_value(out, n->name, n->name_len, &v);
+    } else if (n->kind == P_TREE) {
+      bson_value_t found;
       /* Computed fields below a path the document lacks create it. */
-      if (!computed_subtree(n, ev, out)) return false;
+      if (!aspd_raw_get(doc, n->name, n->name_len, &found) && !computed_subtree(n, ev, out)) {
+        return false;
+      }
     }
   }
   return true;
@@ -335,16 +336,19 @@ static bool project_doc(const pnode_t *tree, const bson_value_t *doc, bool inclu
 
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   const projection_t *p = ((aspd_stateless_op_t *)op)->spec;
-  bson_t *out = bson_sized_new(doc->len);
+  aspd_raw_out_t w;
+  aspd_raw_out_init(&w);
   bson_value_t v = aspd_doc_value(doc);
   flow->ev->root = doc;
-  if (!project_doc(&p->root, &v, p->inclusion, flow->ev, out)) {
+  if (!project_doc(&p->root, &v, p->inclusion, flow->ev, &w)) {
+    aspd_raw_out_free(&w);
     aspd_flow_reject(flow, doc, flow->ev->reason);
-    bson_destroy(out);
   } else {
+    bson_t *out = aspd_doc_new(flow->ev);
+    aspd_raw_finish(&w, out);
     aspd_flow_emit(flow, out);
   }
-  bson_destroy(doc);
+  aspd_doc_release(flow->ev, doc);
 }
 
 static const aspd_op_vtable_t vt = {push, NULL, NULL, aspd_stateless_free};

@@ -31,11 +31,12 @@ struct aspd_plan {
   size_t document_count;
   char *source_connection; /* topic source */
   char *source_topic;
-  char *ts_field;               /* source timestamp field, "_ts" by default */
-  aspd_expr_t *time_field;      /* $source.timeField, or NULL (ingestion time) */
-  char *meta_field;             /* stream metadata field, NULL when disabled */
-  aspd_expr_compiler_t cc;      /* the scope every expression of the pipeline shares */
-  aspd_planned_stage_t *stages; /* between the source and the sink */
+  char *ts_field;                      /* source timestamp field, "_ts" by default */
+  aspd_expr_t *time_field;             /* $source.timeField, or NULL (ingestion time) */
+  char *meta_field;                    /* stream metadata field, NULL when disabled */
+  size_t ts_field_len, meta_field_len; /* their lengths (0 for none) */
+  aspd_expr_compiler_t cc;             /* the scope every expression of the pipeline shares */
+  aspd_planned_stage_t *stages;        /* between the source and the sink */
   size_t stage_count;
   bool has_window;
   bool validate_needs_dlq; /* a $validate with validationAction dlq */

@@ -126,6 +126,10 @@ aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
   if (ok && plan->validate_needs_dlq && !plan->dlq_connection) {
     ok = aspd_plan_invalid(err, "%s", "DLQ must be specified if validation action is dlq.");
   }
+  if (ok) {
+    plan->ts_field_len = plan->ts_field ? strlen(plan->ts_field) : 0;
+    plan->meta_field_len = plan->meta_field ? strlen(plan->meta_field) : 0;
+  }
   if (!ok) {
     aspd_plan_free(plan);
     return NULL;

@@ -99,8 +99,38 @@ static void append_source_meta(const aspd_plan_t *plan, int64_t offset, bson_t *
   bson_append_document_end(out, &meta);
 }
 
+/* The same as append_source_meta, into a raw writer. */
+static void put_source_meta(const aspd_plan_t *plan, int64_t offset, aspd_raw_out_t *w) {
+  static const char generated[] = "generated", kafka[] = "kafka";
+  bool topic = plan->source == ASPD_SOURCE_TOPIC;
+  uint32_t meta = aspd_raw_open(w, BSON_TYPE_DOCUMENT, plan->meta_field, plan->meta_field_len);
+  uint32_t source = aspd_raw_open(w, BSON_TYPE_DOCUMENT, "source", 6);
+  bson_value_t v = {.value_type = BSON_TYPE_UTF8};
+  v.value.v_utf8.str = (char *)(uintptr_t)(topic ? kafka : generated);
+  v.value.v_utf8.len = topic ? sizeof kafka - 1 : sizeof generated - 1;
+  aspd_raw_put_value(w, "type", 4, &v);
+  if (topic && offset >= 0) {
+    v.value.v_utf8.str = plan->source_topic;
+    v.value.v_utf8.len = (uint32_t)strlen(plan->source_topic);
+    aspd_raw_put_value(w, "topic", 5, &v);
+    v = (bson_value_t){.value_type = BSON_TYPE_INT32, .value.v_int32 = 0};
+    aspd_raw_put_value(w, "partition", 9, &v); /* in-memory topics have one partition */
+    v = (bson_value_t){.value_type = BSON_TYPE_INT64, .value.v_int64 = offset};
+    aspd_raw_put_value(w, "offset", 6, &v);
+  }
+  aspd_raw_close(w, source);
+  aspd_raw_close(w, meta);
+}
+
+/* The fields the source stamps, after the body's. */
+static void put_stamps(const aspd_plan_t *plan, int64_t offset, int64_t ts, aspd_raw_out_t *w) {
+  aspd_raw_put_date(w, plan->ts_field, plan->ts_field_len, ts);
+  if (plan->meta_field) put_source_meta(plan, offset, w);
+}
+
 /* Adds the fields the source stamps: the event time (timeField, else ingestion
- * time) and the stream metadata. False when timeField yields no date. */
+ * time) and the stream metadata; the body's own fields of those names give way.
+ * False when timeField yields no date. */
 static bool stamp(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *body, int64_t offset,
                   int64_t now_ms, bson_t *out, char *reason, size_t reason_len) {
   int64_t ts = now_ms;
@@ -122,21 +152,20 @@ static bool stamp(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *body, 
     }
     ts = v.value.v_datetime;
   }
-  bson_iter_t it;
-  bson_iter_init(&it, body);
-  size_t ts_len = strlen(plan->ts_field),
-         meta_len = plan->meta_field ? strlen(plan->meta_field) : 0;
-  while (bson_iter_next(&it)) {
-    const char *k = bson_iter_key(&it);
-    uint32_t len = bson_iter_key_len(&it);
-    if ((len == ts_len && !memcmp(k, plan->ts_field, len)) ||
-        (meta_len && len == meta_len && !memcmp(k, plan->meta_field, len))) {
+  aspd_raw_out_t w;
+  aspd_raw_out_init(&w);
+  aspd_raw_iter_t it;
+  aspd_raw_init(&it, bson_get_data(body), body->len);
+  size_t ts_len = plan->ts_field_len, meta_len = plan->meta_field_len;
+  while (aspd_raw_next(&it)) {
+    if ((it.key_len == ts_len && !memcmp(it.key, plan->ts_field, ts_len)) ||
+        (meta_len && it.key_len == meta_len && !memcmp(it.key, plan->meta_field, meta_len))) {
       continue;
     }
-    bson_append_value(out, k, (int)len, bson_iter_value(&it));
+    aspd_raw_put_elem(&w, &it);
   }
-  BSON_APPEND_DATE_TIME(out, plan->ts_field, ts);
-  if (plan->meta_field) append_source_meta(plan, offset, out, plan->meta_field);
+  put_stamps(plan, offset, ts, &w);
+  aspd_raw_finish(&w, out);
   return true;
 }
 
@@ -269,7 +298,7 @@ static void to_sink(aspd_pipeline_out_t *self, bson_t *doc) {
   if (written) count(sink, false, doc->len);
   count(&p->totals, false, doc->len);
   aspd_taps_offer(p, doc);
-  bson_destroy(doc);
+  aspd_doc_release(&p->ev, doc);
 }
 
 static void to_dead_letters(aspd_pipeline_out_t *self, size_t index, const bson_t *doc,
@@ -283,27 +312,55 @@ static processor_out_t processor_out(aspd_engine_t *e, aspd_processor_t *p, int6
   return (processor_out_t){{to_sink, to_dead_letters, &p->operator_stats[1], &p->ev, now_ms}, e, p};
 }
 
+/* Runs a stamped document (from a body of body_len bytes) through the pipeline. */
+static void run_stamped(aspd_engine_t *e, aspd_processor_t *p, uint32_t body_len, bson_t *doc,
+                        int64_t now_ms) {
+  p->last_input_ms = now_ms;
+  count(&p->totals, true, body_len);
+  count(&p->operator_stats[0], true, body_len);
+  count(&p->operator_stats[0], false, doc->len);
+  processor_out_t out = processor_out(e, p, now_ms);
+  aspd_pipeline_push(&p->ops, 0, doc, &out.base);
+  aspd_eval_reset(&p->ev);
+}
+
 /* Runs one source document (at `offset` of a topic, else -1) through the pipeline. */
 static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t offset,
                         int64_t now_ms) {
   const aspd_plan_t *plan = p->plan;
   char reason[512];
-  /* Room for the body plus _ts and _stream_meta, so the stamp does not reallocate. */
-  bson_t *doc = bson_sized_new(body->len + 96);
-  bool stamped = stamp(plan, &p->ev, body, offset, now_ms, doc, reason, sizeof reason);
+  bson_t *doc = aspd_doc_new(&p->ev);
+  if (stamp(plan, &p->ev, body, offset, now_ms, doc, reason, sizeof reason)) {
+    run_stamped(e, p, body->len, doc, now_ms);
+    return;
+  }
   p->last_input_ms = now_ms;
   count(&p->totals, true, body->len);
   count(&p->operator_stats[0], true, body->len);
-  if (!stamped) {
-    dead_letter(e, p, 0, body, reason, now_ms, true);
-    bson_destroy(doc);
-    aspd_eval_reset(&p->ev);
+  dead_letter(e, p, 0, body, reason, now_ms, true);
+  aspd_doc_release(&p->ev, doc);
+  aspd_eval_reset(&p->ev);
+}
+
+/* Generates one solar message and runs it through the pipeline. When the stamps
+ * cannot clash with its fields (no timeField, no field of the stamps' names),
+ * they are appended where the message is generated: no copy of the body. */
+static void process_solar(aspd_engine_t *e, aspd_processor_t *p, bool in_place, int64_t now_ms) {
+  aspd_raw_out_t w;
+  aspd_raw_out_init(&w);
+  aspd_solar_generate(&p->rng, now_ms, &w);
+  if (in_place) {
+    uint32_t body_len = w.len + 1; /* with the final byte the body would have */
+    put_stamps(p->plan, -1, now_ms, &w);
+    bson_t *doc = aspd_doc_new(&p->ev);
+    aspd_raw_finish(&w, doc);
+    run_stamped(e, p, body_len, doc, now_ms);
     return;
   }
-  count(&p->operator_stats[0], false, doc->len);
-  processor_out_t out = processor_out(e, p, now_ms);
-  aspd_pipeline_push(&p->ops, 0, doc, &out.base);
-  aspd_eval_reset(&p->ev);
+  bson_t body;
+  aspd_raw_view(&w, &body);
+  process_one(e, p, &body, -1, now_ms);
+  aspd_raw_out_free(&w);
 }
 
 /* Lets blocking operators (windows) hand on what the watermark, an idle source or the end
@@ -339,11 +396,10 @@ static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms)
         budget = due - p->generated_this_run;
         if (budget > MAX_PER_SLICE) budget = MAX_PER_SLICE;
       }
+      bool in_place = !plan->time_field && !aspd_solar_field(plan->ts_field) &&
+                      !(plan->meta_field && aspd_solar_field(plan->meta_field));
       for (int64_t i = 0; i < budget && !turn_over(e, produced); i++) {
-        bson_t body = BSON_INITIALIZER;
-        aspd_solar_generate(&p->rng, now_ms, &body);
-        process_one(e, p, &body, -1, now_ms);
-        bson_destroy(&body);
+        process_solar(e, p, in_place, now_ms);
         p->generated_this_run++;
         produced++;
       }

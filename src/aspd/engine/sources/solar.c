@@ -9,6 +9,7 @@
 #define MIN_TEMP 5
 #define MAX_TEMP 25
 #define FAULT_ONE_IN 200
+#define STAMP_LEN 29 /* yyyy-mm-ddThh:mm:ss.mmm+00:00 */
 
 void aspd_rng_seed(aspd_rng_t *rng, uint64_t seed) {
   rng->state = seed ? seed : 0x9E3779B97F4A7C15ull;
@@ -70,27 +71,50 @@ static void format_stamp(int64_t now_ms, char out[32], int *hour) {
   *hour = cached_hour;
 }
 
-void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, bson_t *doc) {
+static void put_int32(aspd_raw_out_t *w, const char *key, size_t key_len, int32_t v) {
+  bson_value_t value = {.value_type = BSON_TYPE_INT32, .value.v_int32 = v};
+  aspd_raw_put_value(w, key, key_len, &value);
+}
+
+static void put_utf8(aspd_raw_out_t *w, const char *key, size_t key_len, const char *s,
+                     size_t len) {
+  bson_value_t value = {.value_type = BSON_TYPE_UTF8};
+  value.value.v_utf8.str = (char *)(uintptr_t)s;
+  value.value.v_utf8.len = (uint32_t)len;
+  aspd_raw_put_value(w, key, key_len, &value);
+}
+
+#define KEY(k) k, sizeof k - 1
+
+static const char *const top_level_fields[] = {
+    "device_id", "group_id", "timestamp", "max_watts", "event_type", "obs", "event_details"};
+
+bool aspd_solar_field(const char *name) {
+  for (size_t i = 0; i < sizeof top_level_fields / sizeof top_level_fields[0]; i++) {
+    if (!strcmp(name, top_level_fields[i])) return true;
+  }
+  return false;
+}
+
+void aspd_solar_generate(aspd_rng_t *rng, int64_t now_ms, aspd_raw_out_t *w) {
   char stamp[32];
   int hour;
   format_stamp(now_ms, stamp, &hour);
-  /* Drawn once: BSON_APPEND_UTF8 evaluates its value twice (pointer and length). */
-  const char *device = devices[aspd_rng_between(rng, 0, DEVICE_COUNT_MAX)];
-  BSON_APPEND_UTF8(doc, "device_id", device);
-  BSON_APPEND_INT32(doc, "group_id", aspd_rng_between(rng, 0, GROUP_MAX));
-  BSON_APPEND_UTF8(doc, "timestamp", stamp);
-  BSON_APPEND_INT32(doc, "max_watts", MAX_WATTS);
+  int device = aspd_rng_between(rng, 0, DEVICE_COUNT_MAX);
+  put_utf8(w, KEY("device_id"), devices[device], device < 10 ? 8 : 9);
+  put_int32(w, KEY("group_id"), aspd_rng_between(rng, 0, GROUP_MAX));
+  put_utf8(w, KEY("timestamp"), stamp, STAMP_LEN);
+  put_int32(w, KEY("max_watts"), MAX_WATTS);
   bool fault = aspd_rng_between(rng, 1, FAULT_ONE_IN) == 1;
-  BSON_APPEND_INT32(doc, "event_type", fault ? 1 : 0);
+  put_int32(w, KEY("event_type"), fault ? 1 : 0);
   if (fault) {
-    BSON_APPEND_UTF8(doc, "event_details", "Network error");
+    put_utf8(w, KEY("event_details"), KEY("Network error"));
     return;
   }
   /* Before noon UTC the maxima are halved (integer division, as the engine does). */
   int modifier = hour < 12 ? 2 : 1;
-  bson_t obs;
-  BSON_APPEND_DOCUMENT_BEGIN(doc, "obs", &obs);
-  BSON_APPEND_INT32(&obs, "watts", aspd_rng_between(rng, 0, MAX_WATTS / modifier));
-  BSON_APPEND_INT32(&obs, "temp", aspd_rng_between(rng, MIN_TEMP, MAX_TEMP / modifier));
-  bson_append_document_end(doc, &obs);
+  uint32_t obs = aspd_raw_open(w, BSON_TYPE_DOCUMENT, KEY("obs"));
+  put_int32(w, KEY("watts"), aspd_rng_between(rng, 0, MAX_WATTS / modifier));
+  put_int32(w, KEY("temp"), aspd_rng_between(rng, MIN_TEMP, MAX_TEMP / modifier));
+  aspd_raw_close(w, obs);
 }

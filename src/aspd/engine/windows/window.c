@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/expr/bson_raw.h"
 #include "engine/ops/stages.h"
 #include "engine/plan/plan.h"
 #include "engine/windows/common.h"
@@ -145,27 +146,34 @@ static void close_due(window_op_t *op, aspd_flow_t *flow, bool all) {
 static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
   window_op_t *op = (window_op_t *)base;
   const window_spec_t *spec = op->spec;
-  bson_iter_t it;
-  int64_t event_ms = !spec->processing_time && bson_iter_init_find(&it, doc, spec->ts_field) &&
-                             BSON_ITER_HOLDS_DATE_TIME(&it)
-                         ? bson_iter_date_time(&it)
+  bson_value_t ts;
+  bson_value_t whole = aspd_doc_value(doc);
+  int64_t event_ms = !spec->processing_time &&
+                             aspd_raw_get(&whole, spec->ts_field, strlen(spec->ts_field), &ts) &&
+                             ts.value_type == BSON_TYPE_DATE_TIME
+                         ? ts.value.v_datetime
                          : flow->out->now_ms;
   int64_t rel = event_ms - spec->offset_ms;
   int64_t last_k = floor_div(rel, spec->hop_ms);
   int64_t first_k = floor_div(rel - spec->interval_ms, spec->hop_ms) + 1;
-  bool placed = false;
+  /* Every window but the last one gets a copy; the last one takes the document. */
+  aspd_window_run_t *pending = NULL;
   for (int64_t k = first_k; k <= last_k; k++) {
     int64_t start = k * spec->hop_ms + spec->offset_ms, end = start + spec->interval_ms;
     if (op->any_closed && end <= op->closed_end) continue; /* that window is gone */
     /* A window the watermark has already passed would close at once: too late for it. */
     if (op->seen && end + spec->lateness_ms <= op->watermark) continue;
-    aspd_window_run_push(window_at(op, start, end), bson_copy(doc), flow);
-    placed = true;
+    if (pending) aspd_window_run_push(pending, bson_copy(doc), flow);
+    pending = window_at(op, start, end);
   }
   if (!op->seen || event_ms > op->watermark) op->watermark = event_ms;
   op->seen = true;
-  if (!placed) aspd_flow_reject(flow, doc, "Input document arrived late.");
-  bson_destroy(doc);
+  if (pending) {
+    aspd_window_run_push(pending, doc, flow);
+  } else {
+    aspd_flow_reject(flow, doc, "Input document arrived late.");
+    aspd_doc_release(flow->ev, doc);
+  }
   close_due(op, flow, false);
 }
 
