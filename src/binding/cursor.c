@@ -81,7 +81,9 @@ static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt, int lazy_mt) {
     if (!BSON_ITER_HOLDS_DOCUMENT(it)) continue; /* a batch holds documents only */
     bson_iter_document(it, &len, &data);
     if (cur->flags & LASP_DECODE_LAZY) {
-      if (!lasp_push_lazy(L, data, len, false, lazy_mt)) lasp_raise(L, "invalid BSON document");
+      /* The elements are checked as they are read, as a C loop on bson_iter would. */
+      if (!lasp_push_lazy(L, data, len, false, lazy_mt, false))
+        lasp_raise(L, "invalid BSON document");
     } else if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err)) {
       lasp_raise(L, "invalid BSON: %s", err);
     }
