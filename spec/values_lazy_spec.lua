@@ -126,6 +126,25 @@ describe("lazy documents", function()
     assert.is_nil(asp.bson_decode("\5\0\0", "lazy"))
   end)
 
+  it("check their elements when they are read or encoded", function()
+    -- an int32 element cut short inside a well-framed nested document
+    local bad = document({ element(3, "sub", le32(9) .. "\16x\0" .. "\1\0") })
+    local good = document({ element(16, "a", le32(1)) })
+    assert.is_nil(asp.bson_decode(document({ "\16x\0" }), "lazy"))
+    local lazy = assert(asp.bson_decode(bad, "lazy"))
+    local sub = lazy.sub
+    assert.equal("document", asp.type(sub))
+    assert.error_matches(function() return sub.x end, "invalid BSON in a lazy document", 1, true)
+    local bytes, err = asp.bson_encode(sub)
+    assert.is_nil(bytes)
+    assert.matches("invalid BSON in a lazy document", err, 1, true)
+    bytes, err = asp.bson_encode({ wrapped = sub })
+    assert.is_nil(bytes)
+    assert.matches("invalid BSON in a lazy document", err, 1, true)
+    assert.is_nil(asp.to_json(sub))
+    assert.equal(good, asp.bson_encode(asp.bson_decode(good, "lazy")))
+  end)
+
   describe("from a sample", function()
     local server, client, proc
 

@@ -205,12 +205,14 @@ local function step(self)
   if err ~= nil then error(err, 2) end
   return doc
 end
-core._cursor_call(step)
+-- The cursor's __call: step itself, or on Lua 5.3+ a C step that hands out the documents
+-- of the current batch and calls step for the rest.
+local call = core._cursor_call(step)
 
 --- for doc in cur:each() do ... end: the generic for gets the cursor as its closing value,
 --- so on Lua 5.4 `break` (or an error) closes it; a plain `for doc in cur` cannot.
 function Cursor:each()
-  return step, self, nil, self
+  return call, self, nil, self
 end
 
 -- asp.pipeline and asp.admin are loaded on first use: scripts that never use them do not pay.

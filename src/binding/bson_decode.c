@@ -150,8 +150,9 @@ static bool value_size(uint8_t type, const uint8_t *p, size_t avail, size_t *siz
 typedef lasp_element_t element_t;
 
 /* Elements remembered by the validating pass so the pushing pass need not parse them
- * again; containers with more elements parse the rest twice. */
-#define CACHED_ELEMENTS 16
+ * again; containers with more elements parse the rest twice (and their shape is not
+ * cached, see below). */
+#define CACHED_ELEMENTS 32
 
 /* The first NUL in [q, end), or end. Keys are short, too short for a memchr call to pay:
  * eight bytes at a time, the first NUL found by the classic has-zero-byte test (the lowest
@@ -255,76 +256,82 @@ static bool fail(decoder_t *d, const char *why) {
   return false;
 }
 
-/* Ordered mode: documents of the same shape (the same keys in the same order, with the
- * same number hints) share one metatable. Building an order list and a metatable for each
- * decoded document cost as much as decoding it; an info or list reply, or a sample
- * stream, repeats a few shapes over and over. The shapes seen last live in a cache in the
- * registry: slot i (a hash of the shape) holds at 2i+1 the shape's signature (each key,
- * a NUL, the hint byte) and at 2i+2 its metatable. A document that gets a new key takes
- * a copy of its own first (lasp_set_ordered_methods), so sharing is never visible through
- * the documented operations. */
-#define SHAPE_SLOTS 64
-#define SHAPE_MAX 256 /* longest signature cached: a bigger document gets its own metatable */
+/* Ordered mode: documents of one shape (the same keys in the same order, with the same
+ * number hints) come back again and again: the info of a processor, the rows of a list,
+ * the documents of an ordered sample stream. Building an order list and a metatable for
+ * each of them cost as much as decoding it, so the shapes seen last live in a cache in
+ * the registry and their documents share one metatable; a document that gets a new key
+ * takes a copy of its own first (lasp_set_ordered_methods), so the sharing is never
+ * visible through the documented operations. The cache also keeps each shape's key
+ * strings, pushed with a table read instead of being hashed and interned again.
+ * (Plain mode does not use it: there the lookup costs what the interning saves.)
+ * Slot i (a hash of the shape) holds at 3i+1 the shape's signature (each key, a NUL, the
+ * hint byte), at 3i+2 its key list (never handed out) and at 3i+3 its metatable. A
+ * collision replaces the slot. */
+#define SHAPE_SLOT_BITS 7 /* 128 slots */
 
 static const char shape_cache_key = 's';
 
+/* A shape as the first pass sees it: a hash of its keys and hints, and its signature's
+ * length. ok: cacheable (a document whose elements all fit in the element cache). */
 typedef struct {
-  char bytes[SHAPE_MAX];
-  size_t len;
   uint32_t hash;
-  bool ok; /* false: not cached (too long) */
+  size_t len;
+  bool ok;
 } shape_t;
 
 static void shape_add(shape_t *s, const element_t *el) {
-  size_t need = el->key_len + 2;
-  if (!s->ok) return;
-  if (need > SHAPE_MAX - s->len) {
-    s->ok = false;
-    return;
-  }
   const uint8_t *key = el->value - el->key_len - 1;
-  hint_t hint = hint_of(el->type, el->value);
-  memcpy(s->bytes + s->len, key, el->key_len);
-  s->bytes[s->len + el->key_len] = '\0';
-  s->bytes[s->len + el->key_len + 1] = (char)hint;
-  s->len += need;
+  uint32_t last = key[el->key_len ? el->key_len - 1 : 0];
   /* The slot only: the signature itself is compared on lookup, so a cheap mix of each
    * key's length, ends and hint is enough. */
-  s->hash =
-      (s->hash ^ (el->key_len | (uint32_t)key[0] << 8 |
-                  (uint32_t)key[el->key_len ? el->key_len - 1 : 0] << 16 | (uint32_t)hint << 24)) *
-      16777619u;
+  s->hash = (s->hash ^ (el->key_len | (uint32_t)key[0] << 8 | last << 16 |
+                        (uint32_t)hint_of(el->type, el->value) << 24)) *
+            16777619u;
+  s->len += el->key_len + 2;
 }
 
 static int shape_slot(const shape_t *s) {
-  return (int)(s->hash % SHAPE_SLOTS) * 2 + 1;
+  /* The top bits: the multiplications mix every key into them. */
+  return (int)(s->hash >> (32 - SHAPE_SLOT_BITS)) * 3 + 1;
 }
 
-/* Pushes the cached metatable of shape s and returns its index, or returns 0 (nothing
- * pushed). */
-static int shape_find(decoder_t *d, const shape_t *s) {
+/* Whether sig, a signature of s->len bytes, is the one of the n elements els. */
+static bool shape_equal(const char *sig, const element_t *els, int n) {
+  for (int i = 0; i < n; i++) {
+    const element_t *el = &els[i];
+    if (memcmp(sig, el->value - el->key_len - 1, el->key_len) != 0 || sig[el->key_len] != '\0' ||
+        sig[el->key_len + 1] != (char)hint_of(el->type, el->value))
+      return false;
+    sig += el->key_len + 2;
+  }
+  return true;
+}
+
+/* The slot of the shape of the n elements els when the cache holds it, else 0. */
+static int shape_find(decoder_t *d, const shape_t *s, const element_t *els, int n) {
   lua_State *L = d->L;
   size_t len;
-  const char *sig;
   int slot = shape_slot(s);
   lua_rawgeti(L, d->shapes, slot);
-  sig = lua_tolstring(L, -1, &len);
-  if (sig == NULL || len != s->len || memcmp(sig, s->bytes, len) != 0) {
-    lua_pop(L, 1);
-    return 0;
-  }
-  lua_rawgeti(L, d->shapes, slot + 1);
-  lua_replace(L, -2);
-  return lua_gettop(L);
+  const char *sig = lua_tolstring(L, -1, &len);
+  bool hit = sig != NULL && len == s->len && shape_equal(sig, els, n);
+  lua_pop(L, 1);
+  return hit ? slot : 0;
 }
 
-static void shape_store(decoder_t *d, const shape_t *s, int mt) {
-  lua_State *L = d->L;
-  int slot = shape_slot(s);
-  lua_pushlstring(L, s->bytes, s->len);
-  lua_rawseti(L, d->shapes, slot);
-  lua_pushvalue(L, mt);
-  lua_rawseti(L, d->shapes, slot + 1);
+/* Pushes the signature of the n elements els (s->len bytes). */
+static void push_signature(lua_State *L, const shape_t *s, const element_t *els, int n) {
+  char *sig = bson_malloc(s->len), *q = sig;
+  for (int i = 0; i < n; i++) {
+    const element_t *el = &els[i];
+    memcpy(q, el->value - el->key_len - 1, el->key_len);
+    q[el->key_len] = '\0';
+    q[el->key_len + 1] = (char)hint_of(el->type, el->value);
+    q += el->key_len + 2;
+  }
+  lua_pushlstring(L, sig, s->len);
+  bson_free(sig);
 }
 
 /* Pushes the container whose bytes (int32 length .. trailing NUL) are doc[0..len). */
@@ -332,26 +339,35 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   lua_State *L = d->L;
   const uint8_t *p, *end = doc + len - 1; /* the terminating NUL */
   bool ordered = (d->flags & LASP_DECODE_ORDERED) != 0;
-  int n = 0, k, t, order = 0, hints = 0, shared_mt = 0;
+  int n = 0, k, t, order = 0, hints = 0, slot = 0, keys = 0, new_keys = 0, shared_mt = 0;
   element_t *el, spare, cache[CACHED_ELEMENTS];
   shape_t shape;
   shape.len = 0;
   shape.hash = 2166136261u;
-  shape.ok = ordered && !is_array;
+  shape.ok = d->shapes != 0 && !is_array;
   if (++d->depth > LASP_MAX_DEPTH)
     return fail(d, "document nests deeper than " STRINGIFY(LASP_MAX_DEPTH) " levels");
-  if (!lua_checkstack(L, 8)) return fail(d, "out of Lua stack space");
+  if (!lua_checkstack(L, 10)) return fail(d, "out of Lua stack space");
   for (p = doc + 4; p < end; p = el->value + el->size, n++) {
     el = n < CACHED_ELEMENTS ? &cache[n] : &spare;
     if (!lasp_next_element(p, end, el)) return fail(d, "corrupt element");
-    shape_add(&shape, el);
+    if (shape.ok) shape_add(&shape, el);
   }
+  if (n > CACHED_ELEMENTS) shape.ok = false;
   if (is_array)
     lua_createtable(L, n, 0);
   else
     lua_createtable(L, 0, n);
   t = lua_gettop(L);
-  if (shape.ok) shared_mt = shape_find(d, &shape);
+  if (shape.ok && (slot = shape_find(d, &shape, cache, n)) != 0) {
+    lua_rawgeti(L, d->shapes, slot + 1);
+    keys = lua_gettop(L);
+    lua_rawgeti(L, d->shapes, slot + 2);
+    shared_mt = lua_gettop(L);
+  } else if (shape.ok) {
+    lua_createtable(L, n, 0);
+    new_keys = lua_gettop(L);
+  }
   if (ordered && !shared_mt) {
     if (!is_array) {
       lua_createtable(L, n, 0);
@@ -377,7 +393,15 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
         lua_pop(L, 1);
       }
     } else {
-      lua_pushlstring(L, (const char *)el->value - el->key_len - 1, el->key_len);
+      if (keys) {
+        lua_rawgeti(L, keys, k);
+      } else {
+        lua_pushlstring(L, (const char *)el->value - el->key_len - 1, el->key_len);
+        if (new_keys) {
+          lua_pushvalue(L, -1);
+          lua_rawseti(L, new_keys, k);
+        }
+      }
       if (order) {
         lua_pushvalue(L, -1);
         lua_rawseti(L, order, k);
@@ -386,6 +410,13 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       if (hint != HINT_NONE && hints) record_hint(L, hints, lua_gettop(L) - 1, hint);
       lua_rawset(L, t);
     }
+  }
+  if (new_keys) {
+    slot = shape_slot(&shape);
+    push_signature(L, &shape, cache, n);
+    lua_rawseti(L, d->shapes, slot);
+    lua_pushvalue(L, new_keys);
+    lua_rawseti(L, d->shapes, slot + 1);
   }
   if (shared_mt) {
     lua_pushvalue(L, shared_mt);
@@ -409,7 +440,10 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       lua_pushvalue(L, hints);
       lua_setfield(L, mt, LASP_TYPES_FIELD);
     }
-    if (shape.ok) shape_store(d, &shape, mt);
+    if (shape.ok) {
+      lua_pushvalue(L, mt);
+      lua_rawseti(L, d->shapes, shape_slot(&shape) + 2);
+    }
     lua_setmetatable(L, t);
   } else if (is_array) {
     lua_pushvalue(L, d->array_mt);
@@ -455,7 +489,7 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     lasp_rawgetp(L, LUA_REGISTRYINDEX, &shape_cache_key);
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
-      lua_createtable(L, 2 * SHAPE_SLOTS, 0);
+      lua_createtable(L, 3 << SHAPE_SLOT_BITS, 0);
       lua_pushvalue(L, -1);
       lasp_rawsetp(L, LUA_REGISTRYINDEX, &shape_cache_key);
     }

@@ -442,6 +442,7 @@ static bool encode_value(encoder_t *e, int idx, bson_t *b, const char *key, int 
         ok = lasp_append_typed(b, key, key_len, v);
       } else if ((z = lasp_test_lazy(L, idx)) != NULL) {
         /* a lazy document's bytes go in as they are */
+        if (!lasp_lazy_valid(z)) return fail(e, "invalid BSON in a lazy document");
         ok = bson_init_static(&view, z->data, z->len) &&
              (z->is_array ? bson_append_array(b, key, key_len, &view)
                           : bson_append_document(b, key, key_len, &view));
@@ -486,8 +487,12 @@ bool lasp_encode_table(lua_State *L, int idx, bson_t *out, bool *is_array, const
   bson_t view;
   if (z != NULL) {
     *is_array = z->is_array;
-    ok = bson_init_static(&view, z->data, z->len) && bson_concat(out, &view);
-    if (!ok) fail(&e, "document exceeds the maximum BSON size");
+    if (!lasp_lazy_valid(z)) {
+      fail(&e, "invalid BSON in a lazy document");
+    } else {
+      ok = bson_init_static(&view, z->data, z->len) && bson_concat(out, &view);
+      if (!ok) fail(&e, "document exceeds the maximum BSON size");
+    }
   } else if (lua_type(L, idx) != LUA_TTABLE) {
     fail(&e, "table expected, got %s", luaL_typename(L, idx));
   } else if (enter(&e, idx, &s)) {

@@ -81,7 +81,9 @@ static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt, int lazy_mt) {
     if (!BSON_ITER_HOLDS_DOCUMENT(it)) continue; /* a batch holds documents only */
     bson_iter_document(it, &len, &data);
     if (cur->flags & LASP_DECODE_LAZY) {
-      if (!lasp_push_lazy(L, data, len, false, lazy_mt)) lasp_raise(L, "invalid BSON document");
+      /* The elements are checked as they are read, as a C loop on bson_iter would. */
+      if (!lasp_push_lazy(L, data, len, false, lazy_mt, false))
+        lasp_raise(L, "invalid BSON document");
     } else if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err)) {
       lasp_raise(L, "invalid BSON: %s", err);
     }
@@ -209,13 +211,51 @@ static int cursor_tostring(lua_State *L) {
   return 1;
 }
 
-/* core._cursor_call(fn): the cursor's __call (the generic-for step), written in Lua. */
+#if LUA_VERSION_NUM >= 503
+/* The generic for's step on Lua 5.3+: a document of the current batch is handed out here,
+ * in C, without a Lua call per document; anything else (the next batch, the wait between
+ * batches, errors) goes to the Lua step, called so that a sleep in it may still yield.
+ * Upvalues: the cursor metatable, the array marker and lazy document metatables (as for
+ * _take), and the Lua step. */
+static int cursor_call_done(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return 1;
+}
+
+static int cursor_call(lua_State *L) {
+  lasp_cursor_t *cur = lua_touserdata(L, 1);
+  if (cur && lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(1))) {
+    lua_pop(L, 1);
+    if (cur->sample && take(L, cur, lua_upvalueindex(2), lua_upvalueindex(3))) return 1;
+  }
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_insert(L, 1);
+  lua_callk(L, 2, 1, 0, cursor_call_done);
+  return 1;
+}
+#endif
+
+/* core._cursor_call(step) -> the cursor's __call (the generic-for step): the Lua step, or
+ * on Lua 5.3+ a C function that hands out batched documents itself and calls it for the
+ * rest. */
 static int set_cursor_call(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
   luaL_getmetatable(L, LASP_CURSOR_MT);
+#if LUA_VERSION_NUM >= 503
+  lua_pushvalue(L, 2);
+  lasp_push_array_mt(L);
+  lasp_push_lazy_mt(L);
   lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "__call");
-  return 0;
+  lua_pushcclosure(L, cursor_call, 4);
+#else
+  lua_pushvalue(L, 1);
+#endif
+  lua_pushvalue(L, -1);
+  lua_setfield(L, 2, "__call");
+  return 1;
 }
 
 /* core.sleep(seconds): the default sleep between empty batches. */

@@ -141,10 +141,15 @@ typedef struct {
   uint8_t data[]; /* the document's bytes, len of them */
 } lasp_lazy_t;
 
-/* Pushes a lazy document over a copy of data[0..len) (checked: top-level elements only,
- * nested ones when reached). lazy_mt: the index of the lazy metatable, 0 to look it up.
- * false (nothing pushed) when the bytes are not a document. */
-bool lasp_push_lazy(lua_State *L, const uint8_t *data, uint32_t len, bool is_array, int lazy_mt);
+/* Pushes a lazy document over a copy of data[0..len), whose length and terminating NUL are
+ * checked; with check, its top-level elements too (nested ones are checked when reached).
+ * lazy_mt: the index of the lazy metatable, 0 to look it up. false (nothing pushed) when
+ * the bytes fail a check. */
+bool lasp_push_lazy(lua_State *L, const uint8_t *data, uint32_t len, bool is_array, int lazy_mt,
+                    bool check);
+/* Whether every top-level element of z is well formed (checked before its bytes are
+ * appended to another document). */
+bool lasp_lazy_valid(const lasp_lazy_t *z);
 /* The lazy document at idx, or NULL. */
 const lasp_lazy_t *lasp_test_lazy(lua_State *L, int idx);
 /* Pushes the lazy metatable. */

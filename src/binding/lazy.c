@@ -5,7 +5,10 @@
  * reads it saves): nested documents and arrays come back as new lazy documents, equal
  * (==, same bytes) to the previous ones. pairs (5.2+), #, asp.to_json, re-encoding (the
  * bytes are appended as they are) and asp.materialize (a plain table) work on them; they
- * are read-only. */
+ * are read-only. Nothing is checked before it is needed either: a read checks the
+ * elements it walks over, encoding checks every top-level element before appending the
+ * bytes, and only asp.bson_decode(bytes, "lazy") checks them up front (its caller gets
+ * nil, err for bytes that are not a document). */
 #include <string.h>
 
 #include "lasp.h"
@@ -25,13 +28,16 @@ const lasp_lazy_t *lasp_test_lazy(lua_State *L, int idx) {
   return z;
 }
 
-/* Checks the framing of a document and of each of its top-level elements. */
-static bool framing_ok(const uint8_t *data, uint32_t len) {
+/* Checks the framing of a document: its length and its terminating NUL. */
+static bool outer_ok(const uint8_t *data, uint32_t len) {
   uint32_t n;
   if (len < 5) return false;
   memcpy(&n, data, 4);
-  if (BSON_UINT32_FROM_LE(n) != len || data[len - 1] != '\0') return false;
-  const uint8_t *p = data + 4, *end = data + len - 1;
+  return BSON_UINT32_FROM_LE(n) == len && data[len - 1] == '\0';
+}
+
+bool lasp_lazy_valid(const lasp_lazy_t *z) {
+  const uint8_t *p = z->data + 4, *end = z->data + z->len - 1;
   lasp_element_t el;
   while (p < end) {
     if (!lasp_next_element(p, end, &el)) return false;
@@ -40,13 +46,18 @@ static bool framing_ok(const uint8_t *data, uint32_t len) {
   return true;
 }
 
-bool lasp_push_lazy(lua_State *L, const uint8_t *data, uint32_t len, bool is_array, int lazy_mt) {
-  if (!framing_ok(data, len)) return false;
+bool lasp_push_lazy(lua_State *L, const uint8_t *data, uint32_t len, bool is_array, int lazy_mt,
+                    bool check) {
+  if (!outer_ok(data, len)) return false;
   if (lazy_mt) lazy_mt = lasp_absindex(L, lazy_mt);
   lasp_lazy_t *z = lasp_newuserdata(L, sizeof *z + len, 0);
   z->len = len;
   z->is_array = is_array;
   memcpy(z->data, data, len);
+  if (check && !lasp_lazy_valid(z)) {
+    lua_pop(L, 1);
+    return false;
+  }
   if (lazy_mt) {
     lua_pushvalue(L, lazy_mt);
   } else {
@@ -66,7 +77,7 @@ static lasp_lazy_t *check_lazy(lua_State *L, int idx) {
 static void push_element(lua_State *L, const lasp_element_t *el, int mt) {
   if (el->type != BSON_TYPE_DOCUMENT && el->type != BSON_TYPE_ARRAY) {
     lasp_push_scalar(L, el);
-  } else if (!lasp_push_lazy(L, el->value, el->size, el->type == BSON_TYPE_ARRAY, mt)) {
+  } else if (!lasp_push_lazy(L, el->value, el->size, el->type == BSON_TYPE_ARRAY, mt, false)) {
     lasp_raise(L, "invalid BSON in a lazy document");
   }
 }

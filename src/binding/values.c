@@ -282,7 +282,8 @@ static int l_bson_decode(lua_State *L) {
   const char *bytes = luaL_checklstring(L, 1, &len);
   const char *err;
   if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "lazy") == 0) {
-    if (len <= UINT32_MAX && lasp_push_lazy(L, (const uint8_t *)bytes, (uint32_t)len, false, 0))
+    if (len <= UINT32_MAX &&
+        lasp_push_lazy(L, (const uint8_t *)bytes, (uint32_t)len, false, 0, true))
       return 1;
     lua_pushnil(L);
     lua_pushliteral(L, "invalid BSON: corrupt document");

@@ -29,8 +29,9 @@ void asp_client_emit(asp_client_t *c, const asp_event_t *event);
 void asp_client_scrub(asp_client_t *c, asp_error_t *err);
 /* Wraps every connection the client opens in a stream that honours the deadline. */
 void asp_deadline_streams_install(asp_client_t *c);
-/* Routes the client's command events to its monitor (asp_client_set_monitor). */
-void asp_monitor_install(asp_client_t *c);
+/* Routes the client's command events to its monitor (asp_client_set_monitor), or with on
+ * false removes the callbacks. */
+void asp_monitor_install(asp_client_t *c, bool on);
 /* Routes libmongoc's log to the thread's handler (asp_log_set_thread_handler). */
 void asp_log_install(void);
 

@@ -173,11 +173,11 @@ static mongoc_uri_t *parse_uri(const char *uri_string, const asp_client_opts_t *
 }
 
 /* What every libmongoc client of ours gets: error API 2 (server codes survive), deadline
- * streams, monitoring. */
+ * streams, and monitoring while a monitor is set. */
 static void setup_mongoc(asp_client_t *c) {
   mongoc_client_set_error_api(c->mongoc, MONGOC_ERROR_API_VERSION_2);
   asp_deadline_streams_install(c);
-  asp_monitor_install(c);
+  asp_monitor_install(c, c->monitor != NULL);
 }
 
 mongoc_client_t *asp_client_mongoc(asp_client_t *c) {
@@ -195,8 +195,12 @@ void asp_client_set_timeout(asp_client_t *c, int32_t timeout_ms) {
 }
 
 void asp_client_set_monitor(asp_client_t *c, asp_monitor_fn fn, void *ctx) {
+  bool had = c->monitor != NULL;
   c->monitor = fn;
   c->monitor_ctx = ctx;
+  /* libmongoc builds its events (and copies each command) only while callbacks are set:
+   * without a monitor a command pays nothing for monitoring. */
+  if (had != (fn != NULL)) asp_monitor_install(c, fn != NULL);
 }
 
 void asp_client_emit(asp_client_t *c, const asp_event_t *event) {

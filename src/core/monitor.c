@@ -63,7 +63,11 @@ static void failed(const mongoc_apm_command_failed_t *e) {
   asp_client_emit(c, &ev);
 }
 
-void asp_monitor_install(asp_client_t *c) {
+void asp_monitor_install(asp_client_t *c, bool on) {
+  if (!on) {
+    mongoc_client_set_apm_callbacks(asp_client_mongoc(c), NULL, NULL);
+    return;
+  }
   mongoc_apm_callbacks_t *callbacks = mongoc_apm_callbacks_new();
   mongoc_apm_set_command_started_cb(callbacks, started);
   mongoc_apm_set_command_succeeded_cb(callbacks, succeeded);
