@@ -249,15 +249,24 @@ describe("pipeline:validate", function()
       expect_stage(window { interval = dur(1, "second"), pipeline = "x" }, "$tumblingWindow.pipeline must be an array of stages")
     end)
 
-    it("session windows need $group or $sort, before any $limit", function()
+    it("session windows need $group or $sort, with no window bounds or $limit before it", function()
       local function session(pipeline)
         return { ["$sessionWindow"] = { partitionBy = "$a", gap = dur(1, "minute"), pipeline = pipeline } }
       end
       expect_stage(session { { ["$match"] = {} } },
-        "The $sessionWindow.pipeline isn't supported, it must contain a $group or $sort stage.")
+        "The $sessionWindow.pipeline isn't supported, there must be a $group or $sort in the pipeline.")
       expect_stage(session { { ["$limit"] = 1 }, { ["$sort"] = { a = 1 } } },
-        "The $sessionWindow.pipeline isn't supported, $limit must come after the first $group or $sort stage.")
+        "The $sessionWindow.pipeline isn't supported, there cannot be a $limit before the first $group or $sort.")
+      expect_stage(session { { ["$set"] = { s = { ["$meta"] = "stream.window.start" } } }, { ["$sort"] = { a = 1 } } },
+        "The $sessionWindow.pipeline isn't supported, the pipeline cannot use _stream_meta.window until after "
+          .. "the first $group or $sort.")
+      expect_stage(session { { ["$match"] = { ["_stream_meta.window.start"] = { ["$exists"] = true } } },
+                             { ["$group"] = { _id = "$a" } } },
+        "The $sessionWindow.pipeline isn't supported, the pipeline cannot use _stream_meta.window until after "
+          .. "the first $group or $sort.")
       valid { SOURCE, session { { ["$sort"] = { a = 1 } }, { ["$limit"] = 1 } }, SINK }
+      valid { SOURCE, session { { ["$count"] = "n" }, { ["$set"] = { s = { ["$meta"] = "stream.window.start" } } } },
+              SINK }
     end)
   end)
 

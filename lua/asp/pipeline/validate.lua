@@ -54,8 +54,11 @@ local T = {
   boundary = "%s.boundary must be 'eventTime' or 'processingTime'",
   processing_time = "%s.%s is not allowed with boundary 'processingTime'",
   inner_array = "%s.%s must be an array of stages",
-  session_group = "The $sessionWindow.pipeline isn't supported, it must contain a $group or $sort stage.",
-  session_limit = "The $sessionWindow.pipeline isn't supported, $limit must come after the first $group or $sort stage.",
+  session_group = "The $sessionWindow.pipeline isn't supported, there must be a $group or $sort in the pipeline.",
+  session_meta = "The $sessionWindow.pipeline isn't supported, the pipeline cannot use _stream_meta.window "
+    .. "until after the first $group or $sort.",
+  session_limit = "The $sessionWindow.pipeline isn't supported, there cannot be a $limit before the first "
+    .. "$group or $sort.",
   one_of = "%s must be one of %s, found: %s",
   async_as = "$externalFunction.as must not be set when execution is 'async'",
   unset_fields = "$unset specification must be a string or an array of strings",
@@ -262,20 +265,44 @@ end
 CHECK["$tumblingWindow"] = check_window
 CHECK["$hoppingWindow"] = check_window
 
--- The inner pipeline of a session window needs a blocking stage before any $limit.
+-- Whether a stage spec reads the window's bounds: "$_stream_meta(.window...)", a key
+-- "_stream_meta(.window...)", or {$meta: "stream" | "stream.window..."}.
+local function reads_window_meta(v)
+  if type(v) == "string" then
+    return v == "$_stream_meta" or v:sub(1, 20) == "$_stream_meta.window"
+  end
+  if type(v) ~= "table" then return false end
+  for k, x in pairs(v) do
+    if k == "$meta" and type(x) == "string" and (x == "stream" or x:sub(1, 13) == "stream.window") then
+      return true
+    end
+    if type(k) == "string" and (k == "_stream_meta" or k:sub(1, 19) == "_stream_meta.window") then return true end
+    if reads_window_meta(x) then return true end
+  end
+  return false
+end
+
+-- A session's bounds are known only once a blocking stage ($group, $sort; $count is a
+-- $group) has seen the whole session, so nothing before it may read them or $limit.
 CHECK["$sessionWindow"] = function(run, spec, name)
   check_window(run, spec, name)
   if not values.is_array(spec.pipeline) then return end
+  local blocking, meta, limit = false, false, false
   for _, s in ipairs(spec.pipeline) do
     if type(s) == "table" then
-      if s["$group"] ~= nil or s["$sort"] ~= nil then return end
-      if s["$limit"] ~= nil then
-        run:report(T.session_limit)
-        return
-      end
+      blocking = s["$group"] ~= nil or s["$sort"] ~= nil or s["$count"] ~= nil
+      meta = meta or reads_window_meta(s)
+      limit = limit or s["$limit"] ~= nil
+      if blocking then break end
     end
   end
-  run:report(T.session_group)
+  if not blocking then
+    run:report(T.session_group)
+  elseif meta then
+    run:report(T.session_meta)
+  elseif limit then
+    run:report(T.session_limit)
+  end
 end
 
 CHECK["$emit"] = function(run, spec)

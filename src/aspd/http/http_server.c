@@ -249,7 +249,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-static void on_library_log(void *cls, const char *fmt, va_list ap) {
+/* libmicrohttpd hands its own printf format over: the format is the library's. */
+__attribute__((format(printf, 2, 0))) static void on_library_log(void *cls, const char *fmt,
+                                                                 va_list ap) {
   const aspd_http_server_t *server = cls;
   if (!server->config.verbose) return;
   char line[512];
