@@ -33,7 +33,8 @@ static const planner_case_t planner_cases[] = {
      "$group stage is only permitted in the inner pipeline of a window stage"},
     {"[" SRC ", {\"$limit\": 3}, " LOG "]", 420,
      "$limit stage is only permitted in the inner pipeline of a window stage"},
-    {"[" SRC ", {\"$lookup\": {}}, " LOG "]", 420, "$lookup is not supported by aspd yet"},
+    {"[" SRC ", {\"$externalFunction\": {}}, " LOG "]", 420,
+     "$externalFunction is not supported by aspd yet"},
     {"[" SRC ", {\"$sessionWindow\": {\"gap\": {\"size\": 1, \"unit\": \"second\"}, "
      "\"pipeline\": []}}, " LOG "]",
      420, "$sessionWindow needs a 'partitionBy' expression"},

@@ -61,6 +61,7 @@ typedef struct {
 /* Where an evaluation happens. One per running pipeline; aspd_eval_reset
  * between documents. */
 struct aspd_raw_index;
+struct aspd_memstore;
 
 struct aspd_eval {
   const bson_t *root; /* $$ROOT and $$CURRENT */
@@ -72,6 +73,9 @@ struct aspd_eval {
   bool in_window;         /* a window's inner pipeline: window bounds below */
   int64_t window_start, window_end;
   const bson_value_t *window_partition; /* $sessionWindow, else NULL */
+  /* The collections $lookup reads (the engine's, under its lock); NULL where a
+   * pipeline runs without them. */
+  struct aspd_memstore *collections;
   aspd_arena_t arena;
   /* Emptied documents kept for reuse: most operators make one document per
    * input and the engine would otherwise allocate and free one per stage. */

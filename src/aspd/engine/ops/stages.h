@@ -19,6 +19,7 @@ ASPD_STAGE_FUNCS(aspd_replace_root);    /* replace_root.c: $replaceRoot, $replac
 ASPD_STAGE_FUNCS(aspd_unwind);          /* unwind.c */
 ASPD_STAGE_FUNCS(aspd_redact);          /* redact.c */
 ASPD_STAGE_FUNCS(aspd_set_stream_meta); /* set_stream_meta.c */
+ASPD_STAGE_FUNCS(aspd_lookup);          /* lookup.c */
 ASPD_STAGE_FUNCS(aspd_group);           /* group.c */
 ASPD_STAGE_FUNCS(aspd_sort);            /* sort.c */
 ASPD_STAGE_FUNCS(aspd_limit);           /* limit_count.c: $limit */

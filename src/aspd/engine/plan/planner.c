@@ -98,7 +98,7 @@ static bool plan_stage(aspd_stage_ctx_t *ctx, size_t index, bson_iter_t *it, boo
 
 static bool plan_stages(aspd_plan_t *plan, const aspd_registry_t *reg, const bson_t *pipeline,
                         bool ephemeral, aspd_error_t *err) {
-  aspd_stage_ctx_t ctx = {reg, plan, &plan->cc, NULL, false};
+  aspd_stage_ctx_t ctx = {reg, plan, &plan->cc, NULL, false, NULL, NULL};
   bson_iter_t it;
   bson_iter_init(&it, pipeline);
   size_t index = 0;

@@ -30,6 +30,9 @@ typedef struct {
   aspd_expr_compiler_t *cc; /* the pipeline's variable scope */
   const char *name;         /* the stage name as written ($set, $addFields...) */
   bool in_window;
+  /* Inside a $lookup's pipeline: the connection and database of its collection,
+   * where a nested $lookup's `from: "<coll>"` is (NULL elsewhere). */
+  const char *lookup_connection, *lookup_db;
 } aspd_stage_ctx_t;
 
 typedef struct {

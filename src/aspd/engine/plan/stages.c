@@ -44,8 +44,9 @@ static const aspd_stage_t stages[] = {
      aspd_window_free_spec},
     {"$setStreamMeta", ASPD_IN_MAIN, "SetStreamMetaOperator", aspd_set_stream_meta_check,
      aspd_set_stream_meta_make, aspd_set_stream_meta_free_spec},
+    {"$lookup", ANYWHERE, "LookUpOperator", aspd_lookup_check, aspd_lookup_make,
+     aspd_lookup_free_spec},
     /* Stages the real service has that aspd does not run (yet). */
-    {"$lookup", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$https", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$externalFunction", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$sessionWindow", ASPD_IN_MAIN, "SessionWindowOperator", aspd_session_check, aspd_session_make,

@@ -59,6 +59,7 @@ bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
   aspd_pipeline_make(plan->stages, plan->stage_count, &p->ops);
   aspd_eval_free(&p->ev);
   aspd_eval_init(&p->ev, plan->meta_field);
+  p->ev.collections = e->memstore;
   if (p->source_offset < 0) {
     p->source_offset = plan->source == ASPD_SOURCE_TOPIC ? initial_topic_offset(e, p) : 0;
   }

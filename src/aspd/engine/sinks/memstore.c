@@ -61,6 +61,18 @@ aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connectio
   return NULL;
 }
 
+void aspd_memstore_each_doc(aspd_memstore_t *store, const char *db, const char *coll,
+                            bool (*fn)(void *ctx, const bson_t *doc), void *ctx) {
+  for (size_t i = 0; i < store->count; i++) {
+    aspd_dataset_t *s = store->sets[i];
+    if (!s->db || strcmp(s->db, db) || strcmp(s->name, coll)) continue;
+    for (int64_t o = s->first_offset; o < aspd_dataset_end_offset(s); o++) {
+      const bson_t *doc = aspd_dataset_at(s, o);
+      if (!aspd_dataset_is_deleted(doc) && !fn(ctx, doc)) return;
+    }
+  }
+}
+
 aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
                                       const char *db, const char *name) {
   aspd_dataset_t *found = aspd_memstore_find(store, connection, db, name);

@@ -47,6 +47,12 @@ aspd_dataset_t *aspd_memstore_get(aspd_memstore_t *store, size_t i);
 aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connection, const char *db,
                                    const char *name);
 
+/* Calls fn with each document of the collections named db.coll, whichever
+ * connection holds them (as find reads them), in the order they were written;
+ * deleted slots are skipped. Stops early when fn returns false. */
+void aspd_memstore_each_doc(aspd_memstore_t *store, const char *db, const char *coll,
+                            bool (*fn)(void *ctx, const bson_t *doc), void *ctx);
+
 /* Finds or creates the dataset. */
 aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
                                       const char *db, const char *name);
