@@ -74,6 +74,8 @@ void aspd_eval_free(aspd_eval_t *ev) {
   aspd_eval_reset(ev);
   free(ev->arena.head);
   ev->arena.head = NULL;
+  free(ev->failure);
+  ev->failure = NULL;
 }
 
 bool aspd_eval_fail(aspd_eval_t *ev, const char *fmt, ...) {

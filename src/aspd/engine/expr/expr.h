@@ -76,6 +76,8 @@ struct aspd_eval {
   /* The collections $lookup reads (the engine's, under its lock); NULL where a
    * pipeline runs without them. */
   struct aspd_memstore *collections;
+  /* Why an operator failed the processor ($https), malloc'd; the runner fails it. */
+  char *failure;
   aspd_arena_t arena;
   /* Emptied documents kept for reuse: most operators make one document per
    * input and the engine would otherwise allocate and free one per stage. */

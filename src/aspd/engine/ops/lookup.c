@@ -133,7 +133,7 @@ static bool plan_pipeline(lookup_spec_t *s, const bson_iter_t *pipeline, const b
     if (!row) {
       aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "Unsupported stage: %s", name);
       ok = false;
-    } else if (!(row->where & ASPD_IN_WINDOW)) {
+    } else if (!(row->where & ASPD_IN_WINDOW) || !strcmp(name, "$https")) {
       aspd_error_set(err, ASPD_E_LOCATION(51047),
                      "%s is not allowed within a $lookup's sub-pipeline", name);
       ok = false;

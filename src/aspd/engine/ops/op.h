@@ -80,6 +80,8 @@ void aspd_pipeline_free(aspd_pipeline_t *p);
 void aspd_flow_emit(aspd_flow_t *flow, bson_t *doc);
 /* Dead-letters doc (not taken) with a reason. */
 void aspd_flow_reject(aspd_flow_t *flow, const bson_t *doc, const char *reason);
+/* Fails the processor with a reason (the first one counts); its run ends after this turn. */
+void aspd_flow_fail(aspd_flow_t *flow, const char *reason);
 
 /* A bson_value_t over a whole document. */
 static inline bson_value_t aspd_doc_value(const bson_t *doc) {

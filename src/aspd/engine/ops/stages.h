@@ -20,6 +20,7 @@ ASPD_STAGE_FUNCS(aspd_unwind);          /* unwind.c */
 ASPD_STAGE_FUNCS(aspd_redact);          /* redact.c */
 ASPD_STAGE_FUNCS(aspd_set_stream_meta); /* set_stream_meta.c */
 ASPD_STAGE_FUNCS(aspd_lookup);          /* lookup.c */
+ASPD_STAGE_FUNCS(aspd_https);           /* https.c */
 ASPD_STAGE_FUNCS(aspd_group);           /* group.c */
 ASPD_STAGE_FUNCS(aspd_sort);            /* sort.c */
 ASPD_STAGE_FUNCS(aspd_limit);           /* limit_count.c: $limit */

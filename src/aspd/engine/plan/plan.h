@@ -39,6 +39,7 @@ struct aspd_plan {
   aspd_planned_stage_t *stages;        /* between the source and the sink */
   size_t stage_count;
   bool has_window;
+  bool needs_flush;        /* an operator hands documents on later ($https): flush every turn */
   bool validate_needs_dlq; /* a $validate with validationAction dlq */
   aspd_sink_kind_t sink;
   char *sink_connection, *sink_db, *sink_name; /* collection (db, coll) or topic (name) */

@@ -46,8 +46,9 @@ static const aspd_stage_t stages[] = {
      aspd_set_stream_meta_make, aspd_set_stream_meta_free_spec},
     {"$lookup", ANYWHERE, "LookUpOperator", aspd_lookup_check, aspd_lookup_make,
      aspd_lookup_free_spec},
+    {"$https", ANYWHERE, "HttpsOperator", aspd_https_check, aspd_https_make,
+     aspd_https_free_spec},
     /* Stages the real service has that aspd does not run (yet). */
-    {"$https", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$externalFunction", ANYWHERE, NULL, NULL, NULL, NULL},
     {"$sessionWindow", ASPD_IN_MAIN, "SessionWindowOperator", aspd_session_check, aspd_session_make,
      aspd_session_free_spec},

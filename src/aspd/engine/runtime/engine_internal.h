@@ -156,4 +156,9 @@ bool aspd_engine_save_processor(aspd_engine_t *e, const aspd_processor_t *p, con
 bool aspd_engine_delete_processor(aspd_engine_t *e, const char *name, aspd_error_t *err);
 void aspd_engine_unlink(aspd_engine_t *e, aspd_processor_t *p);
 
+/* lifecycle.c: engine thread, lock held: an operator failed the running p (ev.failure):
+ * it becomes FAILED with that errorMsg, its run ends, and the state is saved with the
+ * next counters. */
+void aspd_processor_fail(aspd_engine_t *e, aspd_processor_t *p);
+
 #endif

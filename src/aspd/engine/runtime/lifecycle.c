@@ -30,6 +30,14 @@ static void set_state(aspd_processor_t *p, aspd_state_t state) {
   p->last_state_change_ms = aspd_now_ms();
 }
 
+void aspd_processor_fail(aspd_engine_t *e, aspd_processor_t *p) {
+  free(p->error_msg);
+  p->error_msg = strdup(p->ev.failure);
+  aspd_run_end(p);
+  set_state(p, ASPD_STATE_FAILED);
+  e->processors_dirty = true;
+}
+
 /* Lock, find by name, and fail when missing. */
 static aspd_processor_t *locked_find(aspd_engine_t *e, const char *name, aspd_error_t *err) {
   aspd_engine_lock(e);

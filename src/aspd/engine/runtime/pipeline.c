@@ -1,5 +1,6 @@
 /* The one pipeline runner: main pipelines and windows' inner pipelines alike. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/ops/op.h"
 
@@ -34,6 +35,10 @@ void aspd_flow_reject(aspd_flow_t *flow, const bson_t *doc, const char *reason) 
     flow->out->counters[flow->index].dlq_size += doc->len;
   }
   flow->out->reject(flow->out, flow->index, doc, reason);
+}
+
+void aspd_flow_fail(aspd_flow_t *flow, const char *reason) {
+  if (!flow->ev->failure) flow->ev->failure = strdup(reason);
 }
 
 void aspd_pipeline_flush(aspd_pipeline_t *p, const aspd_flush_t *why, aspd_pipeline_out_t *out) {

@@ -449,7 +449,8 @@ bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms) {
     p->slice = slice;
     int64_t before = p->totals.input_count;
     busy = run_processor(e, p, now_ms) || busy;
-    if (p->plan->has_window) flush_pipeline(e, p, now_ms);
+    if (p->plan->has_window || p->plan->needs_flush) flush_pipeline(e, p, now_ms);
+    if (p->ev.failure) aspd_processor_fail(e, p);
     /* Nothing more will ever come (after the last windows): sample cursors can end. */
     if (p->source_exhausted) aspd_taps_end_input(p);
     if (p->totals.input_count != before && !p->ephemeral) e->processors_dirty = true;
