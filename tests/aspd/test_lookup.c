@@ -329,10 +329,11 @@ static void equality_rules(mongoc_client_t *c) {
          "{\"$lookup\": {\"from\": " FROM("nothing") ", \"localField\": \"k\", \"foreignField\": "
                                                      "\"k\", \"as\": \"none\"}}",
          "[{\"k\": 1, \"none\": []}]");
-  /* Inside a window's pipeline, per document before the $group. */
+  /* Inside a window's pipeline (event time from t, after the documents), per document
+   * before the $group. */
   EXPECT(c, "in a window",
          "[{\"item\": \"almonds\", \"t\": {\"$date\": \"2024-01-01T00:00:01Z\"}}, {\"item\": "
-         "\"pecans\", \"t\": {\"$date\": \"2024-01-01T00:00:02Z\"}}]",
+         "\"pecans\", \"t\": {\"$date\": \"2024-01-01T00:00:02Z\"}}], \"timeField\": \"$t\"",
          "{\"$tumblingWindow\": {\"interval\": {\"size\": 10, \"unit\": \"second\"}, "
          "\"allowedLateness\": 0, \"pipeline\": [{\"$lookup\": {\"from\": " FROM(
              "inventory") ", \"localField\": \"item\", \"foreignField\": \"sku\", \"as\": "
