@@ -221,6 +221,13 @@ static void failing(mongoc_client_t *c) {
   bson_destroy(&reply);
   /* Started again once the cause is fixed (here: it fails again, the same way). */
   WT_OK(c, "{\"startStreamProcessor\": \"f2\"}");
+  /* An interactive processor that fails ends its cursor. */
+  bson_t out;
+  CHECK(run(c, "[{\"k\": 1}, {\"k\": 2}]",
+            "{\"$https\": {\"connectionName\": \"api\", \"path\": \"status/503\", \"as\": "
+            "\"r\"}}",
+            &out) == 0);
+  bson_destroy(&out);
   WT_OK(c, "{\"dropStreamProcessor\": \"f1\"}");
   WT_OK(c, "{\"dropStreamProcessor\": \"f2\"}");
 }
