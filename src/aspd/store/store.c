@@ -262,6 +262,33 @@ static bool blob_doc(sqlite3_stmt *st, int col, bson_t *doc) {
   return data && len >= 5 && bson_init_static(doc, data, (size_t)len);
 }
 
+bool aspd_store_get(aspd_store_t *s, const char *kind, const char *name, bson_t **out, char *err,
+                    size_t err_len) {
+  *out = NULL;
+  pthread_mutex_lock(&s->records.lock);
+  sqlite3_stmt *st;
+  int rc = prepare(s->records.db, "SELECT doc FROM records WHERE kind = ? AND name = ?", &st);
+  bool ok = rc == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    bson_t doc;
+    if (rc == SQLITE_ROW && blob_doc(st, 0, &doc)) {
+      *out = bson_copy(&doc);
+    } else if (rc == SQLITE_ROW) {
+      snprintf(err, err_len, "the state store is corrupt (%s '%s' is not a BSON document)", kind,
+               name);
+      ok = false;
+    } else if (rc != SQLITE_DONE) {
+      ok = fail(err, err_len, "read its records", rc, s->records.db);
+    }
+  }
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->records.lock);
+  return ok;
+}
+
 bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn, void *ctx,
                      char *err, size_t err_len) {
   pthread_mutex_lock(&s->records.lock);

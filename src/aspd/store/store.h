@@ -43,6 +43,11 @@ bool aspd_store_put_all(aspd_store_t *s, const char *kind, const char *const *na
 
 typedef bool (*aspd_store_record_fn)(void *ctx, const char *name, const bson_t *doc, char *err,
                                      size_t err_len);
+/* The record (kind, name) as a new document in *out, or *out = NULL when there is
+ * none; false when it cannot be read or is not BSON. */
+bool aspd_store_get(aspd_store_t *s, const char *kind, const char *name, bson_t **out, char *err,
+                    size_t err_len);
+
 /* Calls fn for each record of kind, in the order they were first put. */
 bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn, void *ctx,
                      char *err, size_t err_len);
