@@ -47,6 +47,11 @@ static const struct {
     {"insert", aspd_cmd_insert},
     {"listCollections", aspd_cmd_list_collections},
     {"listDatabases", aspd_cmd_list_databases},
+    {"update", aspd_cmd_update},
+    {"delete", aspd_cmd_delete},
+    {"drop", aspd_cmd_drop_collection},
+    {"distinct", aspd_cmd_distinct},
+    {"aggregate", aspd_cmd_aggregate},
 };
 
 static bool load_registry(aspd_registry_t *reg, aspd_store_t *store,

@@ -343,20 +343,30 @@ static int dataset_id(sqlite3 *db, const aspd_store_delta_t *d, int64_t *id) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Runs a prepared statement bound to (dataset, offset) and resets it. */
+static int run_range(sqlite3 *db, sqlite3_stmt *st, int64_t id, int64_t offset) {
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, offset);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+  sqlite3_reset(st);
+  return rc;
+}
+
 static int write_sets_body(sqlite3 *db, void *ctx) {
   const write_sets_t *w = ctx;
-  sqlite3_stmt *drop = NULL, *ins = NULL;
-  int rc = prepare(db, "DELETE FROM docs WHERE dataset = ? AND off < ?", &drop);
+  sqlite3_stmt *before = NULL, *after = NULL, *ins = NULL;
+  /* Before first_offset: dropped past the retention limit; from end on: removed (a
+   * collection's documents move down when some are deleted). Two statements, so
+   * each is a range search of the primary key. */
+  int rc = prepare(db, "DELETE FROM docs WHERE dataset = ? AND off < ?", &before);
+  if (rc == SQLITE_OK) rc = prepare(db, "DELETE FROM docs WHERE dataset = ? AND off >= ?", &after);
   if (rc == SQLITE_OK) rc = prepare(db, "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", &ins);
   for (size_t i = 0; i < w->count && rc == SQLITE_OK; i++) {
     const aspd_store_delta_t *d = &w->deltas[i];
     int64_t id = 0;
     rc = dataset_id(db, d, &id);
-    if (rc != SQLITE_OK) break;
-    sqlite3_bind_int64(drop, 1, id);
-    sqlite3_bind_int64(drop, 2, d->first_offset);
-    rc = sqlite3_step(drop) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    sqlite3_reset(drop);
+    if (rc == SQLITE_OK) rc = run_range(db, before, id, d->first_offset);
+    if (rc == SQLITE_OK) rc = run_range(db, after, id, d->end);
     for (int64_t o = d->from; o < d->end && rc == SQLITE_OK; o++) {
       const bson_t *doc = d->docs[o - d->from];
       sqlite3_bind_int64(ins, 1, id);
@@ -366,7 +376,8 @@ static int write_sets_body(sqlite3 *db, void *ctx) {
       sqlite3_reset(ins);
     }
   }
-  sqlite3_finalize(drop);
+  sqlite3_finalize(before);
+  sqlite3_finalize(after);
   sqlite3_finalize(ins);
   return rc;
 }

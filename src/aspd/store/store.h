@@ -62,7 +62,8 @@ typedef struct {
   const bson_t *const *docs; /* end - from of them */
 } aspd_store_delta_t;
 
-/* Applies the deltas in one transaction (documents before first_offset go). */
+/* Applies the deltas in one transaction (documents before first_offset and from end
+ * on go). */
 bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
                                char *err, size_t err_len);
 

@@ -15,6 +15,7 @@ struct aspd_memstore {
 struct aspd_memstore_changes {
   aspd_dataset_t **sets;
   aspd_store_delta_t *deltas;
+  int64_t *versions; /* each set's version when taken */
   size_t count;
 };
 
@@ -101,6 +102,8 @@ void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc) {
   }
   set->docs[(set->head + set->count) % set->cap] = bson_copy(doc);
   set->count++;
+  set->version++;
+  set->gone = false;
 }
 
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
@@ -114,6 +117,32 @@ void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc
   set->docs[i] = bson_copy(doc);
   /* Handed to the store already: hand it again (the store replaces it by offset). */
   if (offset < set->dirty_from) set->dirty_from = offset;
+  set->version++;
+}
+
+size_t aspd_dataset_remove(aspd_dataset_t *set,
+                           bool (*gone)(void *ctx, int64_t offset, const bson_t *doc), void *ctx) {
+  size_t kept = 0;
+  int64_t first_gone = INT64_MAX;
+  for (size_t i = 0; i < set->count; i++) {
+    bson_t **slot = &set->docs[(set->head + i) % set->cap];
+    int64_t offset = set->first_offset + (int64_t)i;
+    if (gone(ctx, offset, *slot)) {
+      if (first_gone == INT64_MAX) first_gone = offset;
+      bson_destroy(*slot);
+      continue;
+    }
+    set->docs[(set->head + kept++) % set->cap] = *slot;
+  }
+  size_t removed = set->count - kept;
+  set->count = kept;
+  if (removed) {
+    /* Everything from the first removal on is handed again; the store deletes what
+     * lies past the new end. */
+    if (first_gone < set->dirty_from) set->dirty_from = first_gone;
+    set->version++;
+  }
+  return removed;
 }
 
 void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset) {
@@ -132,15 +161,27 @@ static bool unqueued(const aspd_dataset_t *set) {
 
 aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
   size_t n = 0;
-  for (size_t i = 0; i < store->count; i++) n += unqueued(store->sets[i]);
+  for (size_t i = 0; i < store->count; i++) {
+    aspd_dataset_t *set = store->sets[i];
+    if (unqueued(set)) {
+      n++;
+    } else if (set->saved && set->saved_first == set->queued_first &&
+               set->saved_end == set->queued_end) {
+      /* Changes that cancelled out (a document appended and removed before it was
+       * handed over): the store already holds this version. */
+      set->saved_version = set->version;
+    }
+  }
   if (n == 0) return NULL;
   aspd_memstore_changes_t *c = calloc(1, sizeof *c);
   c->sets = calloc(n, sizeof *c->sets);
   c->deltas = calloc(n, sizeof *c->deltas);
+  c->versions = calloc(n, sizeof *c->versions);
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *set = store->sets[i];
     if (!unqueued(set)) continue;
     aspd_store_delta_t *d = &c->deltas[c->count];
+    c->versions[c->count] = set->version;
     c->sets[c->count++] = set;
     d->connection = set->connection;
     d->db = set->db;
@@ -174,6 +215,7 @@ void aspd_memstore_changes_done(aspd_memstore_changes_t *c, bool committed) {
     aspd_dataset_t *set = c->sets[i];
     if (committed) {
       set->saved = true;
+      set->saved_version = c->versions[i];
       set->saved_first = c->deltas[i].first_offset;
       set->saved_end = c->deltas[i].end;
     } else {
@@ -196,6 +238,7 @@ void aspd_memstore_changes_free(aspd_memstore_changes_t *c) {
     free((void *)(uintptr_t)d->docs);
   }
   free(c->deltas);
+  free(c->versions);
   free(c->sets);
   free(c);
 }
@@ -230,6 +273,9 @@ bool aspd_memstore_load(aspd_memstore_t *store, aspd_store_t *db, char *err, siz
     set->saved = set->queued = true;
     set->saved_first = set->queued_first = set->first_offset;
     set->saved_end = set->queued_end = aspd_dataset_end_offset(set);
+    set->saved_version = set->version;
+    /* A collection left without documents was dropped or emptied: it is not listed. */
+    set->gone = set->db && set->count == 0;
   }
   return true;
 }

@@ -31,6 +31,9 @@ typedef struct {
   bool saved, queued;
   int64_t saved_first, saved_end, queued_first, queued_end;
   int64_t dirty_from; /* lowest offset replaced since last handed to the store (INT64_MAX: none) */
+  /* Changes made (appends, replacements, removals) and how many of them the store holds. */
+  int64_t version, saved_version;
+  bool gone; /* a collection dropped (or emptied, as loaded) and not written since: not listed */
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
@@ -66,6 +69,11 @@ void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset);
 static inline bool aspd_dataset_is_deleted(const bson_t *doc) {
   return bson_empty(doc);
 }
+/* Removes the documents for which gone(ctx, offset, doc) is true, in one pass; the
+ * ones after them move down, so offsets stay contiguous (collections only: topics are
+ * read by offset). Returns how many went. */
+size_t aspd_dataset_remove(aspd_dataset_t *set,
+                           bool (*gone)(void *ctx, int64_t offset, const bson_t *doc), void *ctx);
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
  * one. Under the lock: what was not handed to the store yet, as deltas with

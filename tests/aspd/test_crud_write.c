@@ -1,0 +1,303 @@
+/* update (replacement, $set, $unset, $inc, $push, $addToSet, $pull, upsert, multi),
+ * delete (limit 0 and 1), distinct, drop, find with sort/skip/limit/projection and
+ * aggregate ($match, $group, $sort, $skip, $limit, $count, $project) through libmongoc's
+ * collection API, with the errors mongod gives; every acknowledged change survives a
+ * kill -9. */
+#include <stdlib.h>
+
+#include "workspace_test_util.h"
+
+static bson_t *json(const char *text) {
+  bson_error_t error;
+  bson_t *b = bson_new_from_json((const uint8_t *)text, -1, &error);
+  if (!b) {
+    fprintf(stderr, "test bug: bad JSON %s: %s\n", text, error.message);
+    exit(2);
+  }
+  return b;
+}
+
+/* The documents a find returns, as relaxed Extended JSON joined by " ; ". */
+static const char *found(mongoc_collection_t *coll, const char *filter, const char *opts) {
+  static char out[8192];
+  bson_t *f = json(filter), *o = json(opts);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, f, o, NULL);
+  const bson_t *doc;
+  size_t used = 0;
+  out[0] = '\0';
+  while (mongoc_cursor_next(cursor, &doc)) {
+    char *text = bson_as_relaxed_extended_json(doc, NULL);
+    used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? " ; " : "", text);
+    bson_free(text);
+  }
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor, &error)) snprintf(out, sizeof out, "error %u", error.code);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(f);
+  bson_destroy(o);
+  return out;
+}
+
+#define FOUND(coll, filter, opts, want) check_found(coll, filter, opts, want, __LINE__)
+static void check_found(mongoc_collection_t *coll, const char *filter, const char *opts,
+                        const char *want, int line) {
+  const char *got = found(coll, filter, opts);
+  if (strcmp(got, want)) {
+    fprintf(stderr, "FAIL line %d: find %s %s\n  got  %s\n  want %s\n", line, filter, opts, got,
+            want);
+    wt_failures++;
+  }
+}
+
+typedef enum { ONE, MANY, REPLACE } update_kind_t;
+
+/* Runs an update; returns matchedCount*10 + modifiedCount, or -code on error. */
+static int64_t update(mongoc_collection_t *coll, update_kind_t kind, const char *filter,
+                      const char *change, const char *opts) {
+  bson_t *f = json(filter), *u = json(change), *o = json(opts);
+  bson_t reply;
+  bson_error_t error;
+  bool ok = kind == ONE    ? mongoc_collection_update_one(coll, f, u, o, &reply, &error)
+            : kind == MANY ? mongoc_collection_update_many(coll, f, u, o, &reply, &error)
+                           : mongoc_collection_replace_one(coll, f, u, o, &reply, &error);
+  int64_t r = ok ? wt_int(&reply, "matchedCount", NULL) * 10 + wt_int(&reply, "modifiedCount", NULL)
+                 : -(int64_t)error.code;
+  bson_destroy(&reply);
+  bson_destroy(f);
+  bson_destroy(u);
+  bson_destroy(o);
+  return r;
+}
+
+static int64_t delete (mongoc_collection_t *coll, bool many, const char *filter) {
+  bson_t *f = json(filter);
+  bson_t reply;
+  bson_error_t error;
+  bool ok = many ? mongoc_collection_delete_many(coll, f, NULL, &reply, &error)
+                 : mongoc_collection_delete_one(coll, f, NULL, &reply, &error);
+  int64_t r = ok ? wt_int(&reply, "deletedCount", NULL) : -(int64_t)error.code;
+  bson_destroy(&reply);
+  bson_destroy(f);
+  return r;
+}
+
+/* The documents an aggregate returns, joined as found() does. */
+static const char *aggregated(mongoc_collection_t *coll, const char *pipeline) {
+  static char out[8192];
+  bson_t *p = json(pipeline);
+  mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, p, NULL, NULL);
+  const bson_t *doc;
+  size_t used = 0;
+  out[0] = '\0';
+  while (mongoc_cursor_next(cursor, &doc)) {
+    char *text = bson_as_relaxed_extended_json(doc, NULL);
+    used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? " ; " : "", text);
+    bson_free(text);
+  }
+  bson_error_t error;
+  if (mongoc_cursor_error(cursor, &error)) snprintf(out, sizeof out, "error %u", error.code);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(p);
+  return out;
+}
+
+#define AGG(coll, pipeline, want) check_agg(coll, pipeline, want, __LINE__)
+static void check_agg(mongoc_collection_t *coll, const char *pipeline, const char *want, int line) {
+  const char *got = aggregated(coll, pipeline);
+  if (strcmp(got, want)) {
+    fprintf(stderr, "FAIL line %d: aggregate %s\n  got  %s\n  want %s\n", line, pipeline, got,
+            want);
+    wt_failures++;
+  }
+}
+
+static const char *distinct(mongoc_client_t *c, const char *cmd) {
+  static char out[1024];
+  bson_t *b = json(cmd);
+  bson_t reply;
+  bson_error_t error;
+  if (mongoc_client_command_simple(c, "shop", b, NULL, &reply, &error)) {
+    bson_iter_t it;
+    bson_t values = BSON_INITIALIZER;
+    if (bson_iter_init_find(&it, &reply, "values")) {
+      bson_append_value(&values, "values", -1, bson_iter_value(&it));
+    }
+    char *text = bson_as_relaxed_extended_json(&values, NULL);
+    snprintf(out, sizeof out, "%s", text);
+    bson_free(text);
+    bson_destroy(&values);
+  } else {
+    snprintf(out, sizeof out, "error %u", error.code);
+  }
+  bson_destroy(&reply);
+  bson_destroy(b);
+  return out;
+}
+
+static const char *const SEED[] = {
+    "{\"_id\": 1, \"name\": \"a\", \"qty\": 5, \"tags\": [\"x\"]}",
+    "{\"_id\": 2, \"name\": \"b\", \"qty\": 10, \"tags\": [\"x\", \"y\"]}",
+    "{\"_id\": 3, \"name\": \"c\", \"qty\": 15}",
+    "{\"_id\": 4, \"name\": \"d\", \"qty\": 20}",
+    "{\"_id\": 5, \"name\": \"e\", \"qty\": 25}",
+};
+
+static void seed(mongoc_collection_t *coll) {
+  const bson_t *docs[5];
+  for (int i = 0; i < 5; i++) docs[i] = json(SEED[i]);
+  bson_error_t error;
+  CHECK(mongoc_collection_insert_many(coll, docs, 5, NULL, NULL, &error));
+  for (int i = 0; i < 5; i++) bson_destroy((bson_t *)(uintptr_t)docs[i]);
+}
+
+static void shaped_finds(mongoc_collection_t *items) {
+  FOUND(items, "{}",
+        "{\"sort\": {\"qty\": -1}, \"skip\": 1, \"limit\": 2, \"projection\": {\"name\": 1, "
+        "\"_id\": 0}}",
+        "{ \"name\" : \"d\" } ; { \"name\" : \"c\" }");
+  FOUND(items, "{\"qty\": {\"$lt\": 12}}", "{\"projection\": {\"tags\": 0, \"qty\": 0}}",
+        "{ \"_id\" : 1, \"name\" : \"a\" } ; { \"_id\" : 2, \"name\" : \"b\" }");
+  FOUND(items, "{}", "{\"sort\": {\"name\": -1}, \"limit\": 1, \"projection\": {\"_id\": 1}}",
+        "{ \"_id\" : 5 }");
+  CHECK(!strncmp(found(items, "{}", "{\"sort\": {\"name\": \"up\"}}"), "error", 5));
+}
+
+static void updates(mongoc_collection_t *items) {
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$set\": {\"name\": \"A\", \"n.x\": 1}}", "{}") ==
+        11);
+  FOUND(items, "{\"_id\": 1}", "{}",
+        "{ \"_id\" : 1, \"name\" : \"A\", \"qty\" : 5, \"tags\" : [ \"x\" ], \"n\" : { \"x\" : 1 "
+        "} }");
+  /* Nothing changes: matched, not modified. */
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$set\": {\"name\": \"A\"}}", "{}") == 10);
+  CHECK(update(items, MANY, "{\"qty\": {\"$gte\": 10}}", "{\"$inc\": {\"qty\": 1}}", "{}") == 44);
+  CHECK(update(items, ONE, "{\"_id\": 3}", "{\"$unset\": {\"qty\": \"\"}}", "{}") == 11);
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$push\": {\"tags\": \"z\"}}", "{}") == 11);
+  CHECK(update(items, ONE, "{\"_id\": 2}",
+               "{\"$addToSet\": {\"tags\": {\"$each\": [\"y\", \"w\", \"w\"]}}}", "{}") == 11);
+  CHECK(update(items, ONE, "{\"_id\": 2}", "{\"$addToSet\": {\"tags\": \"x\"}}", "{}") == 10);
+  CHECK(update(items, ONE, "{\"_id\": 2}", "{\"$pull\": {\"tags\": {\"$in\": [\"x\", \"w\"]}}}",
+               "{}") == 11);
+  CHECK(update(items, REPLACE, "{\"_id\": 4}", "{\"name\": \"D\", \"qty\": 40}", "{}") == 11);
+  FOUND(items, "{}", "{\"projection\": {\"name\": 0}}",
+        "{ \"_id\" : 1, \"qty\" : 5, \"tags\" : [ \"x\", \"z\" ], \"n\" : { \"x\" : 1 } } ; { "
+        "\"_id\" : 2, \"qty\" : 11, \"tags\" : [ \"y\" ] } ; { \"_id\" : 3 } ; { \"_id\" : 4, "
+        "\"qty\" : 40 } ; { \"_id\" : 5, \"qty\" : 26 }");
+  /* Upserts: from the filter's equalities, with $setOnInsert; a replacement too. */
+  CHECK(update(items, ONE, "{\"_id\": 9, \"kind\": {\"$eq\": \"new\"}}",
+               "{\"$set\": {\"name\": \"n\"}, \"$setOnInsert\": {\"qty\": 1}}",
+               "{\"upsert\": true}") == 0);
+  FOUND(items, "{\"_id\": 9}", "{}",
+        "{ \"_id\" : 9, \"kind\" : \"new\", \"name\" : \"n\", \"qty\" : 1 }");
+  CHECK(update(items, ONE, "{\"_id\": 9}", "{\"$setOnInsert\": {\"qty\": 2}}",
+               "{\"upsert\": true}") == 10);
+  CHECK(update(items, REPLACE, "{\"name\": \"zz\"}", "{\"qty\": 7}", "{\"upsert\": true}") == 0);
+  CHECK(!strncmp(found(items, "{\"qty\": 7}", "{\"projection\": {\"_id\": 0}}"), "{ \"qty\" : 7 }",
+                 20));
+  /* Errors change nothing. */
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$inc\": {\"tags\": 1}}", "{}") == -14);
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$inc\": {\"qty\": \"one\"}}", "{}") == -14);
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$push\": {\"qty\": 1}}", "{}") == -2);
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$set\": {\"_id\": 100}}", "{}") == -66);
+  CHECK(update(items, REPLACE, "{\"_id\": 1}", "{\"_id\": 100}", "{}") == -66);
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$frob\": {\"qty\": 1}}", "{}") == -9);
+  CHECK(update(items, ONE, "{\"_id\": 1}", "{\"$set\": 5}", "{}") == -9);
+  CHECK(update(items, ONE, "{\"qty\": {\"$bad\": 1}}", "{\"$set\": {\"a\": 1}}", "{}") < 0);
+  FOUND(items, "{\"_id\": 1}", "{\"projection\": {\"qty\": 1, \"tags\": 1}}",
+        "{ \"_id\" : 1, \"qty\" : 5, \"tags\" : [ \"x\", \"z\" ] }");
+}
+
+static void queries(mongoc_client_t *c, mongoc_collection_t *items) {
+  CHECK(!strcmp(distinct(c, "{\"distinct\": \"items\", \"key\": \"tags\"}"),
+                "{ \"values\" : [ \"x\", \"y\", \"z\" ] }"));
+  CHECK(!strcmp(distinct(c,
+                         "{\"distinct\": \"items\", \"key\": \"qty\", \"query\": {\"qty\": "
+                         "{\"$gt\": 10}}}"),
+                "{ \"values\" : [ 11, 26, 40 ] }"));
+  CHECK(!strcmp(distinct(c, "{\"distinct\": \"items\"}"), "error 9"));
+  AGG(items,
+      "[{\"$match\": {\"qty\": {\"$gte\": 10}}}, {\"$group\": {\"_id\": null, \"total\": "
+      "{\"$sum\": \"$qty\"}, \"n\": {\"$sum\": 1}}}]",
+      "{ \"_id\" : null, \"total\" : 77, \"n\" : 3 }");
+  AGG(items,
+      "[{\"$match\": {\"qty\": {\"$exists\": true}, \"_id\": {\"$type\": \"int\"}}},"
+      " {\"$sort\": {\"qty\": 1}}, {\"$skip\": 1}, {\"$limit\": 2}, {\"$project\": {\"qty\": 1}}]",
+      "{ \"_id\" : 1, \"qty\" : 5 } ; { \"_id\" : 2, \"qty\" : 11 }");
+  AGG(items, "[{\"$count\": \"n\"}]", "{ \"n\" : 7 }");
+  AGG(items, "[{\"$skip\": 6}, {\"$project\": {\"_id\": 0, \"qty\": 1}}]", "{ \"qty\" : 7 }");
+  AGG(items, "[{\"$skip\": -1}]", "error 15956");
+  AGG(items, "[{\"$emit\": {\"connectionName\": \"kafka0\", \"topic\": \"t\"}}]", "error 40324");
+  AGG(items, "[{\"$nope\": 1}]", "error 9");
+}
+
+static void deletes(mongoc_collection_t *items) {
+  CHECK(delete (items, false, "{\"qty\": {\"$gte\": 0}}") == 1); /* the first: _id 1 */
+  FOUND(items, "{\"_id\": 1}", "{}", "");
+  CHECK(delete (items, true, "{\"_id\": {\"$in\": [3, 5, 77]}}") == 2);
+  CHECK(delete (items, true, "{\"_id\": 77}") == 0);
+  CHECK(delete (items, true, "{\"qty\": 7}") == 1);
+  /* Written after the deletes: offsets moved, nothing lost. */
+  bson_t *more = json("{\"_id\": 10, \"name\": \"later\"}");
+  bson_error_t error;
+  CHECK(mongoc_collection_insert_one(items, more, NULL, NULL, &error));
+  bson_destroy(more);
+  FOUND(items, "{}", "{\"projection\": {\"_id\": 1}}",
+        "{ \"_id\" : 2 } ; { \"_id\" : 4 } ; { \"_id\" : 9 } ; { \"_id\" : 10 }");
+}
+
+static bool listed(mongoc_client_t *c, const char *name) {
+  mongoc_database_t *d = mongoc_client_get_database(c, "shop");
+  bson_error_t error;
+  char **names = mongoc_database_get_collection_names_with_opts(d, NULL, &error);
+  bool found_it = false;
+  for (char **p = names; p && *p; p++) found_it = found_it || !strcmp(*p, name);
+  bson_strfreev(names);
+  mongoc_database_destroy(d);
+  return found_it;
+}
+
+int main(void) {
+  char dir[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  mongoc_client_t *c = wt_client(&inst);
+  mongoc_collection_t *items = mongoc_client_get_collection(c, "shop", "items");
+  mongoc_collection_t *gone = mongoc_client_get_collection(c, "shop", "gone");
+  seed(items);
+  seed(gone);
+  shaped_finds(items);
+  updates(items);
+  queries(c, items);
+  deletes(items);
+  bson_error_t error;
+  CHECK(listed(c, "gone"));
+  CHECK(mongoc_collection_drop(gone, &error));
+  CHECK(!listed(c, "gone") && listed(c, "items"));
+  FOUND(gone, "{}", "{}", "");
+  CHECK(mongoc_collection_drop(gone, &error)); /* not there: fine, as on mongod 7 */
+  mongoc_collection_destroy(gone);
+  mongoc_collection_destroy(items);
+  mongoc_client_destroy(c);
+
+  /* Every acknowledged change was committed. */
+  aspd_harness_kill(&inst);
+  wt_start(&inst, dir);
+  c = wt_client(&inst);
+  items = mongoc_client_get_collection(c, "shop", "items");
+  FOUND(items, "{}", "{\"projection\": {\"_id\": 1, \"qty\": 1}}",
+        "{ \"_id\" : 2, \"qty\" : 11 } ; { \"_id\" : 4, \"qty\" : 40 } ; { \"_id\" : 9, \"qty\" "
+        ": 1 } ; { \"_id\" : 10 }");
+  CHECK(!listed(c, "gone"));
+  /* A dropped collection can be made again. */
+  gone = mongoc_client_get_collection(c, "shop", "gone");
+  seed(gone);
+  CHECK(listed(c, "gone"));
+  FOUND(gone, "{\"_id\": {\"$gt\": 3}}", "{\"projection\": {\"_id\": 1}}",
+        "{ \"_id\" : 4 } ; { \"_id\" : 5 }");
+  mongoc_collection_destroy(gone);
+  mongoc_collection_destroy(items);
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  return wt_finish("aspd.crud_write");
+}
