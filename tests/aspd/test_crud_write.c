@@ -3,9 +3,27 @@
  * aggregate ($match, $group, $sort, $skip, $limit, $count, $project) through libmongoc's
  * collection API, with the errors mongod gives; every acknowledged change survives a
  * kill -9. */
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include "workspace_test_util.h"
+
+/* The first column of the first row of sql on the state store, or -1. */
+static int64_t sql_int(const char *state_dir, const char *sql) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
+  sqlite3 *db;
+  int64_t n = -1;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return n;
+}
 
 static bson_t *json(const char *text) {
   bson_error_t error;
@@ -245,6 +263,57 @@ static void deletes(mongoc_collection_t *items) {
         "{ \"_id\" : 2 } ; { \"_id\" : 4 } ; { \"_id\" : 9 } ; { \"_id\" : 10 }");
 }
 
+/* A raw command on database shop: its reply in *reply (always initialised). */
+static bool shop_command(mongoc_client_t *c, const char *cmd, bson_t *reply) {
+  bson_t *b = json(cmd);
+  bson_error_t error;
+  bool ok = mongoc_client_command_simple(c, "shop", b, NULL, reply, &error);
+  bson_destroy(b);
+  return ok;
+}
+
+/* A failing statement, then one setting flag. */
+#define TWO_UPDATES                                                               \
+  "{\"update\": \"items\", \"ordered\": %s, \"updates\": [{\"q\": {\"_id\": 2}, " \
+  "\"u\": {\"$frob\": {\"a\": 1}}}, {\"q\": {\"_id\": 2}, \"u\": {\"$set\": {\"flag\": %d}}}]}"
+
+/* Statements that fail are reported in writeErrors, by index; ordered writes stop at the
+ * first, unordered ones go on; malformed commands fail as a whole. */
+static void bad_input(mongoc_client_t *c, mongoc_collection_t *items) {
+  bson_t r;
+  CHECK(!shop_command(c, "{\"update\": \"items\", \"updates\": \"x\"}", &r));
+  bson_destroy(&r);
+  CHECK(shop_command(c, "{\"update\": \"items\", \"updates\": [{\"q\": {}}]}", &r));
+  CHECK(wt_int(&r, "writeErrors.0.code", NULL) == 9 && wt_int(&r, "n", NULL) == 0);
+  bson_destroy(&r);
+  CHECK(shop_command(c,
+                     "{\"update\": \"items\", \"updates\": [{\"q\": {}, \"u\": {\"a\": 1}, "
+                     "\"multi\": true}]}",
+                     &r));
+  CHECK(wt_int(&r, "writeErrors.0.code", NULL) == 9);
+  bson_destroy(&r);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, TWO_UPDATES, "true", 1);
+  CHECK(shop_command(c, cmd, &r));
+  CHECK(wt_int(&r, "writeErrors.0.index", NULL) == 0 && wt_int(&r, "nModified", NULL) == 0);
+  CHECK(wt_array_len(&r, "writeErrors") == 1);
+  bson_destroy(&r);
+  FOUND(items, "{\"flag\": {\"$exists\": true}}", "{}", "");
+  snprintf(cmd, sizeof cmd, TWO_UPDATES, "false", 2);
+  CHECK(shop_command(c, cmd, &r));
+  CHECK(wt_int(&r, "writeErrors.0.index", NULL) == 0 && wt_int(&r, "nModified", NULL) == 1);
+  bson_destroy(&r);
+  FOUND(items, "{\"flag\": 2}", "{\"projection\": {\"_id\": 1}}", "{ \"_id\" : 2 }");
+  CHECK(shop_command(c, "{\"delete\": \"items\", \"deletes\": [{\"q\": {}, \"limit\": 2}]}", &r));
+  CHECK(wt_int(&r, "writeErrors.0.code", NULL) == 9 && wt_int(&r, "n", NULL) == 0);
+  bson_destroy(&r);
+  CHECK(!shop_command(c, "{\"delete\": \"items\"}", &r));
+  bson_destroy(&r);
+  CHECK(!shop_command(c, "{\"aggregate\": \"items\", \"cursor\": {}}", &r));
+  bson_destroy(&r);
+  CHECK(!strncmp(found(items, "{}", "{\"projection\": {\"a\": 1, \"b\": 0}}"), "error", 5));
+}
+
 static bool listed(mongoc_client_t *c, const char *name) {
   mongoc_database_t *d = mongoc_client_get_database(c, "shop");
   bson_error_t error;
@@ -269,6 +338,7 @@ int main(void) {
   shaped_finds(items);
   updates(items);
   queries(c, items);
+  bad_input(c, items);
   deletes(items);
   bson_error_t error;
   CHECK(listed(c, "gone"));
@@ -276,6 +346,12 @@ int main(void) {
   CHECK(!listed(c, "gone") && listed(c, "items"));
   FOUND(gone, "{}", "{}", "");
   CHECK(mongoc_collection_drop(gone, &error)); /* not there: fine, as on mongod 7 */
+  /* A collection emptied by deletes still exists. */
+  mongoc_collection_t *emptied = mongoc_client_get_collection(c, "shop", "emptied");
+  seed(emptied);
+  CHECK(delete (emptied, true, "{}") == 5);
+  CHECK(listed(c, "emptied"));
+  mongoc_collection_destroy(emptied);
   mongoc_collection_destroy(gone);
   mongoc_collection_destroy(items);
   mongoc_client_destroy(c);
@@ -288,7 +364,12 @@ int main(void) {
   FOUND(items, "{}", "{\"projection\": {\"_id\": 1, \"qty\": 1}}",
         "{ \"_id\" : 2, \"qty\" : 11 } ; { \"_id\" : 4, \"qty\" : 40 } ; { \"_id\" : 9, \"qty\" "
         ": 1 } ; { \"_id\" : 10 }");
-  CHECK(!listed(c, "gone"));
+  CHECK(!listed(c, "gone") && listed(c, "emptied"));
+  /* The store keeps nothing of a dropped collection. */
+  CHECK(sql_int(dir, "SELECT count(*) FROM datasets WHERE name = 'gone'") == 0);
+  CHECK(sql_int(dir,
+                "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
+                " WHERE name = 'emptied'") == 0);
   /* A dropped collection can be made again. */
   gone = mongoc_client_get_collection(c, "shop", "gone");
   seed(gone);

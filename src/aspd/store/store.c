@@ -352,6 +352,31 @@ static int run_range(sqlite3 *db, sqlite3_stmt *st, int64_t id, int64_t offset) 
   return rc;
 }
 
+/* Runs sql with the dataset's key bound to ?1..?4 (connection, is_topic, db, name). */
+static int run_for_dataset(sqlite3 *db, const char *sql, const aspd_store_delta_t *d) {
+  sqlite3_stmt *st;
+  int rc = prepare(db, sql, &st);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, d->connection, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, d->db == NULL);
+  sqlite3_bind_text(st, 3, d->db ? d->db : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, d->name, -1, SQLITE_STATIC);
+  return step_done(st);
+}
+
+/* A dropped dataset: its documents and its row go. */
+static int drop_dataset(sqlite3 *db, const aspd_store_delta_t *d) {
+  int rc = run_for_dataset(db,
+                           "DELETE FROM docs WHERE dataset IN (SELECT id FROM datasets WHERE"
+                           " connection = ?1 AND is_topic = ?2 AND db = ?3 AND name = ?4)",
+                           d);
+  if (rc != SQLITE_OK) return rc;
+  return run_for_dataset(db,
+                         "DELETE FROM datasets WHERE connection = ?1 AND is_topic = ?2 AND"
+                         " db = ?3 AND name = ?4",
+                         d);
+}
+
 static int write_sets_body(sqlite3 *db, void *ctx) {
   const write_sets_t *w = ctx;
   sqlite3_stmt *before = NULL, *after = NULL, *ins = NULL;
@@ -363,6 +388,10 @@ static int write_sets_body(sqlite3 *db, void *ctx) {
   if (rc == SQLITE_OK) rc = prepare(db, "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", &ins);
   for (size_t i = 0; i < w->count && rc == SQLITE_OK; i++) {
     const aspd_store_delta_t *d = &w->deltas[i];
+    if (d->dropped) {
+      rc = drop_dataset(db, d);
+      continue;
+    }
     int64_t id = 0;
     rc = dataset_id(db, d, &id);
     if (rc == SQLITE_OK) rc = run_range(db, before, id, d->first_offset);

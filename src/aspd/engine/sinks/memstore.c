@@ -188,6 +188,7 @@ aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
     d->name = set->name;
     d->first_offset = set->first_offset;
     d->end = aspd_dataset_end_offset(set);
+    d->dropped = set->gone;
     /* Only the documents not handed over yet (all of them when that does not line up). */
     d->from =
         set->queued && set->queued_end >= set->first_offset ? set->queued_end : set->first_offset;
@@ -274,8 +275,6 @@ bool aspd_memstore_load(aspd_memstore_t *store, aspd_store_t *db, char *err, siz
     set->saved_first = set->queued_first = set->first_offset;
     set->saved_end = set->queued_end = aspd_dataset_end_offset(set);
     set->saved_version = set->version;
-    /* A collection left without documents was dropped or emptied: it is not listed. */
-    set->gone = set->db && set->count == 0;
   }
   return true;
 }

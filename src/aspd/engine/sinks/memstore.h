@@ -33,7 +33,7 @@ typedef struct {
   int64_t dirty_from; /* lowest offset replaced since last handed to the store (INT64_MAX: none) */
   /* Changes made (appends, replacements, removals) and how many of them the store holds. */
   int64_t version, saved_version;
-  bool gone; /* a collection dropped (or emptied, as loaded) and not written since: not listed */
+  bool gone; /* a collection dropped and not written since: not listed, not stored */
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
