@@ -2,9 +2,10 @@
  * delete (limit 0 and 1), distinct, drop, find with sort/skip/limit/projection and
  * aggregate ($match, $group, $sort, $skip, $limit, $count, $project) through libmongoc's
  * collection API, with the errors mongod gives; every acknowledged change survives a
- * kill -9. */
+ * kill -9, and a write whose commit fails (RLIMIT_FSIZE) changes nothing. */
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "workspace_test_util.h"
 
@@ -325,6 +326,127 @@ static bool listed(mongoc_client_t *c, const char *name) {
   return found_it;
 }
 
+/* Under RLIMIT_FSIZE, writes too big to commit are refused with a clear error naming no
+ * path, and change nothing, in memory or after a restart; small ones go on. */
+#define FSIZE_LIMIT (2 << 20)
+#define BIG_PAD (3 << 20)
+
+static void limit_file_size(void) {
+  struct rlimit limit = {FSIZE_LIMIT, FSIZE_LIMIT};
+  setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+static void refused(const bson_error_t *error, const char *dir, int line) {
+  if (!strstr(error->message, "writing to disk failed") ||
+      !strstr(error->message, "nothing was changed") || strstr(error->message, dir)) {
+    fprintf(stderr, "FAIL line %d: unclear refusal: %s\n", line, error->message);
+    wt_failures++;
+  }
+}
+
+static void failed_commits_change_nothing(void) {
+  char dir[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  aspd_harness_set_child_setup(limit_file_size);
+  aspd_instance_t inst;
+  wt_start(&inst, dir);
+  aspd_harness_set_child_setup(NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  mongoc_collection_t *items = mongoc_client_get_collection(c, "shop", "items");
+  seed(items);
+  char *pad = malloc(BIG_PAD + 1);
+  memset(pad, 'x', BIG_PAD);
+  pad[BIG_PAD] = '\0';
+  bson_error_t error;
+  /* An insert: the new collection does not appear either. */
+  mongoc_collection_t *fresh = mongoc_client_get_collection(c, "shop", "fresh");
+  bson_t *big = BCON_NEW("_id", BCON_INT32(100), "pad", BCON_UTF8(pad));
+  CHECK(!mongoc_collection_insert_one(fresh, big, NULL, NULL, &error));
+  refused(&error, dir, __LINE__);
+  CHECK(!listed(c, "fresh"));
+  CHECK(!mongoc_collection_insert_one(items, big, NULL, NULL, &error));
+  refused(&error, dir, __LINE__);
+  FOUND(items, "{\"_id\": 100}", "{}", "");
+  /* An update. */
+  bson_t *filter = BCON_NEW("_id", BCON_INT32(2));
+  bson_t *set = BCON_NEW("$set", "{", "pad", BCON_UTF8(pad), "}");
+  CHECK(!mongoc_collection_update_one(items, filter, set, NULL, NULL, &error));
+  refused(&error, dir, __LINE__);
+  FOUND(items, "{\"_id\": 2}", "{}",
+        "{ \"_id\" : 2, \"name\" : \"b\", \"qty\" : 10, \"tags\" : [ \"x\", \"y\" ] }");
+  /* Small writes still commit. */
+  CHECK(update(items, ONE, "{\"_id\": 2}", "{\"$inc\": {\"qty\": 1}}", "{}") == 11);
+  CHECK(delete (items, false, "{\"_id\": 5}") == 1);
+  bson_destroy(big);
+  bson_destroy(filter);
+  bson_destroy(set);
+  free(pad);
+  mongoc_collection_destroy(fresh);
+  mongoc_collection_destroy(items);
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  wt_start(&inst, dir);
+  c = wt_client(&inst);
+  items = mongoc_client_get_collection(c, "shop", "items");
+  FOUND(
+      items, "{}", "{\"projection\": {\"qty\": 1}}",
+      "{ \"_id\" : 1, \"qty\" : 5 } ; { \"_id\" : 2, \"qty\" : 11 } ; { \"_id\" : 3, \"qty\" : 15 "
+      "} ; { \"_id\" : 4, \"qty\" : 20 }");
+  CHECK(!listed(c, "fresh"));
+  mongoc_collection_destroy(items);
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+}
+
+static int64_t count_docs(mongoc_collection_t *coll) {
+  bson_t *all = bson_new();
+  bson_error_t error;
+  int64_t n = mongoc_collection_count_documents(coll, all, NULL, NULL, NULL, &error);
+  bson_destroy(all);
+  return n;
+}
+
+/* Writes while a processor writes the same collection at full rate: no deadlock with the
+ * flusher, and nothing deleted comes back (after a stop, or a kill -9 and a restart). */
+static void alongside_a_processor(void) {
+  aspd_instance_t inst;
+  wt_start(&inst, NULL);
+  mongoc_client_t *c = wt_client(&inst);
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"live\", \"pipeline\": [{\"$source\": {\"connectionName\":"
+        " \"unlimited_solar\"}}, {\"$merge\": {\"into\": {\"connectionName\": \"cluster0\","
+        " \"db\": \"shop\", \"coll\": \"live\"}}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"live\"}");
+  mongoc_collection_t *live = mongoc_client_get_collection(c, "shop", "live");
+  int64_t deleted = 0;
+  for (int i = 0; i < 20; i++) {
+    usleep(20000);
+    int64_t n = delete (live, true, "{\"device_id\": {\"$exists\": true}}");
+    CHECK(n >= 0);
+    deleted += n > 0 ? n : 0;
+    CHECK(update(live, MANY, "{\"device_id\": \"device_1\"}", "{\"$set\": {\"seen\": 1}}", "{}") >=
+          0);
+  }
+  CHECK(deleted > 0);
+  WT_OK(c, "{\"stopStreamProcessor\": \"live\"}");
+  CHECK(delete (live, true, "{}") >= 0);
+  CHECK(count_docs(live) == 0);
+  usleep(200000); /* past the flusher's next turn */
+  CHECK(count_docs(live) == 0);
+  mongoc_collection_destroy(live);
+  mongoc_client_destroy(c);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s", inst.state_dir);
+  aspd_harness_kill(&inst);
+  wt_start(&inst, dir);
+  c = wt_client(&inst);
+  live = mongoc_client_get_collection(c, "shop", "live");
+  CHECK(count_docs(live) == 0);
+  mongoc_collection_destroy(live);
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+}
+
 int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
@@ -380,5 +502,7 @@ int main(void) {
   mongoc_collection_destroy(items);
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
+  failed_commits_change_nothing();
+  alongside_a_processor();
   return wt_finish("aspd.crud_write");
 }

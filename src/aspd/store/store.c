@@ -352,6 +352,15 @@ static int run_range(sqlite3 *db, sqlite3_stmt *st, int64_t id, int64_t offset) 
   return rc;
 }
 
+static int put_doc(sqlite3 *db, sqlite3_stmt *ins, int64_t id, int64_t offset, const bson_t *doc) {
+  sqlite3_bind_int64(ins, 1, id);
+  sqlite3_bind_int64(ins, 2, offset);
+  sqlite3_bind_blob(ins, 3, bson_get_data(doc), (int)doc->len, SQLITE_STATIC);
+  int rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+  sqlite3_reset(ins);
+  return rc;
+}
+
 /* Runs sql with the dataset's key bound to ?1..?4 (connection, is_topic, db, name). */
 static int run_for_dataset(sqlite3 *db, const char *sql, const aspd_store_delta_t *d) {
   sqlite3_stmt *st;
@@ -397,12 +406,10 @@ static int write_sets_body(sqlite3 *db, void *ctx) {
     if (rc == SQLITE_OK) rc = run_range(db, before, id, d->first_offset);
     if (rc == SQLITE_OK) rc = run_range(db, after, id, d->end);
     for (int64_t o = d->from; o < d->end && rc == SQLITE_OK; o++) {
-      const bson_t *doc = d->docs[o - d->from];
-      sqlite3_bind_int64(ins, 1, id);
-      sqlite3_bind_int64(ins, 2, o);
-      sqlite3_bind_blob(ins, 3, bson_get_data(doc), (int)doc->len, SQLITE_STATIC);
-      rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-      sqlite3_reset(ins);
+      rc = put_doc(db, ins, id, o, d->docs[o - d->from]);
+    }
+    for (size_t r = 0; r < d->replaced_count && rc == SQLITE_OK; r++) {
+      rc = put_doc(db, ins, id, d->replaced_at[r], d->replaced[r]);
     }
   }
   sqlite3_finalize(before);

@@ -54,13 +54,17 @@ bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn,
 
 /* ---- datasets: collections (db != NULL) and topics, documents by offset ---- */
 
-/* What changed in one dataset: it now begins at first_offset, and the documents
- * at offsets [from, end) are new; or (dropped) it is gone with its documents. */
+/* What changed in one dataset: it now begins at first_offset, the documents at
+ * offsets [from, end) are new, and so are those at the offsets replaced_at (below
+ * from); or (dropped) it is gone with its documents. */
 typedef struct {
   const char *connection, *db, *name;
   int64_t first_offset, from, end;
   const bson_t *const *docs; /* end - from of them */
   bool dropped;
+  const int64_t *replaced_at;
+  const bson_t *const *replaced;
+  size_t replaced_count;
 } aspd_store_delta_t;
 
 /* Applies the deltas in one transaction (documents before first_offset and from end

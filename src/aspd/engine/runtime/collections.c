@@ -3,7 +3,6 @@
  * name. Queries are the engine's compiled MQL (the same as $match). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/expr/query.h"
 #include "engine/runtime/engine_internal.h"
@@ -49,96 +48,69 @@ void aspd_docs_free(aspd_docs_t *docs) {
   *docs = (aspd_docs_t){0};
 }
 
-/* Waits until the store holds the dataset's change number `version` (the
- * flusher signals each batch); false when a commit failed meanwhile. */
-static bool wait_committed(aspd_engine_t *e, aspd_dataset_t *set, int64_t version,
-                           aspd_error_t *err) {
+/* The engine lock with no flusher batch in flight: the commands that write
+ * collections commit their dataset's change themselves before applying it, and no
+ * batch can start meanwhile (the engine thread hands batches over under this lock). */
+static void lock_for_commit(aspd_engine_t *e) {
   for (;;) {
     aspd_engine_lock(e);
-    bool done = set->saved_version >= version;
-    pthread_mutex_unlock(&e->lock);
-    if (done) return true;
     pthread_mutex_lock(&e->flusher.lock);
-    bool failing = e->flusher.failing;
-    if (!failing) {
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_nsec += 20 * 1000000L;
-      if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-      }
-      pthread_cond_timedwait(&e->flusher.idle, &e->flusher.lock, &until);
+    bool idle = !e->flusher.batch;
+    if (idle) {
+      pthread_mutex_unlock(&e->flusher.lock);
+      return;
     }
+    pthread_mutex_unlock(&e->lock);
+    while (e->flusher.batch) pthread_cond_wait(&e->flusher.idle, &e->flusher.lock);
     pthread_mutex_unlock(&e->flusher.lock);
-    if (failing) {
-      aspd_error_set(err, ASPD_E_INTERNAL,
-                     "the change was applied but could not be committed to the state store yet; "
-                     "it is retried");
-      return false;
-    }
   }
+}
+
+static bool commit_failed(aspd_error_t *err, const char *why) {
+  aspd_error_set(err, ASPD_E_INTERNAL, "%s; nothing was changed", why);
+  return false;
 }
 
 bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db, const char *coll,
                         const bson_t *const *docs, size_t count, aspd_error_t *err) {
-  aspd_engine_lock(e);
+  lock_for_commit(e);
   aspd_dataset_t *set = NULL;
   for (size_t i = 0; i < aspd_memstore_size(e->memstore) && !set; i++) {
     aspd_dataset_t *s = aspd_memstore_get(e->memstore, i);
     if (is_coll(s, db, coll)) set = s;
   }
+  bool created = !set;
   if (!set) set = aspd_memstore_dataset(e->memstore, connection, db, coll);
-  for (size_t i = 0; i < count; i++) aspd_dataset_append(set, docs[i]);
-  int64_t version = set->version;
+  char why[512];
+  bool ok = aspd_dataset_commit(set, e->store, NULL, 0, docs, count, false, why, sizeof why);
+  /* A collection this insert made does not exist when the insert failed. */
+  if (!ok && created) set->gone = true;
   pthread_mutex_unlock(&e->lock);
-  return wait_committed(e, set, version, err);
+  return ok || commit_failed(err, why);
 }
 
-/* The datasets an edit changed, and the version each must reach in the store. */
+/* The changes an edit made to one dataset, by ascending offset (docs owned). */
 typedef struct {
-  aspd_dataset_t **sets;
-  int64_t *versions;
+  aspd_dataset_edit_t *items;
   size_t count;
-} touched_t;
+} edits_t;
 
-static void touch(touched_t *t, aspd_dataset_t *set) {
-  t->sets = realloc(t->sets, (t->count + 1) * sizeof *t->sets);
-  t->versions = realloc(t->versions, (t->count + 1) * sizeof *t->versions);
-  t->sets[t->count] = set;
-  t->versions[t->count++] = set->version;
+static void add_edit(edits_t *t, int64_t offset, bson_t *doc) {
+  t->items = realloc(t->items, (t->count + 1) * sizeof *t->items);
+  t->items[t->count++] = (aspd_dataset_edit_t){offset, doc};
 }
 
-/* Without the engine lock: waits for every touched dataset, frees t. */
-static bool wait_touched(aspd_engine_t *e, touched_t *t, aspd_error_t *err) {
-  bool ok = true;
-  for (size_t i = 0; i < t->count && ok; i++)
-    ok = wait_committed(e, t->sets[i], t->versions[i], err);
-  free(t->sets);
-  free(t->versions);
-  return ok;
+static void free_edits(edits_t *t) {
+  for (size_t i = 0; i < t->count; i++) bson_destroy((bson_t *)(uintptr_t)t->items[i].doc);
+  free(t->items);
 }
 
-/* The offsets an edit deleted, ascending. */
-typedef struct {
-  int64_t *offsets;
-  size_t count, next;
-} doomed_t;
-
-static bool is_doomed(void *ctx, int64_t offset, const bson_t *doc) {
-  (void)doc;
-  doomed_t *d = ctx;
-  if (d->next < d->count && d->offsets[d->next] == offset) {
-    d->next++;
-    return true;
-  }
-  return false;
-}
-
-/* Edits the matching documents of one dataset; false when an edit failed. */
-static bool edit_set(aspd_dataset_t *set, const aspd_query_t *q, int64_t limit, aspd_edit_fn edit,
-                     void *ctx, int64_t *matched, int64_t *changed, aspd_error_t *err) {
-  doomed_t doomed = {0};
+/* Edits the matching documents of one dataset and commits what changed; false when an
+ * edit or the commit failed (a failed commit changed nothing of this dataset). */
+static bool edit_set(aspd_engine_t *e, aspd_dataset_t *set, const aspd_query_t *q, int64_t limit,
+                     aspd_edit_fn edit, void *ctx, int64_t *matched, int64_t *changed,
+                     aspd_error_t *err) {
+  edits_t edits = {0};
   bool ok = true;
   for (int64_t o = set->first_offset; o < aspd_dataset_end_offset(set) && ok; o++) {
     if (limit > 0 && *matched >= limit) break;
@@ -148,13 +120,10 @@ static bool edit_set(aspd_dataset_t *set, const aspd_query_t *q, int64_t limit, 
     bson_t replacement = BSON_INITIALIZER;
     switch (edit(ctx, doc, &replacement, err)) {
       case ASPD_EDIT_REPLACE:
-        aspd_dataset_replace(set, o, &replacement);
-        ++*changed;
+        add_edit(&edits, o, bson_copy(&replacement));
         break;
       case ASPD_EDIT_DELETE:
-        doomed.offsets = realloc(doomed.offsets, (doomed.count + 1) * sizeof *doomed.offsets);
-        doomed.offsets[doomed.count++] = o;
-        ++*changed;
+        add_edit(&edits, o, NULL);
         break;
       case ASPD_EDIT_FAIL:
         ok = false;
@@ -164,8 +133,16 @@ static bool edit_set(aspd_dataset_t *set, const aspd_query_t *q, int64_t limit, 
     }
     bson_destroy(&replacement);
   }
-  if (doomed.count) aspd_dataset_remove(set, is_doomed, &doomed);
-  free(doomed.offsets);
+  /* What came before a failed edit stays, as in mongod without a transaction. */
+  char why[512];
+  if (edits.count && !aspd_dataset_commit(set, e->store, edits.items, edits.count, NULL, 0, false,
+                                          why, sizeof why)) {
+    if (ok) commit_failed(err, why);
+    ok = false;
+  } else {
+    *changed += (int64_t)edits.count;
+  }
+  free_edits(&edits);
   return ok;
 }
 
@@ -175,46 +152,31 @@ bool aspd_engine_edit(aspd_engine_t *e, const char *db, const char *coll, const 
   *matched = *changed = 0;
   aspd_query_t *q = filter ? aspd_query_compile(filter, NULL, err) : NULL;
   if (filter && !q) return false;
-  touched_t t = {0};
   bool ok = true;
-  aspd_engine_lock(e);
+  lock_for_commit(e);
   for (size_t i = 0; i < aspd_memstore_size(e->memstore) && ok; i++) {
     aspd_dataset_t *set = aspd_memstore_get(e->memstore, i);
-    if (!is_coll(set, db, coll)) continue;
-    int64_t before = *changed;
-    ok = edit_set(set, q, limit, edit, ctx, matched, changed, err);
-    if (*changed > before) touch(&t, set);
+    if (is_coll(set, db, coll)) ok = edit_set(e, set, q, limit, edit, ctx, matched, changed, err);
   }
   pthread_mutex_unlock(&e->lock);
   aspd_query_free(q);
-  aspd_error_t wait_err = {0};
-  bool committed = wait_touched(e, &t, &wait_err);
-  if (ok && !committed) *err = wait_err;
-  return ok && committed;
-}
-
-static bool everything(void *ctx, int64_t offset, const bson_t *doc) {
-  (void)ctx;
-  (void)offset;
-  (void)doc;
-  return true;
+  return ok;
 }
 
 bool aspd_engine_drop_collection(aspd_engine_t *e, const char *db, const char *coll, bool *existed,
                                  aspd_error_t *err) {
-  touched_t t = {0};
-  aspd_engine_lock(e);
-  for (size_t i = 0; i < aspd_memstore_size(e->memstore); i++) {
+  bool ok = true;
+  char why[512];
+  *existed = false;
+  lock_for_commit(e);
+  for (size_t i = 0; i < aspd_memstore_size(e->memstore) && ok; i++) {
     aspd_dataset_t *set = aspd_memstore_get(e->memstore, i);
     if (!is_coll(set, db, coll)) continue;
-    aspd_dataset_remove(set, everything, NULL);
-    set->gone = true;
-    set->version++; /* an empty collection is dropped too */
-    touch(&t, set);
+    *existed = true;
+    ok = aspd_dataset_commit(set, e->store, NULL, 0, NULL, 0, true, why, sizeof why);
   }
   pthread_mutex_unlock(&e->lock);
-  *existed = t.count > 0;
-  return wait_touched(e, &t, err);
+  return ok || commit_failed(err, why);
 }
 
 static bool listed(const bson_t *names, const char *name) {

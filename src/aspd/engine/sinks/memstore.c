@@ -15,7 +15,6 @@ struct aspd_memstore {
 struct aspd_memstore_changes {
   aspd_dataset_t **sets;
   aspd_store_delta_t *deltas;
-  int64_t *versions; /* each set's version when taken */
   size_t count;
 };
 
@@ -102,7 +101,6 @@ void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc) {
   }
   set->docs[(set->head + set->count) % set->cap] = bson_copy(doc);
   set->count++;
-  set->version++;
   set->gone = false;
 }
 
@@ -117,32 +115,120 @@ void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc
   set->docs[i] = bson_copy(doc);
   /* Handed to the store already: hand it again (the store replaces it by offset). */
   if (offset < set->dirty_from) set->dirty_from = offset;
-  set->version++;
 }
 
-size_t aspd_dataset_remove(aspd_dataset_t *set,
-                           bool (*gone)(void *ctx, int64_t offset, const bson_t *doc), void *ctx) {
-  size_t kept = 0;
-  int64_t first_gone = INT64_MAX;
+/* The dataset as a commit will leave it: after[] holds its documents from its
+ * current first offset on (fresh[i]: a document the caller gave), discard[] the
+ * current ones that go. */
+typedef struct {
+  const bson_t **after;
+  bool *fresh;
+  size_t count;
+  bson_t **discard;
+  size_t discarded;
+  int64_t first_removed; /* INT64_MAX: none */
+} staged_t;
+
+static void stage(aspd_dataset_t *set, const aspd_dataset_edit_t *edits, size_t n_edits,
+                  const bson_t *const *appends, size_t n_appends, bool drop, staged_t *st) {
+  size_t cap = set->count + n_appends + 1;
+  st->after = malloc(cap * sizeof *st->after);
+  st->fresh = malloc(cap * sizeof *st->fresh);
+  st->discard = malloc((set->count + 1) * sizeof *st->discard);
+  st->count = st->discarded = 0;
+  st->first_removed = drop && set->count ? set->first_offset : INT64_MAX;
+  size_t e = 0;
   for (size_t i = 0; i < set->count; i++) {
-    bson_t **slot = &set->docs[(set->head + i) % set->cap];
+    bson_t *doc = set->docs[(set->head + i) % set->cap];
     int64_t offset = set->first_offset + (int64_t)i;
-    if (gone(ctx, offset, *slot)) {
-      if (first_gone == INT64_MAX) first_gone = offset;
-      bson_destroy(*slot);
+    const aspd_dataset_edit_t *edit = e < n_edits && edits[e].offset == offset ? &edits[e++] : NULL;
+    if (drop || edit) st->discard[st->discarded++] = doc;
+    if (drop) continue;
+    if (edit && !edit->doc) {
+      if (st->first_removed == INT64_MAX) st->first_removed = offset;
       continue;
     }
-    set->docs[(set->head + kept++) % set->cap] = *slot;
+    st->fresh[st->count] = edit != NULL;
+    st->after[st->count++] = edit ? edit->doc : doc;
   }
-  size_t removed = set->count - kept;
-  set->count = kept;
-  if (removed) {
-    /* Everything from the first removal on is handed again; the store deletes what
-     * lies past the new end. */
-    if (first_gone < set->dirty_from) set->dirty_from = first_gone;
-    set->version++;
+  for (size_t i = 0; i < n_appends && !drop; i++) {
+    st->fresh[st->count] = true;
+    st->after[st->count++] = appends[i];
   }
-  return removed;
+}
+
+static void free_staged(staged_t *st) {
+  free(st->after);
+  free(st->fresh);
+  free(st->discard);
+}
+
+bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_dataset_edit_t *edits,
+                         size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
+                         char *err, size_t err_len) {
+  staged_t st;
+  stage(set, edits, n_edits, appends, n_appends, drop, &st);
+  /* Past the retention limit the oldest go, as for any sink. */
+  size_t front = st.count > set->retain ? st.count - set->retain : 0;
+  int64_t first = set->first_offset + (int64_t)front;
+  int64_t end = set->first_offset + (int64_t)st.count;
+  /* Written in full from the first offset the store does not hold as it will be;
+   * replacements below it are written one by one. */
+  int64_t from = set->saved ? set->saved_end : set->first_offset;
+  if (set->dirty_from < from) from = set->dirty_from;
+  if (st.first_removed < from) from = st.first_removed;
+  if (from < first) from = first;
+  if (from > end) from = end;
+  int64_t *at = malloc((n_edits + 1) * sizeof *at);
+  const bson_t **replaced = malloc((n_edits + 1) * sizeof *replaced);
+  size_t n_replaced = 0;
+  for (size_t i = 0; i < n_edits && !drop; i++) {
+    if (edits[i].doc && edits[i].offset >= first && edits[i].offset < from) {
+      at[n_replaced] = edits[i].offset;
+      replaced[n_replaced++] = edits[i].doc;
+    }
+  }
+  aspd_store_delta_t d = {.connection = set->connection,
+                          .db = set->db,
+                          .name = set->name,
+                          .first_offset = first,
+                          .from = from,
+                          .end = end,
+                          .docs = st.after + (from - set->first_offset),
+                          .dropped = drop,
+                          .replaced_at = at,
+                          .replaced = replaced,
+                          .replaced_count = n_replaced};
+  bool ok = aspd_store_write_datasets(store, &d, 1, err, err_len);
+  free(at);
+  free(replaced);
+  if (ok) {
+    size_t kept = st.count - front;
+    bson_t **docs = malloc((kept ? kept : 1) * sizeof *docs);
+    for (size_t i = 0; i < st.count; i++) {
+      bool own = !st.fresh[i];
+      if (i < front) {
+        if (own) bson_destroy((bson_t *)(uintptr_t)st.after[i]);
+        continue;
+      }
+      docs[i - front] = own ? (bson_t *)(uintptr_t)st.after[i] : bson_copy(st.after[i]);
+    }
+    for (size_t i = 0; i < st.discarded; i++) bson_destroy(st.discard[i]);
+    free(set->docs);
+    set->docs = docs;
+    set->cap = kept;
+    set->head = 0;
+    set->count = kept;
+    set->first_offset = first;
+    set->dropped += (int64_t)front;
+    set->saved = set->queued = true;
+    set->saved_first = set->queued_first = first;
+    set->saved_end = set->queued_end = end;
+    set->dirty_from = INT64_MAX;
+    set->gone = drop;
+  }
+  free_staged(&st);
+  return ok;
 }
 
 void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset) {
@@ -161,27 +247,15 @@ static bool unqueued(const aspd_dataset_t *set) {
 
 aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
   size_t n = 0;
-  for (size_t i = 0; i < store->count; i++) {
-    aspd_dataset_t *set = store->sets[i];
-    if (unqueued(set)) {
-      n++;
-    } else if (set->saved && set->saved_first == set->queued_first &&
-               set->saved_end == set->queued_end) {
-      /* Changes that cancelled out (a document appended and removed before it was
-       * handed over): the store already holds this version. */
-      set->saved_version = set->version;
-    }
-  }
+  for (size_t i = 0; i < store->count; i++) n += unqueued(store->sets[i]);
   if (n == 0) return NULL;
   aspd_memstore_changes_t *c = calloc(1, sizeof *c);
   c->sets = calloc(n, sizeof *c->sets);
   c->deltas = calloc(n, sizeof *c->deltas);
-  c->versions = calloc(n, sizeof *c->versions);
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *set = store->sets[i];
     if (!unqueued(set)) continue;
     aspd_store_delta_t *d = &c->deltas[c->count];
-    c->versions[c->count] = set->version;
     c->sets[c->count++] = set;
     d->connection = set->connection;
     d->db = set->db;
@@ -216,7 +290,6 @@ void aspd_memstore_changes_done(aspd_memstore_changes_t *c, bool committed) {
     aspd_dataset_t *set = c->sets[i];
     if (committed) {
       set->saved = true;
-      set->saved_version = c->versions[i];
       set->saved_first = c->deltas[i].first_offset;
       set->saved_end = c->deltas[i].end;
     } else {
@@ -239,7 +312,6 @@ void aspd_memstore_changes_free(aspd_memstore_changes_t *c) {
     free((void *)(uintptr_t)d->docs);
   }
   free(c->deltas);
-  free(c->versions);
   free(c->sets);
   free(c);
 }
@@ -274,7 +346,6 @@ bool aspd_memstore_load(aspd_memstore_t *store, aspd_store_t *db, char *err, siz
     set->saved = set->queued = true;
     set->saved_first = set->queued_first = set->first_offset;
     set->saved_end = set->queued_end = aspd_dataset_end_offset(set);
-    set->saved_version = set->version;
   }
   return true;
 }

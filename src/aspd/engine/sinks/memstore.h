@@ -31,9 +31,7 @@ typedef struct {
   bool saved, queued;
   int64_t saved_first, saved_end, queued_first, queued_end;
   int64_t dirty_from; /* lowest offset replaced since last handed to the store (INT64_MAX: none) */
-  /* Changes made (appends, replacements, removals) and how many of them the store holds. */
-  int64_t version, saved_version;
-  bool gone; /* a collection dropped and not written since: not listed, not stored */
+  bool gone;          /* a collection dropped and not written since: not listed, not stored */
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
@@ -69,11 +67,22 @@ void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset);
 static inline bool aspd_dataset_is_deleted(const bson_t *doc) {
   return bson_empty(doc);
 }
-/* Removes the documents for which gone(ctx, offset, doc) is true, in one pass; the
- * ones after them move down, so offsets stay contiguous (collections only: topics are
- * read by offset). Returns how many went. */
-size_t aspd_dataset_remove(aspd_dataset_t *set,
-                           bool (*gone)(void *ctx, int64_t offset, const bson_t *doc), void *ctx);
+/* A change to one document of a collection: its replacement, or (doc NULL) its removal. */
+typedef struct {
+  int64_t offset;
+  const bson_t *doc;
+} aspd_dataset_edit_t;
+
+/* Commit before apply, for the commands that write collections: commits to the store, in
+ * one transaction, the dataset as it will be after `edits` (by ascending offset),
+ * `appends` and (drop) its removal, with whatever else of it the store does not hold
+ * yet; only when that commit succeeded is the change applied (copies of the documents
+ * given). Removed documents make the later ones move down, so offsets stay contiguous
+ * (collections only: topics are read by offset). The caller holds the engine lock with
+ * no flusher batch in flight. False with err (no server path) when nothing changed. */
+bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_dataset_edit_t *edits,
+                         size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
+                         char *err, size_t err_len);
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
  * one. Under the lock: what was not handed to the store yet, as deltas with
