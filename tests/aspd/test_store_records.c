@@ -1,10 +1,12 @@
 /* The connection registry (with its secrets), the Admin API's workspaces, Private Link
  * and VPC peering records and the --dev secrets live in the state store: a state
  * directory in the JSON format of earlier versions is imported on first start and its
- * files are not read after; a registry change whose commit fails (RLIMIT_FSIZE) is
- * refused with a clear error naming no server path, and changes nothing. */
+ * files are not read after, and so is a workspace database of earlier versions; workspaces
+ * created over HTTPS share the one database; a registry change whose commit fails
+ * (RLIMIT_FSIZE) is refused with a clear error naming no server path, and changes nothing. */
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "admin_http.h"
 #include "workspace_test_util.h"
@@ -206,8 +208,83 @@ static void failed_commit_changes_nothing(void) {
   CHECK(aspd_harness_stop(&inst) == 0);
 }
 
+/* A workspace created over HTTPS lives in a scope of the one database (no database of
+ * its own), and deleting it removes that scope. */
+static void workspaces_share_the_store(void) {
+  char dir[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  aspd_instance_t inst;
+  if (!aspd_harness_start(&inst, dir, NULL)) exit(1);
+  admin_http_t *h = client(&inst);
+  CHECK(API(h, "POST", at(""),
+            "{\"name\": \"scoped\", \"dataProcessRegion\": {\"cloudProvider\": \"AWS\", "
+            "\"region\": \"DUBLIN_IRL\"}}",
+            200));
+  char id[32], sql[256], path[1024];
+  snprintf(id, sizeof id, "%s", admin_str(&r, "_id"));
+  CHECK(API(h, "POST", at("/scoped/connections"),
+            "{\"name\": \"k\", \"type\": \"Kafka\", \"bootstrapServers\": \"b:9092\"}", 200));
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE kind = 'workspace:%s/registry'",
+           id);
+  CHECK(sql_int(dir, sql) == 1);
+  snprintf(path, sizeof path, "%s/workspaces/%s/aspd.db", dir, id);
+  CHECK(access(path, F_OK) != 0);
+  admin_http_free(h);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  if (!aspd_harness_start(&inst, dir, NULL)) exit(1);
+  h = client(&inst);
+  CHECK(API(h, "GET", at("/scoped/connections/k"), NULL, 200));
+  CHECK(API(h, "DELETE", at("/scoped"), NULL, 202));
+  CHECK(sql_int(dir, "SELECT count(*) FROM records WHERE kind LIKE 'workspace:%'") == 0);
+  CHECK(sql_int(dir, "SELECT count(*) FROM meta WHERE key LIKE 'imported:workspace:%'") == 0);
+  admin_http_free(h);
+  CHECK(aspd_harness_stop(&inst) == 0);
+}
+
+/* An earlier version kept such a workspace in STATE/workspaces/ID/aspd.db: its registry
+ * and processors are copied into the workspace's scope on first start. */
+#define OLD_ID "6500000000000000000000dd"
+static void imports_workspace_databases(void) {
+  char dir[512], sub[700], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  snprintf(sub, sizeof sub, "%s/workspaces", dir);
+  CHECK(mkdir(sub, 0700) == 0);
+  snprintf(sub, sizeof sub, "%s/workspaces/" OLD_ID, dir);
+  CHECK(mkdir(sub, 0700) == 0);
+  /* The old layout: a workspace's directory was a state directory of its own. */
+  if (!aspd_harness_write_file(dir, "old_connections.json",
+                               "[{\"name\": \"oldk\", \"type\": \"Kafka\", \"bootstrapServers\":"
+                               " \"b:9092\"}]",
+                               path, sizeof path)) {
+    exit(1);
+  }
+  const char *args[] = {"--connections", path, NULL};
+  aspd_instance_t inst;
+  if (!aspd_harness_start(&inst, sub, args)) exit(1);
+  mongoc_client_t *c = wt_client(&inst);
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"oldp\", \"pipeline\": [{\"$source\": {\"connectionName\":"
+        " \"sample_stream_solar\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  CHECK(write_text(dir, "workspaces.json",
+                   "{\"workspaces\": [{\"_id\": \"" OLD_ID "\", \"name\": \"olderws\","
+                   " \"wire\": false}]}"));
+  if (!aspd_harness_start(&inst, dir, NULL)) exit(1);
+  admin_http_t *h = client(&inst);
+  CHECK(API(h, "GET", at("/olderws/connections/oldk"), NULL, 200));
+  admin_reply_free(&r);
+  CHECK(admin_http_request(h, "GET", at("/olderws/processor/oldp"), ACCEPT_2024, NULL, &r) == 200);
+  admin_http_free(h);
+  CHECK(aspd_harness_stop(&inst) == 0);
+  CHECK(sql_int(dir,
+                "SELECT count(*) FROM records WHERE kind = 'workspace:" OLD_ID "/processor'") == 1);
+}
+
 int main(void) {
   imports_old_state_once();
+  workspaces_share_the_store();
+  imports_workspace_databases();
   failed_commit_changes_nothing();
   admin_reply_free(&r);
   return wt_finish("aspd.store_records");

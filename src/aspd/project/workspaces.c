@@ -9,8 +9,8 @@
 
 #include "engine/engine.h"
 #include "log.h"
-#include "store/atomic_file.h"
 #include "store/state_file.h"
+#include "store/store_import.h"
 #include "workspace.h"
 
 #define KIND "workspace"
@@ -22,8 +22,9 @@ typedef struct {
   char *name;
   bson_t *description; /* dataProcessRegion, streamConfig, failoverRegions */
   aspd_workspace_t *ws;
-  bool wire; /* the one main.c serves over the wire */
-  int refs;  /* requests using ws right now */
+  aspd_store_t *store; /* its scope of the state store (NULL for the wire workspace) */
+  bool wire;           /* the one main.c serves over the wire */
+  int refs;            /* requests using ws right now */
 } entry_t;
 
 struct aspd_workspaces {
@@ -112,18 +113,36 @@ static entry_t *add_entry(aspd_workspaces_t *set, const char *id, const char *na
 
 static void free_entry(entry_t *e) {
   if (!e->wire) aspd_workspace_close(e->ws);
+  aspd_store_close(e->store);
   free(e->name);
   bson_destroy(e->description);
   free(e);
 }
 
+/* A workspace created over HTTPS keeps its state in a scope of the one state store;
+ * STATE/workspaces/ID/ is only read, for the state an earlier version kept there. */
 static bool open_workspace(aspd_workspaces_t *set, entry_t *e, char *err, size_t err_len) {
-  char dir[4096];
+  char dir[4096], scope[64];
   workspace_dir(set, e, dir, sizeof dir);
-  if (!aspd_make_dirs(dir, err, err_len)) return false;
-  aspd_workspace_config_t config = {.state_dir = dir};
+  snprintf(scope, sizeof scope, "workspace:%s", e->id);
+  e->store = aspd_store_scope(set->store, scope);
+  if (!aspd_store_import_dir(e->store, dir, err, err_len)) return false;
+  aspd_workspace_config_t config = {.state_dir = dir, .store = e->store};
   e->ws = aspd_workspace_open(&config, err, err_len);
   return e->ws != NULL;
+}
+
+/* After the workspace closed (its engine commits what it held): its scope goes from
+ * the store, and what an earlier version kept in its directory. */
+static void remove_state(aspd_workspaces_t *set, entry_t *e) {
+  char dir[4096], msg[512];
+  workspace_dir(set, e, dir, sizeof dir);
+  aspd_workspace_close(e->ws);
+  e->ws = NULL;
+  if (e->store && !aspd_store_drop_scope(e->store, msg, sizeof msg)) {
+    aspd_log("could not remove the state of workspace %s: %s", e->name, msg);
+  }
+  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bson_t *default_description(void) {
@@ -152,7 +171,8 @@ static bool load_entry(void *ctx, const char *key, const bson_t *item, char *err
   if (!id || !name) return true;
   /* The wire workspace takes the name given at start-up. */
   entry_t *e = add_entry(l->set, id, is_wire ? l->wire_name : name, description_of(item), is_wire);
-  if (!is_wire) return open_workspace(l->set, e, err, err_len);
+  /* Opened once all are read: a workspace uses the store, which is busy reading. */
+  if (!is_wire) return true;
   e->ws = l->wire;
   l->have_wire = true;
   return true;
@@ -207,6 +227,9 @@ aspd_workspaces_t *aspd_workspaces_open(const char *state_dir, aspd_store_t *sto
   bool ok = aspd_store_imported(store, KIND)
                 ? aspd_store_each(store, KIND, load_entry, &l, err, err_len)
                 : import_legacy(&l, err, err_len);
+  for (size_t i = 0; ok && i < set->count; i++) {
+    if (!set->items[i]->wire) ok = open_workspace(set, set->items[i], err, err_len);
+  }
   if (ok && !l.have_wire) add_entry(set, NULL, wire_name, default_description(), true)->ws = wire;
   /* The wire entry is committed under the name it has now. */
   for (size_t i = 0; ok && i < set->count; i++) {
@@ -342,10 +365,8 @@ bool aspd_workspaces_create(aspd_workspaces_t *set, const bson_t *tenant, bool w
   if (!ok) {
     /* Not committed: the workspace and what it made go again. */
     set->count--;
-    char dir[4096];
-    workspace_dir(set, e, dir, sizeof dir);
+    remove_state(set, e);
     free_entry(e);
-    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
     aspd_error_set(err, 500, "UNEXPECTED_ERROR",
                    "Unexpected error. Reason: %s; nothing was created.", msg);
   }
@@ -429,9 +450,7 @@ bool aspd_workspaces_delete(aspd_workspaces_t *set, const char *name, aspd_error
     if (set->retiring[r] == e) set->retiring[r] = set->retiring[--set->retiring_count];
   }
   pthread_mutex_unlock(&set->lock);
-  char dir[4096];
-  workspace_dir(set, e, dir, sizeof dir);
+  remove_state(set, e);
   free_entry(e);
-  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
   return true;
 }

@@ -21,7 +21,15 @@ typedef struct aspd_store aspd_store_t;
 /* Creates dir if needed and makes it 0700, takes its lock (a second aspd gets
  * "... in use by aspd (pid N)"), opens or creates the database. */
 aspd_store_t *aspd_store_open(const char *dir, char *err, size_t err_len);
+/* Closes the store, or frees a scoped view (the root outlives its views). */
 void aspd_store_close(aspd_store_t *s);
+
+/* A view of root for one scope (a workspace created over the Admin API): the same
+ * database, lock and transactions, with its own records, imported flags and datasets
+ * (kinds and connection names carry the prefix "SCOPE/"; scope has no '/'). */
+aspd_store_t *aspd_store_scope(aspd_store_t *root, const char *scope);
+/* Deletes everything of a scoped view's scope in one transaction. */
+bool aspd_store_drop_scope(aspd_store_t *s, char *err, size_t err_len);
 
 /* False until aspd_store_mark_imported(what): the state directory may still
  * hold that part of the state (what: "engine", "users") in the JSON files of
