@@ -447,6 +447,45 @@ static void alongside_a_processor(void) {
   CHECK(aspd_harness_stop(&inst) == 0);
 }
 
+/* A $merge that replaces documents committed long before writes just those (one by one,
+ * not everything after them) and they survive a kill -9. */
+static void merge_replacements_are_durable(void) {
+  aspd_instance_t inst;
+  wt_start(&inst, NULL);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s", inst.state_dir);
+  mongoc_client_t *c = wt_client(&inst);
+  mongoc_collection_t *items = mongoc_client_get_collection(c, "shop", "items");
+  seed(items);
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"fix\", \"pipeline\": [{\"$source\": {\"documents\":"
+        " [{\"_id\": 2, \"name\": \"B\"}, {\"_id\": 4, \"name\": \"D\"}]}}, {\"$merge\":"
+        " {\"into\": {\"connectionName\": \"cluster0\", \"db\": \"shop\", \"coll\":"
+        " \"items\"}, \"whenMatched\": \"merge\"}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"fix\"}");
+  for (int i = 0; i < 100 && strcmp(found(items, "{\"name\": \"D\"}",
+                                          "{\"projection\": "
+                                          "{\"_id\": 1}}"),
+                                    "{ \"_id\" : 4 }");
+       i++) {
+    usleep(50000);
+  }
+  usleep(300000); /* past the flusher's next batch */
+  mongoc_collection_destroy(items);
+  mongoc_client_destroy(c);
+  aspd_harness_kill(&inst);
+  wt_start(&inst, dir);
+  c = wt_client(&inst);
+  items = mongoc_client_get_collection(c, "shop", "items");
+  FOUND(items, "{}", "{\"projection\": {\"name\": 1}}",
+        "{ \"_id\" : 1, \"name\" : \"a\" } ; { \"_id\" : 2, \"name\" : \"B\" } ; { \"_id\" : 3, "
+        "\"name\" : \"c\" } ; { \"_id\" : 4, \"name\" : \"D\" } ; { \"_id\" : 5, \"name\" : "
+        "\"e\" }");
+  mongoc_collection_destroy(items);
+  mongoc_client_destroy(c);
+  CHECK(aspd_harness_stop(&inst) == 0);
+}
+
 int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
@@ -504,5 +543,6 @@ int main(void) {
   CHECK(aspd_harness_stop(&inst) == 0);
   failed_commits_change_nothing();
   alongside_a_processor();
+  merge_replacements_are_durable();
   return wt_finish("aspd.crud_write");
 }

@@ -30,8 +30,10 @@ typedef struct {
    * to it, [queued_first, queued_end); saved/queued false until the first time. */
   bool saved, queued;
   int64_t saved_first, saved_end, queued_first, queued_end;
-  int64_t dirty_from; /* lowest offset replaced since last handed to the store (INT64_MAX: none) */
-  bool gone;          /* a collection dropped and not written since: not listed, not stored */
+  /* Offsets replaced ($merge) since last handed to the store, written one by one. */
+  int64_t *replaced;
+  size_t replaced_count, replaced_cap;
+  bool gone; /* a collection dropped and not written since: not listed, not stored */
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
