@@ -125,10 +125,17 @@ size_t aspd_records_page(aspd_records_t *r, const char *key, const char *value, 
   return total;
 }
 
+/* A change the store refused: logged, and err says nothing changed. */
+static void refused(const aspd_records_t *r, char *err, size_t err_len) {
+  aspd_log("could not persist a %s record: %s", r->kind, err);
+  size_t len = strlen(err);
+  snprintf(err + len, err_len - len, "; nothing was changed");
+}
+
 bool aspd_records_put(aspd_records_t *r, const bson_t *doc, char *err, size_t err_len) {
   pthread_mutex_lock(&r->lock);
   bool ok = aspd_store_put(r->store, r->kind, NULL, id_of(doc), doc, err, err_len);
-  if (!ok) aspd_log("could not persist a %s record: %s", r->kind, err);
+  if (!ok) refused(r, err, err_len);
   long i = ok ? find(r, id_of(doc)) : -1;
   if (i >= 0) {
     bson_destroy(r->items[i]);
@@ -144,7 +151,7 @@ bool aspd_records_remove(aspd_records_t *r, const char *id, char *err, size_t er
   pthread_mutex_lock(&r->lock);
   long i = find(r, id);
   bool ok = i >= 0 && aspd_store_delete(r->store, r->kind, id, err, err_len);
-  if (!ok && i >= 0) aspd_log("could not persist a %s record: %s", r->kind, err);
+  if (!ok && i >= 0) refused(r, err, err_len);
   if (ok) {
     bson_destroy(r->items[i]);
     memmove(&r->items[i], &r->items[i + 1], (r->count - (size_t)i - 1) * sizeof *r->items);

@@ -57,13 +57,14 @@ static const char *const SCHEMA =
  * named (SQLite's own generic texts name no files either). */
 static const char *reason(sqlite3 *db, int rc) {
   int sys = sqlite3_system_errno(db);
+  /* The errno first: a write refused by a read-only file system is SQLITE_IOERR_WRITE too. */
+  if ((rc & 0xff) == SQLITE_READONLY || sys == EROFS || sys == EACCES || sys == EPERM) {
+    return "the state directory is not writable";
+  }
   /* A write cut short by RLIMIT_FSIZE is SQLITE_IOERR_WRITE with no errno. */
   if ((rc & 0xff) == SQLITE_FULL || rc == SQLITE_IOERR_WRITE || sys == ENOSPC || sys == EFBIG ||
       sys == EDQUOT) {
     return "writing to disk failed (the disk may be full, or a file size limit reached)";
-  }
-  if ((rc & 0xff) == SQLITE_READONLY || sys == EROFS || sys == EACCES || sys == EPERM) {
-    return "the state directory is not writable";
   }
   return sqlite3_errstr(rc);
 }

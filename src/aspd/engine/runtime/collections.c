@@ -115,7 +115,7 @@ static bool edit_set(aspd_engine_t *e, aspd_dataset_t *set, const aspd_query_t *
   for (int64_t o = set->first_offset; o < aspd_dataset_end_offset(set) && ok; o++) {
     if (limit > 0 && *matched >= limit) break;
     const bson_t *doc = aspd_dataset_at(set, o);
-    if (q && !aspd_query_matches(q, doc, NULL)) continue;
+    if (aspd_dataset_is_deleted(doc) || (q && !aspd_query_matches(q, doc, NULL))) continue;
     ++*matched;
     bson_t replacement = BSON_INITIALIZER;
     switch (edit(ctx, doc, &replacement, err)) {
