@@ -4,7 +4,10 @@
  *     source at full rate;
  *   - restart time with 1,000,000 documents stored in a collection;
  *   - find on that collection (a filter matching half of it), documents/s
- *     read by a libmongoc cursor in batches of FIND_BATCH.
+ *     read by a libmongoc cursor in batches of FIND_BATCH;
+ *   - on that collection too: aggregate ($match half, $group into 5), updateMany
+ *     ($inc on a tenth) and deleteMany (another tenth), documents/s (the writes
+ *     durable: acknowledged once committed).
  * Run through bench/store.sh. ASPD_BIN names the server binary. Any part that
  * fails makes the run fail. */
 #include <dirent.h>
@@ -189,6 +192,72 @@ static double find_rate(const aspd_instance_t *inst, int64_t *found) {
   return ok ? (double)*found / t : -1;
 }
 
+/* aggregate, updateMany and deleteMany on d.big: prints documents/s of each; false
+ * when one fails or touches another number of documents than expected. */
+static bool crud_rates(const aspd_instance_t *inst) {
+  mongoc_client_t *c = mongoc_client_new(inst->uri);
+  mongoc_client_set_error_api(c, 2);
+  mongoc_collection_t *coll = mongoc_client_get_collection(c, "d", "big");
+  bson_error_t error = {0};
+  bool ok = true;
+
+  bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$match", "{", "group_id", "{", "$lt",
+                              BCON_INT32(5), "}", "}", "}", "{", "$group", "{", "_id",
+                              BCON_UTF8("$group_id"), "n", "{", "$sum", BCON_INT32(1), "}", "watts",
+                              "{", "$avg", BCON_UTF8("$obs.watts"), "}", "}", "}", "]");
+  double t0 = now_s();
+  mongoc_cursor_t *cursor =
+      mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
+  const bson_t *doc;
+  int groups = 0;
+  while (mongoc_cursor_next(cursor, &doc)) groups++;
+  double t = now_s() - t0;
+  if (mongoc_cursor_error(cursor, &error) || groups != 5) {
+    fprintf(stderr, "bench: aggregate: %d groups (%s)\n", groups, error.message);
+    ok = false;
+  }
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(pipeline);
+  printf("%-34s %14.0f docs/s (%d documents in)\n", "aggregate $match + $group",
+         (STORED_DOCS / 2) / t, STORED_DOCS / 2);
+
+  bson_t *filter = BCON_NEW("group_id", BCON_INT32(3));
+  bson_t *inc = BCON_NEW("$inc", "{", "obs.watts", BCON_INT32(1), "}");
+  bson_t reply;
+  t0 = now_s();
+  bool done = mongoc_collection_update_many(coll, filter, inc, NULL, &reply, &error);
+  t = now_s() - t0;
+  bson_iter_t it;
+  int64_t n =
+      done && bson_iter_init_find(&it, &reply, "modifiedCount") ? bson_iter_as_int64(&it) : -1;
+  if (n != STORED_DOCS / 10) {
+    fprintf(stderr, "bench: updateMany modified %lld (%s)\n", (long long)n, error.message);
+    ok = false;
+  }
+  bson_destroy(&reply);
+  printf("%-34s %14.0f docs/s (%lld documents, durable)\n", "updateMany $inc", (double)n / t,
+         (long long)n);
+
+  bson_destroy(filter);
+  filter = BCON_NEW("group_id", BCON_INT32(9));
+  t0 = now_s();
+  done = mongoc_collection_delete_many(coll, filter, NULL, &reply, &error);
+  t = now_s() - t0;
+  n = done && bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it) : -1;
+  if (n != STORED_DOCS / 10) {
+    fprintf(stderr, "bench: deleteMany deleted %lld (%s)\n", (long long)n, error.message);
+    ok = false;
+  }
+  bson_destroy(&reply);
+  printf("%-34s %14.0f docs/s (%lld documents, durable)\n", "deleteMany", (double)n / t,
+         (long long)n);
+  bson_destroy(filter);
+  bson_destroy(inc);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(c);
+  return ok;
+}
+
 int main(void) {
   char dir[512], conns[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir) ||
@@ -238,6 +307,9 @@ int main(void) {
   }
   printf("%-34s %14.0f docs/s (%lld documents, batches of %d)\n", "find with a filter", rate,
          (long long)found, FIND_BATCH);
+  if (!aspd_harness_start(&inst, state, args)) return 1;
+  if (!crud_rates(&inst)) ok = false;
+  if (aspd_harness_stop(&inst) != 0) ok = false;
   mongoc_cleanup();
   return ok ? 0 : 1;
 }

@@ -30,14 +30,19 @@ static void setup(void) {
   if (!mkdtemp(dir)) abort();
   atexit(remove_dir);
   char err[512];
-  aspd_workspace_config_t ws = {.state_dir = dir};
-  aspd_workspace_t *wire = aspd_workspace_open(&ws, err, sizeof err);
+  aspd_store_t *store = aspd_store_open(dir, err, sizeof err);
+  aspd_workspace_config_t ws = {.state_dir = dir, .store = store};
+  aspd_workspace_t *wire = store ? aspd_workspace_open(&ws, err, sizeof err) : NULL;
   config.workspaces =
-      wire ? aspd_workspaces_open(dir, wire, "fuzz", "127.0.0.1:1", err, sizeof err) : NULL;
+      wire ? aspd_workspaces_open(dir, store, wire, "fuzz", "127.0.0.1:1", err, sizeof err) : NULL;
   config.private_links =
-      config.workspaces ? aspd_records_open(dir, "private_links.json", err, sizeof err) : NULL;
+      config.workspaces
+          ? aspd_records_open(store, "private_link", dir, "private_links.json", err, sizeof err)
+          : NULL;
   config.vpc_peerings =
-      config.private_links ? aspd_records_open(dir, "vpc_peering.json", err, sizeof err) : NULL;
+      config.private_links
+          ? aspd_records_open(store, "vpc_peering", dir, "vpc_peering.json", err, sizeof err)
+          : NULL;
   if (!config.vpc_peerings) {
     fprintf(stderr, "fuzz_admin: %s\n", err);
     abort();

@@ -70,11 +70,11 @@ describe("proc:wait", function()
     c:close()
     other:stop(true)
     other = nil
-    -- restarted without the connection (aspd keeps them in registry.json): the processor
-    -- cannot be planned any more and comes back FAILED
-    local f = assert(io.open(dir .. "/registry.json", "w"))
-    f:write('{"connections": []}')
-    f:close()
+    -- restarted without the connection (the registry is a record of aspd's SQLite
+    -- store; without it only the built-ins remain): the processor cannot be planned any
+    -- more and comes back FAILED
+    assert.truthy(os.execute("sqlite3 '" .. dir
+      .. "/aspd.db' \"DELETE FROM records WHERE kind = 'registry'\""))
     other = aspd.start({ state_dir = dir })
     c = other:connect()
     local info, err = c:stream_processors():get("w3"):wait("STARTED", { timeout_ms = 5000 })

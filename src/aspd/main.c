@@ -370,14 +370,15 @@ typedef struct {
 } dev_secrets_t;
 
 /* Adds the --dev user, API key and certificates; fills the TLS paths and the secrets. */
-static bool bootstrap_dev(options_t *o, aspd_dev_tls_t *tls, dev_secrets_t *dev,
-                          aspd_users_t *users, aspd_api_keys_t *keys, char *err, size_t err_len) {
+static bool bootstrap_dev(options_t *o, aspd_store_t *store, aspd_dev_tls_t *tls,
+                          dev_secrets_t *dev, aspd_users_t *users, aspd_api_keys_t *keys, char *err,
+                          size_t err_len) {
   char dev_dir[PATH_MAX];
   const char *password = dev->password;
   snprintf(dev_dir, sizeof dev_dir, "%.*s/dev", PATH_MAX - 8, o->state_dir);
   if (!aspd_make_dirs(dev_dir, err, err_len) || !aspd_dev_tls_ensure(dev_dir, tls, err, err_len) ||
-      !aspd_dev_user_password(dev_dir, dev->password, err, err_len) ||
-      !aspd_dev_api_key(dev_dir, dev->public_key, dev->private_key, err, err_len)) {
+      !aspd_dev_user_password(store, dev_dir, dev->password, err, err_len) ||
+      !aspd_dev_api_key(store, dev_dir, dev->public_key, dev->private_key, err, err_len)) {
     return false;
   }
   char spec[ASPD_DEV_PUBLIC_KEY_LEN + ASPD_DEV_PRIVATE_KEY_LEN + 16];
@@ -485,7 +486,7 @@ int main(int argc, char **argv) {
             load_stored_users(users, store, users_path, err, sizeof err);
   if (ok) aspd_users_set_secret(users, secret);
   OPENSSL_cleanse(secret, sizeof secret);
-  if (ok && o.dev) ok = bootstrap_dev(&o, &dev_tls, &dev, users, keys, err, sizeof err);
+  if (ok && o.dev) ok = bootstrap_dev(&o, store, &dev_tls, &dev, users, keys, err, sizeof err);
   ok = ok && load_users(&o, users, store, err, sizeof err) &&
        load_api_keys(&o, keys, err, sizeof err);
   if (ok && aspd_users_count(users) == 0) {
@@ -506,10 +507,12 @@ int main(int argc, char **argv) {
   if (ok && admin_fd >= 0) {
     char wire_hostname[128];
     snprintf(wire_hostname, sizeof wire_hostname, "%s:%d", host, aspd_listener_port(listener));
-    ok = (workspaces = aspd_workspaces_open(o.state_dir, workspace, o.workspace, wire_hostname, err,
-                                            sizeof err)) &&
-         (private_links = aspd_records_open(o.state_dir, "private_links.json", err, sizeof err)) &&
-         (vpc_peerings = aspd_records_open(o.state_dir, "vpc_peering.json", err, sizeof err));
+    ok = (workspaces = aspd_workspaces_open(o.state_dir, store, workspace, o.workspace,
+                                            wire_hostname, err, sizeof err)) &&
+         (private_links = aspd_records_open(store, "private_link", o.state_dir,
+                                            "private_links.json", err, sizeof err)) &&
+         (vpc_peerings = aspd_records_open(store, "vpc_peering", o.state_dir, "vpc_peering.json",
+                                           err, sizeof err));
   }
   if (ok && admin_fd >= 0) {
     aspd_http_config_t config = {.listen_fd = admin_fd,

@@ -1,7 +1,6 @@
 /* The workspace: the registry, the engine, and the table of ASP commands. */
 #include "workspace.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@
 #include "registry/registry_store.h"
 
 struct aspd_workspace {
-  char *state_dir;
+  aspd_store_t *store;
   aspd_store_t *own_store; /* opened here when the config gave none */
   aspd_registry_t *registry;
   aspd_engine_t *engine;
@@ -48,29 +47,30 @@ static const struct {
     {"insert", aspd_cmd_insert},
     {"listCollections", aspd_cmd_list_collections},
     {"listDatabases", aspd_cmd_list_databases},
+    {"update", aspd_cmd_update},
+    {"delete", aspd_cmd_delete},
+    {"drop", aspd_cmd_drop_collection},
+    {"distinct", aspd_cmd_distinct},
+    {"aggregate", aspd_cmd_aggregate},
 };
 
-static bool load_registry(aspd_registry_t *reg, const aspd_workspace_config_t *config, char *err,
-                          size_t err_len) {
-  return aspd_registry_store_load(reg, config->state_dir, err, err_len) &&
-         (!config->connections_file ||
-          aspd_registry_load_file(reg, config->connections_file, err, err_len)) &&
-         aspd_registry_store_save(reg, config->state_dir, err, err_len);
+static bool load_registry(aspd_registry_t *reg, aspd_store_t *store,
+                          const aspd_workspace_config_t *config, char *err, size_t err_len) {
+  if (!aspd_registry_store_load(reg, store, config->state_dir, err, err_len)) return false;
+  return !config->connections_file ||
+         (aspd_registry_load_file(reg, config->connections_file, err, err_len) &&
+          aspd_registry_store_save(reg, store, err, err_len));
 }
 
 aspd_workspace_t *aspd_workspace_open(const aspd_workspace_config_t *config, char *err,
                                       size_t err_len) {
   aspd_workspace_t *ws = calloc(1, sizeof *ws);
   pthread_mutex_init(&ws->change_lock, NULL);
-  ws->state_dir = strdup(config->state_dir);
   ws->registry = aspd_registry_new();
-  if (!load_registry(ws->registry, config, err, err_len)) {
-    aspd_workspace_close(ws);
-    return NULL;
-  }
   aspd_store_t *store = config->store;
   if (!store) store = ws->own_store = aspd_store_open(config->state_dir, err, err_len);
-  if (!store) {
+  ws->store = store;
+  if (!store || !load_registry(ws->registry, store, config, err, err_len)) {
     aspd_workspace_close(ws);
     return NULL;
   }
@@ -93,7 +93,6 @@ void aspd_workspace_close(aspd_workspace_t *ws) {
   aspd_store_close(ws->own_store);
   aspd_registry_free(ws->registry);
   pthread_mutex_destroy(&ws->change_lock);
-  free(ws->state_dir);
   free(ws);
 }
 
@@ -125,11 +124,34 @@ aspd_engine_t *aspd_workspace_engine(const aspd_workspace_t *ws) {
 
 typedef struct {
   aspd_registry_t *registry;
+  aspd_store_t *store;
   const char *name;
   const bson_t *definition; /* NULL: remove */
   bool replace;
 } change_t;
 
+/* The registry as it will be after the change, in its saved form; *stored is
+ * the definition as it will be kept (with its id), NULL for a removal. */
+static void changed_registry(const change_t *c, bson_t *saved, bson_t **stored) {
+  aspd_registry_t *next = aspd_registry_new();
+  bson_t now = BSON_INITIALIZER;
+  aspd_registry_to_bson(c->registry, &now);
+  aspd_error_t ignored;
+  aspd_registry_load(next, &now, "", &ignored);
+  bson_destroy(&now);
+  *stored = NULL;
+  if (c->definition) {
+    aspd_registry_put(next, c->definition);
+    *stored = aspd_registry_definition(next, c->name);
+  } else {
+    aspd_registry_remove(next, c->name);
+  }
+  aspd_registry_to_bson(next, saved);
+  aspd_registry_free(next);
+}
+
+/* Under the engine lock: the change is committed to the store first and applied
+ * only then, so a failed commit leaves the registry as it was. */
 static bool apply_change(void *arg, aspd_error_t *err) {
   change_t *c = arg;
   bson_t *old = aspd_registry_definition(c->registry, c->name);
@@ -145,46 +167,32 @@ static bool apply_change(void *arg, aspd_error_t *err) {
                    "Stream connection with name %s not found.", c->name);
     return false;
   }
-  if (c->definition) {
-    aspd_registry_put(c->registry, c->definition);
+  bson_t saved = BSON_INITIALIZER;
+  bson_t *stored = NULL;
+  changed_registry(c, &saved, &stored);
+  char msg[512];
+  bool ok = aspd_registry_store_save_bson(&saved, c->store, msg, sizeof msg);
+  bson_destroy(&saved);
+  if (!ok) {
+    aspd_log("could not persist the connection registry: %s", msg);
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR",
+                   "Unexpected error. Reason: %s; nothing was changed.", msg);
+  } else if (stored) {
+    aspd_registry_put(c->registry, stored);
   } else {
     aspd_registry_remove(c->registry, c->name);
   }
-  return true;
-}
-
-/* Sets the connection back to c->definition (NULL: absent), whatever is there now. */
-static bool restore(void *arg, aspd_error_t *err) {
-  (void)err;
-  change_t *c = arg;
-  if (c->definition) {
-    aspd_registry_put(c->registry, c->definition);
-  } else {
-    aspd_registry_remove(c->registry, c->name);
-  }
-  return true;
+  bson_destroy(stored);
+  return ok;
 }
 
 static bool change(aspd_workspace_t *ws, change_t *c, aspd_error_t *err) {
   pthread_mutex_lock(&ws->change_lock);
   c->registry = ws->registry;
-  bson_t *before = aspd_registry_definition(ws->registry, c->name);
+  c->store = ws->store;
   /* A new connection cannot be in use; an existing one may be. */
   bool ok = aspd_engine_edit_registry(ws->engine, c->definition && !c->replace ? NULL : c->name,
                                       apply_change, c, err);
-  char save_err[512];
-  if (ok && !aspd_registry_store_save(ws->registry, ws->state_dir, save_err, sizeof save_err)) {
-    int why = errno;
-    /* Not saved, so not done: the registry goes back to what it was. */
-    change_t undo = {.registry = ws->registry, .name = c->name, .definition = before};
-    aspd_error_t ignored = {0};
-    aspd_engine_edit_registry(ws->engine, NULL, restore, &undo, &ignored);
-    char reason[256];
-    aspd_log_persist_failure("the connection registry", save_err, why, reason, sizeof reason);
-    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
-    ok = false;
-  }
-  bson_destroy(before);
   pthread_mutex_unlock(&ws->change_lock);
   return ok;
 }

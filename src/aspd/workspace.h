@@ -45,7 +45,8 @@ aspd_engine_t *aspd_workspace_engine(const aspd_workspace_t *ws);
 
 /* Adds a connection (replace = false; 409 when the name exists) or replaces one
  * (replace = true; 404 when it does not exist, 403 while a running processor uses it).
- * `definition` has been checked (registry/connection_schema.h). Saved before returning. */
+ * `definition` has been checked (registry/connection_schema.h). Committed to the state store
+ * before it is applied: a failed commit is a 500 and changes nothing. */
 bool aspd_workspace_connection_put(aspd_workspace_t *ws, const char *name, const bson_t *definition,
                                    bool replace, aspd_error_t *err);
 /* Removes a connection: 404 when it does not exist, 403 while a running processor uses it. */

@@ -1,7 +1,9 @@
 /* mongosh's `sp` helper against aspd, as ASP users type it: connect with the
  * printed URI, ping, connections, defaults, a processor's whole life, sampling
- * with a limit, an ephemeral sp.process over inline documents, and inserting
- * into and finding in a collection of a Cluster connection.
+ * with a limit, an ephemeral sp.process over inline documents, and the CRUD
+ * helpers on a collection of a Cluster connection: insert, find (sort, skip,
+ * limit, projection), update, replace, upsert, aggregate, countDocuments,
+ * distinct, delete and drop.
  * Skipped (77) when scripts/setup.sh could not install mongosh. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,36 @@ static const char *const script =
     "check(r.length === 4, 'find in batches', r);\n"
     "r = shop.getCollectionNames();\n"
     "check(r.includes('items'), 'getCollectionNames', r);\n"
+    "r = shop.items.find({}, {a: 1, _id: 0}).sort({a: -1}).skip(1).limit(2).toArray();\n"
+    "check(r.length === 2 && r[0].a === 3 && r[1].a === 2 && r[0]._id === undefined,\n"
+    "      'find with sort, skip, limit and projection', r);\n"
+    "r = shop.items.updateOne({_id: 1}, {$set: {b: 'x'}, $inc: {a: 10}});\n"
+    "check(r.matchedCount === 1 && r.modifiedCount === 1, 'updateOne', r);\n"
+    "r = shop.items.updateMany({a: {$lt: 5}}, {$push: {tags: 't'}});\n"
+    "check(r.matchedCount === 3 && r.modifiedCount === 3, 'updateMany', r);\n"
+    "r = shop.items.replaceOne({_id: 2}, {a: 20});\n"
+    "check(r.modifiedCount === 1, 'replaceOne', r);\n"
+    "r = shop.items.updateOne({_id: 7}, {$set: {a: 7}}, {upsert: true});\n"
+    "check(r.upsertedCount === 1 && (r.upsertedId ?? r.insertedId) === 7, 'upsert', r);\n"
+    "r = shop.items.findOne({_id: 1});\n"
+    "check(r.a === 11 && r.b === 'x', 'findOne after update', r);\n"
+    "r = shop.items.aggregate([{$match: {a: {$gte: 4}}},\n"
+    "                          {$group: {_id: null, total: {$sum: '$a'}}}]).toArray();\n"
+    "check(r.length === 1 && r[0].total === 42, 'aggregate', r);\n"
+    "r = shop.items.countDocuments({a: {$gte: 4}});\n"
+    "check(r === 4, 'countDocuments', r);\n"
+    "r = shop.items.distinct('tags');\n"
+    "check(r.length === 1 && r[0] === 't', 'distinct', r);\n"
+    "r = shop.items.deleteOne({a: 3});\n"
+    "check(r.deletedCount === 1, 'deleteOne', r);\n"
+    "r = shop.items.deleteMany({a: {$gte: 10}});\n"
+    "check(r.deletedCount === 2, 'deleteMany', r);\n"
+    "r = shop.items.countDocuments();\n"
+    "check(r === 2, 'countDocuments after delete', r);\n"
+    "r = shop.items.drop();\n"
+    "check(r === true, 'drop a collection', r);\n"
+    "r = shop.getCollectionNames();\n"
+    "check(!r.includes('items'), 'getCollectionNames after drop', r);\n"
     "print('MONGOSH-ALL-OK');\n";
 
 /* A Cluster connection, so that collections can be created. */
@@ -94,6 +126,20 @@ static const char *const expected[] = {"PASS ping",
                                        "PASS find",
                                        "PASS find in batches",
                                        "PASS getCollectionNames",
+                                       "PASS find with sort, skip, limit and projection",
+                                       "PASS updateOne",
+                                       "PASS updateMany",
+                                       "PASS replaceOne",
+                                       "PASS upsert",
+                                       "PASS findOne after update",
+                                       "PASS aggregate",
+                                       "PASS countDocuments",
+                                       "PASS distinct",
+                                       "PASS deleteOne",
+                                       "PASS deleteMany",
+                                       "PASS countDocuments after delete",
+                                       "PASS drop a collection",
+                                       "PASS getCollectionNames after drop",
                                        "MONGOSH-ALL-OK"};
 
 /* Runs a shell command, returns its exit status and its output (malloc'd). */

@@ -28,16 +28,6 @@ static bool state_is(mongoc_client_t *c, const char *name, const char *want) {
   return !strcmp(wt_state(c, name, s, sizeof s), want);
 }
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *buf = calloc(1, 64 << 20);
-  size_t n = fread(buf, 1, (64 << 20) - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* The first column of the first row of sql on the state store, or -1. */
 static int64_t sql_int(const char *state_dir, const char *sql) {
   char path[1024];
@@ -53,6 +43,17 @@ static int64_t sql_int(const char *state_dir, const char *sql) {
   }
   sqlite3_close(db);
   return n;
+}
+
+/* Runs sql on the state store (aspd stopped). */
+static bool sql_exec(const char *state_dir, const char *sql) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
+  sqlite3 *db;
+  bool ok =
+      sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+  sqlite3_close(db);
+  return ok;
 }
 
 static int64_t coll_docs(const char *state_dir, const char *coll) {
@@ -169,7 +170,7 @@ static void expect_refusal(const char *state_dir, const char *needle) {
 }
 
 int main(void) {
-  char dir[512], path[1024];
+  char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
   aspd_instance_t inst;
   wt_start(&inst, dir);
@@ -238,11 +239,11 @@ int main(void) {
   WT_OK(c, "{\"startStreamProcessor\": \"running\"}");
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
-  snprintf(path, sizeof path, "%s/registry.json", dir);
-  char *saved = read_text(path);
-  FILE *f = fopen(path, "w");
-  fputs("{\"connections\": []}", f);
-  fclose(f);
+  /* The stored registry is kept aside and replaced by the BSON of {"connections": []}. */
+  CHECK(sql_exec(dir,
+                 "CREATE TABLE kept AS SELECT doc FROM records WHERE kind = 'registry';"
+                 "UPDATE records SET doc = x'17000000' || x'04' || CAST('connections' AS BLOB) ||"
+                 " x'00' || x'0500000000' || x'00' WHERE kind = 'registry'"));
   int64_t docs_before = coll_docs(dir, "readings");
   if (!aspd_harness_start(&inst, dir, no_args)) return 1;
   c = wt_client(&inst);
@@ -254,10 +255,9 @@ int main(void) {
   aspd_harness_stop(&inst);
   /* No sink changed in that run. */
   CHECK(docs_before > 0 && coll_docs(dir, "readings") == docs_before);
-  f = fopen(path, "w");
-  fputs(saved, f);
-  fclose(f);
-  free(saved);
+  CHECK(sql_exec(dir,
+                 "UPDATE records SET doc = (SELECT doc FROM kept) WHERE kind = 'registry';"
+                 "DROP TABLE kept"));
   if (!aspd_harness_start(&inst, dir, no_args)) return 1;
   c = wt_client(&inst);
   CHECK(state_is(c, "running", "FAILED"));

@@ -44,6 +44,13 @@ void aspd_cmd_count(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_insert(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_list_collections(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_list_databases(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+/* crud_write.c */
+void aspd_cmd_update(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_delete(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_drop_collection(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+/* crud_query.c */
+void aspd_cmd_distinct(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_aggregate(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 
 /* Turns an engine error into the ok:0 reply. */
 void aspd_reply_from_error(bson_t *reply, const aspd_error_t *err);

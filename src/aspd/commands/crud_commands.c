@@ -6,43 +6,11 @@
 
 #include "commands/asp_commands.h"
 #include "commands/command_args.h"
+#include "commands/crud.h"
 #include "commands/cursors.h"
 #include "commands/reply.h"
 
 #define CURSOR_NOT_FOUND 43, "CursorNotFound"
-
-/* The command's value as a collection name, and $db. */
-static bool target(const bson_t *cmd, const char **db, const char **coll, aspd_error_t *err) {
-  bson_iter_t it;
-  *db = NULL;
-  if (bson_iter_init_find(&it, cmd, "$db") && BSON_ITER_HOLDS_UTF8(&it)) {
-    *db = bson_iter_utf8(&it, NULL);
-  }
-  if (!*db || !**db) {
-    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "the command needs a database ($db)");
-    return false;
-  }
-  if (!coll) return true;
-  if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it) || !BSON_ITER_HOLDS_UTF8(&it) ||
-      !*bson_iter_utf8(&it, NULL)) {
-    aspd_error_set(err, ASPD_E_FAILED_TO_PARSE, "the collection name must be a non-empty string");
-    return false;
-  }
-  *coll = bson_iter_utf8(&it, NULL);
-  return true;
-}
-
-/* skip and limit: absent or >= 0. */
-static bool count_arg(const bson_t *cmd, const char *key, int64_t *out, aspd_error_t *err) {
-  bool present = false;
-  *out = 0;
-  if (!aspd_arg_int64(cmd, key, &present, out, err)) return false;
-  if (*out < 0) {
-    aspd_error_set(err, ASPD_E_BAD_VALUE, "%s must be a non-negative number", key);
-    return false;
-  }
-  return true;
-}
 
 static bool query(aspd_command_ctx_t *ctx, const bson_t *cmd, const char *filter_key,
                   const char *db, const char *coll, aspd_docs_t *out, aspd_error_t *err) {
@@ -50,9 +18,61 @@ static bool query(aspd_command_ctx_t *ctx, const bson_t *cmd, const char *filter
   bool has_filter = false;
   int64_t skip, limit;
   return aspd_arg_doc(cmd, filter_key, false, &has_filter, &filter, err) &&
-         count_arg(cmd, "skip", &skip, err) && count_arg(cmd, "limit", &limit, err) &&
+         aspd_crud_count_arg(cmd, "skip", &skip, err) &&
+         aspd_crud_count_arg(cmd, "limit", &limit, err) &&
          aspd_engine_find(ctx->engine, db, coll, has_filter ? &filter : NULL, skip, limit, out,
                           err);
+}
+
+static void append_stage(bson_t *pipeline, uint32_t *n, const char *name, const bson_t *spec,
+                         int64_t count) {
+  char key[16];
+  const char *k;
+  bson_uint32_to_string((*n)++, &k, key, sizeof key);
+  bson_t stage;
+  BSON_APPEND_DOCUMENT_BEGIN(pipeline, k, &stage);
+  if (spec) {
+    BSON_APPEND_DOCUMENT(&stage, name, spec);
+  } else {
+    BSON_APPEND_INT64(&stage, name, count);
+  }
+  bson_append_document_end(pipeline, &stage);
+}
+
+/* find with a sort or a projection: every match, then $sort, $skip, $limit and
+ * $project through the engine's batch runner (the stages $match and aggregate use). */
+static bool shaped_query(aspd_command_ctx_t *ctx, const bson_t *cmd, const char *db,
+                         const char *coll, const bson_t *sort, const bson_t *projection,
+                         aspd_docs_t *out, aspd_error_t *err) {
+  bson_t filter;
+  bool has_filter = false;
+  int64_t skip, limit;
+  if (!aspd_arg_doc(cmd, "filter", false, &has_filter, &filter, err) ||
+      !aspd_crud_count_arg(cmd, "skip", &skip, err) ||
+      !aspd_crud_count_arg(cmd, "limit", &limit, err) ||
+      !aspd_engine_find(ctx->engine, db, coll, has_filter ? &filter : NULL, 0, 0, out, err)) {
+    return false;
+  }
+  bson_t pipeline = BSON_INITIALIZER;
+  uint32_t n = 0;
+  if (sort) append_stage(&pipeline, &n, "$sort", sort, 0);
+  if (skip > 0) append_stage(&pipeline, &n, "$skip", NULL, skip);
+  if (limit > 0) append_stage(&pipeline, &n, "$limit", NULL, limit);
+  if (projection) append_stage(&pipeline, &n, "$project", projection, 0);
+  bool ok = aspd_engine_run_batch(ctx->registry, &pipeline, out, err);
+  bson_destroy(&pipeline);
+  if (!ok) aspd_docs_free(out);
+  return ok;
+}
+
+/* An optional document argument that is not empty; NULL otherwise. */
+static bool non_empty_doc(const bson_t *cmd, const char *key, bson_t *view, const bson_t **out,
+                          aspd_error_t *err) {
+  bool present = false;
+  *out = NULL;
+  if (!aspd_arg_doc(cmd, key, false, &present, view, err)) return false;
+  if (present && !bson_empty(view)) *out = view;
+  return true;
 }
 
 void aspd_cmd_find(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
@@ -60,8 +80,14 @@ void aspd_cmd_find(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
   const char *db, *coll;
   aspd_docs_t docs = {0};
   int64_t batch = 0;
-  if (!target(cmd, &db, &coll, &err) || !count_arg(cmd, "batchSize", &batch, &err) ||
-      !query(ctx, cmd, "filter", db, coll, &docs, &err)) {
+  bson_t sort_view, projection_view;
+  const bson_t *sort, *projection;
+  if (!aspd_crud_target(cmd, &db, &coll, &err) ||
+      !aspd_crud_count_arg(cmd, "batchSize", &batch, &err) ||
+      !non_empty_doc(cmd, "sort", &sort_view, &sort, &err) ||
+      !non_empty_doc(cmd, "projection", &projection_view, &projection, &err) ||
+      !(sort || projection ? shaped_query(ctx, cmd, db, coll, sort, projection, &docs, &err)
+                           : query(ctx, cmd, "filter", db, coll, &docs, &err))) {
     aspd_reply_from_error(reply, &err);
     return;
   }
@@ -79,7 +105,7 @@ void aspd_cmd_get_more(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply
     aspd_reply_error(reply, ASPD_E_TYPE_MISMATCH, "getMore requires the cursor id as a long");
     return;
   }
-  if (!count_arg(cmd, "batchSize", &batch, &err)) {
+  if (!aspd_crud_count_arg(cmd, "batchSize", &batch, &err)) {
     aspd_reply_from_error(reply, &err);
     return;
   }
@@ -130,7 +156,8 @@ void aspd_cmd_count(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
   aspd_error_t err = {0};
   const char *db, *coll;
   aspd_docs_t docs = {0};
-  if (!target(cmd, &db, &coll, &err) || !query(ctx, cmd, "query", db, coll, &docs, &err)) {
+  if (!aspd_crud_target(cmd, &db, &coll, &err) ||
+      !query(ctx, cmd, "query", db, coll, &docs, &err)) {
     aspd_reply_from_error(reply, &err);
     return;
   }
@@ -139,73 +166,31 @@ void aspd_cmd_count(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
   aspd_reply_ok(reply);
 }
 
-/* The first Cluster connection: where a new collection is created. */
-static bool first_cluster(const aspd_registry_t *reg, char *out, size_t out_len) {
-  bson_t filter = BSON_INITIALIZER, list = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&filter, "type", "atlas"); /* the listed form of a Cluster connection */
-  aspd_registry_list(reg, &filter, &list);
-  bson_iter_t it, item;
-  bool found = bson_iter_init(&it, &list) && bson_iter_next(&it) && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-               bson_iter_recurse(&it, &item) && bson_iter_find(&item, "name") &&
-               BSON_ITER_HOLDS_UTF8(&item);
-  if (found) snprintf(out, out_len, "%s", bson_iter_utf8(&item, NULL));
-  bson_destroy(&filter);
-  bson_destroy(&list);
-  return found;
-}
-
 void aspd_cmd_insert(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
   aspd_error_t err = {0};
   const char *db, *coll;
   bson_t docs;
   bool present = false;
-  if (!target(cmd, &db, &coll, &err) ||
-      !aspd_arg_doc(cmd, "documents", true, &present, &docs, &err)) {
-    aspd_reply_from_error(reply, &err);
-    return;
-  }
   char connection[256];
-  if (!first_cluster(ctx->registry, connection, sizeof connection)) {
-    aspd_reply_error(reply, ASPD_E_COMMAND_FAILED,
-                     "no Cluster connection in the registry holds database '%s'", db);
-    return;
+  size_t n = 0;
+  bson_t **list = NULL;
+  bool ok = aspd_crud_target(cmd, &db, &coll, &err) &&
+            aspd_arg_doc(cmd, "documents", true, &present, &docs, &err);
+  if (ok && !present) {
+    aspd_error_set(&err, ASPD_E_FAILED_TO_PARSE,
+                   "insert requires 'documents', an array of documents");
+    ok = false;
   }
-  size_t n = 0, cap = present ? bson_count_keys(&docs) : 0;
-  bson_t **list = calloc(cap ? cap : 1, sizeof *list);
-  bson_iter_t it;
-  bool ok = present && bson_iter_init(&it, &docs);
-  while (ok && bson_iter_next(&it)) {
-    if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-      ok = false;
-      break;
-    }
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&it, &len, &data);
-    bson_t doc;
-    bson_init_static(&doc, data, len);
-    list[n] = bson_new();
-    bson_iter_t id;
-    if (!bson_iter_init_find(&id, &doc, "_id")) {
-      /* Like mongod: an ObjectId _id first when the document has none. */
-      bson_oid_t oid;
-      bson_oid_init(&oid, NULL);
-      BSON_APPEND_OID(list[n], "_id", &oid);
-    }
-    bson_concat(list[n++], &doc);
-  }
-  if (!ok) {
-    aspd_reply_error(reply, ASPD_E_FAILED_TO_PARSE,
-                     "insert requires 'documents', an array of documents");
-  } else if (!aspd_engine_insert(ctx->engine, connection, db, coll, (const bson_t *const *)list, n,
-                                 &err)) {
-    aspd_reply_from_error(reply, &err);
-  } else {
+  ok = ok && aspd_crud_first_cluster(ctx->registry, db, connection, sizeof connection, &err) &&
+       (list = aspd_crud_with_ids(&docs, &n, &err)) != NULL &&
+       aspd_engine_insert(ctx->engine, connection, db, coll, (const bson_t *const *)list, n, &err);
+  if (ok) {
     BSON_APPEND_INT32(reply, "n", (int32_t)n);
     aspd_reply_ok(reply);
+  } else {
+    aspd_reply_from_error(reply, &err);
   }
-  for (size_t i = 0; i < n; i++) bson_destroy(list[i]);
-  free(list);
+  if (list) aspd_crud_docs_free(list, n);
 }
 
 /* {cursor: {firstBatch: [{name, type?}...], id: 0, ns}} or {databases: [{name}...]} */
@@ -245,7 +230,7 @@ static void list_names(aspd_command_ctx_t *ctx, const char *db, bson_t *reply) {
 void aspd_cmd_list_collections(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
   aspd_error_t err = {0};
   const char *db;
-  if (!target(cmd, &db, NULL, &err)) {
+  if (!aspd_crud_target(cmd, &db, NULL, &err)) {
     aspd_reply_from_error(reply, &err);
     return;
   }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/atomic_file.h"
+#include "dev/dev_secret.h"
 
 static bool copy_field(const bson_t *doc, const char *key, char *out, size_t want) {
   bson_iter_t it;
@@ -32,33 +32,26 @@ static bool generate(char *public_key, char *private_key) {
   return true;
 }
 
-bool aspd_dev_api_key(const char *dev_dir, char public_key[ASPD_DEV_PUBLIC_KEY_LEN + 1],
+bool aspd_dev_api_key(aspd_store_t *store, const char *dev_dir,
+                      char public_key[ASPD_DEV_PUBLIC_KEY_LEN + 1],
                       char private_key[ASPD_DEV_PRIVATE_KEY_LEN + 1], char *err, size_t err_len) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/api-key.json", dev_dir);
-  size_t len;
-  bool missing;
-  char *text = aspd_read_file(path, &len, &missing, err, err_len);
-  if (text) {
-    bson_error_t error;
-    bson_t *doc = bson_new_from_json((const uint8_t *)text, (ssize_t)len, &error);
-    bool ok = doc && copy_field(doc, "publicKey", public_key, ASPD_DEV_PUBLIC_KEY_LEN) &&
+  bson_t *doc = NULL;
+  if (!aspd_dev_secret_load(store, "api_key", dev_dir, "api-key.json", &doc, err, err_len)) {
+    return false;
+  }
+  if (doc) {
+    bool ok = copy_field(doc, "publicKey", public_key, ASPD_DEV_PUBLIC_KEY_LEN) &&
               copy_field(doc, "privateKey", private_key, ASPD_DEV_PRIVATE_KEY_LEN);
-    if (!ok) snprintf(err, err_len, "%s is corrupt; remove it to get a new dev API key", path);
-    bson_destroy(doc);
-    OPENSSL_cleanse(text, len);
-    free(text);
+    if (!ok) snprintf(err, err_len, "the stored --dev API key is corrupt");
+    bson_zero_free(doc, doc->len);
     return ok;
   }
-  if (!missing) return false;
   if (!generate(public_key, private_key)) {
     snprintf(err, err_len, "no randomness for the dev API key");
     return false;
   }
-  char json[160];
-  int n = snprintf(json, sizeof json, "{\"publicKey\": \"%s\", \"privateKey\": \"%s\"}\n",
-                   public_key, private_key);
-  bool ok = aspd_atomic_write(path, json, (size_t)n, err, err_len);
-  OPENSSL_cleanse(json, sizeof json);
+  doc = BCON_NEW("publicKey", BCON_UTF8(public_key), "privateKey", BCON_UTF8(private_key));
+  bool ok = aspd_dev_secret_save(store, "api_key", doc, err, err_len);
+  bson_zero_free(doc, doc->len);
   return ok;
 }

@@ -102,4 +102,31 @@ bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db
 /* Appends the names (strings) to the open array: databases (db NULL) or db's collections. */
 void aspd_engine_list_names(aspd_engine_t *e, const char *db, bson_t *names);
 
+/* What an edit makes of one matching document. */
+typedef enum { ASPD_EDIT_KEEP, ASPD_EDIT_REPLACE, ASPD_EDIT_DELETE, ASPD_EDIT_FAIL } aspd_edit_t;
+/* Called under the engine lock (it must not call the engine): fills the initialised
+ * `replacement` for ASPD_EDIT_REPLACE, err for ASPD_EDIT_FAIL. */
+typedef aspd_edit_t (*aspd_edit_fn)(void *ctx, const bson_t *doc, bson_t *replacement,
+                                    aspd_error_t *err);
+
+/* Calls edit on the documents of db.coll that match filter (NULL: all), in the order
+ * they were written, on at most limit of them (0: no limit), and applies what it says;
+ * returns once the store committed the changes. *matched counts the documents edit
+ * saw, *changed those it replaced or deleted. An edit that fails stops there (err is
+ * its error); the changes before it stay, as in MongoDB without a transaction. */
+bool aspd_engine_edit(aspd_engine_t *e, const char *db, const char *coll, const bson_t *filter,
+                      int64_t limit, aspd_edit_fn edit, void *ctx, int64_t *matched,
+                      int64_t *changed, aspd_error_t *err);
+
+/* batch.c: runs pipeline (an array of stages: the engine's, including $group, $sort,
+ * $limit and $count, plus $skip) once over docs (taken) and puts the results in docs.
+ * Stream stages ($source, $merge, $emit, windows) are refused. */
+bool aspd_engine_run_batch(const aspd_registry_t *reg, const bson_t *pipeline, aspd_docs_t *docs,
+                           aspd_error_t *err);
+
+/* Drops db.coll: its documents go, in memory and in the store, and it is no longer
+ * listed; *existed says whether there was one. Returns once committed. */
+bool aspd_engine_drop_collection(aspd_engine_t *e, const char *db, const char *coll, bool *existed,
+                                 aspd_error_t *err);
+
 #endif

@@ -1,6 +1,5 @@
 #include "project/records.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,8 @@
 
 struct aspd_records {
   pthread_mutex_t lock;
-  char *dir, *file;
+  aspd_store_t *store;
+  char *kind;
   bson_t **items;
   size_t count;
 };
@@ -23,14 +23,24 @@ static const char *id_of(const bson_t *doc) {
              : "";
 }
 
-aspd_records_t *aspd_records_open(const char *state_dir, const char *file, char *err,
-                                  size_t err_len) {
+static void append(aspd_records_t *r, const bson_t *doc) {
+  r->items = realloc(r->items, (r->count + 1) * sizeof *r->items);
+  r->items[r->count++] = bson_copy(doc);
+}
+
+static bool load_record(void *ctx, const char *name, const bson_t *doc, char *err, size_t err_len) {
+  (void)name;
+  (void)err;
+  (void)err_len;
+  append(ctx, doc);
+  return true;
+}
+
+/* The records of an earlier version's file, committed in one transaction. */
+static bool import_legacy(aspd_records_t *r, const char *state_dir, const char *file, char *err,
+                          size_t err_len) {
   bson_t *saved = NULL;
-  if (!aspd_state_file_load(state_dir, file, &saved, err, err_len)) return NULL;
-  aspd_records_t *r = calloc(1, sizeof *r);
-  pthread_mutex_init(&r->lock, NULL);
-  r->dir = strdup(state_dir);
-  r->file = strdup(file);
+  if (!aspd_state_file_load(state_dir, file, &saved, err, err_len)) return false;
   bson_iter_t it, list;
   if (saved && bson_iter_init_find(&it, saved, "records") && BSON_ITER_HOLDS_ARRAY(&it) &&
       bson_iter_recurse(&it, &list)) {
@@ -39,11 +49,34 @@ aspd_records_t *aspd_records_open(const char *state_dir, const char *file, char 
       const uint8_t *data;
       uint32_t len;
       bson_iter_document(&list, &len, &data);
-      r->items = realloc(r->items, (r->count + 1) * sizeof *r->items);
-      r->items[r->count++] = bson_new_from_data(data, len);
+      bson_t doc;
+      bson_init_static(&doc, data, len);
+      append(r, &doc);
     }
   }
   bson_destroy(saved);
+  const char **names = calloc(r->count + 1, sizeof *names);
+  for (size_t i = 0; i < r->count; i++) names[i] = id_of(r->items[i]);
+  bool ok = aspd_store_put_all(r->store, r->kind, names, (const bson_t *const *)r->items, r->count,
+                               err, err_len) &&
+            aspd_store_mark_imported(r->store, r->kind, err, err_len);
+  free(names);
+  return ok;
+}
+
+aspd_records_t *aspd_records_open(aspd_store_t *store, const char *kind, const char *state_dir,
+                                  const char *legacy_file, char *err, size_t err_len) {
+  aspd_records_t *r = calloc(1, sizeof *r);
+  pthread_mutex_init(&r->lock, NULL);
+  r->store = store;
+  r->kind = strdup(kind);
+  bool ok = aspd_store_imported(store, kind)
+                ? aspd_store_each(store, kind, load_record, r, err, err_len)
+                : import_legacy(r, state_dir, legacy_file, err, err_len);
+  if (!ok) {
+    aspd_records_free(r);
+    return NULL;
+  }
   return r;
 }
 
@@ -51,26 +84,9 @@ void aspd_records_free(aspd_records_t *r) {
   if (!r) return;
   for (size_t i = 0; i < r->count; i++) bson_destroy(r->items[i]);
   free(r->items);
-  free(r->dir);
-  free(r->file);
+  free(r->kind);
   pthread_mutex_destroy(&r->lock);
   free(r);
-}
-
-/* With the lock held. */
-static bool save(aspd_records_t *r, char *err, size_t err_len) {
-  bson_t doc = BSON_INITIALIZER, list;
-  BSON_APPEND_ARRAY_BEGIN(&doc, "records", &list);
-  for (size_t i = 0; i < r->count; i++) {
-    char key[16];
-    const char *k;
-    bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-    bson_append_document(&list, k, -1, r->items[i]);
-  }
-  bson_append_array_end(&doc, &list);
-  bool ok = aspd_state_file_save(r->dir, r->file, &doc, err, err_len);
-  bson_destroy(&doc);
-  return ok;
 }
 
 static long find(const aspd_records_t *r, const char *id) {
@@ -109,37 +125,24 @@ size_t aspd_records_page(aspd_records_t *r, const char *key, const char *value, 
   return total;
 }
 
-/* A failed save: the log gets the file, err only the reason. */
-static void save_failed(const aspd_records_t *r, const char *detail, char *err, size_t err_len) {
-  int why = errno;
-  aspd_log_persist_failure(r->file, detail, why, err, err_len);
+/* A change the store refused: logged, and err says nothing changed. */
+static void refused(const aspd_records_t *r, char *err, size_t err_len) {
+  aspd_log("could not persist a %s record: %s", r->kind, err);
+  size_t len = strlen(err);
+  snprintf(err + len, err_len - len, "; nothing was changed");
 }
 
 bool aspd_records_put(aspd_records_t *r, const bson_t *doc, char *err, size_t err_len) {
   pthread_mutex_lock(&r->lock);
-  long i = find(r, id_of(doc));
-  bson_t *old = NULL;
+  bool ok = aspd_store_put(r->store, r->kind, NULL, id_of(doc), doc, err, err_len);
+  if (!ok) refused(r, err, err_len);
+  long i = ok ? find(r, id_of(doc)) : -1;
   if (i >= 0) {
-    old = r->items[i];
+    bson_destroy(r->items[i]);
     r->items[i] = bson_copy(doc);
-  } else {
-    r->items = realloc(r->items, (r->count + 1) * sizeof *r->items);
-    r->items[r->count++] = bson_copy(doc);
+  } else if (ok) {
+    append(r, doc);
   }
-  char detail[1024];
-  bool ok = save(r, detail, sizeof detail);
-  if (!ok) {
-    save_failed(r, detail, err, err_len);
-    /* Not saved, so not done. */
-    if (i >= 0) {
-      bson_destroy(r->items[i]);
-      r->items[i] = old;
-      old = NULL;
-    } else {
-      bson_destroy(r->items[--r->count]);
-    }
-  }
-  bson_destroy(old);
   pthread_mutex_unlock(&r->lock);
   return ok;
 }
@@ -147,22 +150,13 @@ bool aspd_records_put(aspd_records_t *r, const bson_t *doc, char *err, size_t er
 bool aspd_records_remove(aspd_records_t *r, const char *id, char *err, size_t err_len) {
   pthread_mutex_lock(&r->lock);
   long i = find(r, id);
-  bool ok = i >= 0;
+  bool ok = i >= 0 && aspd_store_delete(r->store, r->kind, id, err, err_len);
+  if (!ok && i >= 0) refused(r, err, err_len);
   if (ok) {
-    bson_t *removed = r->items[i];
+    bson_destroy(r->items[i]);
     memmove(&r->items[i], &r->items[i + 1], (r->count - (size_t)i - 1) * sizeof *r->items);
     r->count--;
-    char detail[1024];
-    ok = save(r, detail, sizeof detail);
-    if (ok) {
-      bson_destroy(removed);
-    } else {
-      save_failed(r, detail, err, err_len);
-      memmove(&r->items[i + 1], &r->items[i], (r->count - (size_t)i) * sizeof *r->items);
-      r->items[i] = removed;
-      r->count++;
-    }
-  } else {
+  } else if (i < 0) {
     snprintf(err, err_len, "no record %s", id);
   }
   pthread_mutex_unlock(&r->lock);

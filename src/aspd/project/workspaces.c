@@ -1,6 +1,5 @@
 #include "project/workspaces.h"
 
-#include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,25 +9,29 @@
 
 #include "engine/engine.h"
 #include "log.h"
-#include "store/atomic_file.h"
 #include "store/state_file.h"
+#include "store/store_import.h"
 #include "workspace.h"
 
-#define WORKSPACES_FILE "workspaces.json"
+#define KIND "workspace"
+/* Where earlier versions kept the descriptions: imported once, then no longer read. */
+#define LEGACY_FILE "workspaces.json"
 
 typedef struct {
   char id[25];
   char *name;
   bson_t *description; /* dataProcessRegion, streamConfig, failoverRegions */
   aspd_workspace_t *ws;
-  bool wire; /* the one main.c serves over the wire */
-  int refs;  /* requests using ws right now */
+  aspd_store_t *store; /* its scope of the state store (NULL for the wire workspace) */
+  bool wire;           /* the one main.c serves over the wire */
+  int refs;            /* requests using ws right now */
 } entry_t;
 
 struct aspd_workspaces {
   pthread_mutex_t lock;
   pthread_cond_t released;
   char *state_dir;
+  aspd_store_t *store;
   char *wire_hostname;
   entry_t **items;
   size_t count;
@@ -49,26 +52,22 @@ static void workspace_dir(const aspd_workspaces_t *set, const entry_t *e, char *
   snprintf(out, len, "%s/workspaces/%s", set->state_dir, e->id);
 }
 
-/* With the lock held. */
-static bool save(aspd_workspaces_t *set, char *err, size_t err_len) {
-  bson_t doc = BSON_INITIALIZER, list;
-  BSON_APPEND_ARRAY_BEGIN(&doc, "workspaces", &list);
-  for (size_t i = 0; i < set->count; i++) {
-    const entry_t *e = set->items[i];
-    char key[16];
-    const char *k;
-    bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-    bson_t item;
-    BSON_APPEND_DOCUMENT_BEGIN(&list, k, &item);
-    BSON_APPEND_UTF8(&item, "_id", e->id);
-    BSON_APPEND_UTF8(&item, "name", e->name);
-    BSON_APPEND_BOOL(&item, "wire", e->wire);
-    bson_concat(&item, e->description);
-    bson_append_document_end(&list, &item);
-  }
-  bson_append_array_end(&doc, &list);
-  bool ok = aspd_state_file_save(set->state_dir, WORKSPACES_FILE, &doc, err, err_len);
+/* An entry as the store keeps it. */
+static void entry_doc(const entry_t *e, const char *name, const bson_t *description, bson_t *out) {
+  BSON_APPEND_UTF8(out, "_id", e->id);
+  BSON_APPEND_UTF8(out, "name", name);
+  BSON_APPEND_BOOL(out, "wire", e->wire);
+  bson_concat(out, description);
+}
+
+/* Commits the entry as it will be with name and description; with the lock held. */
+static bool commit(aspd_workspaces_t *set, const entry_t *e, const char *name,
+                   const bson_t *description, char *err, size_t err_len) {
+  bson_t doc = BSON_INITIALIZER;
+  entry_doc(e, name, description, &doc);
+  bool ok = aspd_store_put(set->store, KIND, NULL, e->id, &doc, err, err_len);
   bson_destroy(&doc);
+  if (!ok) aspd_log("could not persist workspace %s: %s", name, err);
   return ok;
 }
 
@@ -85,6 +84,13 @@ static bson_t *description_of(const bson_t *doc) {
     }
   }
   return d;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
 }
 
 static entry_t *add_entry(aspd_workspaces_t *set, const char *id, const char *name,
@@ -107,18 +113,36 @@ static entry_t *add_entry(aspd_workspaces_t *set, const char *id, const char *na
 
 static void free_entry(entry_t *e) {
   if (!e->wire) aspd_workspace_close(e->ws);
+  aspd_store_close(e->store);
   free(e->name);
   bson_destroy(e->description);
   free(e);
 }
 
+/* A workspace created over HTTPS keeps its state in a scope of the one state store;
+ * STATE/workspaces/ID/ is only read, for the state an earlier version kept there. */
 static bool open_workspace(aspd_workspaces_t *set, entry_t *e, char *err, size_t err_len) {
-  char dir[4096];
+  char dir[4096], scope[64];
   workspace_dir(set, e, dir, sizeof dir);
-  if (!aspd_make_dirs(dir, err, err_len)) return false;
-  aspd_workspace_config_t config = {.state_dir = dir};
+  snprintf(scope, sizeof scope, "workspace:%s", e->id);
+  e->store = aspd_store_scope(set->store, scope);
+  if (!aspd_store_import_dir(e->store, dir, err, err_len)) return false;
+  aspd_workspace_config_t config = {.state_dir = dir, .store = e->store};
   e->ws = aspd_workspace_open(&config, err, err_len);
   return e->ws != NULL;
+}
+
+/* After the workspace closed (its engine commits what it held): its scope goes from
+ * the store, and what an earlier version kept in its directory. */
+static void remove_state(aspd_workspaces_t *set, entry_t *e) {
+  char dir[4096], msg[512];
+  workspace_dir(set, e, dir, sizeof dir);
+  aspd_workspace_close(e->ws);
+  e->ws = NULL;
+  if (e->store && !aspd_store_drop_scope(e->store, msg, sizeof msg)) {
+    aspd_log("could not remove the state of workspace %s: %s", e->name, msg);
+  }
+  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static bson_t *default_description(void) {
@@ -126,44 +150,92 @@ static bson_t *default_description(void) {
                   "streamConfig", "{", "tier", "SP30", "}", "failoverRegions", "[", "]");
 }
 
-aspd_workspaces_t *aspd_workspaces_open(const char *state_dir, aspd_workspace_t *wire,
-                                        const char *wire_name, const char *wire_hostname, char *err,
-                                        size_t err_len) {
+typedef struct {
+  aspd_workspaces_t *set;
+  aspd_workspace_t *wire;
+  const char *wire_name;
+  bool have_wire;
+} loader_t;
+
+static bool load_entry(void *ctx, const char *key, const bson_t *item, char *err, size_t err_len) {
+  (void)key;
+  loader_t *l = ctx;
+  bson_iter_t f;
+  const char *id = bson_iter_init_find(&f, item, "_id") && BSON_ITER_HOLDS_UTF8(&f)
+                       ? bson_iter_utf8(&f, NULL)
+                       : NULL;
+  const char *name = bson_iter_init_find(&f, item, "name") && BSON_ITER_HOLDS_UTF8(&f)
+                         ? bson_iter_utf8(&f, NULL)
+                         : NULL;
+  bool is_wire = bson_iter_init_find(&f, item, "wire") && bson_iter_as_bool(&f);
+  if (!id || !name) return true;
+  /* The wire workspace takes the name given at start-up. */
+  entry_t *e = add_entry(l->set, id, is_wire ? l->wire_name : name, description_of(item), is_wire);
+  /* Opened once all are read: a workspace uses the store, which is busy reading. */
+  if (!is_wire) return true;
+  e->ws = l->wire;
+  l->have_wire = true;
+  return true;
+}
+
+/* The descriptions of an earlier version's workspaces.json, committed in one transaction. */
+static bool import_legacy(loader_t *l, char *err, size_t err_len) {
   bson_t *saved = NULL;
-  if (!aspd_state_file_load(state_dir, WORKSPACES_FILE, &saved, err, err_len)) return NULL;
+  if (!aspd_state_file_load(l->set->state_dir, LEGACY_FILE, &saved, err, err_len)) return false;
+  bson_iter_t it, list;
+  bool ok = true;
+  if (saved && bson_iter_init_find(&it, saved, "workspaces") && bson_iter_recurse(&it, &list)) {
+    while (ok && bson_iter_next(&list)) {
+      if (!BSON_ITER_HOLDS_DOCUMENT(&list)) continue;
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document(&list, &len, &data);
+      bson_t item;
+      bson_init_static(&item, data, len);
+      ok = load_entry(l, NULL, &item, err, err_len);
+    }
+  }
+  bson_destroy(saved);
+  aspd_workspaces_t *set = l->set;
+  const char **ids = calloc(set->count + 1, sizeof *ids);
+  bson_t **docs = calloc(set->count + 1, sizeof *docs);
+  for (size_t i = 0; i < set->count; i++) {
+    ids[i] = set->items[i]->id;
+    docs[i] = bson_new();
+    entry_doc(set->items[i], set->items[i]->name, set->items[i]->description, docs[i]);
+  }
+  ok = ok &&
+       aspd_store_put_all(set->store, KIND, ids, (const bson_t *const *)docs, set->count, err,
+                          err_len) &&
+       aspd_store_mark_imported(set->store, KIND, err, err_len);
+  for (size_t i = 0; i < set->count; i++) bson_destroy(docs[i]);
+  free(docs);
+  free(ids);
+  return ok;
+}
+
+aspd_workspaces_t *aspd_workspaces_open(const char *state_dir, aspd_store_t *store,
+                                        aspd_workspace_t *wire, const char *wire_name,
+                                        const char *wire_hostname, char *err, size_t err_len) {
   aspd_workspaces_t *set = calloc(1, sizeof *set);
   pthread_mutex_init(&set->lock, NULL);
   pthread_cond_init(&set->released, NULL);
   set->state_dir = strdup(state_dir);
+  set->store = store;
   set->wire_hostname = strdup(wire_hostname);
-  bool ok = true, have_wire = false;
-  bson_iter_t it, list;
-  if (saved && bson_iter_init_find(&it, saved, "workspaces") && bson_iter_recurse(&it, &list)) {
-    while (ok && bson_iter_next(&list)) {
-      bson_t item;
-      const uint8_t *data;
-      uint32_t len;
-      if (!BSON_ITER_HOLDS_DOCUMENT(&list)) continue;
-      bson_iter_document(&list, &len, &data);
-      bson_init_static(&item, data, len);
-      bson_iter_t f;
-      const char *id = bson_iter_init_find(&f, &item, "_id") ? bson_iter_utf8(&f, NULL) : NULL;
-      const char *name = bson_iter_init_find(&f, &item, "name") ? bson_iter_utf8(&f, NULL) : NULL;
-      bool is_wire = bson_iter_init_find(&f, &item, "wire") && bson_iter_as_bool(&f);
-      if (!id || !name) continue;
-      /* The wire workspace takes the name given at start-up. */
-      entry_t *e = add_entry(set, id, is_wire ? wire_name : name, description_of(&item), is_wire);
-      if (is_wire) {
-        e->ws = wire;
-        have_wire = true;
-      } else {
-        ok = open_workspace(set, e, err, err_len);
-      }
-    }
+  loader_t l = {set, wire, wire_name, false};
+  bool ok = aspd_store_imported(store, KIND)
+                ? aspd_store_each(store, KIND, load_entry, &l, err, err_len)
+                : import_legacy(&l, err, err_len);
+  for (size_t i = 0; ok && i < set->count; i++) {
+    if (!set->items[i]->wire) ok = open_workspace(set, set->items[i], err, err_len);
   }
-  bson_destroy(saved);
-  if (ok && !have_wire) add_entry(set, NULL, wire_name, default_description(), true)->ws = wire;
-  ok = ok && save(set, err, err_len);
+  if (ok && !l.have_wire) add_entry(set, NULL, wire_name, default_description(), true)->ws = wire;
+  /* The wire entry is committed under the name it has now. */
+  for (size_t i = 0; ok && i < set->count; i++) {
+    const entry_t *e = set->items[i];
+    if (e->wire) ok = commit(set, e, e->name, e->description, err, err_len);
+  }
   if (!ok) {
     aspd_workspaces_close(set);
     return NULL;
@@ -265,13 +337,6 @@ size_t aspd_workspaces_names(aspd_workspaces_t *set, size_t skip, size_t limit, 
   return total;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
-
 bool aspd_workspaces_create(aspd_workspaces_t *set, const bson_t *tenant, bool with_sample,
                             aspd_error_t *err) {
   bson_iter_t it;
@@ -291,22 +356,19 @@ bool aspd_workspaces_create(aspd_workspaces_t *set, const bson_t *tenant, bool w
     BCON_APPEND(description, "failoverRegions", "[", "]");
   }
   entry_t *e = add_entry(set, NULL, name, description, false);
-  char msg[1024];
+  char msg[512];
   bool ok = open_workspace(set, e, msg, sizeof msg);
   aspd_error_t ignored;
   /* Atlas seeds the sample source only when asked (streams:withSampleConnections). */
   if (ok && !with_sample) aspd_workspace_connection_delete(e->ws, "sample_stream_solar", &ignored);
-  ok = ok && save(set, msg, sizeof msg);
+  ok = ok && commit(set, e, e->name, e->description, msg, sizeof msg);
   if (!ok) {
-    char reason[256];
-    aspd_log_persist_failure(WORKSPACES_FILE, msg, errno, reason, sizeof reason);
+    /* Not committed: the workspace and what it made go again. */
     set->count--;
-    /* No trace of it: its directory goes too. */
-    char dir[4096];
-    workspace_dir(set, e, dir, sizeof dir);
+    remove_state(set, e);
     free_entry(e);
-    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR",
+                   "Unexpected error. Reason: %s; nothing was created.", msg);
   }
   pthread_mutex_unlock(&set->lock);
   return ok;
@@ -326,18 +388,15 @@ bool aspd_workspaces_update(aspd_workspaces_t *set, const char *name, const bson
       bool replaced = bson_iter_init_find(&found, changes, bson_iter_key(&it));
       bson_append_value(merged, bson_iter_key(&it), -1, bson_iter_value(replaced ? &found : &it));
     }
-    bson_t *old = e->description;
-    e->description = merged;
-    char msg[1024];
-    ok = save(set, msg, sizeof msg);
+    char msg[512];
+    ok = commit(set, e, e->name, merged, msg, sizeof msg);
     if (ok) {
-      bson_destroy(old);
+      bson_destroy(e->description);
+      e->description = merged;
     } else {
-      char reason[256];
-      aspd_log_persist_failure(WORKSPACES_FILE, msg, errno, reason, sizeof reason);
       bson_destroy(merged);
-      e->description = old; /* not saved, so not done */
-      aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
+      aspd_error_set(err, 500, "UNEXPECTED_ERROR",
+                     "Unexpected error. Reason: %s; nothing was changed.", msg);
     }
   } else {
     aspd_error_set(err, 404, "STREAM_TENANT_NOT_FOUND_FOR_NAME", "no such workspace");
@@ -373,20 +432,16 @@ bool aspd_workspaces_delete(aspd_workspaces_t *set, const char *name, aspd_error
     }
     return false;
   }
-  memmove(&set->items[i], &set->items[i + 1], (set->count - (size_t)i - 1) * sizeof *set->items);
-  set->count--;
-  char msg[1024];
-  if (!save(set, msg, sizeof msg)) {
-    char reason[256];
-    aspd_log_persist_failure(WORKSPACES_FILE, msg, errno, reason, sizeof reason);
-    /* Not saved, so not done: the workspace and its state stay. */
-    memmove(&set->items[i + 1], &set->items[i], (set->count - (size_t)i) * sizeof *set->items);
-    set->items[i] = e;
-    set->count++;
+  char msg[512];
+  if (!aspd_store_delete(set->store, KIND, e->id, msg, sizeof msg)) {
     pthread_mutex_unlock(&set->lock);
-    aspd_error_set(err, 500, "UNEXPECTED_ERROR", "Unexpected error. Reason: %s.", reason);
+    aspd_log("could not persist the deletion of workspace %s: %s", name, msg);
+    aspd_error_set(err, 500, "UNEXPECTED_ERROR",
+                   "Unexpected error. Reason: %s; nothing was deleted.", msg);
     return false;
   }
+  memmove(&set->items[i], &set->items[i + 1], (set->count - (size_t)i - 1) * sizeof *set->items);
+  set->count--;
   /* Requests still inside it finish first. */
   set->retiring = realloc(set->retiring, (set->retiring_count + 1) * sizeof *set->retiring);
   set->retiring[set->retiring_count++] = e;
@@ -395,9 +450,7 @@ bool aspd_workspaces_delete(aspd_workspaces_t *set, const char *name, aspd_error
     if (set->retiring[r] == e) set->retiring[r] = set->retiring[--set->retiring_count];
   }
   pthread_mutex_unlock(&set->lock);
-  char dir[4096];
-  workspace_dir(set, e, dir, sizeof dir);
+  remove_state(set, e);
   free_entry(e);
-  nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
   return true;
 }

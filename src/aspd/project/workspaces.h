@@ -1,8 +1,10 @@
 /* The project's workspaces as the Admin API sees them: the one served over the wire
  * (opened by main.c) and those created over HTTPS, each a full workspace (registry,
- * engine, state) in STATE_DIR/workspaces/ID/. Their descriptions (StreamsTenant:
- * _id, name, dataProcessRegion, streamConfig, failoverRegions) are kept in
- * STATE_DIR/workspaces.json. Thread-safe; a workspace handed out by acquire stays
+ * engine) whose state is a scope ("workspace:ID") of the one state store; what an
+ * earlier version kept in STATE_DIR/workspaces/ID/ is imported once. Their descriptions (StreamsTenant:
+ * _id, name, dataProcessRegion, streamConfig, failoverRegions) are records of the
+ * state store, committed before a change is applied (the workspaces.json of earlier
+ * versions is imported once). Thread-safe; a workspace handed out by acquire stays
  * open until released, even if it is deleted meanwhile. Errors carry the HTTP status
  * as code and the Admin API errorCode as code_name. */
 #ifndef ASPD_WORKSPACES_H
@@ -14,6 +16,7 @@
 
 #include "engine/error.h"
 #include "server.h"
+#include "store/store.h"
 
 #define ASPD_API_E_TENANT_EXISTS 409, "STREAM_TENANT_NAME_ALREADY_EXISTS"
 #define ASPD_API_E_TENANT_HAS_PROCESSORS 409, "STREAM_TENANT_HAS_STREAM_PROCESSORS"
@@ -23,9 +26,9 @@ typedef struct aspd_workspaces aspd_workspaces_t;
 
 /* wire: the workspace main.c serves over the wire, named wire_name (never closed here);
  * wire_hostname: "host:port" of the wire port, its only hostname. */
-aspd_workspaces_t *aspd_workspaces_open(const char *state_dir, aspd_workspace_t *wire,
-                                        const char *wire_name, const char *wire_hostname, char *err,
-                                        size_t err_len);
+aspd_workspaces_t *aspd_workspaces_open(const char *state_dir, aspd_store_t *store,
+                                        aspd_workspace_t *wire, const char *wire_name,
+                                        const char *wire_hostname, char *err, size_t err_len);
 /* Closes the workspaces created over HTTPS. */
 void aspd_workspaces_close(aspd_workspaces_t *set);
 

@@ -24,9 +24,23 @@ typedef struct {
 } conn_t;
 
 struct aspd_store {
+  aspd_store_t *root; /* the store that holds the lock and the connections: itself, or
+                         the one a scoped view was made from */
+  char *prefix;       /* "" for the root; a scope's prefix of kinds and connection names */
   int lock_fd;
   conn_t records, sinks;
 };
+
+#define RECORDS(s) (&(s)->root->records)
+#define SINKS(s) (&(s)->root->sinks)
+#define KEY_LEN 512
+
+/* name as the database keys it in s's scope. */
+static const char *scoped(const aspd_store_t *s, const char *name, char out[KEY_LEN]) {
+  if (!*s->prefix) return name;
+  snprintf(out, KEY_LEN, "%s%s", s->prefix, name);
+  return out;
+}
 
 static const char *const SCHEMA =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
@@ -43,13 +57,14 @@ static const char *const SCHEMA =
  * named (SQLite's own generic texts name no files either). */
 static const char *reason(sqlite3 *db, int rc) {
   int sys = sqlite3_system_errno(db);
+  /* The errno first: a write refused by a read-only file system is SQLITE_IOERR_WRITE too. */
+  if ((rc & 0xff) == SQLITE_READONLY || sys == EROFS || sys == EACCES || sys == EPERM) {
+    return "the state directory is not writable";
+  }
   /* A write cut short by RLIMIT_FSIZE is SQLITE_IOERR_WRITE with no errno. */
   if ((rc & 0xff) == SQLITE_FULL || rc == SQLITE_IOERR_WRITE || sys == ENOSPC || sys == EFBIG ||
       sys == EDQUOT) {
     return "writing to disk failed (the disk may be full, or a file size limit reached)";
-  }
-  if ((rc & 0xff) == SQLITE_READONLY || sys == EROFS || sys == EACCES || sys == EPERM) {
-    return "the state directory is not writable";
   }
   return sqlite3_errstr(rc);
 }
@@ -116,6 +131,8 @@ aspd_store_t *aspd_store_open(const char *dir, char *err, size_t err_len) {
     return NULL;
   }
   aspd_store_t *s = calloc(1, sizeof *s);
+  s->root = s;
+  s->prefix = strdup("");
   s->lock_fd = -1;
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, DB_FILE);
@@ -127,8 +144,23 @@ aspd_store_t *aspd_store_open(const char *dir, char *err, size_t err_len) {
   return s;
 }
 
+aspd_store_t *aspd_store_scope(aspd_store_t *root, const char *scope) {
+  aspd_store_t *s = calloc(1, sizeof *s);
+  s->root = root;
+  size_t len = strlen(scope) + 2;
+  s->prefix = malloc(len);
+  snprintf(s->prefix, len, "%s/", scope);
+  s->lock_fd = -1;
+  return s;
+}
+
 void aspd_store_close(aspd_store_t *s) {
   if (!s) return;
+  free(s->prefix);
+  if (s->root != s) {
+    free(s);
+    return;
+  }
   close_conn(&s->sinks);
   close_conn(&s->records);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
@@ -146,27 +178,31 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st) {
 }
 
 bool aspd_store_imported(aspd_store_t *s, const char *what) {
-  pthread_mutex_lock(&s->records.lock);
+  char key[KEY_LEN];
+  what = scoped(s, what, key);
+  pthread_mutex_lock(&RECORDS(s)->lock);
   sqlite3_stmt *st;
-  bool found =
-      prepare(s->records.db, "SELECT 1 FROM meta WHERE key = 'imported:' || ?", &st) == SQLITE_OK &&
-      sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW;
+  bool found = prepare(RECORDS(s)->db, "SELECT 1 FROM meta WHERE key = 'imported:' || ?", &st) ==
+                   SQLITE_OK &&
+               sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW;
   sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->records.lock);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return found;
 }
 
 bool aspd_store_mark_imported(aspd_store_t *s, const char *what, char *err, size_t err_len) {
-  pthread_mutex_lock(&s->records.lock);
+  char key[KEY_LEN];
+  what = scoped(s, what, key);
+  pthread_mutex_lock(&RECORDS(s)->lock);
   sqlite3_stmt *st;
-  int rc = prepare(s->records.db, "INSERT OR REPLACE INTO meta VALUES ('imported:' || ?, 1)", &st);
+  int rc = prepare(RECORDS(s)->db, "INSERT OR REPLACE INTO meta VALUES ('imported:' || ?, 1)", &st);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, what, -1, SQLITE_STATIC);
     rc = step_done(st);
   }
-  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, s->records.db);
-  pthread_mutex_unlock(&s->records.lock);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, RECORDS(s)->db);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return ok;
 }
 
@@ -195,25 +231,29 @@ static int put_one(sqlite3 *db, const char *kind, const char *old_name, const ch
 
 bool aspd_store_put(aspd_store_t *s, const char *kind, const char *old_name, const char *name,
                     const bson_t *doc, char *err, size_t err_len) {
-  pthread_mutex_lock(&s->records.lock);
-  int rc = put_one(s->records.db, kind, old_name, name, doc);
-  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, s->records.db);
-  pthread_mutex_unlock(&s->records.lock);
+  char key[KEY_LEN];
+  kind = scoped(s, kind, key);
+  pthread_mutex_lock(&RECORDS(s)->lock);
+  int rc = put_one(RECORDS(s)->db, kind, old_name, name, doc);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, RECORDS(s)->db);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return ok;
 }
 
 bool aspd_store_delete(aspd_store_t *s, const char *kind, const char *name, char *err,
                        size_t err_len) {
-  pthread_mutex_lock(&s->records.lock);
+  char key[KEY_LEN];
+  kind = scoped(s, kind, key);
+  pthread_mutex_lock(&RECORDS(s)->lock);
   sqlite3_stmt *st;
-  int rc = prepare(s->records.db, "DELETE FROM records WHERE kind = ? AND name = ?", &st);
+  int rc = prepare(RECORDS(s)->db, "DELETE FROM records WHERE kind = ? AND name = ?", &st);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     rc = step_done(st);
   }
-  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, s->records.db);
-  pthread_mutex_unlock(&s->records.lock);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, RECORDS(s)->db);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return ok;
 }
 
@@ -248,11 +288,13 @@ static int put_all_body(sqlite3 *db, void *ctx) {
 
 bool aspd_store_put_all(aspd_store_t *s, const char *kind, const char *const *names,
                         const bson_t *const *docs, size_t count, char *err, size_t err_len) {
+  char key[KEY_LEN];
+  kind = scoped(s, kind, key);
   put_all_t a = {kind, names, docs, count};
-  pthread_mutex_lock(&s->records.lock);
-  int rc = in_transaction(s->records.db, put_all_body, &a);
-  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, s->records.db);
-  pthread_mutex_unlock(&s->records.lock);
+  pthread_mutex_lock(&RECORDS(s)->lock);
+  int rc = in_transaction(RECORDS(s)->db, put_all_body, &a);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, RECORDS(s)->db);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return ok;
 }
 
@@ -262,28 +304,61 @@ static bool blob_doc(sqlite3_stmt *st, int col, bson_t *doc) {
   return data && len >= 5 && bson_init_static(doc, data, (size_t)len);
 }
 
+bool aspd_store_get(aspd_store_t *s, const char *kind, const char *name, bson_t **out, char *err,
+                    size_t err_len) {
+  char key[KEY_LEN];
+  const char *shown = kind;
+  kind = scoped(s, kind, key);
+  *out = NULL;
+  pthread_mutex_lock(&RECORDS(s)->lock);
+  sqlite3_stmt *st;
+  int rc = prepare(RECORDS(s)->db, "SELECT doc FROM records WHERE kind = ? AND name = ?", &st);
+  bool ok = rc == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    bson_t doc;
+    if (rc == SQLITE_ROW && blob_doc(st, 0, &doc)) {
+      *out = bson_copy(&doc);
+    } else if (rc == SQLITE_ROW) {
+      snprintf(err, err_len, "the state store is corrupt (%s '%s' is not a BSON document)", shown,
+               name);
+      ok = false;
+    } else if (rc != SQLITE_DONE) {
+      ok = fail(err, err_len, "read its records", rc, RECORDS(s)->db);
+    }
+  }
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
+  return ok;
+}
+
 bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn, void *ctx,
                      char *err, size_t err_len) {
-  pthread_mutex_lock(&s->records.lock);
+  char key[KEY_LEN];
+  const char *shown = kind;
+  kind = scoped(s, kind, key);
+  pthread_mutex_lock(&RECORDS(s)->lock);
   sqlite3_stmt *st;
   int rc =
-      prepare(s->records.db, "SELECT name, doc FROM records WHERE kind = ? ORDER BY rowid", &st);
+      prepare(RECORDS(s)->db, "SELECT name, doc FROM records WHERE kind = ? ORDER BY rowid", &st);
   bool ok = rc == SQLITE_OK;
   if (ok) sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
   while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(st, 0);
     bson_t doc;
     if (!blob_doc(st, 1, &doc)) {
-      snprintf(err, err_len, "the state store is corrupt (%s '%s' is not a BSON document)", kind,
+      snprintf(err, err_len, "the state store is corrupt (%s '%s' is not a BSON document)", shown,
                name);
       ok = false;
       break;
     }
     ok = fn(ctx, name, &doc, err, err_len);
   }
-  if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read its records", rc, s->records.db);
+  if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read its records", rc, RECORDS(s)->db);
   sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->records.lock);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return ok;
 }
 
@@ -316,58 +391,122 @@ static int dataset_id(sqlite3 *db, const aspd_store_delta_t *d, int64_t *id) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Runs a prepared statement bound to (dataset, offset) and resets it. */
+static int run_range(sqlite3 *db, sqlite3_stmt *st, int64_t id, int64_t offset) {
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int64(st, 2, offset);
+  int rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+  sqlite3_reset(st);
+  return rc;
+}
+
+static int put_doc(sqlite3 *db, sqlite3_stmt *ins, int64_t id, int64_t offset, const bson_t *doc) {
+  sqlite3_bind_int64(ins, 1, id);
+  sqlite3_bind_int64(ins, 2, offset);
+  sqlite3_bind_blob(ins, 3, bson_get_data(doc), (int)doc->len, SQLITE_STATIC);
+  int rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+  sqlite3_reset(ins);
+  return rc;
+}
+
+/* Runs sql with the dataset's key bound to ?1..?4 (connection, is_topic, db, name). */
+static int run_for_dataset(sqlite3 *db, const char *sql, const aspd_store_delta_t *d) {
+  sqlite3_stmt *st;
+  int rc = prepare(db, sql, &st);
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, d->connection, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, d->db == NULL);
+  sqlite3_bind_text(st, 3, d->db ? d->db : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, d->name, -1, SQLITE_STATIC);
+  return step_done(st);
+}
+
+/* A dropped dataset: its documents and its row go. */
+static int drop_dataset(sqlite3 *db, const aspd_store_delta_t *d) {
+  int rc = run_for_dataset(db,
+                           "DELETE FROM docs WHERE dataset IN (SELECT id FROM datasets WHERE"
+                           " connection = ?1 AND is_topic = ?2 AND db = ?3 AND name = ?4)",
+                           d);
+  if (rc != SQLITE_OK) return rc;
+  return run_for_dataset(db,
+                         "DELETE FROM datasets WHERE connection = ?1 AND is_topic = ?2 AND"
+                         " db = ?3 AND name = ?4",
+                         d);
+}
+
 static int write_sets_body(sqlite3 *db, void *ctx) {
   const write_sets_t *w = ctx;
-  sqlite3_stmt *drop = NULL, *ins = NULL;
-  int rc = prepare(db, "DELETE FROM docs WHERE dataset = ? AND off < ?", &drop);
+  sqlite3_stmt *before = NULL, *after = NULL, *ins = NULL;
+  /* Before first_offset: dropped past the retention limit; from end on: removed (a
+   * collection's documents move down when some are deleted). Two statements, so
+   * each is a range search of the primary key. */
+  int rc = prepare(db, "DELETE FROM docs WHERE dataset = ? AND off < ?", &before);
+  if (rc == SQLITE_OK) rc = prepare(db, "DELETE FROM docs WHERE dataset = ? AND off >= ?", &after);
   if (rc == SQLITE_OK) rc = prepare(db, "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", &ins);
   for (size_t i = 0; i < w->count && rc == SQLITE_OK; i++) {
     const aspd_store_delta_t *d = &w->deltas[i];
+    if (d->dropped) {
+      rc = drop_dataset(db, d);
+      continue;
+    }
     int64_t id = 0;
     rc = dataset_id(db, d, &id);
-    if (rc != SQLITE_OK) break;
-    sqlite3_bind_int64(drop, 1, id);
-    sqlite3_bind_int64(drop, 2, d->first_offset);
-    rc = sqlite3_step(drop) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-    sqlite3_reset(drop);
+    if (rc == SQLITE_OK) rc = run_range(db, before, id, d->first_offset);
+    if (rc == SQLITE_OK) rc = run_range(db, after, id, d->end);
     for (int64_t o = d->from; o < d->end && rc == SQLITE_OK; o++) {
-      const bson_t *doc = d->docs[o - d->from];
-      sqlite3_bind_int64(ins, 1, id);
-      sqlite3_bind_int64(ins, 2, o);
-      sqlite3_bind_blob(ins, 3, bson_get_data(doc), (int)doc->len, SQLITE_STATIC);
-      rc = sqlite3_step(ins) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
-      sqlite3_reset(ins);
+      rc = put_doc(db, ins, id, o, d->docs[o - d->from]);
+    }
+    for (size_t r = 0; r < d->replaced_count && rc == SQLITE_OK; r++) {
+      rc = put_doc(db, ins, id, d->replaced_at[r], d->replaced[r]);
     }
   }
-  sqlite3_finalize(drop);
+  sqlite3_finalize(before);
+  sqlite3_finalize(after);
   sqlite3_finalize(ins);
   return rc;
 }
 
 bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
                                char *err, size_t err_len) {
+  /* In a scope, connection names carry its prefix. */
+  aspd_store_delta_t *copies = NULL;
+  char(*names)[KEY_LEN] = NULL;
+  if (*s->prefix) {
+    copies = malloc((count + 1) * sizeof *copies);
+    names = malloc((count + 1) * sizeof *names);
+    for (size_t i = 0; i < count; i++) {
+      copies[i] = deltas[i];
+      copies[i].connection = scoped(s, deltas[i].connection, names[i]);
+    }
+    deltas = copies;
+  }
   write_sets_t w = {deltas, count};
-  pthread_mutex_lock(&s->sinks.lock);
-  int rc = in_transaction(s->sinks.db, write_sets_body, &w);
-  bool ok = rc == SQLITE_OK || fail(err, err_len, "write the sink contents", rc, s->sinks.db);
-  pthread_mutex_unlock(&s->sinks.lock);
+  pthread_mutex_lock(&SINKS(s)->lock);
+  int rc = in_transaction(SINKS(s)->db, write_sets_body, &w);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "write the sink contents", rc, SINKS(s)->db);
+  pthread_mutex_unlock(&SINKS(s)->lock);
+  free(copies);
+  free(names);
   return ok;
 }
 
 bool aspd_store_each_dataset(aspd_store_t *s, const aspd_store_dataset_visitor_t *v, void *ctx,
                              char *err, size_t err_len) {
-  pthread_mutex_lock(&s->sinks.lock);
+  pthread_mutex_lock(&SINKS(s)->lock);
   sqlite3_stmt *sets = NULL, *docs = NULL;
-  int rc = prepare(s->sinks.db,
+  /* The root's datasets have plain connection names; a scope's carry its prefix. */
+  int rc = prepare(SINKS(s)->db,
                    "SELECT id, connection, is_topic, db, name, first_offset FROM datasets"
-                   " ORDER BY id",
+                   " WHERE (?1 = '' AND instr(connection, '/') = 0)"
+                   " OR (?1 <> '' AND substr(connection, 1, length(?1)) = ?1) ORDER BY id",
                    &sets);
+  if (rc == SQLITE_OK) sqlite3_bind_text(sets, 1, s->prefix, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK) {
-    rc = prepare(s->sinks.db, "SELECT off, doc FROM docs WHERE dataset = ? ORDER BY off", &docs);
+    rc = prepare(SINKS(s)->db, "SELECT off, doc FROM docs WHERE dataset = ? ORDER BY off", &docs);
   }
   bool ok = rc == SQLITE_OK;
   while (ok && (rc = sqlite3_step(sets)) == SQLITE_ROW) {
-    const char *conn = (const char *)sqlite3_column_text(sets, 1);
+    const char *conn = (const char *)sqlite3_column_text(sets, 1) + strlen(s->prefix);
     bool topic = sqlite3_column_int(sets, 2) != 0;
     const char *db = (const char *)sqlite3_column_text(sets, 3);
     const char *name = (const char *)sqlite3_column_text(sets, 4);
@@ -382,13 +521,40 @@ bool aspd_store_each_dataset(aspd_store_t *s, const aspd_store_dataset_visitor_t
       }
       ok = v->doc(ctx, sqlite3_column_int64(docs, 0), &doc);
     }
-    if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read the sink contents", rc, s->sinks.db);
+    if (ok && rc != SQLITE_DONE)
+      ok = fail(err, err_len, "read the sink contents", rc, SINKS(s)->db);
     sqlite3_reset(docs);
     rc = SQLITE_DONE;
   }
-  if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read the sink contents", rc, s->sinks.db);
+  if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read the sink contents", rc, SINKS(s)->db);
   sqlite3_finalize(sets);
   sqlite3_finalize(docs);
-  pthread_mutex_unlock(&s->sinks.lock);
+  pthread_mutex_unlock(&SINKS(s)->lock);
+  return ok;
+}
+
+static int drop_scope_body(sqlite3 *db, void *ctx) {
+  static const char *const sql[] = {
+      "DELETE FROM records WHERE substr(kind, 1, length(?1)) = ?1",
+      "DELETE FROM meta WHERE substr(key, 1, length('imported:' || ?1)) = 'imported:' || ?1",
+      "DELETE FROM docs WHERE dataset IN (SELECT id FROM datasets WHERE"
+      " substr(connection, 1, length(?1)) = ?1)",
+      "DELETE FROM datasets WHERE substr(connection, 1, length(?1)) = ?1"};
+  int rc = SQLITE_OK;
+  for (size_t i = 0; i < sizeof sql / sizeof sql[0] && rc == SQLITE_OK; i++) {
+    sqlite3_stmt *st;
+    rc = prepare(db, sql[i], &st);
+    if (rc != SQLITE_OK) break;
+    sqlite3_bind_text(st, 1, ctx, -1, SQLITE_STATIC);
+    rc = step_done(st);
+  }
+  return rc;
+}
+
+bool aspd_store_drop_scope(aspd_store_t *s, char *err, size_t err_len) {
+  pthread_mutex_lock(&RECORDS(s)->lock);
+  int rc = in_transaction(RECORDS(s)->db, drop_scope_body, s->prefix);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "commit the change", rc, RECORDS(s)->db);
+  pthread_mutex_unlock(&RECORDS(s)->lock);
   return ok;
 }

@@ -21,7 +21,15 @@ typedef struct aspd_store aspd_store_t;
 /* Creates dir if needed and makes it 0700, takes its lock (a second aspd gets
  * "... in use by aspd (pid N)"), opens or creates the database. */
 aspd_store_t *aspd_store_open(const char *dir, char *err, size_t err_len);
+/* Closes the store, or frees a scoped view (the root outlives its views). */
 void aspd_store_close(aspd_store_t *s);
+
+/* A view of root for one scope (a workspace created over the Admin API): the same
+ * database, lock and transactions, with its own records, imported flags and datasets
+ * (kinds and connection names carry the prefix "SCOPE/"; scope has no '/'). */
+aspd_store_t *aspd_store_scope(aspd_store_t *root, const char *scope);
+/* Deletes everything of a scoped view's scope in one transaction. */
+bool aspd_store_drop_scope(aspd_store_t *s, char *err, size_t err_len);
 
 /* False until aspd_store_mark_imported(what): the state directory may still
  * hold that part of the state (what: "engine", "users") in the JSON files of
@@ -43,21 +51,32 @@ bool aspd_store_put_all(aspd_store_t *s, const char *kind, const char *const *na
 
 typedef bool (*aspd_store_record_fn)(void *ctx, const char *name, const bson_t *doc, char *err,
                                      size_t err_len);
+/* The record (kind, name) as a new document in *out, or *out = NULL when there is
+ * none; false when it cannot be read or is not BSON. */
+bool aspd_store_get(aspd_store_t *s, const char *kind, const char *name, bson_t **out, char *err,
+                    size_t err_len);
+
 /* Calls fn for each record of kind, in the order they were first put. */
 bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn, void *ctx,
                      char *err, size_t err_len);
 
 /* ---- datasets: collections (db != NULL) and topics, documents by offset ---- */
 
-/* What changed in one dataset: it now begins at first_offset, and the documents
- * at offsets [from, end) are new. */
+/* What changed in one dataset: it now begins at first_offset, the documents at
+ * offsets [from, end) are new, and so are those at the offsets replaced_at (below
+ * from); or (dropped) it is gone with its documents. */
 typedef struct {
   const char *connection, *db, *name;
   int64_t first_offset, from, end;
   const bson_t *const *docs; /* end - from of them */
+  bool dropped;
+  const int64_t *replaced_at;
+  const bson_t *const *replaced;
+  size_t replaced_count;
 } aspd_store_delta_t;
 
-/* Applies the deltas in one transaction (documents before first_offset go). */
+/* Applies the deltas in one transaction (documents before first_offset and from end
+ * on go). */
 bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
                                char *err, size_t err_len);
 

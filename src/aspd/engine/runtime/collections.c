@@ -3,14 +3,13 @@
  * name. Queries are the engine's compiled MQL (the same as $match). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/expr/query.h"
 #include "engine/runtime/engine_internal.h"
 
 /* The collections named db.coll, whichever Cluster connection holds them. */
 static bool is_coll(const aspd_dataset_t *set, const char *db, const char *coll) {
-  return set->db && !strcmp(set->db, db) && (!coll || !strcmp(set->name, coll));
+  return set->db && !set->gone && !strcmp(set->db, db) && (!coll || !strcmp(set->name, coll));
 }
 
 bool aspd_engine_find(aspd_engine_t *e, const char *db, const char *coll, const bson_t *filter,
@@ -49,49 +48,135 @@ void aspd_docs_free(aspd_docs_t *docs) {
   *docs = (aspd_docs_t){0};
 }
 
-/* Waits until the store holds the dataset up to end (the flusher signals
- * each batch); false when a commit failed meanwhile. */
-static bool wait_committed(aspd_engine_t *e, aspd_dataset_t *set, int64_t end, aspd_error_t *err) {
+/* The engine lock with no flusher batch in flight: the commands that write
+ * collections commit their dataset's change themselves before applying it, and no
+ * batch can start meanwhile (the engine thread hands batches over under this lock). */
+static void lock_for_commit(aspd_engine_t *e) {
   for (;;) {
     aspd_engine_lock(e);
-    bool done = set->saved && set->saved_end >= end;
-    pthread_mutex_unlock(&e->lock);
-    if (done) return true;
     pthread_mutex_lock(&e->flusher.lock);
-    bool failing = e->flusher.failing;
-    if (!failing) {
-      struct timespec until;
-      clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_nsec += 20 * 1000000L;
-      if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-      }
-      pthread_cond_timedwait(&e->flusher.idle, &e->flusher.lock, &until);
+    bool idle = !e->flusher.batch;
+    if (idle) {
+      pthread_mutex_unlock(&e->flusher.lock);
+      return;
     }
+    pthread_mutex_unlock(&e->lock);
+    while (e->flusher.batch) pthread_cond_wait(&e->flusher.idle, &e->flusher.lock);
     pthread_mutex_unlock(&e->flusher.lock);
-    if (failing) {
-      aspd_error_set(err, ASPD_E_INTERNAL,
-                     "the documents were inserted but could not be committed to the state store "
-                     "yet; they are retried");
-      return false;
-    }
   }
+}
+
+static bool commit_failed(aspd_error_t *err, const char *why) {
+  aspd_error_set(err, ASPD_E_INTERNAL, "%s; nothing was changed", why);
+  return false;
 }
 
 bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db, const char *coll,
                         const bson_t *const *docs, size_t count, aspd_error_t *err) {
-  aspd_engine_lock(e);
+  lock_for_commit(e);
   aspd_dataset_t *set = NULL;
   for (size_t i = 0; i < aspd_memstore_size(e->memstore) && !set; i++) {
     aspd_dataset_t *s = aspd_memstore_get(e->memstore, i);
     if (is_coll(s, db, coll)) set = s;
   }
+  bool created = !set;
   if (!set) set = aspd_memstore_dataset(e->memstore, connection, db, coll);
-  for (size_t i = 0; i < count; i++) aspd_dataset_append(set, docs[i]);
-  int64_t end = aspd_dataset_end_offset(set);
+  char why[512];
+  bool ok = aspd_dataset_commit(set, e->store, NULL, 0, docs, count, false, why, sizeof why);
+  /* A collection this insert made does not exist when the insert failed. */
+  if (!ok && created) set->gone = true;
   pthread_mutex_unlock(&e->lock);
-  return wait_committed(e, set, end, err);
+  return ok || commit_failed(err, why);
+}
+
+/* The changes an edit made to one dataset, by ascending offset (docs owned). */
+typedef struct {
+  aspd_dataset_edit_t *items;
+  size_t count;
+} edits_t;
+
+static void add_edit(edits_t *t, int64_t offset, bson_t *doc) {
+  t->items = realloc(t->items, (t->count + 1) * sizeof *t->items);
+  t->items[t->count++] = (aspd_dataset_edit_t){offset, doc};
+}
+
+static void free_edits(edits_t *t) {
+  for (size_t i = 0; i < t->count; i++) bson_destroy((bson_t *)(uintptr_t)t->items[i].doc);
+  free(t->items);
+}
+
+/* Edits the matching documents of one dataset and commits what changed; false when an
+ * edit or the commit failed (a failed commit changed nothing of this dataset). */
+static bool edit_set(aspd_engine_t *e, aspd_dataset_t *set, const aspd_query_t *q, int64_t limit,
+                     aspd_edit_fn edit, void *ctx, int64_t *matched, int64_t *changed,
+                     aspd_error_t *err) {
+  edits_t edits = {0};
+  bool ok = true;
+  for (int64_t o = set->first_offset; o < aspd_dataset_end_offset(set) && ok; o++) {
+    if (limit > 0 && *matched >= limit) break;
+    const bson_t *doc = aspd_dataset_at(set, o);
+    if (aspd_dataset_is_deleted(doc) || (q && !aspd_query_matches(q, doc, NULL))) continue;
+    ++*matched;
+    bson_t replacement = BSON_INITIALIZER;
+    switch (edit(ctx, doc, &replacement, err)) {
+      case ASPD_EDIT_REPLACE:
+        add_edit(&edits, o, bson_copy(&replacement));
+        break;
+      case ASPD_EDIT_DELETE:
+        add_edit(&edits, o, NULL);
+        break;
+      case ASPD_EDIT_FAIL:
+        ok = false;
+        break;
+      case ASPD_EDIT_KEEP:
+        break;
+    }
+    bson_destroy(&replacement);
+  }
+  /* What came before a failed edit stays, as in mongod without a transaction. */
+  char why[512];
+  if (edits.count && !aspd_dataset_commit(set, e->store, edits.items, edits.count, NULL, 0, false,
+                                          why, sizeof why)) {
+    if (ok) commit_failed(err, why);
+    ok = false;
+  } else {
+    *changed += (int64_t)edits.count;
+  }
+  free_edits(&edits);
+  return ok;
+}
+
+bool aspd_engine_edit(aspd_engine_t *e, const char *db, const char *coll, const bson_t *filter,
+                      int64_t limit, aspd_edit_fn edit, void *ctx, int64_t *matched,
+                      int64_t *changed, aspd_error_t *err) {
+  *matched = *changed = 0;
+  aspd_query_t *q = filter ? aspd_query_compile(filter, NULL, err) : NULL;
+  if (filter && !q) return false;
+  bool ok = true;
+  lock_for_commit(e);
+  for (size_t i = 0; i < aspd_memstore_size(e->memstore) && ok; i++) {
+    aspd_dataset_t *set = aspd_memstore_get(e->memstore, i);
+    if (is_coll(set, db, coll)) ok = edit_set(e, set, q, limit, edit, ctx, matched, changed, err);
+  }
+  pthread_mutex_unlock(&e->lock);
+  aspd_query_free(q);
+  return ok;
+}
+
+bool aspd_engine_drop_collection(aspd_engine_t *e, const char *db, const char *coll, bool *existed,
+                                 aspd_error_t *err) {
+  bool ok = true;
+  char why[512];
+  *existed = false;
+  lock_for_commit(e);
+  for (size_t i = 0; i < aspd_memstore_size(e->memstore) && ok; i++) {
+    aspd_dataset_t *set = aspd_memstore_get(e->memstore, i);
+    if (!is_coll(set, db, coll)) continue;
+    *existed = true;
+    ok = aspd_dataset_commit(set, e->store, NULL, 0, NULL, 0, true, why, sizeof why);
+  }
+  pthread_mutex_unlock(&e->lock);
+  return ok || commit_failed(err, why);
 }
 
 static bool listed(const bson_t *names, const char *name) {
@@ -108,7 +193,7 @@ void aspd_engine_list_names(aspd_engine_t *e, const char *db, bson_t *names) {
   uint32_t n = 0;
   for (size_t i = 0; i < aspd_memstore_size(e->memstore); i++) {
     aspd_dataset_t *set = aspd_memstore_get(e->memstore, i);
-    if (!set->db || (db && strcmp(set->db, db))) continue;
+    if (!set->db || set->gone || (db && strcmp(set->db, db))) continue;
     const char *name = db ? set->name : set->db;
     if (listed(names, name)) continue;
     char key[16];

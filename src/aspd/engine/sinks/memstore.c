@@ -27,6 +27,7 @@ aspd_memstore_t *aspd_memstore_new(size_t retain) {
 static void free_set(aspd_dataset_t *set) {
   for (size_t i = 0; i < set->count; i++) bson_destroy(set->docs[(set->head + i) % set->cap]);
   free(set->docs);
+  free(set->replaced);
   free(set->connection);
   free(set->db);
   free(set->name);
@@ -79,7 +80,6 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
   if (found) return found;
   aspd_dataset_t *s = calloc(1, sizeof *s);
   s->retain = store->retain;
-  s->dirty_from = INT64_MAX;
   s->connection = strdup(connection);
   s->db = db ? strdup(db) : NULL;
   s->name = strdup(name);
@@ -113,6 +113,7 @@ void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc) {
   }
   set->docs[(set->head + set->count) % set->cap] = bson_copy(doc);
   set->count++;
+  set->gone = false;
 }
 
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
@@ -120,12 +121,160 @@ const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
   return set->docs[(set->head + (size_t)(offset - set->first_offset)) % set->cap];
 }
 
+static void note_replaced(aspd_dataset_t *set, int64_t offset) {
+  if (set->replaced_count == set->replaced_cap) {
+    set->replaced_cap = set->replaced_cap ? set->replaced_cap * 2 : 16;
+    set->replaced = realloc(set->replaced, set->replaced_cap * sizeof *set->replaced);
+  }
+  set->replaced[set->replaced_count++] = offset;
+}
+
+static int by_offset(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The replaced offsets in [first, below) (plus `more` of them), ascending and each once,
+ * into a new array; returns how many. */
+static size_t replaced_below(const aspd_dataset_t *set, int64_t first, int64_t below,
+                             const int64_t *more, size_t more_count, int64_t **out) {
+  int64_t *all = malloc((set->replaced_count + more_count + 1) * sizeof *all);
+  size_t n = 0;
+  for (size_t i = 0; i < set->replaced_count + more_count; i++) {
+    int64_t o = i < set->replaced_count ? set->replaced[i] : more[i - set->replaced_count];
+    if (o >= first && o < below) all[n++] = o;
+  }
+  qsort(all, n, sizeof *all, by_offset);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (k == 0 || all[k - 1] != all[i]) all[k++] = all[i];
+  }
+  *out = all;
+  return k;
+}
+
 void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc) {
   size_t i = (set->head + (size_t)(offset - set->first_offset)) % set->cap;
   bson_destroy(set->docs[i]);
   set->docs[i] = bson_copy(doc);
   /* Handed to the store already: hand it again (the store replaces it by offset). */
-  if (offset < set->dirty_from) set->dirty_from = offset;
+  note_replaced(set, offset);
+}
+
+/* The dataset as a commit will leave it: after[] holds its documents from its
+ * current first offset on (fresh[i]: a document the caller gave), discard[] the
+ * current ones that go. */
+typedef struct {
+  const bson_t **after;
+  bool *fresh;
+  size_t count;
+  bson_t **discard;
+  size_t discarded;
+  int64_t first_removed; /* INT64_MAX: none */
+} staged_t;
+
+static void stage(aspd_dataset_t *set, const aspd_dataset_edit_t *edits, size_t n_edits,
+                  const bson_t *const *appends, size_t n_appends, bool drop, staged_t *st) {
+  size_t cap = set->count + n_appends + 1;
+  st->after = malloc(cap * sizeof *st->after);
+  st->fresh = malloc(cap * sizeof *st->fresh);
+  st->discard = malloc((set->count + 1) * sizeof *st->discard);
+  st->count = st->discarded = 0;
+  st->first_removed = drop && set->count ? set->first_offset : INT64_MAX;
+  size_t e = 0;
+  for (size_t i = 0; i < set->count; i++) {
+    bson_t *doc = set->docs[(set->head + i) % set->cap];
+    int64_t offset = set->first_offset + (int64_t)i;
+    const aspd_dataset_edit_t *edit = e < n_edits && edits[e].offset == offset ? &edits[e++] : NULL;
+    if (drop || edit) st->discard[st->discarded++] = doc;
+    if (drop) continue;
+    if (edit && !edit->doc) {
+      if (st->first_removed == INT64_MAX) st->first_removed = offset;
+      continue;
+    }
+    st->fresh[st->count] = edit != NULL;
+    st->after[st->count++] = edit ? edit->doc : doc;
+  }
+  for (size_t i = 0; i < n_appends && !drop; i++) {
+    st->fresh[st->count] = true;
+    st->after[st->count++] = appends[i];
+  }
+}
+
+static void free_staged(staged_t *st) {
+  free(st->after);
+  free(st->fresh);
+  free(st->discard);
+}
+
+bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_dataset_edit_t *edits,
+                         size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
+                         char *err, size_t err_len) {
+  staged_t st;
+  stage(set, edits, n_edits, appends, n_appends, drop, &st);
+  /* Past the retention limit the oldest go, as for any sink. */
+  size_t front = st.count > set->retain ? st.count - set->retain : 0;
+  int64_t first = set->first_offset + (int64_t)front;
+  int64_t end = set->first_offset + (int64_t)st.count;
+  /* Written in full from the first offset the store does not hold as it will be;
+   * replacements below it are written one by one. */
+  int64_t from = set->saved ? set->saved_end : set->first_offset;
+  if (st.first_removed < from) from = st.first_removed;
+  if (from < first) from = first;
+  if (from > end) from = end;
+  /* Below from nothing moves: after[] holds offset o at o - first_offset. */
+  int64_t *edited = malloc((n_edits + 1) * sizeof *edited);
+  size_t n_edited = 0;
+  for (size_t i = 0; i < n_edits; i++) {
+    if (edits[i].doc) edited[n_edited++] = edits[i].offset;
+  }
+  int64_t *at;
+  size_t n_replaced = drop ? 0 : replaced_below(set, first, from, edited, n_edited, &at);
+  if (drop) at = malloc(sizeof *at);
+  free(edited);
+  const bson_t **replaced = malloc((n_replaced + 1) * sizeof *replaced);
+  for (size_t i = 0; i < n_replaced; i++) replaced[i] = st.after[at[i] - set->first_offset];
+  aspd_store_delta_t d = {.connection = set->connection,
+                          .db = set->db,
+                          .name = set->name,
+                          .first_offset = first,
+                          .from = from,
+                          .end = end,
+                          .docs = st.after + (from - set->first_offset),
+                          .dropped = drop,
+                          .replaced_at = at,
+                          .replaced = replaced,
+                          .replaced_count = n_replaced};
+  bool ok = aspd_store_write_datasets(store, &d, 1, err, err_len);
+  free(at);
+  free(replaced);
+  if (ok) {
+    size_t kept = st.count - front;
+    bson_t **docs = malloc((kept ? kept : 1) * sizeof *docs);
+    for (size_t i = 0; i < st.count; i++) {
+      bool own = !st.fresh[i];
+      if (i < front) {
+        if (own) bson_destroy((bson_t *)(uintptr_t)st.after[i]);
+        continue;
+      }
+      docs[i - front] = own ? (bson_t *)(uintptr_t)st.after[i] : bson_copy(st.after[i]);
+    }
+    for (size_t i = 0; i < st.discarded; i++) bson_destroy(st.discard[i]);
+    free(set->docs);
+    set->docs = docs;
+    set->cap = kept;
+    set->head = 0;
+    set->count = kept;
+    set->first_offset = first;
+    set->dropped += (int64_t)front;
+    set->saved = set->queued = true;
+    set->saved_first = set->queued_first = first;
+    set->saved_end = set->queued_end = end;
+    set->replaced_count = 0;
+    set->gone = drop;
+  }
+  free_staged(&st);
+  return ok;
 }
 
 void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset) {
@@ -139,7 +288,7 @@ int64_t aspd_dataset_end_offset(const aspd_dataset_t *set) {
 
 static bool unqueued(const aspd_dataset_t *set) {
   return !set->queued || set->queued_first != set->first_offset ||
-         set->queued_end != aspd_dataset_end_offset(set) || set->dirty_from < set->queued_end;
+         set->queued_end != aspd_dataset_end_offset(set) || set->replaced_count > 0;
 }
 
 aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
@@ -159,12 +308,20 @@ aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
     d->name = set->name;
     d->first_offset = set->first_offset;
     d->end = aspd_dataset_end_offset(set);
+    d->dropped = set->gone;
     /* Only the documents not handed over yet (all of them when that does not line up). */
     d->from =
         set->queued && set->queued_end >= set->first_offset ? set->queued_end : set->first_offset;
-    if (set->dirty_from < d->from) d->from = set->dirty_from;
     if (d->from < set->first_offset) d->from = set->first_offset;
-    set->dirty_from = INT64_MAX;
+    /* Replacements below it, one by one. */
+    int64_t *at;
+    size_t n_rep = replaced_below(set, set->first_offset, d->from, NULL, 0, &at);
+    bson_t **replaced = malloc((n_rep + 1) * sizeof *replaced);
+    for (size_t j = 0; j < n_rep; j++) replaced[j] = bson_copy(aspd_dataset_at(set, at[j]));
+    d->replaced_at = at;
+    d->replaced = (const bson_t *const *)replaced;
+    d->replaced_count = n_rep;
+    set->replaced_count = 0;
     size_t k = (size_t)(d->end - d->from);
     bson_t **docs = malloc((k ? k : 1) * sizeof *docs);
     for (size_t j = 0; j < k; j++) docs[j] = bson_copy(aspd_dataset_at(set, d->from + (int64_t)j));
@@ -190,7 +347,9 @@ void aspd_memstore_changes_done(aspd_memstore_changes_t *c, bool committed) {
       set->saved_end = c->deltas[i].end;
     } else {
       /* Replaced documents of the batch are handed again too. */
-      if (c->deltas[i].from < set->dirty_from) set->dirty_from = c->deltas[i].from;
+      for (size_t j = 0; j < c->deltas[i].replaced_count; j++) {
+        note_replaced(set, c->deltas[i].replaced_at[j]);
+      }
       set->queued = set->saved;
       set->queued_first = set->saved_first;
       set->queued_end = set->saved_end;
@@ -206,6 +365,11 @@ void aspd_memstore_changes_free(aspd_memstore_changes_t *c) {
       bson_destroy((bson_t *)(uintptr_t)d->docs[o - d->from]);
     }
     free((void *)(uintptr_t)d->docs);
+    for (size_t j = 0; j < d->replaced_count; j++) {
+      bson_destroy((bson_t *)(uintptr_t)d->replaced[j]);
+    }
+    free((void *)(uintptr_t)d->replaced);
+    free((void *)(uintptr_t)d->replaced_at);
   }
   free(c->deltas);
   free(c->sets);

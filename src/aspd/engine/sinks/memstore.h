@@ -30,7 +30,10 @@ typedef struct {
    * to it, [queued_first, queued_end); saved/queued false until the first time. */
   bool saved, queued;
   int64_t saved_first, saved_end, queued_first, queued_end;
-  int64_t dirty_from; /* lowest offset replaced since last handed to the store (INT64_MAX: none) */
+  /* Offsets replaced ($merge) since last handed to the store, written one by one. */
+  int64_t *replaced;
+  size_t replaced_count, replaced_cap;
+  bool gone; /* a collection dropped and not written since: not listed, not stored */
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
@@ -72,6 +75,22 @@ void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset);
 static inline bool aspd_dataset_is_deleted(const bson_t *doc) {
   return bson_empty(doc);
 }
+/* A change to one document of a collection: its replacement, or (doc NULL) its removal. */
+typedef struct {
+  int64_t offset;
+  const bson_t *doc;
+} aspd_dataset_edit_t;
+
+/* Commit before apply, for the commands that write collections: commits to the store, in
+ * one transaction, the dataset as it will be after `edits` (by ascending offset),
+ * `appends` and (drop) its removal, with whatever else of it the store does not hold
+ * yet; only when that commit succeeded is the change applied (copies of the documents
+ * given). Removed documents make the later ones move down, so offsets stay contiguous
+ * (collections only: topics are read by offset). The caller holds the engine lock with
+ * no flusher batch in flight. False with err (no server path) when nothing changed. */
+bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_dataset_edit_t *edits,
+                         size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
+                         char *err, size_t err_len);
 
 /* Persistence in two steps, so that the engine lock is held only for the cheap
  * one. Under the lock: what was not handed to the store yet, as deltas with
