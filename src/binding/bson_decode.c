@@ -16,6 +16,7 @@ typedef struct {
   lua_State *L;
   int flags;
   int array_mt; /* stack index of the shared array marker metatable */
+  int typed_mt; /* stack index of the typed-value metatable */
   int shapes;   /* ordered mode: stack index of the shape cache (see below), else 0 */
   int depth;
   const char *error; /* why decoding stopped */
@@ -246,7 +247,7 @@ static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
       lua_pushlightuserdata(L, NULL);
       return true;
     default:
-      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size);
+      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size, d->typed_mt);
       return true;
   }
 }
@@ -459,6 +460,7 @@ void lasp_push_scalar(lua_State *L, const lasp_element_t *el) {
   hint_t hint;
   d.L = L;
   d.flags = LASP_DECODE_PLAIN;
+  d.typed_mt = 0;
   d.shapes = 0;
   d.depth = 0;
   d.error = NULL;
@@ -466,7 +468,7 @@ void lasp_push_scalar(lua_State *L, const lasp_element_t *el) {
 }
 
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
-                 int array_mt, const char **err) {
+                 int array_mt, int typed_mt, const char **err) {
   decoder_t d;
   int top = lua_gettop(L);
   bool ok;
@@ -484,6 +486,11 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     array_mt = lua_gettop(L);
   }
   d.array_mt = array_mt;
+  if (typed_mt == 0) {
+    lasp_push_typed_mt(L);
+    typed_mt = lua_gettop(L);
+  }
+  d.typed_mt = typed_mt;
   d.shapes = 0;
   if (flags & LASP_DECODE_ORDERED) {
     lasp_rawgetp(L, LUA_REGISTRYINDEX, &shape_cache_key);
@@ -511,7 +518,7 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
 
 void lasp_push_document(lua_State *L, const bson_t *doc, int flags) {
   const char *err;
-  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, 0, &err))
+  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, 0, 0, &err))
     luaL_error(L, "invalid BSON: %s", err);
 }
 
@@ -528,14 +535,14 @@ void lasp_push_iter_value(lua_State *L, const bson_iter_t *iter, int flags) {
       bson_iter_array(iter, &len, &data);
     else
       bson_iter_document(iter, &len, &data);
-    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, 0, &err))
+    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, 0, 0, &err))
       luaL_error(L, "invalid BSON: %s", data == NULL ? "corrupt document" : err);
     return;
   }
   /* Any other value goes through the same checked path as the only element of a
    * document; this is not a hot path. */
   ok = bson_append_iter(&one, "v", 1, iter) &&
-       lasp_decode(L, bson_get_data(&one), one.len, false, flags, 0, &err);
+       lasp_decode(L, bson_get_data(&one), one.len, false, flags, 0, 0, &err);
   bson_destroy(&one);
   if (!ok) luaL_error(L, "invalid BSON: %s", err);
   lua_getfield(L, -1, "v");
