@@ -321,9 +321,10 @@ static int shape_find(decoder_t *d, const shape_t *s, const element_t *els, int 
   return hit ? slot : 0;
 }
 
-/* Pushes the signature of the n elements els (s->len bytes). */
+/* Pushes the signature of the n elements els (s->len bytes). Built in a userdata, so that
+ * a memory error raised on the way leaks nothing. */
 static void push_signature(lua_State *L, const shape_t *s, const element_t *els, int n) {
-  char *sig = bson_malloc(s->len), *q = sig;
+  char *sig = lasp_newuserdata(L, s->len, 0), *q = sig;
   for (int i = 0; i < n; i++) {
     const element_t *el = &els[i];
     memcpy(q, el->value - el->key_len - 1, el->key_len);
@@ -332,7 +333,23 @@ static void push_signature(lua_State *L, const shape_t *s, const element_t *els,
     q += el->key_len + 2;
   }
   lua_pushlstring(L, sig, s->len);
-  bson_free(sig);
+  lua_remove(L, -2);
+}
+
+/* Caches the shape: its signature, key list (at keys) and metatable (at mt). Nothing is
+ * stored until everything that may raise is done, so a memory error cannot leave a slot
+ * whose parts belong to different shapes (the slots are preallocated: rawseti does not
+ * allocate). */
+static void shape_store(decoder_t *d, const shape_t *s, const element_t *els, int n, int keys,
+                        int mt) {
+  lua_State *L = d->L;
+  int slot = shape_slot(s);
+  push_signature(L, s, els, n);
+  lua_rawseti(L, d->shapes, slot);
+  lua_pushvalue(L, keys);
+  lua_rawseti(L, d->shapes, slot + 1);
+  lua_pushvalue(L, mt);
+  lua_rawseti(L, d->shapes, slot + 2);
 }
 
 /* Pushes the container whose bytes (int32 length .. trailing NUL) are doc[0..len). */
@@ -340,7 +357,7 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   lua_State *L = d->L;
   const uint8_t *p, *end = doc + len - 1; /* the terminating NUL */
   bool ordered = (d->flags & LASP_DECODE_ORDERED) != 0;
-  int n = 0, k, t, order = 0, hints = 0, slot = 0, keys = 0, new_keys = 0, shared_mt = 0;
+  int n = 0, k, t, slot, order = 0, hints = 0, keys = 0, new_keys = 0, shared_mt = 0;
   element_t *el, spare, cache[CACHED_ELEMENTS];
   shape_t shape;
   shape.len = 0;
@@ -412,13 +429,6 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       lua_rawset(L, t);
     }
   }
-  if (new_keys) {
-    slot = shape_slot(&shape);
-    push_signature(L, &shape, cache, n);
-    lua_rawseti(L, d->shapes, slot);
-    lua_pushvalue(L, new_keys);
-    lua_rawseti(L, d->shapes, slot + 1);
-  }
   if (shared_mt) {
     lua_pushvalue(L, shared_mt);
     lua_setmetatable(L, t);
@@ -441,10 +451,7 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       lua_pushvalue(L, hints);
       lua_setfield(L, mt, LASP_TYPES_FIELD);
     }
-    if (shape.ok) {
-      lua_pushvalue(L, mt);
-      lua_rawseti(L, d->shapes, shape_slot(&shape) + 2);
-    }
+    if (shape.ok) shape_store(d, &shape, cache, n, new_keys, mt);
     lua_setmetatable(L, t);
   } else if (is_array) {
     lua_pushvalue(L, d->array_mt);
