@@ -16,6 +16,7 @@ typedef struct {
   lua_State *L;
   int flags;
   int array_mt; /* stack index of the shared array marker metatable */
+  int typed_mt; /* stack index of the typed-value metatable */
   int shapes;   /* ordered mode: stack index of the shape cache (see below), else 0 */
   int depth;
   const char *error; /* why decoding stopped */
@@ -246,7 +247,7 @@ static bool push_value(decoder_t *d, const element_t *el, hint_t *hint) {
       lua_pushlightuserdata(L, NULL);
       return true;
     default:
-      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size);
+      lasp_push_typed_raw(L, (bson_type_t)el->type, p, el->size, d->typed_mt);
       return true;
   }
 }
@@ -320,9 +321,10 @@ static int shape_find(decoder_t *d, const shape_t *s, const element_t *els, int 
   return hit ? slot : 0;
 }
 
-/* Pushes the signature of the n elements els (s->len bytes). */
+/* Pushes the signature of the n elements els (s->len bytes). Built in a userdata, so that
+ * a memory error raised on the way leaks nothing. */
 static void push_signature(lua_State *L, const shape_t *s, const element_t *els, int n) {
-  char *sig = bson_malloc(s->len), *q = sig;
+  char *sig = lasp_newuserdata(L, s->len, 0), *q = sig;
   for (int i = 0; i < n; i++) {
     const element_t *el = &els[i];
     memcpy(q, el->value - el->key_len - 1, el->key_len);
@@ -331,7 +333,23 @@ static void push_signature(lua_State *L, const shape_t *s, const element_t *els,
     q += el->key_len + 2;
   }
   lua_pushlstring(L, sig, s->len);
-  bson_free(sig);
+  lua_remove(L, -2);
+}
+
+/* Caches the shape: its signature, key list (at keys) and metatable (at mt). Nothing is
+ * stored until everything that may raise is done, so a memory error cannot leave a slot
+ * whose parts belong to different shapes (the slots are preallocated: rawseti does not
+ * allocate). */
+static void shape_store(decoder_t *d, const shape_t *s, const element_t *els, int n, int keys,
+                        int mt) {
+  lua_State *L = d->L;
+  int slot = shape_slot(s);
+  push_signature(L, s, els, n);
+  lua_rawseti(L, d->shapes, slot);
+  lua_pushvalue(L, keys);
+  lua_rawseti(L, d->shapes, slot + 1);
+  lua_pushvalue(L, mt);
+  lua_rawseti(L, d->shapes, slot + 2);
 }
 
 /* Pushes the container whose bytes (int32 length .. trailing NUL) are doc[0..len). */
@@ -339,7 +357,7 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
   lua_State *L = d->L;
   const uint8_t *p, *end = doc + len - 1; /* the terminating NUL */
   bool ordered = (d->flags & LASP_DECODE_ORDERED) != 0;
-  int n = 0, k, t, order = 0, hints = 0, slot = 0, keys = 0, new_keys = 0, shared_mt = 0;
+  int n = 0, k, t, slot, order = 0, hints = 0, keys = 0, new_keys = 0, shared_mt = 0;
   element_t *el, spare, cache[CACHED_ELEMENTS];
   shape_t shape;
   shape.len = 0;
@@ -411,13 +429,6 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       lua_rawset(L, t);
     }
   }
-  if (new_keys) {
-    slot = shape_slot(&shape);
-    push_signature(L, &shape, cache, n);
-    lua_rawseti(L, d->shapes, slot);
-    lua_pushvalue(L, new_keys);
-    lua_rawseti(L, d->shapes, slot + 1);
-  }
   if (shared_mt) {
     lua_pushvalue(L, shared_mt);
     lua_setmetatable(L, t);
@@ -440,10 +451,7 @@ static bool push_children(decoder_t *d, const uint8_t *doc, size_t len, bool is_
       lua_pushvalue(L, hints);
       lua_setfield(L, mt, LASP_TYPES_FIELD);
     }
-    if (shape.ok) {
-      lua_pushvalue(L, mt);
-      lua_rawseti(L, d->shapes, shape_slot(&shape) + 2);
-    }
+    if (shape.ok) shape_store(d, &shape, cache, n, new_keys, mt);
     lua_setmetatable(L, t);
   } else if (is_array) {
     lua_pushvalue(L, d->array_mt);
@@ -459,6 +467,7 @@ void lasp_push_scalar(lua_State *L, const lasp_element_t *el) {
   hint_t hint;
   d.L = L;
   d.flags = LASP_DECODE_PLAIN;
+  d.typed_mt = 0;
   d.shapes = 0;
   d.depth = 0;
   d.error = NULL;
@@ -466,7 +475,7 @@ void lasp_push_scalar(lua_State *L, const lasp_element_t *el) {
 }
 
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
-                 int array_mt, const char **err) {
+                 int array_mt, int typed_mt, const char **err) {
   decoder_t d;
   int top = lua_gettop(L);
   bool ok;
@@ -484,6 +493,11 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
     array_mt = lua_gettop(L);
   }
   d.array_mt = array_mt;
+  if (typed_mt == 0) {
+    lasp_push_typed_mt(L);
+    typed_mt = lua_gettop(L);
+  }
+  d.typed_mt = typed_mt;
   d.shapes = 0;
   if (flags & LASP_DECODE_ORDERED) {
     lasp_rawgetp(L, LUA_REGISTRYINDEX, &shape_cache_key);
@@ -511,7 +525,7 @@ bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, i
 
 void lasp_push_document(lua_State *L, const bson_t *doc, int flags) {
   const char *err;
-  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, 0, &err))
+  if (!lasp_decode(L, bson_get_data(doc), doc->len, false, flags, 0, 0, &err))
     luaL_error(L, "invalid BSON: %s", err);
 }
 
@@ -528,14 +542,14 @@ void lasp_push_iter_value(lua_State *L, const bson_iter_t *iter, int flags) {
       bson_iter_array(iter, &len, &data);
     else
       bson_iter_document(iter, &len, &data);
-    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, 0, &err))
+    if (data == NULL || !lasp_decode(L, data, len, is_array, flags, 0, 0, &err))
       luaL_error(L, "invalid BSON: %s", data == NULL ? "corrupt document" : err);
     return;
   }
   /* Any other value goes through the same checked path as the only element of a
    * document; this is not a hot path. */
   ok = bson_append_iter(&one, "v", 1, iter) &&
-       lasp_decode(L, bson_get_data(&one), one.len, false, flags, 0, &err);
+       lasp_decode(L, bson_get_data(&one), one.len, false, flags, 0, 0, &err);
   bson_destroy(&one);
   if (!ok) luaL_error(L, "invalid BSON: %s", err);
   lua_getfield(L, -1, "v");

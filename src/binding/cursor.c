@@ -69,9 +69,9 @@ static lasp_cursor_t *check_open(lua_State *L, int idx) {
 }
 
 /* Pushes the next document of the current batch; false (nothing pushed) when it is used up.
- * array_mt, lazy_mt: the indices of the array marker and lazy document metatables, or 0 to
- * look them up. */
-static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt, int lazy_mt) {
+ * mts: the index of the first of three upvalues, the array marker, typed-value and lazy
+ * document metatables, or 0 to look them up. */
+static bool take(lua_State *L, lasp_cursor_t *cur, int mts) {
   if (!cur->batch || limit_reached(cur)) return false;
   bson_iter_t *it = &cur->batch->iter;
   while (bson_iter_next(it)) {
@@ -80,11 +80,13 @@ static bool take(lua_State *L, lasp_cursor_t *cur, int array_mt, int lazy_mt) {
     const char *err;
     if (!BSON_ITER_HOLDS_DOCUMENT(it)) continue; /* a batch holds documents only */
     bson_iter_document(it, &len, &data);
+    int array_mt = mts ? lua_upvalueindex(mts) : 0, typed_mt = mts ? lua_upvalueindex(mts + 1) : 0,
+        lazy_mt = mts ? lua_upvalueindex(mts + 2) : 0;
     if (cur->flags & LASP_DECODE_LAZY) {
       /* The elements are checked as they are read, as a C loop on bson_iter would. */
       if (!lasp_push_lazy(L, data, len, false, lazy_mt, false))
         lasp_raise(L, "invalid BSON document");
-    } else if (!lasp_decode(L, data, len, false, cur->flags, array_mt, &err)) {
+    } else if (!lasp_decode(L, data, len, false, cur->flags, array_mt, typed_mt, &err)) {
       lasp_raise(L, "invalid BSON: %s", err);
     }
     cur->delivered++;
@@ -101,14 +103,14 @@ static bool done(const lasp_cursor_t *cur) {
 
 /* cur:_take() -> doc | nil, called once per document. Upvalues: the cursor metatable, so
  * that the type check is a comparison rather than a registry lookup by name, and the array
- * marker metatable for the decoder. */
+ * marker, typed-value and lazy document metatables for the decoder. */
 static int cursor_take(lua_State *L) {
   lasp_cursor_t *cur = lua_touserdata(L, 1);
   if (!cur || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
     cur = luaL_checkudata(L, 1, LASP_CURSOR_MT); /* raises the usual message */
   lua_settop(L, 1);
   if (!cur->sample) lasp_raise(L, "next: the cursor is closed");
-  if (!take(L, cur, lua_upvalueindex(2), lua_upvalueindex(3))) lua_pushnil(L);
+  if (!take(L, cur, 2)) lua_pushnil(L);
   return 1;
 }
 
@@ -156,7 +158,7 @@ static int cursor_poll(lua_State *L) {
     asp_error_t err;
     if (!more(L, cur, &err)) return lasp_fail(L, &err);
   }
-  while (take(L, cur, 0, 0)) lua_rawseti(L, 2, ++n);
+  while (take(L, cur, 0)) lua_rawseti(L, 2, ++n);
   return 1;
 }
 
@@ -215,8 +217,8 @@ static int cursor_tostring(lua_State *L) {
 /* The generic for's step on Lua 5.3+: a document of the current batch is handed out here,
  * in C, without a Lua call per document; anything else (the next batch, the wait between
  * batches, errors) goes to the Lua step, called so that a sleep in it may still yield.
- * Upvalues: the cursor metatable, the array marker and lazy document metatables (as for
- * _take), and the Lua step. */
+ * Upvalues: the cursor metatable, the array marker, typed-value and lazy document
+ * metatables (as for _take), and the Lua step. */
 static int cursor_call_done(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
@@ -227,10 +229,10 @@ static int cursor_call(lua_State *L) {
   lasp_cursor_t *cur = lua_touserdata(L, 1);
   if (cur && lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(1))) {
     lua_pop(L, 1);
-    if (cur->sample && take(L, cur, lua_upvalueindex(2), lua_upvalueindex(3))) return 1;
+    if (cur->sample && take(L, cur, 2)) return 1;
   }
   lua_settop(L, 2);
-  lua_pushvalue(L, lua_upvalueindex(4));
+  lua_pushvalue(L, lua_upvalueindex(5));
   lua_insert(L, 1);
   lua_callk(L, 2, 1, 0, cursor_call_done);
   return 1;
@@ -247,9 +249,10 @@ static int set_cursor_call(lua_State *L) {
 #if LUA_VERSION_NUM >= 503
   lua_pushvalue(L, 2);
   lasp_push_array_mt(L);
+  lasp_push_typed_mt(L);
   lasp_push_lazy_mt(L);
   lua_pushvalue(L, 1);
-  lua_pushcclosure(L, cursor_call, 4);
+  lua_pushcclosure(L, cursor_call, 5);
 #else
   lua_pushvalue(L, 1);
 #endif
@@ -296,8 +299,9 @@ void lasp_cursor_register(lua_State *L) {
   lua_getfield(L, -1, "methods");
   lua_pushvalue(L, -2);
   lasp_push_array_mt(L);
+  lasp_push_typed_mt(L);
   lasp_push_lazy_mt(L);
-  lua_pushcclosure(L, cursor_take, 3);
+  lua_pushcclosure(L, cursor_take, 4);
   lua_setfield(L, -2, "_take");
   /* asp.lua's cur:next() calls these: errors should name next. */
   lasp_push_named(L, cursor_more, "next", 1);

@@ -79,7 +79,7 @@ static int l_from_json(lua_State *L) {
     lua_pushfstring(L, "invalid JSON: %s", len > (size_t)SSIZE_MAX ? "too long" : error.message);
     return 2;
   }
-  if (!lasp_decode(L, bson_get_data(&doc), doc.len, as_array, LASP_DECODE_ORDERED, 0, &reason)) {
+  if (!lasp_decode(L, bson_get_data(&doc), doc.len, as_array, LASP_DECODE_ORDERED, 0, 0, &reason)) {
     bson_destroy(&doc);
     lua_pushnil(L);
     lua_pushfstring(L, "invalid JSON: %s", reason);

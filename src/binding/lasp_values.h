@@ -81,8 +81,10 @@ bool lasp_append_typed(bson_t *b, const char *key, int key_len, const lasp_typed
 
 /* Pushes a typed value (ObjectId, date, timestamp, decimal128, binary, regex, min/max key,
  * code, code with scope, dbpointer) from the raw bytes of its BSON value, value[0..len),
- * which the decoder has already checked. */
-void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *value, size_t len);
+ * which the decoder has already checked. typed_mt: the index of the typed-value
+ * metatable, or 0 to look it up. */
+void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *value, size_t len,
+                         int typed_mt);
 
 /* Pushes a boxed int64 (for Lua versions whose numbers cannot hold it exactly). */
 void lasp_push_int64_box(lua_State *L, int64_t v);
@@ -110,11 +112,11 @@ void lasp_typed_register(lua_State *L, int module_idx);
 void lasp_push_wrapped_json(lua_State *L, const bson_t *wrapper, bool canonical);
 
 /* Pushes the BSON document data[0..len) as a table (as an array when as_array), checking
- * every length. array_mt is the index of the array marker metatable (an upvalue, say), or
- * 0 to look it up. On corrupt input or nesting deeper than LASP_MAX_DEPTH returns false
- * with the reason in *err and the stack as it was. */
+ * every length. array_mt and typed_mt are the indices of the array marker and typed-value
+ * metatables (upvalues, say), or 0 to look them up. On corrupt input or nesting deeper
+ * than LASP_MAX_DEPTH returns false with the reason in *err and the stack as it was. */
 bool lasp_decode(lua_State *L, const uint8_t *data, size_t len, bool as_array, int flags,
-                 int array_mt, const char **err);
+                 int array_mt, int typed_mt, const char **err);
 
 /* One BSON element (type byte, key, value) as the decoder walks it. */
 typedef struct {

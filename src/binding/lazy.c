@@ -185,7 +185,7 @@ static int l_materialize(lua_State *L) {
   const lasp_lazy_t *z = lasp_test_lazy(L, 1);
   lua_settop(L, 1);
   if (!z) return 1;
-  if (!lasp_decode(L, z->data, z->len, z->is_array, LASP_DECODE_PLAIN, 0, &err))
+  if (!lasp_decode(L, z->data, z->len, z->is_array, LASP_DECODE_PLAIN, 0, 0, &err))
     return lasp_raise(L, "materialize: invalid BSON: %s", err);
   return 1;
 }

@@ -37,8 +37,11 @@ void lasp_push_typed_mt(lua_State *L) {
   lasp_rawgetp(L, LUA_REGISTRYINDEX, &typed_mt_key);
 }
 
-static lasp_typed_t *new_typed(lua_State *L, bson_type_t type, size_t len, size_t len2) {
+/* A new typed value on the stack; mt: the index of the typed-value metatable, or 0 to look
+ * it up (the decoder passes it: one registry read per document instead of per value). */
+static lasp_typed_t *new_typed_in(lua_State *L, int mt, bson_type_t type, size_t len, size_t len2) {
   lasp_typed_t *v;
+  if (mt) mt = lasp_absindex(L, mt);
   if (len > UINT32_MAX - 2 || len2 > UINT32_MAX - 2) luaL_error(L, "value too large for BSON");
   v = lasp_newuserdata(L, sizeof *v + len + len2 + 2, 0);
   memset(v, 0, sizeof *v);
@@ -47,17 +50,29 @@ static lasp_typed_t *new_typed(lua_State *L, bson_type_t type, size_t len, size_
   v->len2 = (uint32_t)len2;
   v->data[len] = '\0';
   v->data[len + 1 + len2] = '\0';
-  lasp_push_typed_mt(L);
+  if (mt)
+    lua_pushvalue(L, mt);
+  else
+    lasp_push_typed_mt(L);
   lua_setmetatable(L, -2);
+  return v;
+}
+
+static lasp_typed_t *new_typed(lua_State *L, bson_type_t type, size_t len, size_t len2) {
+  return new_typed_in(L, 0, type, len, len2);
+}
+
+static lasp_typed_t *new_typed_bytes_in(lua_State *L, int mt, bson_type_t type, const void *a,
+                                        size_t len, const void *b, size_t len2) {
+  lasp_typed_t *v = new_typed_in(L, mt, type, len, len2);
+  if (len) memcpy(v->data, a, len);
+  if (len2) memcpy(v->data + len + 1, b, len2);
   return v;
 }
 
 static lasp_typed_t *new_typed_bytes(lua_State *L, bson_type_t type, const void *a, size_t len,
                                      const void *b, size_t len2) {
-  lasp_typed_t *v = new_typed(L, type, len, len2);
-  if (len) memcpy(v->data, a, len);
-  if (len2) memcpy(v->data + len + 1, b, len2);
-  return v;
+  return new_typed_bytes_in(L, 0, type, a, len, b, len2);
 }
 
 const lasp_typed_t *lasp_test_typed(lua_State *L, int idx, int typed_mt) {
@@ -184,52 +199,52 @@ static uint64_t read_u64(const uint8_t *p) {
   return BSON_UINT64_FROM_LE(v);
 }
 
-void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *p, size_t len) {
+void lasp_push_typed_raw(lua_State *L, bson_type_t type, const uint8_t *p, size_t len, int mt) {
   lasp_typed_t *v;
   size_t n;
   switch (type) {
     case BSON_TYPE_OID:
-      memcpy(new_typed(L, type, 0, 0)->v.oid.bytes, p, 12);
+      memcpy(new_typed_in(L, mt, type, 0, 0)->v.oid.bytes, p, 12);
       break;
     case BSON_TYPE_DATE_TIME:
-      new_typed(L, type, 0, 0)->v.i64 = (int64_t)read_u64(p);
+      new_typed_in(L, mt, type, 0, 0)->v.i64 = (int64_t)read_u64(p);
       break;
     case BSON_TYPE_TIMESTAMP: /* increment first, then seconds */
-      v = new_typed(L, type, 0, 0);
+      v = new_typed_in(L, mt, type, 0, 0);
       v->v.ts.i = read_u32(p);
       v->v.ts.t = read_u32(p + 4);
       break;
     case BSON_TYPE_DECIMAL128:
-      v = new_typed(L, type, 0, 0);
+      v = new_typed_in(L, mt, type, 0, 0);
       v->v.dec.low = read_u64(p);
       v->v.dec.high = read_u64(p + 8);
       break;
     case BSON_TYPE_BINARY: {
       /* int32 length, subtype, bytes; the old subtype 2 nests a second length. */
       size_t skip = p[4] == BSON_SUBTYPE_BINARY_DEPRECATED ? 9 : 5;
-      new_typed_bytes(L, type, p + skip, len - skip, NULL, 0)->subtype = p[4];
+      new_typed_bytes_in(L, mt, type, p + skip, len - skip, NULL, 0)->subtype = p[4];
       break;
     }
     case BSON_TYPE_REGEX:
       n = strlen((const char *)p);
-      new_typed_bytes(L, type, p, n, p + n + 1, len - n - 2);
+      new_typed_bytes_in(L, mt, type, p, n, p + n + 1, len - n - 2);
       break;
     case BSON_TYPE_CODE:
-      new_typed_bytes(L, type, p + 4, len - 5, NULL, 0);
+      new_typed_bytes_in(L, mt, type, p + 4, len - 5, NULL, 0);
       break;
     case BSON_TYPE_CODEWSCOPE: /* int32 total, string code, scope document */
       n = read_u32(p + 4);
-      new_typed_bytes(L, type, p + 8, n - 1, p + 8 + n, len - 8 - n);
+      new_typed_bytes_in(L, mt, type, p + 8, n - 1, p + 8 + n, len - 8 - n);
       break;
     case BSON_TYPE_DBPOINTER: /* string collection, ObjectId */
       n = read_u32(p);
-      v = new_typed_bytes(L, type, p + 4, n - 1, NULL, 0);
+      v = new_typed_bytes_in(L, mt, type, p + 4, n - 1, NULL, 0);
       memcpy(v->v.oid.bytes, p + 4 + n, 12);
       break;
     case BSON_TYPE_MINKEY:
     case BSON_TYPE_MAXKEY:
     default:
-      new_typed(L, type, 0, 0);
+      new_typed_in(L, mt, type, 0, 0);
       break;
   }
 }

@@ -275,8 +275,8 @@ static int l_bson_encode(lua_State *L) {
 }
 
 /* asp.bson_decode(bytes[, ordered | "lazy"]) -> table (or lazy document) | nil, err for bytes that
- * are not one valid BSON document (or nest deeper than LASP_MAX_DEPTH). Upvalue 1: the array
- * metatable, saving a registry lookup per call on this benchmarked path. */
+ * are not one valid BSON document (or nest deeper than LASP_MAX_DEPTH). Upvalues: the array
+ * and typed-value metatables, saving registry lookups per call on this benchmarked path. */
 static int l_bson_decode(lua_State *L) {
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
@@ -291,7 +291,7 @@ static int l_bson_decode(lua_State *L) {
   }
   if (!lasp_decode(L, (const uint8_t *)bytes, len, false,
                    lua_toboolean(L, 2) ? LASP_DECODE_ORDERED : LASP_DECODE_PLAIN,
-                   lua_upvalueindex(1), &err)) {
+                   lua_upvalueindex(1), lua_upvalueindex(2), &err)) {
     lua_pushnil(L);
     lua_pushfstring(L, "invalid BSON: %s", err);
     return 2;
@@ -318,9 +318,6 @@ void lasp_values_register(lua_State *L, int module_idx) {
     lua_pushvalue(L, -1);
     lasp_rawsetp(L, LUA_REGISTRYINDEX, &array_mt_key);
   }
-  lua_pushvalue(L, -1);
-  lua_pushcclosure(L, l_bson_decode, 1);
-  lua_setfield(L, module_idx, "bson_decode");
   lua_setfield(L, module_idx, "array_mt");
   /* NULL light userdata: the same value as cjson.null and ngx.null. */
   lua_pushlightuserdata(L, NULL);
@@ -331,4 +328,8 @@ void lasp_values_register(lua_State *L, int module_idx) {
   lasp_typed_register(L, module_idx);
   lasp_json_register(L, module_idx);
   lasp_lazy_register(L, module_idx);
+  lasp_push_array_mt(L);
+  lasp_push_typed_mt(L);
+  lua_pushcclosure(L, l_bson_decode, 2);
+  lua_setfield(L, module_idx, "bson_decode");
 }
