@@ -50,6 +50,7 @@ static const struct {
     {"update", aspd_cmd_update},
     {"delete", aspd_cmd_delete},
     {"drop", aspd_cmd_drop_collection},
+    {"findAndModify", aspd_cmd_find_and_modify},
     {"distinct", aspd_cmd_distinct},
     {"aggregate", aspd_cmd_aggregate},
 };

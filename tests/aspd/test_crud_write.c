@@ -315,6 +315,65 @@ static void bad_input(mongoc_client_t *c, mongoc_collection_t *items) {
   CHECK(!strncmp(found(items, "{}", "{\"projection\": {\"a\": 1, \"b\": 0}}"), "error", 5));
 }
 
+/* findAndModify: the one document a sort picks, before or after the change, removed,
+ * upserted, through a projection; null when nothing matches. */
+static void find_and_modify(mongoc_client_t *c) {
+  mongoc_collection_t *fam = mongoc_client_get_collection(c, "shop", "fam");
+  seed(fam);
+  bson_t r;
+  char s[64];
+  CHECK(shop_command(c,
+                     "{\"findAndModify\": \"fam\", \"query\": {\"qty\": {\"$gte\": 10}}, \"sort\":"
+                     " {\"qty\": -1}, \"update\": {\"$inc\": {\"qty\": 1}}, \"new\": true}",
+                     &r));
+  CHECK(wt_int(&r, "value._id", NULL) == 5 && wt_int(&r, "value.qty", NULL) == 26);
+  CHECK(wt_int(&r, "lastErrorObject.n", NULL) == 1);
+  bson_destroy(&r);
+  CHECK(shop_command(c,
+                     "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 1}, \"update\": {\"$set\":"
+                     " {\"name\": \"A\"}}}",
+                     &r));
+  CHECK(!strcmp(wt_str(&r, "value.name", s, sizeof s), "a"));
+  bson_destroy(&r);
+  FOUND(fam, "{\"_id\": 1}", "{\"projection\": {\"name\": 1}}",
+        "{ \"_id\" : 1, \"name\" : \"A\" }");
+  CHECK(shop_command(c, "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 2}, \"remove\": true}",
+                     &r));
+  CHECK(wt_int(&r, "value._id", NULL) == 2);
+  bson_destroy(&r);
+  FOUND(fam, "{\"_id\": 2}", "{}", "");
+  CHECK(shop_command(c,
+                     "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 42}, \"update\": {\"$set\":"
+                     " {\"name\": \"x\"}}, \"upsert\": true, \"new\": true}",
+                     &r));
+  CHECK(wt_int(&r, "value._id", NULL) == 42 && wt_int(&r, "lastErrorObject.upserted", NULL) == 42);
+  bson_destroy(&r);
+  CHECK(shop_command(c,
+                     "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 77}, \"update\": {\"$set\":"
+                     " {\"name\": \"x\"}}}",
+                     &r));
+  bson_iter_t it;
+  CHECK(bson_iter_init_find(&it, &r, "value") && BSON_ITER_HOLDS_NULL(&it));
+  CHECK(wt_int(&r, "lastErrorObject.n", NULL) == 0);
+  bson_destroy(&r);
+  CHECK(shop_command(c,
+                     "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 3}, \"update\": {\"$set\":"
+                     " {\"z\": 1}}, \"new\": true, \"fields\": {\"z\": 1, \"_id\": 0}}",
+                     &r));
+  char *text = bson_as_relaxed_extended_json(&r, NULL);
+  CHECK(strstr(text, "\"value\" : { \"z\" : 1 }") != NULL);
+  bson_free(text);
+  bson_destroy(&r);
+  CHECK(!shop_command(c, "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 3}}", &r));
+  bson_destroy(&r);
+  CHECK(!shop_command(c,
+                      "{\"findAndModify\": \"fam\", \"query\": {\"_id\": 3}, \"update\":"
+                      " {\"$frob\": {\"z\": 1}}}",
+                      &r));
+  bson_destroy(&r);
+  mongoc_collection_destroy(fam);
+}
+
 static bool listed(mongoc_client_t *c, const char *name) {
   mongoc_database_t *d = mongoc_client_get_database(c, "shop");
   bson_error_t error;
@@ -500,6 +559,7 @@ int main(void) {
   updates(items);
   queries(c, items);
   bad_input(c, items);
+  find_and_modify(c);
   deletes(items);
   bson_error_t error;
   CHECK(listed(c, "gone"));

@@ -3,7 +3,7 @@
  * with a limit, an ephemeral sp.process over inline documents, and the CRUD
  * helpers on a collection of a Cluster connection: insert, find (sort, skip,
  * limit, projection), update, replace, upsert, aggregate, countDocuments,
- * distinct, delete and drop.
+ * distinct, delete, findOneAndUpdate and drop.
  * Skipped (77) when scripts/setup.sh could not install mongosh. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +57,17 @@ static const char *const script =
     "r = sp.listStreamProcessors();\n"
     "check(r.length === 0, 'listStreamProcessors after drop', r);\n"
     "sp.process([{$source: {documents: [{inline: 1}, {inline: 2}, {inline: 3}]}}]);\n"
-    "print('PASS process');\n"
+    "print('PASS process');\n";
+
+/* The collection helpers: a second file, run after the first in the same shell (one C
+ * string literal stays under 4095 bytes); its own scope, so it declares what it uses. */
+static const char *const crud_script =
+    "(function () {\n"
+    "function check(cond, what, value) {\n"
+    "  if (!cond) throw new Error('CHECK FAILED: ' + what + ': ' + EJSON.stringify(value));\n"
+    "  print('PASS ' + what);\n"
+    "}\n"
+    "let r;\n"
     "const shop = db.getSiblingDB('shop');\n"
     "r = shop.items.insertMany([{_id: 1, a: 1}, {_id: 2, a: 2}, {_id: 3, a: 3}]);\n"
     "check(r.acknowledged && Object.keys(r.insertedIds).length === 3, 'insertMany', r);\n"
@@ -95,11 +105,14 @@ static const char *const script =
     "check(r.deletedCount === 2, 'deleteMany', r);\n"
     "r = shop.items.countDocuments();\n"
     "check(r === 2, 'countDocuments after delete', r);\n"
+    "r = shop.items.findOneAndUpdate({_id: 7}, {$inc: {a: 1}}, {returnDocument: 'after'});\n"
+    "check(r && (r.value !== undefined ? r.value : r).a === 8, 'findOneAndUpdate', r);\n"
     "r = shop.items.drop();\n"
     "check(r === true, 'drop a collection', r);\n"
     "r = shop.getCollectionNames();\n"
     "check(!r.includes('items'), 'getCollectionNames after drop', r);\n"
-    "print('MONGOSH-ALL-OK');\n";
+    "print('MONGOSH-ALL-OK');\n"
+    "})();\n";
 
 /* A Cluster connection, so that collections can be created. */
 static const char *const CONNECTIONS =
@@ -138,6 +151,7 @@ static const char *const expected[] = {"PASS ping",
                                        "PASS deleteOne",
                                        "PASS deleteMany",
                                        "PASS countDocuments after delete",
+                                       "PASS findOneAndUpdate",
                                        "PASS drop a collection",
                                        "PASS getCollectionNames after drop",
                                        "MONGOSH-ALL-OK"};
@@ -166,8 +180,9 @@ int main(void) {
     printf("mongosh: %s not installed (scripts/setup.sh installs it); skipped\n", mongosh);
     return 77;
   }
-  char dir[512], script_path[1024], conns[1024];
+  char dir[512], script_path[1024], crud_path[1024], conns[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir) ||
+      !aspd_harness_write_file(dir, "crud.js", crud_script, crud_path, sizeof crud_path) ||
       !aspd_harness_write_file(dir, "sp.js", script, script_path, sizeof script_path) ||
       !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, conns, sizeof conns)) {
     return 1;
@@ -176,11 +191,11 @@ int main(void) {
   aspd_instance_t inst;
   if (!aspd_harness_start(&inst, NULL, args)) return 1;
   int failures = 0;
-  char command[4096];
+  char command[8192];
   /* HOME: mongosh keeps history and logs there; keep them out of the user's. */
   snprintf(command, sizeof command,
-           "HOME='%s' timeout 120 '%s' '%s' --quiet --norc --file '%s' 2>&1", dir, mongosh,
-           inst.uri, script_path);
+           "HOME='%s' timeout 120 '%s' '%s' --quiet --norc --file '%s' --file '%s' 2>&1", dir,
+           mongosh, inst.uri, script_path, crud_path);
   char *output;
   int status = run(command, &output);
   for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {

@@ -48,6 +48,7 @@ void aspd_cmd_list_databases(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t 
 void aspd_cmd_update(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_delete(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_drop_collection(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+void aspd_cmd_find_and_modify(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 /* crud_query.c */
 void aspd_cmd_distinct(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_aggregate(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);

@@ -90,7 +90,7 @@ static aspd_edit_t edit_update(void *arg, const bson_t *doc, bson_t *replacement
 /* The document an upsert inserts; its _id into upserted (at index). */
 static bool upsert(aspd_command_ctx_t *ctx, const char *db, const char *coll, const bson_t *filter,
                    update_ctx_t *u, uint32_t index, bson_t *upserted, uint32_t *upserted_count,
-                   aspd_error_t *err) {
+                   bson_t **inserted, aspd_error_t *err) {
   char connection[256];
   bson_t seed = BSON_INITIALIZER, made = BSON_INITIALIZER, doc = BSON_INITIALIZER;
   aspd_update_seed(filter, &seed);
@@ -115,6 +115,7 @@ static bool upsert(aspd_command_ctx_t *ctx, const char *db, const char *coll, co
     bson_append_value(&item, "_id", 3, bson_iter_value(&id));
     bson_append_document_end(upserted, &item);
   }
+  if (ok && inserted) *inserted = bson_copy(&doc);
   bson_destroy(&seed);
   bson_destroy(&made);
   bson_destroy(&doc);
@@ -160,7 +161,7 @@ static bool update_one(aspd_command_ctx_t *ctx, const char *db, const char *coll
   *n += matched;
   *modified += changed;
   if (ok && matched == 0 && do_upsert) {
-    ok = upsert(ctx, db, coll, filter, &u, index, upserted, upserted_count, err);
+    ok = upsert(ctx, db, coll, filter, &u, index, upserted, upserted_count, NULL, err);
     if (ok) ++*n;
   }
   return ok;
@@ -271,4 +272,148 @@ void aspd_cmd_drop_collection(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t
     BSON_APPEND_UTF8(reply, "ns", ns);
   }
   aspd_reply_ok(reply);
+}
+
+/* What findAndModify's edit saw and made. */
+typedef struct {
+  update_ctx_t update; /* update.update unset: remove */
+  bool remove;
+  bson_t *before, *after;
+} find_modify_ctx_t;
+
+static aspd_edit_t edit_find_modify(void *arg, const bson_t *doc, bson_t *replacement,
+                                    aspd_error_t *err) {
+  find_modify_ctx_t *f = arg;
+  f->before = bson_copy(doc);
+  if (f->remove) return ASPD_EDIT_DELETE;
+  aspd_edit_t outcome = edit_update(&f->update, doc, replacement, err);
+  if (outcome != ASPD_EDIT_FAIL)
+    f->after = bson_copy(outcome == ASPD_EDIT_KEEP ? doc : replacement);
+  return outcome;
+}
+
+/* The query findAndModify edits: with a sort, the _id of the first document in that
+ * order (*by_id, owned); else the query itself. */
+static bool target_filter(aspd_command_ctx_t *ctx, const char *db, const char *coll,
+                          const bson_t *query, const bson_t *sort, bson_t **by_id,
+                          aspd_error_t *err) {
+  *by_id = NULL;
+  if (!sort) return true;
+  aspd_docs_t docs = {0};
+  bson_t pipeline = BSON_INITIALIZER, stage, limit;
+  BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
+  BSON_APPEND_DOCUMENT(&stage, "$sort", sort);
+  bson_append_document_end(&pipeline, &stage);
+  BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "1", &limit);
+  BSON_APPEND_INT32(&limit, "$limit", 1);
+  bson_append_document_end(&pipeline, &limit);
+  bool ok = aspd_engine_find(ctx->engine, db, coll, query, 0, 0, &docs, err) &&
+            aspd_engine_run_batch(ctx->registry, &pipeline, &docs, err);
+  bson_destroy(&pipeline);
+  bson_iter_t id;
+  if (ok && docs.count == 1 && bson_iter_init_find(&id, docs.docs[0], "_id")) {
+    *by_id = bson_new();
+    bson_append_value(*by_id, "_id", 3, bson_iter_value(&id));
+  }
+  aspd_docs_free(&docs);
+  return ok;
+}
+
+/* The document findAndModify returns, through `fields` (a projection) when given. */
+static bool returned(aspd_command_ctx_t *ctx, const bson_t *doc, const bson_t *fields,
+                     bson_t *reply, aspd_error_t *err) {
+  if (!doc) {
+    BSON_APPEND_NULL(reply, "value");
+    return true;
+  }
+  if (!fields) {
+    BSON_APPEND_DOCUMENT(reply, "value", doc);
+    return true;
+  }
+  aspd_docs_t docs = {0};
+  docs.docs = malloc(sizeof *docs.docs);
+  docs.docs[docs.count++] = bson_copy(doc);
+  bson_t pipeline = BSON_INITIALIZER, stage;
+  BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
+  BSON_APPEND_DOCUMENT(&stage, "$project", fields);
+  bson_append_document_end(&pipeline, &stage);
+  bool ok = aspd_engine_run_batch(ctx->registry, &pipeline, &docs, err);
+  if (ok) BSON_APPEND_DOCUMENT(reply, "value", docs.docs[0]);
+  bson_destroy(&pipeline);
+  aspd_docs_free(&docs);
+  return ok;
+}
+
+/* Optional document argument: NULL when absent or empty. */
+static bool doc_arg(const bson_t *cmd, const char *key, bson_t *view, const bson_t **out,
+                    aspd_error_t *err) {
+  bool present = false;
+  *out = NULL;
+  if (!aspd_arg_doc(cmd, key, false, &present, view, err)) return false;
+  if (present && !bson_empty(view)) *out = view;
+  return true;
+}
+
+void aspd_cmd_find_and_modify(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply) {
+  aspd_error_t err = {0};
+  const char *db, *coll;
+  bson_t query_view, sort_view, fields_view;
+  const bson_t *query, *sort, *fields;
+  find_modify_ctx_t f = {.update = {.registry = ctx->registry}};
+  bool want_new = false, do_upsert = false, has_update;
+  if (!aspd_crud_target(cmd, &db, &coll, &err) ||
+      !doc_arg(cmd, "query", &query_view, &query, &err) ||
+      !doc_arg(cmd, "sort", &sort_view, &sort, &err) ||
+      !doc_arg(cmd, "fields", &fields_view, &fields, &err) ||
+      !aspd_arg_bool(cmd, "remove", &f.remove, &err) ||
+      !aspd_arg_bool(cmd, "new", &want_new, &err) ||
+      !aspd_arg_bool(cmd, "upsert", &do_upsert, &err)) {
+    aspd_reply_from_error(reply, &err);
+    return;
+  }
+  has_update = bson_iter_init_find(&f.update.update, cmd, "update");
+  if (f.remove == has_update) {
+    aspd_reply_error(reply, ASPD_E_FAILED_TO_PARSE,
+                     "Either an update or remove=true must be specified");
+    return;
+  }
+  if (has_update && !aspd_update_check(&f.update.update, &err)) {
+    aspd_reply_from_error(reply, &err);
+    return;
+  }
+  bson_t *by_id = NULL;
+  int64_t matched = 0, changed = 0;
+  bool ok = target_filter(ctx, db, coll, query, sort, &by_id, &err) &&
+            (sort && !by_id ? true
+                            : aspd_engine_edit(ctx->engine, db, coll, by_id ? by_id : query, 1,
+                                               edit_find_modify, &f, &matched, &changed, &err));
+  bson_t upserted = BSON_INITIALIZER;
+  uint32_t upserted_count = 0;
+  if (ok && matched == 0 && do_upsert && has_update) {
+    ok = upsert(ctx, db, coll, query, &f.update, 0, &upserted, &upserted_count, &f.after, &err);
+  }
+  if (ok) {
+    bson_t last;
+    BSON_APPEND_DOCUMENT_BEGIN(reply, "lastErrorObject", &last);
+    BSON_APPEND_INT32(&last, "n", (int32_t)(matched + upserted_count));
+    if (has_update) BSON_APPEND_BOOL(&last, "updatedExisting", matched > 0);
+    bson_iter_t id;
+    if (upserted_count && bson_iter_init(&id, &upserted) &&
+        bson_iter_find_descendant(&id, "0._id", &id)) {
+      bson_append_value(&last, "upserted", -1, bson_iter_value(&id));
+    }
+    bson_append_document_end(reply, &last);
+    /* An upsert's new document is only shown when asked for (new: true). */
+    ok = returned(ctx, want_new ? f.after : f.before, fields, reply, &err);
+  }
+  if (ok) {
+    aspd_reply_ok(reply);
+  } else {
+    bson_reinit(reply);
+    aspd_reply_from_error(reply, &err);
+  }
+  bson_destroy(&upserted);
+  bson_destroy(by_id);
+  bson_destroy(f.before);
+  bson_destroy(f.after);
 }

@@ -1,8 +1,8 @@
 /* The project's workspaces as the Admin API sees them: the one served over the wire
  * (opened by main.c) and those created over HTTPS, each a full workspace (registry,
  * engine) whose state is a scope ("workspace:ID") of the one state store; what an
- * earlier version kept in STATE_DIR/workspaces/ID/ is imported once. Their descriptions (StreamsTenant:
- * _id, name, dataProcessRegion, streamConfig, failoverRegions) are records of the
+ * earlier version kept in STATE_DIR/workspaces/ID/ is imported once. Their descriptions
+ * (StreamsTenant: _id, name, dataProcessRegion, streamConfig, failoverRegions) are records of the
  * state store, committed before a change is applied (the workspaces.json of earlier
  * versions is imported once). Thread-safe; a workspace handed out by acquire stays
  * open until released, even if it is deleted meanwhile. Errors carry the HTTP status
