@@ -100,6 +100,15 @@ describe("monitoring", function()
     events = {}
     assert.truthy(client:stream_processors():list())
     assert.equal(0, #events)
+    -- a handler set again gets the events again (monitoring is switched on per handler)
+    client:on_command(function(ev) events[#events + 1] = ev end)
+    assert.truthy(client:stream_processors():list())
+    local seen = {}
+    for _, ev in ipairs(events) do
+      if ev.command_name == "listStreamProcessors" then seen[ev.event] = true end
+    end
+    assert.same({ started = true, succeeded = true }, seen)
+    client:on_command(nil)
     assert.error_matches(function() client:on_command(42) end,
       "bad argument #1 to 'on_command' (function or nil expected, got number)", 1, true)
   end)
