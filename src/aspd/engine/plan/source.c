@@ -6,7 +6,24 @@
 
 #define DEFAULT_TS_FIELD "_ts"
 
-static bool plan_documents_source(aspd_plan_t *plan, const bson_iter_t *docs, aspd_error_t *err) {
+/* config.auto_offset_reset: Kafka's names for the oldest message; anything else
+ * (Kafka's default "latest", "end", "largest") starts at the end. */
+static bool auto_offset_earliest(const bson_t *spec) {
+  static const char *const earliest[] = {"earliest", "beginning", "smallest"};
+  bson_iter_t it;
+  if (!bson_iter_init(&it, spec) ||
+      !bson_iter_find_descendant(&it, "config.auto_offset_reset", &it) ||
+      !BSON_ITER_HOLDS_UTF8(&it)) {
+    return false;
+  }
+  for (size_t i = 0; i < sizeof earliest / sizeof earliest[0]; i++) {
+    if (!strcmp(bson_iter_utf8(&it, NULL), earliest[i])) return true;
+  }
+  return false;
+}
+
+static bool plan_documents_source(aspd_source_spec_t *src, const bson_iter_t *docs,
+                                  aspd_error_t *err) {
   if (!BSON_ITER_HOLDS_ARRAY(docs)) {
     aspd_error_set(err, ASPD_E_SP_INVALID_OPTIONS,
                    "The documents list expression does not evaluate to an array.");
@@ -24,17 +41,17 @@ static bool plan_documents_source(aspd_plan_t *plan, const bson_iter_t *docs, as
   const uint8_t *data;
   uint32_t len;
   bson_iter_array(docs, &len, &data);
-  plan->source = ASPD_SOURCE_DOCUMENTS;
-  plan->documents = bson_new_from_data(data, len);
+  src->row = aspd_source_row(ASPD_SOURCE_DOCUMENTS);
+  src->documents = bson_new_from_data(data, len);
   bson_iter_t each_copy;
-  bson_iter_init(&each_copy, plan->documents);
-  while (bson_iter_next(&each_copy)) plan->document_count++;
-  size_t n = plan->document_count ? plan->document_count : 1;
-  plan->document_data = calloc(n, sizeof *plan->document_data);
-  plan->document_len = calloc(n, sizeof *plan->document_len);
-  bson_iter_init(&each_copy, plan->documents);
+  bson_iter_init(&each_copy, src->documents);
+  while (bson_iter_next(&each_copy)) src->document_count++;
+  size_t n = src->document_count ? src->document_count : 1;
+  src->document_data = calloc(n, sizeof *src->document_data);
+  src->document_len = calloc(n, sizeof *src->document_len);
+  bson_iter_init(&each_copy, src->documents);
   for (size_t i = 0; bson_iter_next(&each_copy); i++) {
-    bson_iter_document(&each_copy, &plan->document_len[i], &plan->document_data[i]);
+    bson_iter_document(&each_copy, &src->document_len[i], &src->document_data[i]);
   }
   return true;
 }
@@ -64,7 +81,7 @@ void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
       return aspd_plan_invalid(err, "%s",
                                "$source cannot specify both 'documents' and 'connectionName'");
     }
-    return plan_documents_source(plan, &docs, err) ? plan : NULL;
+    return plan_documents_source(&plan->source, &docs, err) ? plan : NULL;
   }
   const char *name = aspd_plan_utf8(&spec, "connectionName");
   if (!name)
@@ -73,8 +90,8 @@ void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
   if (!conn) return aspd_plan_missing_connection(err, name);
   switch (conn->kind) {
     case ASPD_CONN_SAMPLE:
-      plan->source = ASPD_SOURCE_SAMPLE;
-      plan->docs_per_second = conn->docs_per_second;
+      plan->source.row = aspd_source_row(ASPD_SOURCE_SAMPLE);
+      plan->source.docs_per_second = conn->docs_per_second;
       return plan;
     case ASPD_CONN_KAFKA: {
       const char *topic = aspd_plan_utf8(&spec, "topic");
@@ -82,9 +99,10 @@ void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
         return aspd_plan_invalid(err, "%s",
                                  "$source.topic must be a string for aspd's in-memory topics");
       }
-      plan->source = ASPD_SOURCE_TOPIC;
-      plan->source_connection = strdup(name);
-      plan->source_topic = strdup(topic);
+      plan->source.row = aspd_source_row(ASPD_SOURCE_TOPIC);
+      plan->source.connection = strdup(name);
+      plan->source.topic = strdup(topic);
+      plan->source.earliest = auto_offset_earliest(&spec);
       return plan;
     }
     case ASPD_CONN_CLUSTER:

@@ -10,7 +10,7 @@
 #include "engine/ops/op.h"
 #include "engine/plan/plan.h"
 #include "engine/sinks/memstore.h"
-#include "engine/sources/solar.h"
+#include "engine/sources/source.h"
 
 typedef enum {
   ASPD_STATE_CREATED,
@@ -53,13 +53,12 @@ typedef struct aspd_processor {
   aspd_counters_t totals;
   aspd_counters_t *operator_stats; /* one per plan operator; NULL until planned */
   size_t operator_count;
-  int64_t source_offset; /* checkpoint: inline documents / topic position */
+  bson_t *checkpoint; /* the source's position to resume from; NULL: start afresh */
 
   /* Runtime, while STARTED. */
   aspd_plan_t *plan;
-  aspd_rng_t rng;
-  int64_t run_started_ms;
-  int64_t generated_this_run;
+  aspd_source_t *source;
+  bool stamp_in_place; /* the source's messages cannot have fields named like the stamps */
   bool source_exhausted;
   int64_t last_input_ms; /* processing time of the last source document */
   aspd_pipeline_t ops;   /* operator instances of the plan's stages */
@@ -119,6 +118,9 @@ const char *aspd_state_name(aspd_state_t state);
 aspd_processor_t *aspd_processor_find(aspd_engine_t *e, const char *name);
 void aspd_processor_free(aspd_processor_t *p);
 void aspd_processor_to_bson(const aspd_processor_t *p, bson_t *out);
+/* The checkpoint to persist: the running source's position, else the last one kept
+ * (NULL: none). Freed by the caller. */
+bson_t *aspd_processor_checkpoint(const aspd_processor_t *p);
 aspd_processor_t *aspd_processor_from_bson(const bson_t *doc, aspd_error_t *err);
 
 /* runner.c: begin and end a run; run one slice of every running processor. */

@@ -81,7 +81,6 @@ static aspd_processor_t *new_processor(const char *name, const bson_t *pipeline,
   p->options = options ? bson_copy(options) : bson_new();
   p->created_ms = p->last_modified_ms = p->last_state_change_ms = aspd_now_ms();
   p->state = ASPD_STATE_CREATED;
-  p->source_offset = -1;
   return p;
 }
 
@@ -140,12 +139,15 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
   /* Applied to a copy of what is persisted first: the record as started. */
   bson_t *options = bson_copy(p->options);
   int32_t workers = p->workers;
-  int64_t offset = p->source_offset;
+  bson_t *checkpoint = p->checkpoint ? bson_copy(p->checkpoint) : NULL;
   bool has_started = p->has_started;
   char *error_msg = p->error_msg;
   if (opts->tier) set_option_utf8(&p->options, "tier", opts->tier);
   if (opts->workers > 0) p->workers = opts->workers;
-  if (opts->clear_checkpoints || !p->has_started) p->source_offset = -1;
+  if ((opts->clear_checkpoints || !p->has_started) && p->checkpoint) {
+    bson_destroy(p->checkpoint);
+    p->checkpoint = NULL;
+  }
   p->has_started = true;
   p->error_msg = NULL;
   bool begun = aspd_run_begin(e, p, err);
@@ -154,12 +156,14 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
     bson_destroy(p->options);
     p->options = options;
     p->workers = workers;
-    p->source_offset = offset;
+    if (p->checkpoint) bson_destroy(p->checkpoint);
+    p->checkpoint = checkpoint;
     p->has_started = has_started;
     p->error_msg = error_msg;
     return finish(e, false);
   }
   bson_destroy(options);
+  if (checkpoint) bson_destroy(checkpoint);
   free(error_msg);
   set_state(p, ASPD_STATE_STARTED);
   pthread_cond_signal(&e->wake);
@@ -234,7 +238,7 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
   if (m->new_name) p->name = strdup(m->new_name);
   if (!m->resume_from_checkpoint) {
     /* Starting over: only the summary counters are kept. */
-    p->source_offset = -1;
+    p->checkpoint = NULL;
     p->operator_stats = NULL;
     p->operator_count = 0;
   }
@@ -250,6 +254,7 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
   bson_destroy(was.options);
   if (p->name != was.name) free(was.name);
   if (p->operator_stats != was.operator_stats) free(was.operator_stats);
+  if (p->checkpoint != was.checkpoint && was.checkpoint) bson_destroy(was.checkpoint);
   return finish(e, true);
 }
 
