@@ -102,4 +102,12 @@ bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db
 /* Appends the names (strings) to the open array: databases (db NULL) or db's collections. */
 void aspd_engine_list_names(aspd_engine_t *e, const char *db, bson_t *names);
 
+/* topics.c (aspd extension): up to limit messages of a topic of a Kafka connection,
+ * from `offset` (< 0: the oldest kept) of partition `partition` (< 0: of each
+ * partition). Appends partitions: [{partition, firstOffset, endOffset}] and
+ * messages: [{partition, offset, key?, headers?, value}] to reply. */
+bool aspd_engine_read_topic(aspd_engine_t *e, const char *connection, const char *topic,
+                            int32_t partition, int64_t offset, int64_t limit, bson_t *reply,
+                            aspd_error_t *err);
+
 #endif

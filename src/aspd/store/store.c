@@ -32,7 +32,8 @@ static const char *const SCHEMA =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS records(kind TEXT NOT NULL, name TEXT NOT NULL,"
     " doc BLOB NOT NULL, UNIQUE(kind, name));"
-    /* Topics have db '' (a UNIQUE column may not be NULL to count as equal). */
+    /* Topics have db '' for partition 0 and 'pN' for partition N (a UNIQUE column may
+     * not be NULL to count as equal). */
     "CREATE TABLE IF NOT EXISTS datasets(id INTEGER PRIMARY KEY, connection TEXT NOT NULL,"
     " is_topic INTEGER NOT NULL, db TEXT NOT NULL, name TEXT NOT NULL,"
     " first_offset INTEGER NOT NULL, UNIQUE(connection, is_topic, db, name));"
@@ -304,7 +305,9 @@ static int dataset_id(sqlite3 *db, const aspd_store_delta_t *d, int64_t *id) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, d->connection, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, d->db == NULL);
-  sqlite3_bind_text(st, 3, d->db ? d->db : "", -1, SQLITE_STATIC);
+  char partition[16] = "";
+  if (!d->db && d->partition > 0) snprintf(partition, sizeof partition, "p%d", (int)d->partition);
+  sqlite3_bind_text(st, 3, d->db ? d->db : partition, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 4, d->name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, d->first_offset);
   rc = sqlite3_step(st);
@@ -371,7 +374,8 @@ bool aspd_store_each_dataset(aspd_store_t *s, const aspd_store_dataset_visitor_t
     bool topic = sqlite3_column_int(sets, 2) != 0;
     const char *db = (const char *)sqlite3_column_text(sets, 3);
     const char *name = (const char *)sqlite3_column_text(sets, 4);
-    ok = v->dataset(ctx, conn, topic ? NULL : db, name, sqlite3_column_int64(sets, 5));
+    int32_t partition = topic && db[0] == 'p' ? (int32_t)atoi(db + 1) : 0;
+    ok = v->dataset(ctx, conn, topic ? NULL : db, name, partition, sqlite3_column_int64(sets, 5));
     sqlite3_bind_int64(docs, 1, sqlite3_column_int64(sets, 0));
     while (ok && (rc = sqlite3_step(docs)) == SQLITE_ROW) {
       bson_t doc;

@@ -53,6 +53,7 @@ bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn,
  * at offsets [from, end) are new. */
 typedef struct {
   const char *connection, *db, *name;
+  int32_t partition; /* topics (db NULL) */
   int64_t first_offset, from, end;
   const bson_t *const *docs; /* end - from of them */
 } aspd_store_delta_t;
@@ -64,7 +65,7 @@ bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas
 typedef struct {
   /* A dataset begins; its documents follow, in offset order. */
   bool (*dataset)(void *ctx, const char *connection, const char *db, const char *name,
-                  int64_t first_offset);
+                  int32_t partition, int64_t first_offset);
   bool (*doc)(void *ctx, int64_t offset, const bson_t *doc);
 } aspd_store_dataset_visitor_t;
 

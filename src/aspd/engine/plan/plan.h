@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/expr/expr.h"
 #include "engine/plan/stage.h"
+#include "engine/sinks/emit.h"
 #include "engine/sinks/merge.h"
 #include "engine/sources/source.h"
 #include "registry/connections.h"
@@ -37,6 +38,7 @@ struct aspd_plan {
    * (sink_db / sink_name are NULL then). */
   aspd_expr_t *sink_db_expr, *sink_name_expr;
   aspd_merge_spec_t *merge;                 /* $merge's matching rules, NULL for $emit */
+  aspd_emit_spec_t *emit;                   /* $emit to a topic: key, headers, partitions */
   char *dlq_connection, *dlq_db, *dlq_coll; /* options.dlq, or NULL */
 };
 

@@ -145,6 +145,7 @@ void aspd_plan_free(aspd_plan_t *plan) {
   free(plan->ts_field);
   free(plan->meta_field);
   aspd_merge_spec_free(plan->merge);
+  aspd_emit_spec_free(plan->emit);
   free(plan->sink_connection);
   free(plan->sink_db);
   free(plan->sink_name);

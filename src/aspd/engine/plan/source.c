@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine/plan/plan_internal.h"
+#include "engine/sinks/topics.h"
 
 #define DEFAULT_TS_FIELD "_ts"
 
@@ -56,6 +57,47 @@ static bool plan_documents_source(aspd_source_spec_t *src, const bson_iter_t *do
   return true;
 }
 
+int32_t aspd_plan_kafka_partitions(const aspd_connection_t *conn, aspd_error_t *err) {
+  /* The key has dots: looked up by hand, not as a path. */
+  bson_iter_t config, it;
+  if (!conn->definition || !bson_iter_init_find(&config, conn->definition, "config") ||
+      !BSON_ITER_HOLDS_DOCUMENT(&config) || !bson_iter_recurse(&config, &it) ||
+      !bson_iter_find(&it, "num.partitions")) {
+    return 1;
+  }
+  char *end = NULL;
+  long n = BSON_ITER_HOLDS_UTF8(&it) ? strtol(bson_iter_utf8(&it, NULL), &end, 10) : 0;
+  if (!end || *end || n < 1 || n > ASPD_TOPIC_MAX_PARTITIONS) {
+    aspd_plan_invalid(err,
+                      "config \"num.partitions\" of Kafka connection %s must be a string holding "
+                      "a number from 1 to %d",
+                      conn->name, ASPD_TOPIC_MAX_PARTITIONS);
+    return 0;
+  }
+  return (int32_t)n;
+}
+
+/* partitionIdleTimeout {size, unit}: milliseconds, 0 when absent; -1 with err. */
+static int64_t idle_timeout_ms(const bson_t *spec, aspd_error_t *err) {
+  static const char *const units[] = {"ms", "second", "minute", "hour", "day"};
+  static const int64_t unit_ms[] = {1, 1000, 60000, 3600000, 86400000};
+  bson_iter_t it, size, unit;
+  if (!bson_iter_init_find(&it, spec, "partitionIdleTimeout")) return 0;
+  int64_t n = 0;
+  if (BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &size) &&
+      bson_iter_find(&size, "size") && aspd_value_as_integral(bson_iter_value(&size), &n) &&
+      n > 0 && bson_iter_recurse(&it, &unit) && bson_iter_find(&unit, "unit") &&
+      BSON_ITER_HOLDS_UTF8(&unit)) {
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+      if (!strcmp(bson_iter_utf8(&unit, NULL), units[i])) return n * unit_ms[i];
+    }
+  }
+  aspd_plan_invalid(err, "%s",
+                    "$source.partitionIdleTimeout must be {size: <positive integer>, unit: \"ms\", "
+                    "\"second\", \"minute\", \"hour\" or \"day\"}");
+  return -1;
+}
+
 void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
   aspd_plan_t *plan = ctx->plan;
   if (!BSON_ITER_HOLDS_DOCUMENT(value))
@@ -103,7 +145,9 @@ void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
       plan->source.connection = strdup(name);
       plan->source.topic = strdup(topic);
       plan->source.earliest = auto_offset_earliest(&spec);
-      return plan;
+      plan->source.partitions = aspd_plan_kafka_partitions(conn, err);
+      plan->source.idle_timeout_ms = idle_timeout_ms(&spec, err);
+      return plan->source.partitions && plan->source.idle_timeout_ms >= 0 ? plan : NULL;
     }
     case ASPD_CONN_CLUSTER:
       return aspd_plan_invalid(err, "%s",

@@ -245,14 +245,10 @@ static bool import_sinks(aspd_engine_t *e, char *err, size_t err_len) {
   return ok;
 }
 
-/* The JSON state files are read once, written to the store in full, and left
- * as they were (the store is used from then on). */
-static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
-  if (!import_processors(e, err, err_len) || !import_sinks(e, err, err_len)) return false;
-  pthread_mutex_lock(&e->lock);
-  bool ok = save_all_processors(e, err, err_len);
-  pthread_mutex_unlock(&e->lock);
-  aspd_memstore_changes_t *changes = ok ? aspd_memstore_changes(e->memstore) : NULL;
+/* Writes what the memstore holds that the store does not, at start-up. */
+static bool write_changes(aspd_engine_t *e, char *err, size_t err_len) {
+  aspd_memstore_changes_t *changes = aspd_memstore_changes(e->memstore);
+  bool ok = true;
   if (changes) {
     size_t count;
     const aspd_store_delta_t *deltas = aspd_memstore_deltas(changes, &count);
@@ -260,7 +256,27 @@ static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
     aspd_memstore_changes_done(changes, ok);
   }
   aspd_memstore_changes_free(changes);
-  return ok && aspd_store_mark_imported(e->store, "engine", err, err_len);
+  return ok;
+}
+
+/* The JSON state files are read once, written to the store in full, and left
+ * as they were (the store is used from then on). */
+static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
+  if (!import_processors(e, err, err_len) || !import_sinks(e, err, err_len)) return false;
+  pthread_mutex_lock(&e->lock);
+  bool ok = save_all_processors(e, err, err_len);
+  pthread_mutex_unlock(&e->lock);
+  return ok && write_changes(e, err, err_len) &&
+         aspd_store_mark_imported(e->store, "engine", err, err_len);
+}
+
+/* Topic messages are records {value, key, headers}; a store of earlier versions
+ * holds bare values (wrap): they are rewritten once, before anything reads them. */
+static bool upgrade_topics(aspd_engine_t *e, bool wrap, char *err, size_t err_len) {
+  if (aspd_store_imported(e->store, "topic-records")) return true;
+  if (wrap) aspd_memstore_wrap_bare_topics(e->memstore);
+  return write_changes(e, err, err_len) &&
+         aspd_store_mark_imported(e->store, "topic-records", err, err_len);
 }
 
 /* STARTED processors run again; one that cannot be planned any more fails
@@ -294,10 +310,12 @@ aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,
   e->memstore = aspd_memstore_new(sink_max_docs ? sink_max_docs : ASPD_MEMSTORE_RETAIN_DEFAULT);
   const char *idle = getenv("ASPD_SAMPLE_IDLE_MS");
   e->sample_idle_ms = idle && atoll(idle) > 0 ? atoll(idle) : SAMPLE_IDLE_MS_DEFAULT;
+  bool stored = aspd_store_imported(store, "engine");
   bool loaded =
-      aspd_store_imported(store, "engine")
-          ? load_processors(e, err, err_len) && aspd_memstore_load(e->memstore, store, err, err_len)
-          : import_json(e, err, err_len);
+      (stored ? load_processors(e, err, err_len) &&
+                    aspd_memstore_load(e->memstore, store, err, err_len)
+              : import_json(e, err, err_len)) &&
+      upgrade_topics(e, stored, err, err_len);
   if (!loaded) {
     aspd_engine_close(e);
     return NULL;

@@ -60,6 +60,7 @@ typedef struct aspd_processor {
   aspd_source_t *source;
   bool stamp_in_place; /* the source's messages cannot have fields named like the stamps */
   bool source_exhausted;
+  uint32_t emit_next_partition; /* round robin of key-less messages to a topic */
   int64_t last_input_ms; /* processing time of the last source document */
   aspd_pipeline_t ops;   /* operator instances of the plan's stages */
   aspd_eval_t ev;        /* where their expressions evaluate */

@@ -378,6 +378,7 @@ bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t
   append_counters(&stats, &p->totals, (double)aspd_pipeline_state_bytes(&p->ops), s);
   BSON_APPEND_DOUBLE(&stats, "memoryTrackerBytes", (double)aspd_taps_buffered_bytes(p) / s);
   append_sink_dropped(e, p, &stats);
+  if (p->source && p->source->row->stats) p->source->row->stats(p->source, aspd_now_ms(), &stats);
   if (verbose) append_operator_stats(e, p, s, &stats);
   bson_append_document_end(reply, &stats);
   pthread_mutex_unlock(&e->lock);

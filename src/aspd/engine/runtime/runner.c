@@ -227,8 +227,8 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
   const char *db, *name;
   if (!sink_target(plan, &p->ev, doc, &db, &name, reason, reason_len)) return false;
   if (plan->sink == ASPD_SINK_TOPIC) {
-    aspd_dataset_t *set = aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, name);
-    aspd_dataset_append(set, doc);
+    return aspd_emit_write(e->memstore, plan->sink_connection, name, plan->emit, doc, &p->ev,
+                           &p->emit_next_partition, reason, reason_len);
   } else if (plan->merge) {
     return aspd_merge_write(e->memstore, plan->sink_connection, db, name, plan->merge, doc, &p->ev,
                             reason, reason_len, written);

@@ -35,7 +35,7 @@ static aspd_pull_t documents_pull(aspd_source_t *base, int64_t now_ms, int max,
     }
     bson_t body;
     bson_init_static(&body, spec->document_data[s->next], spec->document_len[s->next]);
-    aspd_source_msg_t m = {&body, NULL, 0, -1};
+    aspd_source_msg_t m = {&body, NULL, 0, -1, NULL};
     out->message(out, &m);
     s->next++;
     r.pulled++;
@@ -53,6 +53,11 @@ static void documents_close(aspd_source_t *s) {
 }
 
 const aspd_source_row_t aspd_source_documents_row = {
-    ASPD_SOURCE_DOCUMENTS, "DocumentsDataSourceOperator", "generated", documents_open,
-    documents_pull,        documents_checkpoint,          NULL,        NULL,
-    documents_close};
+    .kind = ASPD_SOURCE_DOCUMENTS,
+    .operator_name = "DocumentsDataSourceOperator",
+    .meta_type = "generated",
+    .open = documents_open,
+    .pull = documents_pull,
+    .checkpoint = documents_checkpoint,
+    .close = documents_close,
+};

@@ -39,7 +39,7 @@ static aspd_pull_t sample_pull(aspd_source_t *base, int64_t now_ms, int max,
     aspd_raw_out_t w;
     aspd_raw_out_init(&w);
     aspd_solar_generate(&s->rng, now_ms, &w);
-    aspd_source_msg_t m = {NULL, &w, 0, -1};
+    aspd_source_msg_t m = {NULL, &w, 0, -1, NULL};
     out->message(out, &m);
     s->generated++;
     r.pulled++;
@@ -52,12 +52,12 @@ static void sample_close(aspd_source_t *s) {
   free(s);
 }
 
-const aspd_source_row_t aspd_source_sample_row = {ASPD_SOURCE_SAMPLE,
-                                                  "SampleDataSourceOperator",
-                                                  "generated",
-                                                  sample_open,
-                                                  sample_pull,
-                                                  NULL,
-                                                  NULL,
-                                                  aspd_solar_field,
-                                                  sample_close};
+const aspd_source_row_t aspd_source_sample_row = {
+    .kind = ASPD_SOURCE_SAMPLE,
+    .operator_name = "SampleDataSourceOperator",
+    .meta_type = "generated",
+    .open = sample_open,
+    .pull = sample_pull,
+    .may_have_field = aspd_solar_field,
+    .close = sample_close,
+};

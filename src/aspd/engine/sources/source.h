@@ -35,6 +35,8 @@ typedef struct {
   size_t document_count;
   char *connection, *topic; /* topic */
   bool earliest;            /* config.auto_offset_reset earliest (else latest) */
+  int32_t partitions;       /* of the topic when the source creates it */
+  int64_t idle_timeout_ms;  /* partitionIdleTimeout (0: none) */
 } aspd_source_spec_t;
 
 /* One message as a source hands it over. */
@@ -45,6 +47,7 @@ typedef struct {
   aspd_raw_out_t *open;
   int32_t partition; /* topics; offset < 0 for other sources */
   int64_t offset;
+  const bson_t *record; /* topics: the whole record (key, headers) */
 } aspd_source_msg_t;
 
 /* Where a pull hands its messages. */
@@ -87,6 +90,8 @@ struct aspd_source_row {
   void (*checkpoint)(const aspd_source_t *s, bson_t *out);
   /* Appends the fields of _stream_meta.source after `type` for message m. */
   void (*put_meta)(const aspd_source_t *s, const aspd_source_msg_t *m, aspd_raw_out_t *w);
+  /* Appends the kind's own fields of getStreamProcessorStats (NULL: none). */
+  void (*stats)(const aspd_source_t *s, int64_t now_ms, bson_t *stats);
   /* True when a message of this kind may have a top-level field called name
    * (NULL: any field): when neither stamp can clash, stamps are appended in place. */
   bool (*may_have_field)(const char *name);

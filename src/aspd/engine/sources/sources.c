@@ -4,15 +4,11 @@
 #include "engine/sources/source.h"
 
 /* Atlas change streams: planned from an Atlas connection, not run by aspd yet. */
-const aspd_source_row_t aspd_source_change_stream_row = {ASPD_SOURCE_CHANGE_STREAM,
-                                                         "ChangeStreamConsumerOperator",
-                                                         "atlas",
-                                                         NULL,
-                                                         NULL,
-                                                         NULL,
-                                                         NULL,
-                                                         NULL,
-                                                         NULL};
+const aspd_source_row_t aspd_source_change_stream_row = {
+    .kind = ASPD_SOURCE_CHANGE_STREAM,
+    .operator_name = "ChangeStreamConsumerOperator",
+    .meta_type = "atlas",
+};
 
 static const aspd_source_row_t *const rows[] = {
     [ASPD_SOURCE_SAMPLE] = &aspd_source_sample_row,
