@@ -8,6 +8,7 @@
 
 static const char *const CONNECTIONS =
     "[{\"name\": \"cluster0\", \"type\": \"Cluster\", \"clusterName\": \"Cluster0\"},"
+    " {\"name\": \"solar5k\", \"type\": \"Sample\", \"docsPerSecond\": 5000},"
     " {\"name\": \"kafka4\", \"type\": \"Kafka\", \"bootstrapServers\": \"localhost:9092\","
     "  \"config\": {\"num.partitions\": \"4\"}},"
     " {\"name\": \"kafka1\", \"type\": \"Kafka\", \"bootstrapServers\": \"localhost:9092\"},"
@@ -278,6 +279,73 @@ static void consume(mongoc_client_t *c) {
   WT_OK(c, "{\"stopStreamProcessor\": \"reader\"}");
 }
 
+/* The input lag of a processor reading a topic (kafkaTotalOffsetLag), -1 on error. */
+static int64_t lag(mongoc_client_t *c, const char *name) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  int64_t n =
+      wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.kafkaTotalOffsetLag", NULL) : -1;
+  bson_destroy(&reply);
+  return n;
+}
+
+/* Offsets commit with the sink contents they led to: a kill -9 while a generator
+ * writes a topic and a reader copies it loses the same tail of both, so after the
+ * restart every message of the topic is in the copy exactly once. */
+static void kill_midway(void) {
+  char dir[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  aspd_instance_t inst;
+  start(&inst, dir);
+  mongoc_client_t *c = wt_client(&inst);
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"gen\", \"pipeline\": [{\"$source\": {\"connectionName\":"
+        " \"solar5k\"}}, {\"$emit\": {\"connectionName\": \"kafka4\", \"topic\": \"big\"}}]}");
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"copier\", \"pipeline\": [{\"$source\": {\"connectionName\":"
+        " \"kafka4\", \"topic\": \"big\", \"config\": {\"auto_offset_reset\": \"earliest\"}}},"
+        " {\"$merge\": {\"into\": {\"connectionName\": \"cluster0\", \"db\": \"t\", \"coll\":"
+        " \"copy\"}}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"copier\"}");
+  WT_OK(c, "{\"startStreamProcessor\": \"gen\"}");
+  usleep(700000);
+  CHECK(count_docs(c, "copy") > 0);
+  mongoc_client_destroy(c);
+  aspd_harness_kill(&inst);
+
+  start(&inst, dir);
+  c = wt_client(&inst);
+  usleep(200000);
+  WT_OK(c, "{\"stopStreamProcessor\": \"gen\"}");
+  for (int i = 0; i < 250 && lag(c, "copier") != 0; i++) usleep(20000);
+  CHECK(lag(c, "copier") == 0);
+  bson_t r;
+  CHECK(
+      read_topic(c, "{\"readTopic\": \"big\", \"connectionName\": \"kafka4\", \"limit\": 1}", &r));
+  int64_t total = 0;
+  for (int p = 0; p < 4; p++) {
+    char path[64], query[128];
+    snprintf(path, sizeof path, "partitions.%d.endOffset", p);
+    int64_t end = wt_int(&r, path, NULL);
+    snprintf(path, sizeof path, "partitions.%d.firstOffset", p);
+    CHECK(wt_int(&r, path, NULL) == 0);
+    snprintf(query, sizeof query, "{\"_stream_meta.source.partition\": %d}", p);
+    int64_t copied = count_where(c, "copy", query);
+    if (copied != end)
+      fprintf(stderr, "partition %d: %lld messages, %lld copies\n", p, (long long)end,
+              (long long)copied);
+    CHECK(copied == end);
+    total += end;
+  }
+  bson_destroy(&r);
+  CHECK(total > 0);
+  CHECK(count_docs(c, "copy") == total);
+  mongoc_client_destroy(c);
+  aspd_harness_stop(&inst);
+}
+
 int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
@@ -308,5 +376,6 @@ int main(void) {
   CHECK(count_docs(c, "read") == 70);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
+  kill_midway();
   return wt_finish("aspd.topics");
 }

@@ -38,7 +38,9 @@ static const char *const SCHEMA =
     " is_topic INTEGER NOT NULL, db TEXT NOT NULL, name TEXT NOT NULL,"
     " first_offset INTEGER NOT NULL, UNIQUE(connection, is_topic, db, name));"
     "CREATE TABLE IF NOT EXISTS docs(dataset INTEGER NOT NULL, off INTEGER NOT NULL,"
-    " doc BLOB NOT NULL, PRIMARY KEY(dataset, off)) WITHOUT ROWID;";
+    " doc BLOB NOT NULL, PRIMARY KEY(dataset, off)) WITHOUT ROWID;"
+    /* Source checkpoints committed with the sink contents, by processor id. */
+    "CREATE TABLE IF NOT EXISTS checkpoints(id TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;";
 
 /* Why a write failed, in words a client can act on. The directory is never
  * named (SQLite's own generic texts name no files either). */
@@ -293,6 +295,8 @@ bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn,
 typedef struct {
   const aspd_store_delta_t *deltas;
   size_t count;
+  const aspd_store_checkpoint_t *checkpoints;
+  size_t checkpoint_count;
 } write_sets_t;
 
 static int dataset_id(sqlite3 *db, const aspd_store_delta_t *d, int64_t *id) {
@@ -344,12 +348,53 @@ static int write_sets_body(sqlite3 *db, void *ctx) {
   }
   sqlite3_finalize(drop);
   sqlite3_finalize(ins);
+  sqlite3_stmt *put = NULL;
+  if (rc == SQLITE_OK && w->checkpoint_count) {
+    rc = prepare(db, "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", &put);
+  }
+  for (size_t i = 0; i < w->checkpoint_count && rc == SQLITE_OK; i++) {
+    const aspd_store_checkpoint_t *c = &w->checkpoints[i];
+    sqlite3_bind_text(put, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(put, 2, bson_get_data(c->doc), (int)c->doc->len, SQLITE_STATIC);
+    rc = sqlite3_step(put) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_reset(put);
+  }
+  sqlite3_finalize(put);
   return rc;
+}
+
+bool aspd_store_write_batch(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
+                            const aspd_store_checkpoint_t *checkpoints, size_t checkpoint_count,
+                            char *err, size_t err_len) {
+  write_sets_t w = {deltas, count, checkpoints, checkpoint_count};
+  pthread_mutex_lock(&s->sinks.lock);
+  int rc = in_transaction(s->sinks.db, write_sets_body, &w);
+  bool ok = rc == SQLITE_OK || fail(err, err_len, "write the sink contents", rc, s->sinks.db);
+  pthread_mutex_unlock(&s->sinks.lock);
+  return ok;
+}
+
+bool aspd_store_each_checkpoint(aspd_store_t *s, aspd_store_record_fn fn, void *ctx, char *err,
+                                size_t err_len) {
+  pthread_mutex_lock(&s->sinks.lock);
+  sqlite3_stmt *st;
+  int rc = prepare(s->sinks.db, "SELECT id, doc FROM checkpoints", &st);
+  bool ok = rc == SQLITE_OK;
+  while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bson_t doc;
+    /* A checkpoint that cannot be read is skipped: the processor's record has one too. */
+    if (blob_doc(st, 1, &doc))
+      ok = fn(ctx, (const char *)sqlite3_column_text(st, 0), &doc, err, err_len);
+  }
+  if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read the checkpoints", rc, s->sinks.db);
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->sinks.lock);
+  return ok;
 }
 
 bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
                                char *err, size_t err_len) {
-  write_sets_t w = {deltas, count};
+  write_sets_t w = {deltas, count, NULL, 0};
   pthread_mutex_lock(&s->sinks.lock);
   int rc = in_transaction(s->sinks.db, write_sets_body, &w);
   bool ok = rc == SQLITE_OK || fail(err, err_len, "write the sink contents", rc, s->sinks.db);

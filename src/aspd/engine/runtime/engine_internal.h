@@ -54,6 +54,10 @@ typedef struct aspd_processor {
   aspd_counters_t *operator_stats; /* one per plan operator; NULL until planned */
   size_t operator_count;
   bson_t *checkpoint; /* the source's position to resume from; NULL: start afresh */
+  /* Bumped whenever the checkpoint is reset, so that one committed with the sink
+   * contents before the reset is not taken for the new one. */
+  int64_t checkpoint_epoch;
+  bson_t *batched_checkpoint; /* the last one handed to the flusher */
 
   /* Runtime, while STARTED. */
   aspd_plan_t *plan;
@@ -75,8 +79,13 @@ typedef struct {
   bool running, stopping;
   pthread_mutex_t lock; /* guards batch, stopping, failing */
   pthread_cond_t wake, idle;
-  aspd_memstore_changes_t *batch; /* being committed; NULL when idle */
-  bool failing;                   /* the last commit failed (reported once) */
+  bool busy;                       /* a batch is being committed */
+  aspd_memstore_changes_t *batch; /* its sink contents (NULL: none changed) */
+  /* ...and the source checkpoints taken with them (ids and docs owned). */
+  aspd_store_checkpoint_t *checkpoints;
+  size_t checkpoint_count;
+  bool resend_checkpoints; /* the last batch failed: hand every checkpoint again */
+  bool failing;            /* the last commit failed (reported once) */
 } aspd_flusher_t;
 
 struct aspd_engine {

@@ -144,9 +144,11 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
   char *error_msg = p->error_msg;
   if (opts->tier) set_option_utf8(&p->options, "tier", opts->tier);
   if (opts->workers > 0) p->workers = opts->workers;
-  if ((opts->clear_checkpoints || !p->has_started) && p->checkpoint) {
-    bson_destroy(p->checkpoint);
+  int64_t epoch = p->checkpoint_epoch;
+  if (opts->clear_checkpoints || !p->has_started) {
+    if (p->checkpoint) bson_destroy(p->checkpoint);
     p->checkpoint = NULL;
+    p->checkpoint_epoch++;
   }
   p->has_started = true;
   p->error_msg = NULL;
@@ -158,6 +160,7 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
     p->workers = workers;
     if (p->checkpoint) bson_destroy(p->checkpoint);
     p->checkpoint = checkpoint;
+    p->checkpoint_epoch = epoch;
     p->has_started = has_started;
     p->error_msg = error_msg;
     return finish(e, false);
@@ -239,6 +242,7 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
   if (!m->resume_from_checkpoint) {
     /* Starting over: only the summary counters are kept. */
     p->checkpoint = NULL;
+    p->checkpoint_epoch++;
     p->operator_stats = NULL;
     p->operator_count = 0;
   }

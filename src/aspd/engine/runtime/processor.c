@@ -44,6 +44,7 @@ void aspd_processor_free(aspd_processor_t *p) {
   bson_destroy(p->pipeline);
   bson_destroy(p->options);
   if (p->checkpoint) bson_destroy(p->checkpoint);
+  if (p->batched_checkpoint) bson_destroy(p->batched_checkpoint);
   free(p);
 }
 
@@ -92,6 +93,7 @@ void aspd_processor_to_bson(const aspd_processor_t *p, bson_t *out) {
   BSON_APPEND_DATE_TIME(out, "lastStateChange", p->last_state_change_ms);
   BSON_APPEND_BOOL(out, "hasStarted", p->has_started);
   BSON_APPEND_INT32(out, "workers", p->workers);
+  BSON_APPEND_INT64(out, "checkpointEpoch", p->checkpoint_epoch);
   bson_t *checkpoint = aspd_processor_checkpoint(p);
   if (checkpoint) {
     BSON_APPEND_DOCUMENT(out, "checkpoint", checkpoint);
@@ -167,6 +169,9 @@ aspd_processor_t *aspd_processor_from_bson(const bson_t *doc, aspd_error_t *err)
     if (!strcmp(k, "hasStarted") && BSON_ITER_HOLDS_BOOL(&f)) p->has_started = bson_iter_bool(&f);
     if (!strcmp(k, "workers") && BSON_ITER_HOLDS_NUMBER(&f))
       p->workers = (int32_t)bson_iter_as_int64(&f);
+    if (!strcmp(k, "checkpointEpoch") && BSON_ITER_HOLDS_NUMBER(&f)) {
+      p->checkpoint_epoch = bson_iter_as_int64(&f);
+    }
     if (!strcmp(k, "checkpoint") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
       if (p->checkpoint) bson_destroy(p->checkpoint);
       p->checkpoint = copy_container(&f);
