@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/match.h"
 #include "engine/runtime/engine_internal.h"
+#include "engine/sinks/topics.h"
 
 #define DEFAULT_TIER "SP10"
 /* Interactive processors run for at most 10 minutes (Atlas). */
@@ -356,10 +357,19 @@ static void append_sink_dropped(aspd_engine_t *e, const aspd_processor_t *p, bso
   if (!plan || (plan->sink != ASPD_SINK_COLLECTION && plan->sink != ASPD_SINK_TOPIC)) return;
   /* A $merge whose target is an expression writes to many collections. */
   if (!plan->sink_name || (plan->sink == ASPD_SINK_COLLECTION && !plan->sink_db)) return;
-  const aspd_dataset_t *set = aspd_memstore_find(
-      e->memstore, plan->sink_connection, plan->sink == ASPD_SINK_COLLECTION ? plan->sink_db : NULL,
-      plan->sink_name);
-  BSON_APPEND_INT64(stats, "sinkDroppedMessageCount", set ? set->dropped : 0);
+  int64_t dropped = 0;
+  aspd_topic_t topic;
+  if (plan->sink == ASPD_SINK_TOPIC) {
+    /* Every partition of the topic. */
+    if (aspd_topic_open(e->memstore, plan->sink_connection, plan->sink_name, 0, &topic)) {
+      for (int32_t i = 0; i < topic.count; i++) dropped += topic.parts[i]->dropped;
+    }
+  } else {
+    const aspd_dataset_t *set =
+        aspd_memstore_find(e->memstore, plan->sink_connection, plan->sink_db, plan->sink_name);
+    dropped = set ? set->dropped : 0;
+  }
+  BSON_APPEND_INT64(stats, "sinkDroppedMessageCount", dropped);
 }
 
 bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t scale,
