@@ -4,6 +4,8 @@
  * per-partition offsets in its checkpoint (stop/start and a restart of aspd
  * resume without duplicates), auto_offset_reset, _stream_meta.source, the
  * kafkaPartitions stats and the planner's refusals. */
+#include <sqlite3.h>
+
 #include "workspace_test_util.h"
 
 static const char *const CONNECTIONS =
@@ -346,6 +348,48 @@ static void kill_midway(void) {
   aspd_harness_stop(&inst);
 }
 
+/* A store written before topics had records holds bare values: it is upgraded once. */
+static void upgrade_bare_topic(void) {
+  char dir[512], path[1024];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
+  aspd_instance_t inst;
+  start(&inst, dir);
+  aspd_harness_stop(&inst);
+  snprintf(path, sizeof path, "%s/aspd.db", dir);
+  sqlite3 *db;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db,
+                     "DELETE FROM meta WHERE key = 'imported:topic-records';"
+                     "INSERT INTO datasets(id, connection, is_topic, db, name, first_offset)"
+                     " VALUES (99, 'kafka1', 1, '', 'old', 0);",
+                     NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_stmt *st;
+  CHECK(sqlite3_prepare_v2(db, "INSERT INTO docs VALUES (99, ?, ?)", -1, &st, NULL) == SQLITE_OK);
+  for (int i = 0; i < 3; i++) {
+    bson_t *doc = BCON_NEW("n", BCON_INT32(i));
+    sqlite3_bind_int(st, 1, i);
+    sqlite3_bind_blob(st, 2, bson_get_data(doc), (int)doc->len, SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(st) == SQLITE_DONE);
+    sqlite3_reset(st);
+    bson_destroy(doc);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  /* Twice: the second start reads the records the first one wrote. */
+  for (int round = 0; round < 2; round++) {
+    start(&inst, dir);
+    mongoc_client_t *c = wt_client(&inst);
+    bson_t r;
+    CHECK(read_topic(c, "{\"readTopic\": \"old\", \"connectionName\": \"kafka1\"}", &r));
+    CHECK(wt_array_len(&r, "messages") == 3);
+    CHECK(wt_int(&r, "messages.2.value.n", NULL) == 2);
+    CHECK(wt_int(&r, "messages.2.offset", NULL) == 2);
+    bson_destroy(&r);
+    mongoc_client_destroy(c);
+    aspd_harness_stop(&inst);
+  }
+}
+
 int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
@@ -377,5 +421,6 @@ int main(void) {
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
   kill_midway();
+  upgrade_bare_topic();
   return wt_finish("aspd.topics");
 }
