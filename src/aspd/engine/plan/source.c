@@ -98,6 +98,103 @@ static int64_t idle_timeout_ms(const bson_t *spec, aspd_error_t *err) {
   return -1;
 }
 
+/* config.<key>: a string among names (index), the first one when absent; -1 with err. */
+static int config_choice(const bson_t *spec, const char *key, const char *const *names, size_t n,
+                         aspd_error_t *err) {
+  bson_iter_t config, it;
+  if (!bson_iter_init_find(&config, spec, "config") || !BSON_ITER_HOLDS_DOCUMENT(&config) ||
+      !bson_iter_recurse(&config, &it) || !bson_iter_find(&it, key)) {
+    return 0;
+  }
+  for (size_t i = 0; BSON_ITER_HOLDS_UTF8(&it) && i < n; i++) {
+    if (!strcmp(bson_iter_utf8(&it, NULL), names[i])) return (int)i;
+  }
+  aspd_plan_invalid(err, "$source.config.%s must be one of %s%s%s%s%s%s%s", key, names[0],
+                    n > 1 ? ", " : "", n > 1 ? names[1] : "", n > 2 ? ", " : "",
+                    n > 2 ? names[2] : "", n > 3 ? ", " : "", n > 3 ? names[3] : "");
+  return -1;
+}
+
+/* A change stream: db (or none: every database), coll (a string or an array; needs db),
+ * config.fullDocument, fullDocumentBeforeChange, fullDocumentOnly, startAfter. */
+static bool plan_change_stream(aspd_source_spec_t *src, const bson_t *spec, aspd_error_t *err) {
+  static const char *const full[] = {"default", "updateLookup", "required", "whenAvailable"};
+  static const char *const before[] = {"off", "whenAvailable", "required"};
+  src->row = aspd_source_row(ASPD_SOURCE_CHANGE_STREAM);
+  src->start_after = -1;
+  bson_iter_t it, each;
+  const char *db = aspd_plan_utf8(spec, "db");
+  bool has_coll = bson_iter_init_find(&it, spec, "coll");
+  if (bson_iter_init_find(&each, spec, "db") && (!db || !*db)) {
+    return aspd_plan_invalid(err, "%s",
+                             "Cannot specify an empty database name to $source when configuring "
+                             "a change stream");
+  }
+  if (has_coll && !db) {
+    return aspd_plan_invalid(err, "%s", "If coll is specified, db must be specified.");
+  }
+  if (db) src->db = strdup(db);
+  if (has_coll) {
+    bool array = BSON_ITER_HOLDS_ARRAY(&it);
+    if (array) bson_iter_recurse(&it, &each);
+    for (bool more = array ? bson_iter_next(&each) : true; more;
+         more = array ? bson_iter_next(&each) : false) {
+      bson_iter_t *cur = array ? &each : &it;
+      if (!BSON_ITER_HOLDS_UTF8(cur) || !*bson_iter_utf8(cur, NULL)) {
+        return aspd_plan_invalid(err, "%s",
+                                 "$source.coll must be a collection name or an array of them");
+      }
+      src->colls = realloc(src->colls, (src->coll_count + 1) * sizeof *src->colls);
+      src->colls[src->coll_count++] = strdup(bson_iter_utf8(cur, NULL));
+    }
+  }
+  int f = config_choice(spec, "fullDocument", full, 4, err);
+  int b = f < 0 ? -1 : config_choice(spec, "fullDocumentBeforeChange", before, 3, err);
+  if (f < 0 || b < 0) return false;
+  src->full_document = f > 0;
+  src->before_change = b > 0;
+  bson_iter_t config;
+  if (bson_iter_init_find(&config, spec, "config") && BSON_ITER_HOLDS_DOCUMENT(&config)) {
+    bson_iter_t only, after, at;
+    bool has_after = bson_iter_recurse(&config, &after) && bson_iter_find(&after, "startAfter");
+    bool has_at = bson_iter_recurse(&config, &at) && bson_iter_find(&at, "startAtOperationTime");
+    if (has_after && has_at) {
+      return aspd_plan_invalid(err, "%s", "startAfter and startAtOperationTime cannot both be set");
+    }
+    if (has_at) {
+      return aspd_plan_invalid(err, "%s",
+                               "config.startAtOperationTime is not supported by aspd yet: use "
+                               "config.startAfter with a resume token");
+    }
+    if (has_after) {
+      bson_iter_t data;
+      char *end = NULL;
+      if (BSON_ITER_HOLDS_DOCUMENT(&after) && bson_iter_recurse(&after, &data) &&
+          bson_iter_find(&data, "_data") && BSON_ITER_HOLDS_UTF8(&data)) {
+        src->start_after = (int64_t)strtoull(bson_iter_utf8(&data, NULL), &end, 16);
+      }
+      if (!end || *end || src->start_after < 0) {
+        return aspd_plan_invalid(err, "%s",
+                                 "config.startAfter must be a resume token {_data: ...} of aspd");
+      }
+    }
+    if (bson_iter_recurse(&config, &only) && bson_iter_find(&only, "fullDocumentOnly") &&
+        BSON_ITER_HOLDS_BOOL(&only) && bson_iter_bool(&only)) {
+      if (f != 1 && f != 2) {
+        return aspd_plan_invalid(err, "%s",
+                                 "fullDocumentOnly requires fullDocument to be updateLookup or "
+                                 "required");
+      }
+      if (src->before_change) {
+        return aspd_plan_invalid(err, "%s",
+                                 "fullDocumentOnly cannot be used with fullDocumentBeforeChange");
+      }
+      src->full_document_only = true;
+    }
+  }
+  return true;
+}
+
 void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
   aspd_plan_t *plan = ctx->plan;
   if (!BSON_ITER_HOLDS_DOCUMENT(value))
@@ -150,8 +247,8 @@ void *aspd_source_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
       return plan->source.partitions && plan->source.idle_timeout_ms >= 0 ? plan : NULL;
     }
     case ASPD_CONN_CLUSTER:
-      return aspd_plan_invalid(err, "%s",
-                               "$source over a change stream is not supported by aspd yet");
+      plan->source.connection = strdup(name);
+      return plan_change_stream(&plan->source, &spec, err) ? plan : NULL;
     default:
       return aspd_plan_invalid(
           err, "%s", "Only kafka, sample_solar, and atlas source connection type is supported");

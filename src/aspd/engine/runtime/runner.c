@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/runtime/engine_internal.h"
+#include "engine/sinks/changes.h"
 
 /* Documents one processor may produce per slice, so that every processor gets
  * its turn even when a source runs unlimited. A processor also ends its turn
@@ -177,6 +178,7 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
     BSON_APPEND_OID(stored, "_id", &oid);
     bson_concat(stored, letter);
     aspd_dataset_append(set, stored);
+    aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, stored);
     bson_destroy(stored);
   }
   bson_t *wrapped = BCON_NEW("_dlqMessage", BCON_DOCUMENT(letter));
@@ -237,6 +239,7 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "_id")) {
       aspd_dataset_append(set, doc);
+      aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, doc);
       return true;
     }
     /* Like a collection insert: the server assigns an ObjectId. */
@@ -246,6 +249,7 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
     BSON_APPEND_OID(&with_id, "_id", &oid);
     bson_concat(&with_id, doc);
     aspd_dataset_append(set, &with_id);
+    aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, &with_id);
     bson_destroy(&with_id);
   }
   return true;

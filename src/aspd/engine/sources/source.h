@@ -37,6 +37,14 @@ typedef struct {
   bool earliest;            /* config.auto_offset_reset earliest (else latest) */
   int32_t partitions;       /* of the topic when the source creates it */
   int64_t idle_timeout_ms;  /* partitionIdleTimeout (0: none) */
+  /* change stream: the database (NULL: all) and collections (none: all) it watches */
+  char *db;
+  char **colls;
+  size_t coll_count;
+  bool full_document;      /* the post-image on updates too (fullDocument other than default) */
+  bool before_change;      /* fullDocumentBeforeChange whenAvailable or required */
+  bool full_document_only; /* the post-image alone, not the event */
+  int64_t start_after;     /* config.startAfter's position, -1: none */
 } aspd_source_spec_t;
 
 /* One message as a source hands it over. */

@@ -3,13 +3,6 @@
 
 #include "engine/sources/source.h"
 
-/* Atlas change streams: planned from an Atlas connection, not run by aspd yet. */
-const aspd_source_row_t aspd_source_change_stream_row = {
-    .kind = ASPD_SOURCE_CHANGE_STREAM,
-    .operator_name = "ChangeStreamConsumerOperator",
-    .meta_type = "atlas",
-};
-
 static const aspd_source_row_t *const rows[] = {
     [ASPD_SOURCE_SAMPLE] = &aspd_source_sample_row,
     [ASPD_SOURCE_DOCUMENTS] = &aspd_source_documents_row,
@@ -27,4 +20,7 @@ void aspd_source_spec_free(aspd_source_spec_t *spec) {
   free(spec->document_len);
   free(spec->connection);
   free(spec->topic);
+  free(spec->db);
+  for (size_t i = 0; i < spec->coll_count; i++) free(spec->colls[i]);
+  free(spec->colls);
 }
