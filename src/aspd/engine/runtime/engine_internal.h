@@ -64,10 +64,10 @@ typedef struct aspd_processor {
   aspd_source_t *source;
   bool stamp_in_place; /* the source's messages cannot have fields named like the stamps */
   bool source_exhausted;
-  uint32_t emit_next_partition; /* round robin of key-less messages to a topic */
-  int64_t last_input_ms; /* processing time of the last source document */
-  aspd_pipeline_t ops;   /* operator instances of the plan's stages */
-  aspd_eval_t ev;        /* where their expressions evaluate */
+  aspd_emit_state_t emit; /* $emit to a topic: round robin, the topic's partitions */
+  int64_t last_input_ms;  /* processing time of the last source document */
+  aspd_pipeline_t ops;    /* operator instances of the plan's stages */
+  aspd_eval_t ev;         /* where their expressions evaluate */
   aspd_tap_t *taps;
   uint64_t slice; /* the engine slice that last ran it (one turn per slice) */
   struct aspd_processor *next;
@@ -79,7 +79,7 @@ typedef struct {
   bool running, stopping;
   pthread_mutex_t lock; /* guards batch, stopping, failing */
   pthread_cond_t wake, idle;
-  bool busy;                       /* a batch is being committed */
+  bool busy;                      /* a batch is being committed */
   aspd_memstore_changes_t *batch; /* its sink contents (NULL: none changed) */
   /* ...and the source checkpoints taken with them (ids and docs owned). */
   aspd_store_checkpoint_t *checkpoints;

@@ -28,6 +28,7 @@ bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
   }
   p->source_exhausted = false;
   p->last_input_ms = 0;
+  p->emit.topic.count = 0; /* the topic may have been planned anew */
   /* Open windows are not checkpointed: a started processor begins them afresh. */
   aspd_pipeline_make(plan->stages, plan->stage_count, &p->ops);
   aspd_eval_free(&p->ev);
@@ -230,7 +231,7 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
   if (!sink_target(plan, &p->ev, doc, &db, &name, reason, reason_len)) return false;
   if (plan->sink == ASPD_SINK_TOPIC) {
     return aspd_emit_write(e->memstore, plan->sink_connection, name, plan->emit, doc, &p->ev,
-                           &p->emit_next_partition, reason, reason_len);
+                           &p->emit, plan->sink_name != NULL, reason, reason_len);
   } else if (plan->merge) {
     return aspd_merge_write(e->memstore, plan->sink_connection, db, name, plan->merge, doc, &p->ev,
                             reason, reason_len, written);

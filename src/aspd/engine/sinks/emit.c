@@ -130,9 +130,14 @@ static bool append_headers(const bson_value_t *v, bson_t *record, char *reason, 
 
 bool aspd_emit_write(aspd_memstore_t *store, const char *connection, const char *topic,
                      const aspd_emit_spec_t *s, const bson_t *doc, aspd_eval_t *ev,
-                     uint32_t *next_partition, char *reason, size_t reason_len) {
-  aspd_topic_t t;
-  aspd_topic_open(store, connection, topic, s->partitions, &t);
+                     aspd_emit_state_t *state, bool cache, char *reason, size_t reason_len) {
+  aspd_topic_t opened, *t = &state->topic;
+  if (!cache) {
+    t = &opened;
+    aspd_topic_open(store, connection, topic, s->partitions, t);
+  } else if (!t->count) {
+    aspd_topic_open(store, connection, topic, s->partitions, t);
+  }
   bson_t record = BSON_INITIALIZER, key = BSON_INITIALIZER;
   BSON_APPEND_DOCUMENT(&record, "value", doc);
   int32_t partition;
@@ -154,10 +159,10 @@ bool aspd_emit_write(aspd_memstore_t *store, const char *connection, const char 
       bson_iter_init_find(&it, &key, "key");
       BSON_APPEND_VALUE(&record, "key", bson_iter_value(&it));
     }
-    partition = ok ? aspd_topic_partition_for_key(bytes, len, t.count) : 0;
+    partition = ok ? aspd_topic_partition_for_key(bytes, len, t->count) : 0;
   } else {
-    partition = (int32_t)(*next_partition % (uint32_t)t.count);
-    (*next_partition)++;
+    partition = (int32_t)(state->next_partition % (uint32_t)t->count);
+    state->next_partition++;
   }
   if (ok && s->headers) {
     bson_value_t v;
@@ -170,7 +175,7 @@ bool aspd_emit_write(aspd_memstore_t *store, const char *connection, const char 
       ok = append_headers(&v, &record, reason, reason_len);
     }
   }
-  if (ok) aspd_dataset_append(t.parts[partition], &record);
+  if (ok) aspd_dataset_append(t->parts[partition], &record);
   bson_destroy(&key);
   bson_destroy(&record);
   return ok;

@@ -11,6 +11,7 @@
 
 #include "engine/expr/expr.h"
 #include "engine/sinks/memstore.h"
+#include "engine/sinks/topics.h"
 
 typedef enum {
   ASPD_KEY_BINDATA, /* Kafka's default: bytes */
@@ -28,10 +29,17 @@ typedef struct {
 
 void aspd_emit_spec_free(aspd_emit_spec_t *s);
 
+/* What a writer keeps between messages: its round robin, and the partitions of
+ * its topic when the topic is a literal (a topic's partitions never change). */
+typedef struct {
+  uint32_t next_partition;
+  aspd_topic_t topic; /* count 0: not opened yet */
+} aspd_emit_state_t;
+
 /* Appends doc to the topic; false with reason (the document is dead-lettered).
- * *next_partition is the writer's round robin. */
+ * cache: the writer's topic when it is always the same one, else NULL. */
 bool aspd_emit_write(aspd_memstore_t *store, const char *connection, const char *topic,
                      const aspd_emit_spec_t *s, const bson_t *doc, aspd_eval_t *ev,
-                     uint32_t *next_partition, char *reason, size_t reason_len);
+                     aspd_emit_state_t *state, bool cache, char *reason, size_t reason_len);
 
 #endif
