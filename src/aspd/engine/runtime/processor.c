@@ -35,6 +35,7 @@ aspd_processor_t *aspd_processor_find(aspd_engine_t *e, const char *name) {
 void aspd_processor_free(aspd_processor_t *p) {
   if (!p) return;
   aspd_taps_free(p);
+  if (p->source) p->source->row->close(p->source); /* still running at shutdown or drop */
   aspd_pipeline_free(&p->ops);
   aspd_eval_free(&p->ev);
   aspd_plan_free(p->plan);

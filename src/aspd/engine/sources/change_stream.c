@@ -14,7 +14,7 @@ typedef struct {
   aspd_source_t base;
   aspd_dataset_t *log;
   int64_t next;
-  bson_t event; /* the event being handed over */
+  bson_t *event; /* the event being handed over (bson_new: a bson_t needs its alignment) */
 } change_stream_t;
 
 static aspd_source_t *change_stream_open(const aspd_source_spec_t *spec,
@@ -30,7 +30,7 @@ static aspd_source_t *change_stream_open(const aspd_source_spec_t *spec,
   } else {
     s->next = aspd_dataset_end_offset(s->log); /* a change stream starts now */
   }
-  bson_init(&s->event);
+  s->event = bson_new();
   return &s->base;
 }
 
@@ -155,9 +155,9 @@ static aspd_pull_t change_stream_pull(aspd_source_t *base, int64_t now_ms, int m
   while (scanned < max && !out->stop(out, r.pulled)) {
     const bson_t *entry = aspd_dataset_at(s->log, s->next);
     if (!entry) break;
-    bson_reinit(&s->event);
-    if (make_event(s, entry, s->next, &s->event)) {
-      aspd_source_msg_t m = {&s->event, NULL, 0, s->next, NULL};
+    bson_reinit(s->event);
+    if (make_event(s, entry, s->next, s->event)) {
+      aspd_source_msg_t m = {s->event, NULL, 0, s->next, NULL};
       out->message(out, &m);
       r.pulled++;
     }
@@ -174,7 +174,7 @@ static void change_stream_checkpoint(const aspd_source_t *base, bson_t *out) {
 
 static void change_stream_close(aspd_source_t *base) {
   change_stream_t *s = (change_stream_t *)base;
-  bson_destroy(&s->event);
+  bson_destroy(s->event);
   free(s);
 }
 
