@@ -146,6 +146,11 @@ static void events(mongoc_client_t *c) {
   CHECK(int_at(&ev, 4, "documentKey._id") == 1);
   CHECK(!has(&ev, 4, "fullDocument"));
   CHECK(int_at(&ev, 4, "fullDocumentBeforeChange.qty") == 3);
+  /* The stream metadata names the change too. */
+  CHECK(!strcmp(wt_str(&ev, "2._stream_meta.source.type", s, sizeof s), "atlas"));
+  CHECK(!strcmp(wt_str(&ev, "2._stream_meta.source.operationType", s, sizeof s), "update"));
+  CHECK(!strcmp(wt_str(&ev, "2._stream_meta.source.ns.coll", s, sizeof s), "orders"));
+  CHECK(int_at(&ev, 2, "_stream_meta.source.documentKey._id") == 1);
   bson_destroy(&ev);
   /* fullDocumentOnly on the database: the post-images of every collection of shop (the
    * delete has none), events of `watch` included. */

@@ -157,7 +157,7 @@ static aspd_pull_t change_stream_pull(aspd_source_t *base, int64_t now_ms, int m
     if (!entry) break;
     bson_reinit(s->event);
     if (make_event(s, entry, s->next, s->event)) {
-      aspd_source_msg_t m = {s->event, NULL, 0, s->next, NULL};
+      aspd_source_msg_t m = {s->event, NULL, 0, s->next, entry};
       out->message(out, &m);
       r.pulled++;
     }
@@ -166,6 +166,38 @@ static aspd_pull_t change_stream_pull(aspd_source_t *base, int64_t now_ms, int m
   }
   r.more = scanned == max;
   return r;
+}
+
+/* operationType, ns {db, coll} and documentKey {_id} of the message's log entry. */
+static void change_stream_put_meta(const aspd_source_t *base, const aspd_source_msg_t *m,
+                                   aspd_raw_out_t *w) {
+  (void)base;
+  bson_value_t op = {.value_type = BSON_TYPE_EOD}, db = op, coll = op, key = op;
+  aspd_raw_iter_t it;
+  aspd_raw_init(&it, bson_get_data(m->record), m->record->len);
+  while (aspd_raw_next(&it)) {
+    bson_value_t *v = it.key_len == 2 && !memcmp(it.key, "op", 2)     ? &op
+                      : it.key_len == 2 && !memcmp(it.key, "db", 2)   ? &db
+                      : it.key_len == 4 && !memcmp(it.key, "coll", 4) ? &coll
+                      : it.key_len == 3 && !memcmp(it.key, "key", 3)  ? &key
+                                                                      : NULL;
+    if (v) aspd_raw_value(&it, v);
+  }
+  if (op.value_type == BSON_TYPE_INT32 && op.value.v_int32 >= 0 &&
+      op.value.v_int32 <= ASPD_CHANGE_DELETE) {
+    const char *name = aspd_change_op_names[op.value.v_int32];
+    bson_value_t v = {.value_type = BSON_TYPE_UTF8};
+    v.value.v_utf8.str = (char *)(uintptr_t)name;
+    v.value.v_utf8.len = (uint32_t)strlen(name);
+    aspd_raw_put_value(w, "operationType", 13, &v);
+  }
+  uint32_t ns = aspd_raw_open(w, BSON_TYPE_DOCUMENT, "ns", 2);
+  aspd_raw_put_value(w, "db", 2, &db);
+  aspd_raw_put_value(w, "coll", 4, &coll);
+  aspd_raw_close(w, ns);
+  uint32_t doc_key = aspd_raw_open(w, BSON_TYPE_DOCUMENT, "documentKey", 11);
+  aspd_raw_put_value(w, "_id", 3, &key);
+  aspd_raw_close(w, doc_key);
 }
 
 static void change_stream_checkpoint(const aspd_source_t *base, bson_t *out) {
@@ -185,5 +217,6 @@ const aspd_source_row_t aspd_source_change_stream_row = {
     .open = change_stream_open,
     .pull = change_stream_pull,
     .checkpoint = change_stream_checkpoint,
+    .put_meta = change_stream_put_meta,
     .close = change_stream_close,
 };
