@@ -40,6 +40,7 @@ static const struct {
     {"processStreamProcessor", aspd_cmd_process},
     {"startSampleStreamProcessor", aspd_cmd_sample_start},
     {"getMoreSampleStreamProcessor", aspd_cmd_sample_more},
+    {"readTopic", aspd_cmd_read_topic},
     {"find", aspd_cmd_find},
     {"getMore", aspd_cmd_get_more},
     {"killCursors", aspd_cmd_kill_cursors},

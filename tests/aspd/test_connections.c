@@ -82,10 +82,10 @@ int main(void) {
          "{\"createStreamProcessor\": \"h\", \"pipeline\": [{\"$source\": {\"connectionName\": "
          "\"hook\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]}",
          420, "Only kafka, sample_solar, and atlas source connection type is supported");
-  WT_ERR(c,
-         "{\"createStreamProcessor\": \"h\", \"pipeline\": [{\"$source\": {\"connectionName\": "
-         "\"atlas1\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]}",
-         420, "not supported by aspd yet");
+  /* A Cluster connection as a source is a change stream (of every database). */
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"h\", \"pipeline\": [{\"$source\": {\"connectionName\": "
+        "\"atlas1\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
 

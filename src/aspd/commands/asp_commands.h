@@ -36,6 +36,9 @@ void aspd_cmd_sample_more(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *re
 void aspd_cmd_list_connections(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_workspace_defaults(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 
+/* topic_commands.c: readTopic, an aspd extension */
+void aspd_cmd_read_topic(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
+
 /* crud_commands.c: the ordinary MongoDB commands on Cluster connections' collections */
 void aspd_cmd_find(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);
 void aspd_cmd_get_more(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *reply);

@@ -128,5 +128,12 @@ bool aspd_engine_run_batch(const aspd_registry_t *reg, const bson_t *pipeline, a
  * listed; *existed says whether there was one. Returns once committed. */
 bool aspd_engine_drop_collection(aspd_engine_t *e, const char *db, const char *coll, bool *existed,
                                  aspd_error_t *err);
+/* topics.c (aspd extension): up to limit messages of a topic of a Kafka connection,
+ * from `offset` (< 0: the oldest kept) of partition `partition` (< 0: of each
+ * partition). Appends partitions: [{partition, firstOffset, endOffset}] and
+ * messages: [{partition, offset, key?, headers?, value}] to reply. */
+bool aspd_engine_read_topic(aspd_engine_t *e, const char *connection, const char *topic,
+                            int32_t partition, int64_t offset, int64_t limit, bson_t *reply,
+                            aspd_error_t *err);
 
 #endif

@@ -46,12 +46,15 @@ static const char *const SCHEMA =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS records(kind TEXT NOT NULL, name TEXT NOT NULL,"
     " doc BLOB NOT NULL, UNIQUE(kind, name));"
-    /* Topics have db '' (a UNIQUE column may not be NULL to count as equal). */
+    /* Topics have db '' for partition 0 and 'pN' for partition N (a UNIQUE column may
+     * not be NULL to count as equal). */
     "CREATE TABLE IF NOT EXISTS datasets(id INTEGER PRIMARY KEY, connection TEXT NOT NULL,"
     " is_topic INTEGER NOT NULL, db TEXT NOT NULL, name TEXT NOT NULL,"
     " first_offset INTEGER NOT NULL, UNIQUE(connection, is_topic, db, name));"
     "CREATE TABLE IF NOT EXISTS docs(dataset INTEGER NOT NULL, off INTEGER NOT NULL,"
-    " doc BLOB NOT NULL, PRIMARY KEY(dataset, off)) WITHOUT ROWID;";
+    " doc BLOB NOT NULL, PRIMARY KEY(dataset, off)) WITHOUT ROWID;"
+    /* Source checkpoints committed with the sink contents, by processor id. */
+    "CREATE TABLE IF NOT EXISTS checkpoints(id TEXT PRIMARY KEY, doc BLOB NOT NULL) WITHOUT ROWID;";
 
 /* Why a write failed, in words a client can act on. The directory is never
  * named (SQLite's own generic texts name no files either). */
@@ -367,6 +370,8 @@ bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn,
 typedef struct {
   const aspd_store_delta_t *deltas;
   size_t count;
+  const aspd_store_checkpoint_t *checkpoints;
+  size_t checkpoint_count;
 } write_sets_t;
 
 static int dataset_id(sqlite3 *db, const aspd_store_delta_t *d, int64_t *id) {
@@ -379,7 +384,9 @@ static int dataset_id(sqlite3 *db, const aspd_store_delta_t *d, int64_t *id) {
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, d->connection, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, d->db == NULL);
-  sqlite3_bind_text(st, 3, d->db ? d->db : "", -1, SQLITE_STATIC);
+  char partition[16] = "";
+  if (!d->db && d->partition > 0) snprintf(partition, sizeof partition, "p%d", (int)d->partition);
+  sqlite3_bind_text(st, 3, d->db ? d->db : partition, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 4, d->name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 5, d->first_offset);
   rc = sqlite3_step(st);
@@ -463,11 +470,24 @@ static int write_sets_body(sqlite3 *db, void *ctx) {
   sqlite3_finalize(before);
   sqlite3_finalize(after);
   sqlite3_finalize(ins);
+  sqlite3_stmt *put = NULL;
+  if (rc == SQLITE_OK && w->checkpoint_count) {
+    rc = prepare(db, "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", &put);
+  }
+  for (size_t i = 0; i < w->checkpoint_count && rc == SQLITE_OK; i++) {
+    const aspd_store_checkpoint_t *c = &w->checkpoints[i];
+    sqlite3_bind_text(put, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(put, 2, bson_get_data(c->doc), (int)c->doc->len, SQLITE_STATIC);
+    rc = sqlite3_step(put) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_reset(put);
+  }
+  sqlite3_finalize(put);
   return rc;
 }
 
-bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
-                               char *err, size_t err_len) {
+bool aspd_store_write_batch(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
+                            const aspd_store_checkpoint_t *checkpoints, size_t checkpoint_count,
+                            char *err, size_t err_len) {
   /* In a scope, connection names carry its prefix. */
   aspd_store_delta_t *copies = NULL;
   char(*names)[KEY_LEN] = NULL;
@@ -480,7 +500,7 @@ bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas
     }
     deltas = copies;
   }
-  write_sets_t w = {deltas, count};
+  write_sets_t w = {deltas, count, checkpoints, checkpoint_count};
   pthread_mutex_lock(&SINKS(s)->lock);
   int rc = in_transaction(SINKS(s)->db, write_sets_body, &w);
   bool ok = rc == SQLITE_OK || fail(err, err_len, "write the sink contents", rc, SINKS(s)->db);
@@ -488,6 +508,29 @@ bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas
   free(copies);
   free(names);
   return ok;
+}
+
+bool aspd_store_each_checkpoint(aspd_store_t *s, aspd_store_record_fn fn, void *ctx, char *err,
+                                size_t err_len) {
+  pthread_mutex_lock(&SINKS(s)->lock);
+  sqlite3_stmt *st;
+  int rc = prepare(SINKS(s)->db, "SELECT id, doc FROM checkpoints", &st);
+  bool ok = rc == SQLITE_OK;
+  while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bson_t doc;
+    /* A checkpoint that cannot be read is skipped: the processor's record has one too. */
+    if (blob_doc(st, 1, &doc))
+      ok = fn(ctx, (const char *)sqlite3_column_text(st, 0), &doc, err, err_len);
+  }
+  if (ok && rc != SQLITE_DONE) ok = fail(err, err_len, "read the checkpoints", rc, SINKS(s)->db);
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&SINKS(s)->lock);
+  return ok;
+}
+
+bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
+                               char *err, size_t err_len) {
+  return aspd_store_write_batch(s, deltas, count, NULL, 0, err, err_len);
 }
 
 bool aspd_store_each_dataset(aspd_store_t *s, const aspd_store_dataset_visitor_t *v, void *ctx,
@@ -510,7 +553,8 @@ bool aspd_store_each_dataset(aspd_store_t *s, const aspd_store_dataset_visitor_t
     bool topic = sqlite3_column_int(sets, 2) != 0;
     const char *db = (const char *)sqlite3_column_text(sets, 3);
     const char *name = (const char *)sqlite3_column_text(sets, 4);
-    ok = v->dataset(ctx, conn, topic ? NULL : db, name, sqlite3_column_int64(sets, 5));
+    int32_t partition = topic && db[0] == 'p' ? (int32_t)atoi(db + 1) : 0;
+    ok = v->dataset(ctx, conn, topic ? NULL : db, name, partition, sqlite3_column_int64(sets, 5));
     sqlite3_bind_int64(docs, 1, sqlite3_column_int64(sets, 0));
     while (ok && (rc = sqlite3_step(docs)) == SQLITE_ROW) {
       bson_t doc;

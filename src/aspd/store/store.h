@@ -67,6 +67,7 @@ bool aspd_store_each(aspd_store_t *s, const char *kind, aspd_store_record_fn fn,
  * from); or (dropped) it is gone with its documents. */
 typedef struct {
   const char *connection, *db, *name;
+  int32_t partition; /* topics (db NULL) */
   int64_t first_offset, from, end;
   const bson_t *const *docs; /* end - from of them */
   bool dropped;
@@ -80,10 +81,25 @@ typedef struct {
 bool aspd_store_write_datasets(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
                                char *err, size_t err_len);
 
+/* A source checkpoint committed with the sink contents it led to. */
+typedef struct {
+  const char *id; /* the processor's */
+  const bson_t *doc;
+} aspd_store_checkpoint_t;
+
+/* Applies the deltas and puts the checkpoints (replacing those of the same ids) in
+ * one transaction. */
+bool aspd_store_write_batch(aspd_store_t *s, const aspd_store_delta_t *deltas, size_t count,
+                            const aspd_store_checkpoint_t *checkpoints, size_t checkpoint_count,
+                            char *err, size_t err_len);
+/* Calls fn(ctx, id, doc) for each checkpoint. */
+bool aspd_store_each_checkpoint(aspd_store_t *s, aspd_store_record_fn fn, void *ctx, char *err,
+                                size_t err_len);
+
 typedef struct {
   /* A dataset begins; its documents follow, in offset order. */
   bool (*dataset)(void *ctx, const char *connection, const char *db, const char *name,
-                  int64_t first_offset);
+                  int32_t partition, int64_t first_offset);
   bool (*doc)(void *ctx, int64_t offset, const bson_t *doc);
 } aspd_store_dataset_visitor_t;
 

@@ -18,6 +18,7 @@ typedef struct {
   bool failed;
   /* the dataset being read */
   char *connection, *db, *name;
+  int32_t partition;
   int64_t first_offset, from;
   bson_t **docs;
   size_t count, cap;
@@ -40,6 +41,7 @@ static bool flush_dataset(copy_t *c) {
     aspd_store_delta_t d = {.connection = c->connection,
                             .db = c->db,
                             .name = c->name,
+                            .partition = c->partition,
                             .first_offset = c->first_offset,
                             .from = c->from,
                             .end = c->from + (int64_t)c->count,
@@ -57,12 +59,13 @@ static bool flush_dataset(copy_t *c) {
 }
 
 static bool begin_dataset(void *ctx, const char *connection, const char *db, const char *name,
-                          int64_t first_offset) {
+                          int32_t partition, int64_t first_offset) {
   copy_t *c = ctx;
   if (!flush_dataset(c)) return false;
   c->connection = strdup(connection);
   c->db = db ? strdup(db) : NULL;
   c->name = strdup(name);
+  c->partition = partition;
   c->first_offset = c->from = first_offset;
   return true;
 }

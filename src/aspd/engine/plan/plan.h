@@ -9,10 +9,11 @@
 #include "engine/error.h"
 #include "engine/expr/expr.h"
 #include "engine/plan/stage.h"
+#include "engine/sinks/emit.h"
 #include "engine/sinks/merge.h"
+#include "engine/sources/source.h"
 #include "registry/connections.h"
 
-typedef enum { ASPD_SOURCE_SAMPLE, ASPD_SOURCE_DOCUMENTS, ASPD_SOURCE_TOPIC } aspd_source_kind_t;
 typedef enum {
   ASPD_SINK_NONE, /* ephemeral processors without a sink: output goes to the sample tap */
   ASPD_SINK_LOG,
@@ -21,16 +22,7 @@ typedef enum {
 } aspd_sink_kind_t;
 
 struct aspd_plan {
-  aspd_source_kind_t source;
-  double docs_per_second; /* sample source; 0 = unlimited */
-  bson_t *documents;      /* inline documents (an array) */
-  /* Where each inline document sits inside `documents`, for O(1) access by position
-   * (a malloc'd array of bson_t would miss bson_t's 128-byte alignment). */
-  const uint8_t **document_data;
-  uint32_t *document_len;
-  size_t document_count;
-  char *source_connection; /* topic source */
-  char *source_topic;
+  aspd_source_spec_t source;           /* $source: its kind's row and what it reads */
   char *ts_field;                      /* source timestamp field, "_ts" by default */
   aspd_expr_t *time_field;             /* $source.timeField, or NULL (ingestion time) */
   char *meta_field;                    /* stream metadata field, NULL when disabled */
@@ -47,6 +39,7 @@ struct aspd_plan {
    * (sink_db / sink_name are NULL then). */
   aspd_expr_t *sink_db_expr, *sink_name_expr;
   aspd_merge_spec_t *merge;                 /* $merge's matching rules, NULL for $emit */
+  aspd_emit_spec_t *emit;                   /* $emit to a topic: key, headers, partitions */
   char *dlq_connection, *dlq_db, *dlq_coll; /* options.dlq, or NULL */
 };
 
@@ -56,8 +49,9 @@ aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
                              const bson_t *options, bool ephemeral, aspd_error_t *err);
 void aspd_plan_free(aspd_plan_t *plan);
 
-/* "generated" or "kafka": _stream_meta.source.type. */
+/* _stream_meta.source.type of the plan's source ("generated", "kafka"...). */
 const char *aspd_plan_source_type(const aspd_plan_t *plan);
+
 /* The worker's operator name of stage i, 0 = source, stage_count + 1 = sink. */
 const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i);
 size_t aspd_plan_operator_count(const aspd_plan_t *plan);

@@ -21,5 +21,8 @@ bool aspd_plan_add_stage(const aspd_stage_t *row, const bson_iter_t *value, aspd
 void *aspd_plan_invalid(aspd_error_t *err, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
 void *aspd_plan_missing_connection(aspd_error_t *err, const char *name);
 const char *aspd_plan_utf8(const bson_t *spec, const char *key);
+/* The partition count of topics a Kafka connection creates: its
+ * config["num.partitions"] (1 to ASPD_TOPIC_MAX_PARTITIONS), default 1; 0 with err. */
+int32_t aspd_plan_kafka_partitions(const aspd_connection_t *conn, aspd_error_t *err);
 
 #endif

@@ -139,16 +139,13 @@ aspd_plan_t *aspd_plan_build(const aspd_registry_t *reg, const bson_t *pipeline,
 
 void aspd_plan_free(aspd_plan_t *plan) {
   if (!plan) return;
-  if (plan->documents) bson_destroy(plan->documents);
-  free(plan->document_data);
-  free(plan->document_len);
+  aspd_source_spec_free(&plan->source);
   aspd_expr_free(plan->time_field);
   aspd_planned_stages_free(plan->stages, plan->stage_count);
-  free(plan->source_connection);
-  free(plan->source_topic);
   free(plan->ts_field);
   free(plan->meta_field);
   aspd_merge_spec_free(plan->merge);
+  aspd_emit_spec_free(plan->emit);
   free(plan->sink_connection);
   free(plan->sink_db);
   free(plan->sink_name);
@@ -161,7 +158,7 @@ void aspd_plan_free(aspd_plan_t *plan) {
 }
 
 const char *aspd_plan_source_type(const aspd_plan_t *plan) {
-  return plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated";
+  return plan->source.row->meta_type;
 }
 
 size_t aspd_plan_operator_count(const aspd_plan_t *plan) {
@@ -169,16 +166,7 @@ size_t aspd_plan_operator_count(const aspd_plan_t *plan) {
 }
 
 const char *aspd_plan_operator_name(const aspd_plan_t *plan, size_t i) {
-  if (i == 0) {
-    switch (plan->source) {
-      case ASPD_SOURCE_SAMPLE:
-        return "SampleDataSourceOperator";
-      case ASPD_SOURCE_DOCUMENTS:
-        return "DocumentsDataSourceOperator";
-      default:
-        return "KafkaConsumerOperator";
-    }
-  }
+  if (i == 0) return plan->source.row->operator_name;
   if (i <= plan->stage_count) return plan->stages[i - 1].row->operator_name;
   switch (plan->sink) {
     case ASPD_SINK_LOG:

@@ -259,6 +259,48 @@ void *aspd_merge_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
   return plan;
 }
 
+/* A Kafka $emit's config: key with keyFormat, headers; the partitions of a topic it creates. */
+static aspd_emit_spec_t *kafka_emit(const bson_t *spec, const aspd_connection_t *conn,
+                                    aspd_stage_ctx_t *ctx, aspd_error_t *err) {
+  static const char *const formats[] = {"binData", "string", "json", "int", "long"};
+  aspd_emit_spec_t *e = calloc(1, sizeof *e);
+  e->partitions = aspd_plan_kafka_partitions(conn, err);
+  bson_iter_t config, it;
+  bool ok = e->partitions > 0;
+  bool has_config =
+      ok && bson_iter_init_find(&config, spec, "config") && BSON_ITER_HOLDS_DOCUMENT(&config);
+  if (has_config && bson_iter_recurse(&config, &it) && bson_iter_find(&it, "key")) {
+    bson_iter_t format;
+    if (!bson_iter_recurse(&config, &format) || !bson_iter_find(&format, "keyFormat")) {
+      ok = aspd_plan_invalid(err, "%s",
+                             "Expected config.keyFormat to be specified when config.key is "
+                             "specified");
+    } else {
+      const char *name = BSON_ITER_HOLDS_UTF8(&format) ? bson_iter_utf8(&format, NULL) : "";
+      size_t i = 0;
+      while (i < 5 && strcmp(name, formats[i])) i++;
+      if (i == 5) {
+        ok = aspd_plan_invalid(err,
+                               "config.keyFormat must be \"binData\", \"string\", \"json\", "
+                               "\"int\" or \"long\"");
+      } else {
+        e->key_format = (aspd_key_format_t)i;
+        e->key = aspd_expr_compile(ctx->cc, bson_iter_value(&it), err);
+        ok = e->key != NULL;
+      }
+    }
+  }
+  if (ok && has_config && bson_iter_recurse(&config, &it) && bson_iter_find(&it, "headers")) {
+    e->headers = aspd_expr_compile(ctx->cc, bson_iter_value(&it), err);
+    ok = e->headers != NULL;
+  }
+  if (!ok) {
+    aspd_emit_spec_free(e);
+    return NULL;
+  }
+  return e;
+}
+
 void *aspd_emit_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
   aspd_plan_t *plan = ctx->plan;
   if (!BSON_ITER_HOLDS_DOCUMENT(value))
@@ -276,9 +318,11 @@ void *aspd_emit_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_erro
       return plan;
     case ASPD_CONN_KAFKA:
       plan->sink = ASPD_SINK_TOPIC;
-      return sink_part(&spec, "topic", "$emit", ctx, &plan->sink_name, &plan->sink_name_expr, err)
-                 ? plan
-                 : NULL;
+      if (!sink_part(&spec, "topic", "$emit", ctx, &plan->sink_name, &plan->sink_name_expr, err)) {
+        return NULL;
+      }
+      plan->emit = kafka_emit(&spec, conn, ctx, err);
+      return plan->emit ? plan : NULL;
     case ASPD_CONN_CLUSTER:
       plan->sink = ASPD_SINK_COLLECTION;
       return sink_part(&spec, "db", "$emit", ctx, &plan->sink_db, &plan->sink_db_expr, err) &&

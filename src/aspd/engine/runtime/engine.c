@@ -190,9 +190,36 @@ static bool load_record(void *ctx, const char *name, const bson_t *doc, char *er
   return add_processor(l->e, &l->tail, doc, "the state store", name, err, err_len);
 }
 
+/* A checkpoint committed with the sink contents replaces the one of the processor's
+ * record (written at other times: it may be ahead of the sinks, or behind them),
+ * unless the checkpoint was reset since (another epoch). */
+static bool load_checkpoint(void *ctx, const char *id, const bson_t *doc, char *err,
+                            size_t err_len) {
+  (void)err;
+  (void)err_len;
+  aspd_engine_t *e = ctx;
+  bson_iter_t epoch, checkpoint;
+  if (!bson_iter_init_find(&epoch, doc, "epoch") || !BSON_ITER_HOLDS_INT64(&epoch) ||
+      !bson_iter_init_find(&checkpoint, doc, "checkpoint") ||
+      !BSON_ITER_HOLDS_DOCUMENT(&checkpoint)) {
+    return true;
+  }
+  for (aspd_processor_t *p = e->processors; p; p = p->next) {
+    if (strcmp(p->id, id) || p->checkpoint_epoch != bson_iter_int64(&epoch)) continue;
+    const uint8_t *data;
+    uint32_t len;
+    bson_iter_document(&checkpoint, &len, &data);
+    if (p->checkpoint) bson_destroy(p->checkpoint);
+    p->checkpoint = bson_new_from_data(data, len);
+    p->batched_checkpoint = bson_copy(doc);
+  }
+  return true;
+}
+
 static bool load_processors(aspd_engine_t *e, char *err, size_t err_len) {
   load_ctx_t l = {e, &e->processors};
-  return aspd_store_each(e->store, PROCESSOR_KIND, load_record, &l, err, err_len);
+  return aspd_store_each(e->store, PROCESSOR_KIND, load_record, &l, err, err_len) &&
+         aspd_store_each_checkpoint(e->store, load_checkpoint, e, err, err_len);
 }
 
 /* processors.json of earlier versions. */
@@ -245,14 +272,10 @@ static bool import_sinks(aspd_engine_t *e, char *err, size_t err_len) {
   return ok;
 }
 
-/* The JSON state files are read once, written to the store in full, and left
- * as they were (the store is used from then on). */
-static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
-  if (!import_processors(e, err, err_len) || !import_sinks(e, err, err_len)) return false;
-  pthread_mutex_lock(&e->lock);
-  bool ok = save_all_processors(e, err, err_len);
-  pthread_mutex_unlock(&e->lock);
-  aspd_memstore_changes_t *changes = ok ? aspd_memstore_changes(e->memstore) : NULL;
+/* Writes what the memstore holds that the store does not, at start-up. */
+static bool write_changes(aspd_engine_t *e, char *err, size_t err_len) {
+  aspd_memstore_changes_t *changes = aspd_memstore_changes(e->memstore);
+  bool ok = true;
   if (changes) {
     size_t count;
     const aspd_store_delta_t *deltas = aspd_memstore_deltas(changes, &count);
@@ -260,7 +283,27 @@ static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
     aspd_memstore_changes_done(changes, ok);
   }
   aspd_memstore_changes_free(changes);
-  return ok && aspd_store_mark_imported(e->store, "engine", err, err_len);
+  return ok;
+}
+
+/* The JSON state files are read once, written to the store in full, and left
+ * as they were (the store is used from then on). */
+static bool import_json(aspd_engine_t *e, char *err, size_t err_len) {
+  if (!import_processors(e, err, err_len) || !import_sinks(e, err, err_len)) return false;
+  pthread_mutex_lock(&e->lock);
+  bool ok = save_all_processors(e, err, err_len);
+  pthread_mutex_unlock(&e->lock);
+  return ok && write_changes(e, err, err_len) &&
+         aspd_store_mark_imported(e->store, "engine", err, err_len);
+}
+
+/* Topic messages are records {value, key, headers}; a store of earlier versions
+ * holds bare values (wrap): they are rewritten once, before anything reads them. */
+static bool upgrade_topics(aspd_engine_t *e, bool wrap, char *err, size_t err_len) {
+  if (aspd_store_imported(e->store, "topic-records")) return true;
+  if (wrap) aspd_memstore_wrap_bare_topics(e->memstore);
+  return write_changes(e, err, err_len) &&
+         aspd_store_mark_imported(e->store, "topic-records", err, err_len);
 }
 
 /* STARTED processors run again; one that cannot be planned any more fails
@@ -279,7 +322,8 @@ static void resume_processors(aspd_engine_t *e) {
     }
   }
   char msg[256];
-  if (failed && !save_all_processors(e, msg, sizeof msg)) aspd_log("could not persist processors: %s", msg);
+  if (failed && !save_all_processors(e, msg, sizeof msg))
+    aspd_log("could not persist processors: %s", msg);
 }
 
 aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,
@@ -294,10 +338,11 @@ aspd_engine_t *aspd_engine_open(const char *state_dir, aspd_store_t *store,
   e->memstore = aspd_memstore_new(sink_max_docs ? sink_max_docs : ASPD_MEMSTORE_RETAIN_DEFAULT);
   const char *idle = getenv("ASPD_SAMPLE_IDLE_MS");
   e->sample_idle_ms = idle && atoll(idle) > 0 ? atoll(idle) : SAMPLE_IDLE_MS_DEFAULT;
-  bool loaded =
-      aspd_store_imported(store, "engine")
-          ? load_processors(e, err, err_len) && aspd_memstore_load(e->memstore, store, err, err_len)
-          : import_json(e, err, err_len);
+  bool stored = aspd_store_imported(store, "engine");
+  bool loaded = (stored ? load_processors(e, err, err_len) &&
+                              aspd_memstore_load(e->memstore, store, err, err_len)
+                        : import_json(e, err, err_len)) &&
+                upgrade_topics(e, stored, err, err_len);
   if (!loaded) {
     aspd_engine_close(e);
     return NULL;

@@ -10,7 +10,7 @@
 #include "engine/ops/op.h"
 #include "engine/plan/plan.h"
 #include "engine/sinks/memstore.h"
-#include "engine/sources/solar.h"
+#include "engine/sources/source.h"
 
 typedef enum {
   ASPD_STATE_CREATED,
@@ -53,17 +53,21 @@ typedef struct aspd_processor {
   aspd_counters_t totals;
   aspd_counters_t *operator_stats; /* one per plan operator; NULL until planned */
   size_t operator_count;
-  int64_t source_offset; /* checkpoint: inline documents / topic position */
+  bson_t *checkpoint; /* the source's position to resume from; NULL: start afresh */
+  /* Bumped whenever the checkpoint is reset, so that one committed with the sink
+   * contents before the reset is not taken for the new one. */
+  int64_t checkpoint_epoch;
+  bson_t *batched_checkpoint; /* the last one handed to the flusher */
 
   /* Runtime, while STARTED. */
   aspd_plan_t *plan;
-  aspd_rng_t rng;
-  int64_t run_started_ms;
-  int64_t generated_this_run;
+  aspd_source_t *source;
+  bool stamp_in_place; /* the source's messages cannot have fields named like the stamps */
   bool source_exhausted;
-  int64_t last_input_ms; /* processing time of the last source document */
-  aspd_pipeline_t ops;   /* operator instances of the plan's stages */
-  aspd_eval_t ev;        /* where their expressions evaluate */
+  aspd_emit_state_t emit; /* $emit to a topic: round robin, the topic's partitions */
+  int64_t last_input_ms;  /* processing time of the last source document */
+  aspd_pipeline_t ops;    /* operator instances of the plan's stages */
+  aspd_eval_t ev;         /* where their expressions evaluate */
   aspd_tap_t *taps;
   uint64_t slice; /* the engine slice that last ran it (one turn per slice) */
   struct aspd_processor *next;
@@ -75,8 +79,13 @@ typedef struct {
   bool running, stopping;
   pthread_mutex_t lock; /* guards batch, stopping, failing */
   pthread_cond_t wake, idle;
-  aspd_memstore_changes_t *batch; /* being committed; NULL when idle */
-  bool failing;                   /* the last commit failed (reported once) */
+  bool busy;                      /* a batch is being committed */
+  aspd_memstore_changes_t *batch; /* its sink contents (NULL: none changed) */
+  /* ...and the source checkpoints taken with them (ids and docs owned). */
+  aspd_store_checkpoint_t *checkpoints;
+  size_t checkpoint_count;
+  bool resend_checkpoints; /* the last batch failed: hand every checkpoint again */
+  bool failing;            /* the last commit failed (reported once) */
 } aspd_flusher_t;
 
 struct aspd_engine {
@@ -119,6 +128,9 @@ const char *aspd_state_name(aspd_state_t state);
 aspd_processor_t *aspd_processor_find(aspd_engine_t *e, const char *name);
 void aspd_processor_free(aspd_processor_t *p);
 void aspd_processor_to_bson(const aspd_processor_t *p, bson_t *out);
+/* The checkpoint to persist: the running source's position, else the last one kept
+ * (NULL: none). Freed by the caller. */
+bson_t *aspd_processor_checkpoint(const aspd_processor_t *p);
 aspd_processor_t *aspd_processor_from_bson(const bson_t *doc, aspd_error_t *err);
 
 /* runner.c: begin and end a run; run one slice of every running processor. */

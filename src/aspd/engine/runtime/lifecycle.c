@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/match.h"
 #include "engine/runtime/engine_internal.h"
+#include "engine/sinks/topics.h"
 
 #define DEFAULT_TIER "SP10"
 /* Interactive processors run for at most 10 minutes (Atlas). */
@@ -89,7 +90,6 @@ static aspd_processor_t *new_processor(const char *name, const bson_t *pipeline,
   p->options = options ? bson_copy(options) : bson_new();
   p->created_ms = p->last_modified_ms = p->last_state_change_ms = aspd_now_ms();
   p->state = ASPD_STATE_CREATED;
-  p->source_offset = -1;
   return p;
 }
 
@@ -148,12 +148,17 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
   /* Applied to a copy of what is persisted first: the record as started. */
   bson_t *options = bson_copy(p->options);
   int32_t workers = p->workers;
-  int64_t offset = p->source_offset;
+  bson_t *checkpoint = p->checkpoint ? bson_copy(p->checkpoint) : NULL;
   bool has_started = p->has_started;
   char *error_msg = p->error_msg;
   if (opts->tier) set_option_utf8(&p->options, "tier", opts->tier);
   if (opts->workers > 0) p->workers = opts->workers;
-  if (opts->clear_checkpoints || !p->has_started) p->source_offset = -1;
+  int64_t epoch = p->checkpoint_epoch;
+  if (opts->clear_checkpoints || !p->has_started) {
+    if (p->checkpoint) bson_destroy(p->checkpoint);
+    p->checkpoint = NULL;
+    p->checkpoint_epoch++;
+  }
   p->has_started = true;
   p->error_msg = NULL;
   bool begun = aspd_run_begin(e, p, err);
@@ -162,12 +167,15 @@ bool aspd_engine_start(aspd_engine_t *e, const char *name, const aspd_start_opti
     bson_destroy(p->options);
     p->options = options;
     p->workers = workers;
-    p->source_offset = offset;
+    if (p->checkpoint) bson_destroy(p->checkpoint);
+    p->checkpoint = checkpoint;
+    p->checkpoint_epoch = epoch;
     p->has_started = has_started;
     p->error_msg = error_msg;
     return finish(e, false);
   }
   bson_destroy(options);
+  if (checkpoint) bson_destroy(checkpoint);
   free(error_msg);
   set_state(p, ASPD_STATE_STARTED);
   pthread_cond_signal(&e->wake);
@@ -242,7 +250,8 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
   if (m->new_name) p->name = strdup(m->new_name);
   if (!m->resume_from_checkpoint) {
     /* Starting over: only the summary counters are kept. */
-    p->source_offset = -1;
+    p->checkpoint = NULL;
+    p->checkpoint_epoch++;
     p->operator_stats = NULL;
     p->operator_count = 0;
   }
@@ -258,6 +267,7 @@ bool aspd_engine_modify(aspd_engine_t *e, const char *name, const aspd_modify_t 
   bson_destroy(was.options);
   if (p->name != was.name) free(was.name);
   if (p->operator_stats != was.operator_stats) free(was.operator_stats);
+  if (p->checkpoint != was.checkpoint && was.checkpoint) bson_destroy(was.checkpoint);
   return finish(e, true);
 }
 
@@ -355,10 +365,19 @@ static void append_sink_dropped(aspd_engine_t *e, const aspd_processor_t *p, bso
   if (!plan || (plan->sink != ASPD_SINK_COLLECTION && plan->sink != ASPD_SINK_TOPIC)) return;
   /* A $merge whose target is an expression writes to many collections. */
   if (!plan->sink_name || (plan->sink == ASPD_SINK_COLLECTION && !plan->sink_db)) return;
-  const aspd_dataset_t *set = aspd_memstore_find(
-      e->memstore, plan->sink_connection, plan->sink == ASPD_SINK_COLLECTION ? plan->sink_db : NULL,
-      plan->sink_name);
-  BSON_APPEND_INT64(stats, "sinkDroppedMessageCount", set ? set->dropped : 0);
+  int64_t dropped = 0;
+  aspd_topic_t topic;
+  if (plan->sink == ASPD_SINK_TOPIC) {
+    /* Every partition of the topic. */
+    if (aspd_topic_open(e->memstore, plan->sink_connection, plan->sink_name, 0, &topic)) {
+      for (int32_t i = 0; i < topic.count; i++) dropped += topic.parts[i]->dropped;
+    }
+  } else {
+    const aspd_dataset_t *set =
+        aspd_memstore_find(e->memstore, plan->sink_connection, plan->sink_db, plan->sink_name);
+    dropped = set ? set->dropped : 0;
+  }
+  BSON_APPEND_INT64(stats, "sinkDroppedMessageCount", dropped);
 }
 
 bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t scale,
@@ -381,6 +400,7 @@ bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t
   append_counters(&stats, &p->totals, (double)aspd_pipeline_state_bytes(&p->ops), s);
   BSON_APPEND_DOUBLE(&stats, "memoryTrackerBytes", (double)aspd_taps_buffered_bytes(p) / s);
   append_sink_dropped(e, p, &stats);
+  if (p->source && p->source->row->stats) p->source->row->stats(p->source, aspd_now_ms(), &stats);
   if (verbose) append_operator_stats(e, p, s, &stats);
   bson_append_document_end(reply, &stats);
   pthread_mutex_unlock(&e->lock);

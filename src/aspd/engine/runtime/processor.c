@@ -35,6 +35,7 @@ aspd_processor_t *aspd_processor_find(aspd_engine_t *e, const char *name) {
 void aspd_processor_free(aspd_processor_t *p) {
   if (!p) return;
   aspd_taps_free(p);
+  if (p->source) p->source->row->close(p->source); /* still running at shutdown or drop */
   aspd_pipeline_free(&p->ops);
   aspd_eval_free(&p->ev);
   aspd_plan_free(p->plan);
@@ -43,7 +44,18 @@ void aspd_processor_free(aspd_processor_t *p) {
   free(p->operator_stats);
   bson_destroy(p->pipeline);
   bson_destroy(p->options);
+  if (p->checkpoint) bson_destroy(p->checkpoint);
+  if (p->batched_checkpoint) bson_destroy(p->batched_checkpoint);
   free(p);
+}
+
+bson_t *aspd_processor_checkpoint(const aspd_processor_t *p) {
+  if (p->source && p->source->row->checkpoint) {
+    bson_t *out = bson_new();
+    p->source->row->checkpoint(p->source, out);
+    return out;
+  }
+  return p->checkpoint ? bson_copy(p->checkpoint) : NULL;
 }
 
 static void counters_to_bson(const aspd_counters_t *c, bson_t *out) {
@@ -82,7 +94,12 @@ void aspd_processor_to_bson(const aspd_processor_t *p, bson_t *out) {
   BSON_APPEND_DATE_TIME(out, "lastStateChange", p->last_state_change_ms);
   BSON_APPEND_BOOL(out, "hasStarted", p->has_started);
   BSON_APPEND_INT32(out, "workers", p->workers);
-  BSON_APPEND_INT64(out, "sourceOffset", p->source_offset);
+  BSON_APPEND_INT64(out, "checkpointEpoch", p->checkpoint_epoch);
+  bson_t *checkpoint = aspd_processor_checkpoint(p);
+  if (checkpoint) {
+    BSON_APPEND_DOCUMENT(out, "checkpoint", checkpoint);
+    bson_destroy(checkpoint);
+  }
   bson_t totals, ops;
   BSON_APPEND_DOCUMENT_BEGIN(out, "totals", &totals);
   counters_to_bson(&p->totals, &totals);
@@ -153,8 +170,18 @@ aspd_processor_t *aspd_processor_from_bson(const bson_t *doc, aspd_error_t *err)
     if (!strcmp(k, "hasStarted") && BSON_ITER_HOLDS_BOOL(&f)) p->has_started = bson_iter_bool(&f);
     if (!strcmp(k, "workers") && BSON_ITER_HOLDS_NUMBER(&f))
       p->workers = (int32_t)bson_iter_as_int64(&f);
-    if (!strcmp(k, "sourceOffset") && BSON_ITER_HOLDS_NUMBER(&f))
-      p->source_offset = bson_iter_as_int64(&f);
+    if (!strcmp(k, "checkpointEpoch") && BSON_ITER_HOLDS_NUMBER(&f)) {
+      p->checkpoint_epoch = bson_iter_as_int64(&f);
+    }
+    if (!strcmp(k, "checkpoint") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      if (p->checkpoint) bson_destroy(p->checkpoint);
+      p->checkpoint = copy_container(&f);
+    }
+    /* Earlier versions kept only the position of inline documents or a topic. */
+    if (!strcmp(k, "sourceOffset") && BSON_ITER_HOLDS_NUMBER(&f) && bson_iter_as_int64(&f) >= 0 &&
+        !p->checkpoint) {
+      p->checkpoint = BCON_NEW("offset", BCON_INT64(bson_iter_as_int64(&f)));
+    }
     if (!strcmp(k, "totals") && BSON_ITER_HOLDS_DOCUMENT(&f)) counters_from_bson(&f, &p->totals);
     if (!strcmp(k, "operatorStats") && BSON_ITER_HOLDS_ARRAY(&f)) {
       bson_iter_t ops;

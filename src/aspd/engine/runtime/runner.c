@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/runtime/engine_internal.h"
+#include "engine/sinks/changes.h"
 
 /* Documents one processor may produce per slice, so that every processor gets
  * its turn even when a source runs unlimited. A processor also ends its turn
@@ -12,31 +13,6 @@
 #define MAX_PER_SLICE 512
 /* ...but only after this many, so that a stream of commands cannot stop it. */
 #define MIN_PER_TURN 16
-
-static const char *const earliest_names[] = {"earliest", "beginning", "smallest"};
-
-static int64_t initial_topic_offset(aspd_engine_t *e, const aspd_processor_t *p) {
-  aspd_dataset_t *set =
-      aspd_memstore_dataset(e->memstore, p->plan->source_connection, NULL, p->plan->source_topic);
-  bson_iter_t it;
-  bson_t stage;
-  const uint8_t *data;
-  uint32_t len;
-  /* $source.config.auto_offset_reset, Kafka's default being "latest". */
-  if (bson_iter_init(&it, p->pipeline) && bson_iter_next(&it) && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-    bson_iter_document(&it, &len, &data);
-    bson_init_static(&stage, data, len);
-    bson_iter_t reset;
-    if (bson_iter_init(&reset, &stage) &&
-        bson_iter_find_descendant(&reset, "$source.config.auto_offset_reset", &reset) &&
-        BSON_ITER_HOLDS_UTF8(&reset)) {
-      for (size_t i = 0; i < 3; i++) {
-        if (!strcmp(bson_iter_utf8(&reset, NULL), earliest_names[i])) return set->first_offset;
-      }
-    }
-  }
-  return aspd_dataset_end_offset(set);
-}
 
 bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
   aspd_plan_t *plan = aspd_plan_build(e->registry, p->pipeline, p->options, p->ephemeral, err);
@@ -50,23 +26,35 @@ bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
     p->operator_stats = calloc(n, sizeof *p->operator_stats);
     p->operator_count = n;
   }
-  aspd_rng_seed(&p->rng, (uint64_t)aspd_now_ms() ^ (uint64_t)(uintptr_t)p);
-  p->run_started_ms = aspd_now_ms();
-  p->generated_this_run = 0;
   p->source_exhausted = false;
   p->last_input_ms = 0;
+  p->emit.topic.count = 0; /* the topic may have been planned anew */
   /* Open windows are not checkpointed: a started processor begins them afresh. */
   aspd_pipeline_make(plan->stages, plan->stage_count, &p->ops);
   aspd_eval_free(&p->ev);
   aspd_eval_init(&p->ev, plan->meta_field);
   p->ev.collections = e->memstore;
-  if (p->source_offset < 0) {
-    p->source_offset = plan->source == ASPD_SOURCE_TOPIC ? initial_topic_offset(e, p) : 0;
-  }
+  const aspd_source_row_t *row = plan->source.row;
+  aspd_source_env_t env = {e->memstore, (uint64_t)aspd_now_ms() ^ (uint64_t)(uintptr_t)p};
+  p->source = row->open(&plan->source, &env, p->checkpoint);
+  p->source->row = row;
+  p->stamp_in_place = !plan->time_field && row->may_have_field &&
+                      !row->may_have_field(plan->ts_field) &&
+                      !(plan->meta_field && row->may_have_field(plan->meta_field));
   return true;
 }
 
 void aspd_run_end(aspd_processor_t *p) {
+  if (p->source) {
+    /* Where the next run resumes. */
+    bson_t *checkpoint = aspd_processor_checkpoint(p);
+    if (checkpoint) {
+      if (p->checkpoint) bson_destroy(p->checkpoint);
+      p->checkpoint = checkpoint;
+    }
+    p->source->row->close(p->source);
+    p->source = NULL;
+  }
   aspd_pipeline_free(&p->ops);
   aspd_eval_free(&p->ev);
   aspd_plan_free(p->plan);
@@ -84,56 +72,47 @@ static void count(aspd_counters_t *c, bool input, size_t size) {
   }
 }
 
-/* {source: {type[, topic, partition, offset]}}; offset < 0 when not a topic message. */
-static void append_source_meta(const aspd_plan_t *plan, int64_t offset, bson_t *out,
-                               const char *key) {
+/* {source: {type}}, for dead letters (no message position). */
+static void append_source_meta(const aspd_plan_t *plan, bson_t *out, const char *key) {
   bson_t meta, source;
   bson_append_document_begin(out, key, -1, &meta);
   BSON_APPEND_DOCUMENT_BEGIN(&meta, "source", &source);
-  BSON_APPEND_UTF8(&source, "type", plan->source == ASPD_SOURCE_TOPIC ? "kafka" : "generated");
-  if (plan->source == ASPD_SOURCE_TOPIC && offset >= 0) {
-    BSON_APPEND_UTF8(&source, "topic", plan->source_topic);
-    BSON_APPEND_INT32(&source, "partition", 0); /* in-memory topics have one partition */
-    BSON_APPEND_INT64(&source, "offset", offset);
-  }
+  BSON_APPEND_UTF8(&source, "type", plan->source.row->meta_type);
   bson_append_document_end(&meta, &source);
   bson_append_document_end(out, &meta);
 }
 
-/* The same as append_source_meta, into a raw writer. */
-static void put_source_meta(const aspd_plan_t *plan, int64_t offset, aspd_raw_out_t *w) {
-  static const char generated[] = "generated", kafka[] = "kafka";
-  bool topic = plan->source == ASPD_SOURCE_TOPIC;
+/* {source: {type, ...what the source says of m}} into a raw writer. */
+static void put_source_meta(const aspd_processor_t *p, const aspd_source_msg_t *m,
+                            aspd_raw_out_t *w) {
+  const aspd_plan_t *plan = p->plan;
+  const aspd_source_row_t *row = plan->source.row;
   uint32_t meta = aspd_raw_open(w, BSON_TYPE_DOCUMENT, plan->meta_field, plan->meta_field_len);
   uint32_t source = aspd_raw_open(w, BSON_TYPE_DOCUMENT, "source", 6);
   bson_value_t v = {.value_type = BSON_TYPE_UTF8};
-  v.value.v_utf8.str = (char *)(uintptr_t)(topic ? kafka : generated);
-  v.value.v_utf8.len = topic ? sizeof kafka - 1 : sizeof generated - 1;
+  v.value.v_utf8.str = (char *)(uintptr_t)row->meta_type;
+  v.value.v_utf8.len = (uint32_t)strlen(row->meta_type);
   aspd_raw_put_value(w, "type", 4, &v);
-  if (topic && offset >= 0) {
-    v.value.v_utf8.str = plan->source_topic;
-    v.value.v_utf8.len = (uint32_t)strlen(plan->source_topic);
-    aspd_raw_put_value(w, "topic", 5, &v);
-    v = (bson_value_t){.value_type = BSON_TYPE_INT32, .value.v_int32 = 0};
-    aspd_raw_put_value(w, "partition", 9, &v); /* in-memory topics have one partition */
-    v = (bson_value_t){.value_type = BSON_TYPE_INT64, .value.v_int64 = offset};
-    aspd_raw_put_value(w, "offset", 6, &v);
-  }
+  if (row->put_meta) row->put_meta(p->source, m, w);
   aspd_raw_close(w, source);
   aspd_raw_close(w, meta);
 }
 
 /* The fields the source stamps, after the body's. */
-static void put_stamps(const aspd_plan_t *plan, int64_t offset, int64_t ts, aspd_raw_out_t *w) {
+static void put_stamps(const aspd_processor_t *p, const aspd_source_msg_t *m, int64_t ts,
+                       aspd_raw_out_t *w) {
+  const aspd_plan_t *plan = p->plan;
   aspd_raw_put_date(w, plan->ts_field, plan->ts_field_len, ts);
-  if (plan->meta_field) put_source_meta(plan, offset, w);
+  if (plan->meta_field) put_source_meta(p, m, w);
 }
 
 /* Adds the fields the source stamps: the event time (timeField, else ingestion
  * time) and the stream metadata; the body's own fields of those names give way.
  * False when timeField yields no date. */
-static bool stamp(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *body, int64_t offset,
+static bool stamp(aspd_processor_t *p, const bson_t *body, const aspd_source_msg_t *m,
                   int64_t now_ms, bson_t *out, char *reason, size_t reason_len) {
+  const aspd_plan_t *plan = p->plan;
+  aspd_eval_t *ev = &p->ev;
   int64_t ts = now_ms;
   if (plan->time_field) {
     bson_value_t v;
@@ -165,7 +144,7 @@ static bool stamp(const aspd_plan_t *plan, aspd_eval_t *ev, const bson_t *body, 
     }
     aspd_raw_put_elem(&w, &it);
   }
-  put_stamps(plan, offset, ts, &w);
+  put_stamps(p, m, ts, &w);
   aspd_raw_finish(&w, out);
   return true;
 }
@@ -184,7 +163,7 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
     p->operator_stats[op_index].dlq_size += doc->len;
   }
   bson_t *letter = bson_new(), err_info;
-  append_source_meta(plan, -1, letter, "_stream_meta");
+  append_source_meta(plan, letter, "_stream_meta");
   BSON_APPEND_DOCUMENT_BEGIN(letter, "errInfo", &err_info);
   BSON_APPEND_UTF8(&err_info, "reason", reason);
   bson_append_document_end(letter, &err_info);
@@ -201,6 +180,7 @@ static void dead_letter(aspd_engine_t *e, aspd_processor_t *p, size_t op_index, 
     BSON_APPEND_OID(stored, "_id", &oid);
     bson_concat(stored, letter);
     aspd_dataset_append(set, stored);
+    aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, stored);
     bson_destroy(stored);
   }
   bson_t *wrapped = BCON_NEW("_dlqMessage", BCON_DOCUMENT(letter));
@@ -251,8 +231,8 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
   const char *db, *name;
   if (!sink_target(plan, &p->ev, doc, &db, &name, reason, reason_len)) return false;
   if (plan->sink == ASPD_SINK_TOPIC) {
-    aspd_dataset_t *set = aspd_memstore_dataset(e->memstore, plan->sink_connection, NULL, name);
-    aspd_dataset_append(set, doc);
+    return aspd_emit_write(e->memstore, plan->sink_connection, name, plan->emit, doc, &p->ev,
+                           &p->emit, plan->sink_name != NULL, reason, reason_len);
   } else if (plan->merge) {
     return aspd_merge_write(e->memstore, plan->sink_connection, db, name, plan->merge, doc, &p->ev,
                             reason, reason_len, written);
@@ -261,6 +241,7 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "_id")) {
       aspd_dataset_append(set, doc);
+      aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, doc);
       return true;
     }
     /* Like a collection insert: the server assigns an ObjectId. */
@@ -270,6 +251,7 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
     BSON_APPEND_OID(&with_id, "_id", &oid);
     bson_concat(&with_id, doc);
     aspd_dataset_append(set, &with_id);
+    aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, &with_id);
     bson_destroy(&with_id);
   }
   return true;
@@ -325,13 +307,12 @@ static void run_stamped(aspd_engine_t *e, aspd_processor_t *p, uint32_t body_len
   aspd_eval_reset(&p->ev);
 }
 
-/* Runs one source document (at `offset` of a topic, else -1) through the pipeline. */
-static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body, int64_t offset,
-                        int64_t now_ms) {
-  const aspd_plan_t *plan = p->plan;
+/* Runs one source message (a finished body) through the pipeline. */
+static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *body,
+                        const aspd_source_msg_t *m, int64_t now_ms) {
   char reason[512];
   bson_t *doc = aspd_doc_new(&p->ev);
-  if (stamp(plan, &p->ev, body, offset, now_ms, doc, reason, sizeof reason)) {
+  if (stamp(p, body, m, now_ms, doc, reason, sizeof reason)) {
     run_stamped(e, p, body->len, doc, now_ms);
     return;
   }
@@ -343,25 +324,50 @@ static void process_one(aspd_engine_t *e, aspd_processor_t *p, const bson_t *bod
   aspd_eval_reset(&p->ev);
 }
 
-/* Generates one solar message and runs it through the pipeline. When the stamps
- * cannot clash with its fields (no timeField, no field of the stamps' names),
- * they are appended where the message is generated: no copy of the body. */
-static void process_solar(aspd_engine_t *e, aspd_processor_t *p, bool in_place, int64_t now_ms) {
-  aspd_raw_out_t w;
-  aspd_raw_out_init(&w);
-  aspd_solar_generate(&p->rng, now_ms, &w);
-  if (in_place) {
-    uint32_t body_len = w.len + 1; /* with the final byte the body would have */
-    put_stamps(p->plan, -1, now_ms, &w);
+/* Where the source hands its messages: the pipeline. */
+typedef struct {
+  aspd_source_out_t base;
+  aspd_engine_t *engine;
+  aspd_processor_t *processor;
+  int64_t now_ms;
+  bool turn_over; /* the pull stopped because waiting commands are due */
+} runner_in_t;
+
+/* A message still being written gets the stamps in place when they cannot clash
+ * with its fields (no copy of the body). */
+static void from_source(aspd_source_out_t *self, const aspd_source_msg_t *m) {
+  runner_in_t *in = (runner_in_t *)self;
+  aspd_processor_t *p = in->processor;
+  if (m->open && p->stamp_in_place) {
+    uint32_t body_len = m->open->len + 1; /* with the final byte the body would have */
+    put_stamps(p, m, in->now_ms, m->open);
     bson_t *doc = aspd_doc_new(&p->ev);
-    aspd_raw_finish(&w, doc);
-    run_stamped(e, p, body_len, doc, now_ms);
+    aspd_raw_finish(m->open, doc);
+    run_stamped(in->engine, p, body_len, doc, in->now_ms);
     return;
   }
-  bson_t body;
-  aspd_raw_view(&w, &body);
-  process_one(e, p, &body, -1, now_ms);
-  aspd_raw_out_free(&w);
+  if (m->open) {
+    bson_t body;
+    aspd_raw_view(m->open, &body);
+    process_one(in->engine, p, &body, m, in->now_ms);
+    aspd_raw_out_free(m->open);
+    return;
+  }
+  process_one(in->engine, p, m->body, m, in->now_ms);
+}
+
+/* An interactive processor exists for its cursor: a finite or replayable source
+ * waits for a full cursor instead of skipping documents. A turn ends early when
+ * waiting commands are due to get the lock (after MIN_PER_TURN, so that a stream of
+ * commands cannot stop it). */
+static bool source_stop(aspd_source_out_t *self, int pulled) {
+  runner_in_t *in = (runner_in_t *)self;
+  aspd_processor_t *p = in->processor;
+  if (p->ephemeral && p->plan->source.row->kind != ASPD_SOURCE_SAMPLE && aspd_taps_full(p)) {
+    return true;
+  }
+  in->turn_over = pulled >= MIN_PER_TURN && aspd_engine_yield_due(in->engine);
+  return in->turn_over;
 }
 
 /* Lets blocking operators (windows) hand on what the watermark, an idle source or the end
@@ -373,70 +379,12 @@ static void flush_pipeline(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms
   aspd_eval_reset(&p->ev);
 }
 
-/* An interactive processor exists for its cursor: a finite or replayable source
- * waits for a full cursor instead of skipping documents. */
-static bool must_wait_for_cursor(const aspd_processor_t *p) {
-  return p->ephemeral && p->plan->source != ASPD_SOURCE_SAMPLE && aspd_taps_full(p);
-}
-
-/* A turn ends early when waiting commands are due to get the lock. */
-static bool turn_over(aspd_engine_t *e, int produced) {
-  return produced >= MIN_PER_TURN && aspd_engine_yield_due(e);
-}
-
 /* Returns true when the processor could produce more right away. */
 static bool run_processor(aspd_engine_t *e, aspd_processor_t *p, int64_t now_ms) {
-  const aspd_plan_t *plan = p->plan;
-  int produced = 0;
-  switch (plan->source) {
-    case ASPD_SOURCE_SAMPLE: {
-      int64_t budget = MAX_PER_SLICE;
-      if (plan->docs_per_second > 0) {
-        int64_t due =
-            (int64_t)((double)(now_ms - p->run_started_ms) * plan->docs_per_second / 1000.0) + 1;
-        budget = due - p->generated_this_run;
-        if (budget > MAX_PER_SLICE) budget = MAX_PER_SLICE;
-      }
-      bool in_place = !plan->time_field && !aspd_solar_field(plan->ts_field) &&
-                      !(plan->meta_field && aspd_solar_field(plan->meta_field));
-      for (int64_t i = 0; i < budget && !turn_over(e, produced); i++) {
-        process_solar(e, p, in_place, now_ms);
-        p->generated_this_run++;
-        produced++;
-      }
-      return (plan->docs_per_second <= 0 && produced > 0) || produced < budget;
-    }
-    case ASPD_SOURCE_DOCUMENTS: {
-      bool more = true;
-      while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
-        if (turn_over(e, produced)) return true;
-        more = p->source_offset < (int64_t)plan->document_count;
-        if (!more) break;
-        bson_t body;
-        bson_init_static(&body, plan->document_data[p->source_offset],
-                         plan->document_len[p->source_offset]);
-        process_one(e, p, &body, -1, now_ms);
-        p->source_offset++;
-        produced++;
-      }
-      if (!more) p->source_exhausted = true;
-      return produced == MAX_PER_SLICE;
-    }
-    default: {
-      aspd_dataset_t *set =
-          aspd_memstore_dataset(e->memstore, plan->source_connection, NULL, plan->source_topic);
-      if (p->source_offset < set->first_offset) p->source_offset = set->first_offset;
-      while (produced < MAX_PER_SLICE && !must_wait_for_cursor(p)) {
-        if (turn_over(e, produced)) return true;
-        const bson_t *body = aspd_dataset_at(set, p->source_offset);
-        if (!body) break;
-        process_one(e, p, body, p->source_offset, now_ms);
-        p->source_offset++;
-        produced++;
-      }
-      return produced == MAX_PER_SLICE;
-    }
-  }
+  runner_in_t in = {{from_source, source_stop}, e, p, now_ms, false};
+  aspd_pull_t r = p->source->row->pull(p->source, now_ms, MAX_PER_SLICE, &in.base);
+  if (r.exhausted) p->source_exhausted = true;
+  return r.more || in.turn_over;
 }
 
 bool aspd_run_slice(aspd_engine_t *e, int64_t now_ms) {

@@ -57,7 +57,10 @@ aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connectio
                                    const char *name) {
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *s = store->sets[i];
-    if (!strcmp(s->connection, connection) && same(s->db, db) && !strcmp(s->name, name)) return s;
+    if (!strcmp(s->connection, connection) && same(s->db, db) && !strcmp(s->name, name) &&
+        s->partition == 0) {
+      return s;
+    }
   }
   return NULL;
 }
@@ -66,7 +69,7 @@ void aspd_memstore_each_doc(aspd_memstore_t *store, const char *db, const char *
                             bool (*fn)(void *ctx, const bson_t *doc), void *ctx) {
   for (size_t i = 0; i < store->count; i++) {
     aspd_dataset_t *s = store->sets[i];
-    if (!s->db || strcmp(s->db, db) || strcmp(s->name, coll)) continue;
+    if (!s->db || s->gone || strcmp(s->db, db) || strcmp(s->name, coll)) continue;
     for (int64_t o = s->first_offset; o < aspd_dataset_end_offset(s); o++) {
       const bson_t *doc = aspd_dataset_at(s, o);
       if (!aspd_dataset_is_deleted(doc) && !fn(ctx, doc)) return;
@@ -74,11 +77,10 @@ void aspd_memstore_each_doc(aspd_memstore_t *store, const char *db, const char *
   }
 }
 
-aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
-                                      const char *db, const char *name) {
-  aspd_dataset_t *found = aspd_memstore_find(store, connection, db, name);
-  if (found) return found;
+static aspd_dataset_t *new_set(aspd_memstore_t *store, const char *connection, const char *db,
+                               const char *name, int32_t partition) {
   aspd_dataset_t *s = calloc(1, sizeof *s);
+  s->partition = partition;
   s->retain = store->retain;
   s->connection = strdup(connection);
   s->db = db ? strdup(db) : NULL;
@@ -89,6 +91,24 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
   }
   store->sets[store->count++] = s;
   return s;
+}
+
+aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
+                                      const char *db, const char *name) {
+  aspd_dataset_t *found = aspd_memstore_find(store, connection, db, name);
+  return found ? found : new_set(store, connection, db, name, 0);
+}
+
+aspd_dataset_t *aspd_memstore_partition(aspd_memstore_t *store, const char *connection,
+                                        const char *topic, int32_t partition) {
+  for (size_t i = 0; i < store->count; i++) {
+    aspd_dataset_t *s = store->sets[i];
+    if (!s->db && s->partition == partition && !strcmp(s->connection, connection) &&
+        !strcmp(s->name, topic)) {
+      return s;
+    }
+  }
+  return new_set(store, connection, NULL, topic, partition);
 }
 
 static void grow(aspd_dataset_t *set) {
@@ -306,6 +326,7 @@ aspd_memstore_changes_t *aspd_memstore_changes(aspd_memstore_t *store) {
     d->connection = set->connection;
     d->db = set->db;
     d->name = set->name;
+    d->partition = set->partition;
     d->first_offset = set->first_offset;
     d->end = aspd_dataset_end_offset(set);
     d->dropped = set->gone;
@@ -381,10 +402,34 @@ typedef struct {
   aspd_dataset_t *set;
 } loader_t;
 
+/* A topic message of earlier versions (a bare value), as a record. */
+static void append_bare_value(aspd_dataset_t *set, const bson_t *doc) {
+  bson_t record = BSON_INITIALIZER;
+  BSON_APPEND_DOCUMENT(&record, "value", doc);
+  aspd_dataset_append(set, &record);
+  bson_destroy(&record);
+}
+
+void aspd_memstore_wrap_bare_topics(aspd_memstore_t *store) {
+  for (size_t i = 0; i < store->count; i++) {
+    aspd_dataset_t *set = store->sets[i];
+    if (set->db) continue;
+    for (size_t k = 0; k < set->count; k++) {
+      bson_t **slot = &set->docs[(set->head + k) % set->cap];
+      bson_t *record = bson_new();
+      BSON_APPEND_DOCUMENT(record, "value", *slot);
+      bson_destroy(*slot);
+      *slot = record;
+    }
+    set->queued = false; /* all of it goes to the store again */
+  }
+}
+
 static bool load_dataset(void *ctx, const char *connection, const char *db, const char *name,
-                         int64_t first_offset) {
+                         int32_t partition, int64_t first_offset) {
   loader_t *l = ctx;
-  l->set = aspd_memstore_dataset(l->store, connection, db, name);
+  l->set = db ? aspd_memstore_dataset(l->store, connection, db, name)
+              : aspd_memstore_partition(l->store, connection, name, partition);
   l->set->first_offset = first_offset;
   return true;
 }
@@ -447,7 +492,11 @@ static bool load_list(aspd_memstore_t *store, const bson_t *in, const char *key,
       bson_iter_document(&docs, &len, &data);
       bson_t doc;
       bson_init_static(&doc, data, len);
-      aspd_dataset_append(set, &doc);
+      if (topics) {
+        append_bare_value(set, &doc);
+      } else {
+        aspd_dataset_append(set, &doc);
+      }
     }
   }
   return true;

@@ -18,9 +18,11 @@
 
 typedef struct aspd_memstore aspd_memstore_t;
 
-/* A collection (db != NULL) or a topic (db == NULL). */
+/* A collection (db != NULL) or a partition of a topic (db == NULL): each
+ * message of a topic is a record {value: <document>, key?, headers?: [{k, v}]}. */
 typedef struct {
   char *connection, *db, *name;
+  int32_t partition; /* topics */
   bson_t **docs;
   size_t head, count, cap;
   size_t retain;        /* most documents kept */
@@ -46,7 +48,7 @@ void aspd_memstore_free(aspd_memstore_t *store);
 size_t aspd_memstore_size(const aspd_memstore_t *store);
 aspd_dataset_t *aspd_memstore_get(aspd_memstore_t *store, size_t i);
 
-/* Finds the dataset, or NULL. */
+/* Finds the dataset (a topic's partition 0 when db is NULL), or NULL. */
 aspd_dataset_t *aspd_memstore_find(aspd_memstore_t *store, const char *connection, const char *db,
                                    const char *name);
 
@@ -59,6 +61,10 @@ void aspd_memstore_each_doc(aspd_memstore_t *store, const char *db, const char *
 /* Finds or creates the dataset. */
 aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connection,
                                       const char *db, const char *name);
+
+/* Finds or creates partition `partition` of a topic. */
+aspd_dataset_t *aspd_memstore_partition(aspd_memstore_t *store, const char *connection,
+                                        const char *topic, int32_t partition);
 
 /* Appends a copy of doc. */
 void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc);
@@ -105,6 +111,9 @@ void aspd_memstore_changes_free(aspd_memstore_changes_t *c);
 
 /* Loads what the store holds. */
 bool aspd_memstore_load(aspd_memstore_t *store, aspd_store_t *db, char *err, size_t err_len);
+/* Topics loaded from a store of earlier versions hold bare values: makes them
+ * records and marks them to be written again. */
+void aspd_memstore_wrap_bare_topics(aspd_memstore_t *store);
 /* Loads a sinks.json of earlier versions (imported once). */
 bool aspd_memstore_from_bson(aspd_memstore_t *store, const bson_t *in, aspd_error_t *err);
 

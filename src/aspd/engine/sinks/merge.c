@@ -1,5 +1,7 @@
 #include "engine/sinks/merge.h"
 
+#include "engine/sinks/changes.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +183,8 @@ bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char
       aspd_dataset_append(set, &with_id);
       bson_destroy(&with_id);
     }
+    aspd_changes_record(store, set, ASPD_CHANGE_INSERT, NULL,
+                        aspd_dataset_at(set, aspd_dataset_end_offset(set) - 1));
     *written = true;
     return true;
   }
@@ -201,6 +205,7 @@ bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char
       return true;
     case ASPD_MERGE_DELETE:
       bson_destroy(&out);
+      aspd_changes_record(store, set, ASPD_CHANGE_DELETE, existing, NULL);
       aspd_dataset_delete(set, match);
       *written = true;
       return true;
@@ -220,6 +225,9 @@ bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char
       ok = run_pipeline(m, existing, doc, ev, &out, reason, reason_len);
   }
   if (ok) {
+    aspd_changes_record(store, set,
+                        mode == ASPD_MERGE_REPLACE ? ASPD_CHANGE_REPLACE : ASPD_CHANGE_UPDATE,
+                        existing, &out);
     aspd_dataset_replace(set, match, &out);
     *written = true;
   }
