@@ -1,8 +1,10 @@
 /* Open windows are checkpointed with the source offsets and the sink contents:
- * a tumbling window with $group ($sum, $avg, $push, $max, $median) over a topic,
- * interrupted twice mid-window (aspd stopped cleanly, then killed -9 once a
- * flusher commit holds the window's state), gives exactly the output of an
- * uninterrupted run, type for type, with no document counted twice. */
+ * a tumbling window with $group ($sum, $avg, $push, $max, $median), a hopping
+ * window with $limit and $sort and session windows with $group, over one topic,
+ * interrupted mid-window (aspd stopped cleanly, then killed -9 once a flusher
+ * commit holds the windows' state; the processor stopped and started; started
+ * with clearCheckpoints), give exactly the output of an uninterrupted run, type
+ * for type, with no document counted twice. */
 #include <sqlite3.h>
 
 #include "workspace_test_util.h"
@@ -10,22 +12,56 @@
 #define DOCS 60            /* three 10 s windows of 20 documents each */
 #define T0 1700000000000LL /* a multiple of 10 s: windows start at T0 */
 
-static const char *const PROCESSOR =
-    "{\"createStreamProcessor\": \"win\", \"pipeline\": ["
-    " {\"$source\": {\"connectionName\": \"kafka0\", \"topic\": \"readings\","
-    "  \"timeField\": {\"$toDate\": \"$t\"}, \"config\": {\"auto_offset_reset\": \"earliest\"}}},"
-    " {\"$tumblingWindow\": {\"interval\": {\"size\": 10, \"unit\": \"second\"},"
-    "  \"allowedLateness\": 0, \"pipeline\": ["
-    "   {\"$group\": {\"_id\": \"$k\", \"sum\": {\"$sum\": \"$v\"}, \"avg\": {\"$avg\": \"$v\"},"
-    "    \"all\": {\"$push\": \"$v\"}, \"max\": {\"$max\": \"$v\"},"
-    "    \"med\": {\"$median\": {\"input\": \"$v\", \"method\": \"approximate\"}}}}]}},"
-    " {\"$set\": {\"k\": \"$_id\"}}, {\"$unset\": \"_id\"},"
-    " {\"$emit\": {\"connectionName\": \"cluster0\", \"db\": \"t\", \"coll\": \"out\"}}]}";
+static const char *const SOURCE =
+    "{\"$source\": {\"connectionName\": \"kafka0\", \"topic\": \"readings\","
+    " \"timeField\": {\"$toDate\": \"$t\"}, \"config\": {\"auto_offset_reset\": \"earliest\"}}}";
 
-/* Document i: keys a, b and c in turn, values of three numeric types. Document DOCS
- * lies two windows past the last one and closes it. */
+/* Three processors over one topic, each writing its own collection: a tumbling
+ * window with $group, a hopping window whose $limit and $sort hold documents, and
+ * session windows with the other accumulator families. */
+static const char *const PROCESSORS[][2] = {
+    {"win",
+     "{\"$tumblingWindow\": {\"interval\": {\"size\": 10, \"unit\": \"second\"},"
+     " \"allowedLateness\": 0, \"pipeline\": ["
+     "  {\"$group\": {\"_id\": \"$k\", \"sum\": {\"$sum\": \"$v\"}, \"avg\": {\"$avg\": \"$v\"},"
+     "   \"all\": {\"$push\": \"$v\"}, \"max\": {\"$max\": \"$v\"},"
+     "   \"med\": {\"$median\": {\"input\": \"$v\", \"method\": \"approximate\"}}}}]}},"
+     " {\"$set\": {\"k\": \"$_id\"}}, {\"$unset\": \"_id\"}"},
+    {"hop",
+     "{\"$hoppingWindow\": {\"interval\": {\"size\": 10, \"unit\": \"second\"},"
+     " \"hopSize\": {\"size\": 5, \"unit\": \"second\"}, \"allowedLateness\": 0,"
+     " \"pipeline\": [{\"$limit\": 7}, {\"$sort\": {\"v\": 1}}]}}"},
+    {"sess",
+     "{\"$sessionWindow\": {\"partitionBy\": \"$k\", \"gap\": {\"size\": 2, \"unit\": \"second\"},"
+     " \"allowedLateness\": 0, \"pipeline\": ["
+     "  {\"$group\": {\"_id\": \"$k\", \"n\": {\"$count\": {}}, \"first\": {\"$first\": \"$v\"},"
+     "   \"last\": {\"$last\": \"$v\"}, \"types\": {\"$addToSet\": {\"$type\": \"$v\"}},"
+     "   \"top\": {\"$topN\": {\"n\": 2, \"sortBy\": {\"v\": -1}, \"output\": \"$v\"}},"
+     "   \"sd\": {\"$stdDevSamp\": \"$v\"},"
+     "   \"pct\": {\"$percentile\": {\"input\": \"$v\", \"p\": [0.25, 0.75],"
+     "    \"method\": \"approximate\"}}}}, {\"$set\": {\"k\": \"$_id\"}}, {\"$unset\": "
+     "\"_id\"}]}}"},
+};
+#define NPROCESSORS (sizeof PROCESSORS / sizeof PROCESSORS[0])
+
+static void create_all(mongoc_client_t *c) {
+  for (size_t i = 0; i < NPROCESSORS; i++) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "{\"createStreamProcessor\": \"%s\", \"pipeline\": [%s, %s, {\"$emit\": "
+             "{\"connectionName\": \"cluster0\", \"db\": \"t\", \"coll\": \"%s\"}}]}",
+             PROCESSORS[i][0], SOURCE, PROCESSORS[i][1], PROCESSORS[i][0]);
+    WT_OK(c, cmd);
+    snprintf(cmd, sizeof cmd, "{\"startStreamProcessor\": \"%s\"}", PROCESSORS[i][0]);
+    WT_OK(c, cmd);
+  }
+}
+
+/* Document i: keys a, b and c in turn, values of three numeric types, 400 ms apart
+ * in blocks of 20 that begin every 10 s (sessions end between blocks). Document DOCS
+ * lies past every window and session and closes them. */
 static int doc_json(int i, char *out, size_t len) {
-  int64_t t = T0 + (i < DOCS ? (int64_t)i * 500 : 40000);
+  int64_t t = T0 + (i < DOCS ? (int64_t)(i % 20) * 400 + (int64_t)(i / 20) * 10000 : 40000);
   const char *k = i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c";
   char v[64];
   if (i % 4 == 1) {
@@ -70,14 +106,15 @@ static int topic_end(mongoc_client_t *c) {
   return end;
 }
 
-/* The committed checkpoint of the only persisted processor: its topic offset, and
- * whether it holds the operators' state (-1 when there is none yet). */
+/* The least topic offset among the processors' committed checkpoints, and whether
+ * each holds its operators' state (-1 until every processor has one). */
 static int64_t committed_offset(const char *state_dir, bool *has_operators) {
   char path[1024];
   snprintf(path, sizeof path, "%s/aspd.db", state_dir);
   sqlite3 *db;
-  int64_t offset = -1;
-  *has_operators = false;
+  int64_t least = -1;
+  size_t rows = 0;
+  *has_operators = true;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
     sqlite3_close(db);
     return -1;
@@ -90,13 +127,14 @@ static int64_t committed_offset(const char *state_dir, bool *has_operators) {
       if (!bson_init_static(&doc, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)))
         continue;
       bson_iter_t it;
-      offset = wt_int(&doc, "checkpoint.partitions.0.offset", NULL);
-      *has_operators = bson_iter_init_find(&it, &doc, "operators");
+      int64_t offset = wt_int(&doc, "checkpoint.partitions.0.offset", NULL);
+      if (!rows++ || offset < least) least = offset;
+      *has_operators = *has_operators && bson_iter_init_find(&it, &doc, "operators");
     }
     sqlite3_finalize(st);
   }
   sqlite3_close(db);
-  return offset;
+  return rows == NPROCESSORS ? least : -1;
 }
 
 /* Waits (at most ~20 s) until the committed checkpoint has read n documents. */
@@ -111,7 +149,7 @@ static bool wait_committed(const char *state_dir, int64_t n, bool *has_operators
 
 static int64_t count_out(mongoc_client_t *c) {
   bson_error_t error;
-  bson_t *cmd = BCON_NEW("count", "out"), reply;
+  bson_t *cmd = BCON_NEW("count", "win"), reply;
   int64_t n = -1;
   if (mongoc_client_command_simple(c, "t", cmd, NULL, &reply, &error)) {
     n = wt_int(&reply, "n", NULL);
@@ -129,14 +167,14 @@ static int compare_strings(const void *a, const void *b) {
 
 /* The window results as canonical Extended JSON (every type spelled out) without
  * _id, sorted: one string, to compare runs. */
-static char *results(mongoc_client_t *c) {
-  mongoc_collection_t *coll = mongoc_client_get_collection(c, "t", "out");
+static char *results_of(mongoc_client_t *c, const char *name) {
+  mongoc_collection_t *coll = mongoc_client_get_collection(c, "t", name);
   bson_t filter = BSON_INITIALIZER;
   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
-  char *docs[64];
+  char *docs[256];
   size_t n = 0;
   const bson_t *doc;
-  while (n < 64 && mongoc_cursor_next(cursor, &doc)) {
+  while (n < 256 && mongoc_cursor_next(cursor, &doc)) {
     bson_t copy = BSON_INITIALIZER;
     bson_copy_to_excluding_noinit(doc, &copy, "_id", NULL);
     docs[n++] = bson_as_canonical_extended_json(&copy, NULL);
@@ -158,14 +196,26 @@ static char *results(mongoc_client_t *c) {
   return all;
 }
 
-/* Waits until the nine window results are there, then for the committed checkpoint
- * past the last document (anything counted twice would be there by then). */
+/* Once every processor's committed checkpoint is past the last document, what the
+ * windows closed is there (it was in the same batch), with anything counted twice. */
 static char *final_results(mongoc_client_t *c, const char *state_dir) {
-  for (int i = 0; i < 500 && count_out(c) < 9; i++) usleep(20000);
   bool ops;
   CHECK(wait_committed(state_dir, DOCS + 1, &ops));
   CHECK(count_out(c) == 9);
-  return results(c);
+  size_t total = 1;
+  char *parts[NPROCESSORS];
+  for (size_t i = 0; i < NPROCESSORS; i++) {
+    parts[i] = results_of(c, PROCESSORS[i][0]);
+    total += strlen(parts[i]) + 16;
+  }
+  char *all = calloc(1, total);
+  for (size_t i = 0; i < NPROCESSORS; i++) {
+    strcat(all, PROCESSORS[i][0]);
+    strcat(all, ":\n");
+    strcat(all, parts[i]);
+    free(parts[i]);
+  }
+  return all;
 }
 
 static char *uninterrupted(void) {
@@ -174,8 +224,7 @@ static char *uninterrupted(void) {
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
   wt_start(&inst, dir);
   mongoc_client_t *c = wt_client(&inst);
-  WT_OK(c, PROCESSOR);
-  WT_OK(c, "{\"startStreamProcessor\": \"win\"}");
+  create_all(c);
   feed(c, 0, DOCS + 1);
   char *out = final_results(c, dir);
   mongoc_client_destroy(c);
@@ -190,8 +239,7 @@ static char *interrupted(void) {
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
   wt_start(&inst, dir);
   mongoc_client_t *c = wt_client(&inst);
-  WT_OK(c, PROCESSOR);
-  WT_OK(c, "{\"startStreamProcessor\": \"win\"}");
+  create_all(c);
   /* Half of the first window, then a clean stop of aspd. */
   feed(c, 0, 10);
   CHECK(wait_committed(dir, 10, &ops));
@@ -233,8 +281,7 @@ static char *restarted_processor(const char *start) {
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
   wt_start(&inst, dir);
   mongoc_client_t *c = wt_client(&inst);
-  WT_OK(c, PROCESSOR);
-  WT_OK(c, "{\"startStreamProcessor\": \"win\"}");
+  create_all(c);
   feed(c, 0, 10);
   CHECK(wait_committed(dir, 10, &ops));
   WT_OK(c, "{\"stopStreamProcessor\": \"win\"}");
@@ -254,7 +301,8 @@ static void same(const char *what, const char *want, char *got) {
 
 int main(void) {
   char *want = uninterrupted();
-  CHECK(strlen(want) > 0);
+  /* Every processor wrote something: 9 groups, hopping windows, 9 sessions. */
+  CHECK(strstr(want, "hop:\n{") && strstr(want, "sess:\n{") && strstr(want, "win:\n{"));
   same("aspd stopped, then killed", want, interrupted());
   same("processor stopped and started", want,
        restarted_processor("{\"startStreamProcessor\": \"win\"}"));
