@@ -4,6 +4,9 @@
  * "aspd-engine"), on a sample source at full rate, for
  *   - stateless: $match -> $project -> $emit;
  *   - windowed:  a 1 s $tumblingWindow with $group and three accumulators;
+ *   - windowed with a large state: the same window with $push of every document's
+ *     watts (the operators' state, checkpointed at each sink batch, grows to
+ *     about a second of input);
  *   - expressions: $addFields with ten expression operators;
  * and, as a reference, the source and the sink alone.
  * Rounds are interleaved (one processor runs at a time) and the medians are
@@ -51,6 +54,12 @@ static part_t parts[] = {
      "{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
      "\"allowedLateness\": 0, \"pipeline\": [{\"$group\": {\"_id\": \"$device_id\", \"n\": "
      "{\"$sum\": 1}, \"avg\": {\"$avg\": \"$obs.watts\"}, \"max\": {\"$max\": \"$obs.temp\"}}}]}}",
+     600000,
+     {0}},
+    {"windowed, large state: $group with $push",
+     "{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"second\"}, "
+     "\"allowedLateness\": 0, \"pipeline\": [{\"$group\": {\"_id\": \"$device_id\", \"all\": "
+     "{\"$push\": \"$obs.watts\"}}}]}}",
      600000,
      {0}},
     {"expressions: $addFields with 10 operators",

@@ -58,6 +58,14 @@ void aspd_acc_clear(aspd_acc_t *a) {
   memset(a, 0, sizeof *a);
 }
 
+void aspd_acc_save(const aspd_acc_spec_t *spec, const aspd_acc_t *a, bson_t *out) {
+  spec->row->save(a, out);
+}
+
+bool aspd_acc_load(const aspd_acc_spec_t *spec, aspd_acc_t *a, const bson_t *in) {
+  return spec->row->load(a, in);
+}
+
 int64_t aspd_acc_bytes(const aspd_acc_t *a) {
   return (int64_t)sizeof *a + (a->value ? a->value->len : 0) + (a->items ? a->items->len : 0) +
          (int64_t)(a->sample_cap * sizeof *a->samples);
@@ -83,4 +91,50 @@ void aspd_acc_hold(aspd_acc_t *a, const bson_value_t *v) {
 const bson_value_t *aspd_acc_held(const aspd_acc_t *a, bson_iter_t *it) {
   if (!a->value || !bson_iter_init_find(it, a->value, "v")) return NULL;
   return bson_iter_value(it);
+}
+
+bool aspd_acc_field(const bson_t *in, const char *key, bson_type_t type, bson_iter_t *it) {
+  return bson_iter_init_find(it, in, key) && bson_iter_type(it) == type;
+}
+
+void aspd_acc_save_held(const aspd_acc_t *a, bson_t *out) {
+  if (a->value) BSON_APPEND_DOCUMENT(out, "held", a->value);
+  BSON_APPEND_BOOL(out, "seen", a->seen);
+}
+
+bool aspd_acc_load_held(aspd_acc_t *a, const bson_t *in) {
+  bson_iter_t it;
+  if (!aspd_acc_field(in, "seen", BSON_TYPE_BOOL, &it)) return false;
+  a->seen = bson_iter_bool(&it);
+  if (!bson_iter_init_find(&it, in, "held")) return true;
+  if (!BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
+  const uint8_t *data;
+  uint32_t len;
+  bson_iter_document(&it, &len, &data);
+  a->value = bson_new_from_data(data, len);
+  return a->value != NULL;
+}
+
+void aspd_acc_save_items(const aspd_acc_t *a, bson_t *out) {
+  if (a->items) {
+    BSON_APPEND_ARRAY(out, "items", a->items);
+  } else {
+    bson_t empty = BSON_INITIALIZER;
+    BSON_APPEND_ARRAY(out, "items", &empty);
+  }
+}
+
+bool aspd_acc_load_items(aspd_acc_t *a, const bson_t *in) {
+  bson_iter_t it, item;
+  if (!aspd_acc_field(in, "items", BSON_TYPE_ARRAY, &it)) return false;
+  const uint8_t *data;
+  uint32_t len;
+  bson_iter_array(&it, &len, &data);
+  bson_iter_recurse(&it, &item);
+  uint32_t n = 0;
+  while (bson_iter_next(&item)) n++;
+  if (!n) return true;
+  a->items = bson_new_from_data(data, len);
+  a->item_count = n;
+  return a->items != NULL;
 }

@@ -1,6 +1,8 @@
-/* $group's accumulators: one table of {name, compile, step, finish}. A group
- * holds one aspd_acc_t per accumulated field; step sees each document's value
- * (BSON_TYPE_EOD when missing) and finish appends the result. */
+/* $group's accumulators: one table of {name, compile, step, finish, save,
+ * load}. A group holds one aspd_acc_t per accumulated field; step sees each
+ * document's value (BSON_TYPE_EOD when missing) and finish appends the result;
+ * save writes the running state into a checkpoint and load rebuilds it, each
+ * family for the fields it uses. */
 #ifndef ASPD_ACCUMULATORS_H
 #define ASPD_ACCUMULATORS_H
 
@@ -48,6 +50,10 @@ struct aspd_accumulator {
   /* v: the input's value for one document (root is ev->root). False with ev->reason. */
   bool (*step)(const aspd_acc_spec_t *spec, aspd_acc_t *a, const bson_value_t *v, aspd_eval_t *ev);
   void (*finish)(const aspd_acc_spec_t *spec, aspd_acc_t *a, bson_t *out, const char *field);
+  /* Appends the state's fields to out. */
+  void (*save)(const aspd_acc_t *a, bson_t *out);
+  /* Rebuilds a cleared state from what save wrote; false when in is not that. */
+  bool (*load)(aspd_acc_t *a, const bson_t *in);
 };
 
 /* The row of an accumulator name, or NULL. */
@@ -62,6 +68,9 @@ void aspd_acc_spec_free(aspd_acc_spec_t *spec);
 bool aspd_acc_step(const aspd_acc_spec_t *spec, aspd_acc_t *a, aspd_eval_t *ev);
 void aspd_acc_finish(const aspd_acc_spec_t *spec, aspd_acc_t *a, bson_t *out, const char *field);
 void aspd_acc_clear(aspd_acc_t *a);
+/* The state into a checkpoint, and back into a cleared state (false: malformed). */
+void aspd_acc_save(const aspd_acc_spec_t *spec, const aspd_acc_t *a, bson_t *out);
+bool aspd_acc_load(const aspd_acc_spec_t *spec, aspd_acc_t *a, const bson_t *in);
 /* Bytes held (stats' stateSize). */
 int64_t aspd_acc_bytes(const aspd_acc_t *a);
 
@@ -71,5 +80,14 @@ void aspd_acc_list_append(aspd_acc_t *a, const bson_value_t *v);
 void aspd_acc_hold(aspd_acc_t *a, const bson_value_t *v);
 /* The held value, or NULL. */
 const bson_value_t *aspd_acc_held(const aspd_acc_t *a, bson_iter_t *it);
+
+/* For the families' save and load: the held value ("held", with `seen`) and the
+ * item list ("items"). */
+void aspd_acc_save_held(const aspd_acc_t *a, bson_t *out);
+bool aspd_acc_load_held(aspd_acc_t *a, const bson_t *in);
+void aspd_acc_save_items(const aspd_acc_t *a, bson_t *out);
+bool aspd_acc_load_items(aspd_acc_t *a, const bson_t *in);
+/* The field key of in when it has the type; false otherwise. */
+bool aspd_acc_field(const bson_t *in, const char *key, bson_type_t type, bson_iter_t *it);
 
 #endif

@@ -208,16 +208,46 @@ static void finish_merge_objects(const aspd_acc_spec_t *s, aspd_acc_t *a, bson_t
   }
 }
 
+/* $sum, $avg and $count: the running sums, exact and as a double, and the types seen. */
+static void save_sums(const aspd_acc_t *a, bson_t *out) {
+  BSON_APPEND_INT64(out, "count", a->count);
+  BSON_APPEND_INT64(out, "isum", a->isum);
+  BSON_APPEND_DOUBLE(out, "dsum", a->dsum);
+  BSON_APPEND_BOOL(out, "anyLong", a->any_long);
+  BSON_APPEND_BOOL(out, "anyDouble", a->any_double);
+  BSON_APPEND_BOOL(out, "overflow", a->overflow);
+}
+
+static bool load_sums(aspd_acc_t *a, const bson_t *in) {
+  bson_iter_t it;
+  int64_t *ints[] = {&a->count, &a->isum};
+  const char *int_keys[] = {"count", "isum"};
+  for (int i = 0; i < 2; i++) {
+    if (!aspd_acc_field(in, int_keys[i], BSON_TYPE_INT64, &it)) return false;
+    *ints[i] = bson_iter_int64(&it);
+  }
+  if (!aspd_acc_field(in, "dsum", BSON_TYPE_DOUBLE, &it)) return false;
+  a->dsum = bson_iter_double(&it);
+  bool *flags[] = {&a->any_long, &a->any_double, &a->overflow};
+  const char *flag_keys[] = {"anyLong", "anyDouble", "overflow"};
+  for (int i = 0; i < 3; i++) {
+    if (!aspd_acc_field(in, flag_keys[i], BSON_TYPE_BOOL, &it)) return false;
+    *flags[i] = bson_iter_bool(&it);
+  }
+  return true;
+}
+
 const aspd_accumulator_t aspd_acc_basic[] = {
-    {"$sum", NULL, step_sum, finish_sum},
-    {"$avg", NULL, step_sum, finish_avg},
-    {"$count", compile_count, step_count, finish_count},
-    {"$min", NULL, step_min, finish_held},
-    {"$max", NULL, step_max, finish_held},
-    {"$first", NULL, step_first, finish_held},
-    {"$last", NULL, step_last, finish_held},
-    {"$push", NULL, step_push, finish_list},
-    {"$addToSet", NULL, step_add_to_set, finish_list},
-    {"$mergeObjects", NULL, step_merge_objects, finish_merge_objects},
-    {NULL, NULL, NULL, NULL},
+    {"$sum", NULL, step_sum, finish_sum, save_sums, load_sums},
+    {"$avg", NULL, step_sum, finish_avg, save_sums, load_sums},
+    {"$count", compile_count, step_count, finish_count, save_sums, load_sums},
+    {"$min", NULL, step_min, finish_held, aspd_acc_save_held, aspd_acc_load_held},
+    {"$max", NULL, step_max, finish_held, aspd_acc_save_held, aspd_acc_load_held},
+    {"$first", NULL, step_first, finish_held, aspd_acc_save_held, aspd_acc_load_held},
+    {"$last", NULL, step_last, finish_held, aspd_acc_save_held, aspd_acc_load_held},
+    {"$push", NULL, step_push, finish_list, aspd_acc_save_items, aspd_acc_load_items},
+    {"$addToSet", NULL, step_add_to_set, finish_list, aspd_acc_save_items, aspd_acc_load_items},
+    {"$mergeObjects", NULL, step_merge_objects, finish_merge_objects, aspd_acc_save_held,
+     aspd_acc_load_held},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -212,14 +212,27 @@ static void finish_n(const aspd_acc_spec_t *spec, aspd_acc_t *a, bson_t *out, co
   free(items);
 }
 
+/* The candidates (for $top/$bottom with their sort keys) and n once known. */
+static void save_n(const aspd_acc_t *a, bson_t *out) {
+  BSON_APPEND_INT64(out, "limit", a->limit);
+  aspd_acc_save_items(a, out);
+}
+
+static bool load_n(aspd_acc_t *a, const bson_t *in) {
+  bson_iter_t it;
+  if (!aspd_acc_field(in, "limit", BSON_TYPE_INT64, &it) || bson_iter_int64(&it) < 0) return false;
+  a->limit = bson_iter_int64(&it);
+  return aspd_acc_load_items(a, in);
+}
+
 const aspd_accumulator_t aspd_acc_n[] = {
-    {"$firstN", compile_n, step_n, finish_n},
-    {"$lastN", compile_n, step_n, finish_n},
-    {"$maxN", compile_n, step_n, finish_n},
-    {"$minN", compile_n, step_n, finish_n},
-    {"$top", compile_n, step_n, finish_n},
-    {"$bottom", compile_n, step_n, finish_n},
-    {"$topN", compile_n, step_n, finish_n},
-    {"$bottomN", compile_n, step_n, finish_n},
-    {NULL, NULL, NULL, NULL},
+    {"$firstN", compile_n, step_n, finish_n, save_n, load_n},
+    {"$lastN", compile_n, step_n, finish_n, save_n, load_n},
+    {"$maxN", compile_n, step_n, finish_n, save_n, load_n},
+    {"$minN", compile_n, step_n, finish_n, save_n, load_n},
+    {"$top", compile_n, step_n, finish_n, save_n, load_n},
+    {"$bottom", compile_n, step_n, finish_n, save_n, load_n},
+    {"$topN", compile_n, step_n, finish_n, save_n, load_n},
+    {"$bottomN", compile_n, step_n, finish_n, save_n, load_n},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

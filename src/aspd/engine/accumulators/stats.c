@@ -146,10 +146,56 @@ static void finish_percentile(const aspd_acc_spec_t *s, aspd_acc_t *a, bson_t *o
   bson_append_array_end(out, &list);
 }
 
+/* $stdDev*: the count and Welford's moments (doubles keep every bit). */
+static void save_moments(const aspd_acc_t *a, bson_t *out) {
+  BSON_APPEND_INT64(out, "count", a->count);
+  BSON_APPEND_DOUBLE(out, "mean", a->mean);
+  BSON_APPEND_DOUBLE(out, "m2", a->m2);
+}
+
+static bool load_moments(aspd_acc_t *a, const bson_t *in) {
+  bson_iter_t it;
+  if (!aspd_acc_field(in, "count", BSON_TYPE_INT64, &it)) return false;
+  a->count = bson_iter_int64(&it);
+  if (!aspd_acc_field(in, "mean", BSON_TYPE_DOUBLE, &it)) return false;
+  a->mean = bson_iter_double(&it);
+  if (!aspd_acc_field(in, "m2", BSON_TYPE_DOUBLE, &it)) return false;
+  a->m2 = bson_iter_double(&it);
+  return true;
+}
+
+/* $median, $percentile: the buffered inputs, as doubles, in arrival order. */
+static void save_samples(const aspd_acc_t *a, bson_t *out) {
+  bson_t list;
+  BSON_APPEND_ARRAY_BEGIN(out, "samples", &list);
+  for (size_t i = 0; i < a->sample_count; i++) {
+    char key[16];
+    const char *k;
+    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+    bson_append_double(&list, k, (int)len, a->samples[i]);
+  }
+  bson_append_array_end(out, &list);
+}
+
+static bool load_samples(aspd_acc_t *a, const bson_t *in) {
+  bson_iter_t it, item;
+  if (!aspd_acc_field(in, "samples", BSON_TYPE_ARRAY, &it)) return false;
+  bson_iter_recurse(&it, &item);
+  while (bson_iter_next(&item)) {
+    if (!BSON_ITER_HOLDS_DOUBLE(&item)) return false;
+    if (a->sample_count == a->sample_cap) {
+      a->sample_cap = a->sample_cap ? a->sample_cap * 2 : 16;
+      a->samples = realloc(a->samples, a->sample_cap * sizeof *a->samples);
+    }
+    a->samples[a->sample_count++] = bson_iter_double(&item);
+  }
+  return true;
+}
+
 const aspd_accumulator_t aspd_acc_stats[] = {
-    {"$stdDevPop", NULL, step_moments, finish_pop},
-    {"$stdDevSamp", NULL, step_moments, finish_samp},
-    {"$median", compile_percentile, step_sample, finish_median},
-    {"$percentile", compile_percentile, step_sample, finish_percentile},
-    {NULL, NULL, NULL, NULL},
+    {"$stdDevPop", NULL, step_moments, finish_pop, save_moments, load_moments},
+    {"$stdDevSamp", NULL, step_moments, finish_samp, save_moments, load_moments},
+    {"$median", compile_percentile, step_sample, finish_median, save_samples, load_samples},
+    {"$percentile", compile_percentile, step_sample, finish_percentile, save_samples, load_samples},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -243,6 +243,78 @@ static int64_t state_bytes(const aspd_op_t *op) {
   return total;
 }
 
+/* {groups: [{key: {v: <_id>}, accs: [<state of each accumulator>]}]}, in order of appearance. */
+static void checkpoint(const aspd_op_t *op, bson_t *out) {
+  const group_op_t *g = (const group_op_t *)op;
+  bson_t list;
+  BSON_APPEND_ARRAY_BEGIN(out, "groups", &list);
+  for (size_t i = 0; i < g->count; i++) {
+    char key[16];
+    const char *k;
+    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+    bson_t group, accs;
+    bson_append_document_begin(&list, k, (int)len, &group);
+    BSON_APPEND_DOCUMENT(&group, "key", g->groups[i].id);
+    BSON_APPEND_ARRAY_BEGIN(&group, "accs", &accs);
+    for (size_t a = 0; a < g->spec->count; a++) {
+      bson_t state;
+      len = bson_uint32_to_string((uint32_t)a, &k, key, sizeof key);
+      bson_append_document_begin(&accs, k, (int)len, &state);
+      aspd_acc_save(&g->spec->accs[a], &g->groups[i].accs[a], &state);
+      bson_append_document_end(&accs, &state);
+    }
+    bson_append_array_end(&group, &accs);
+    bson_append_document_end(&list, &group);
+  }
+  bson_append_array_end(out, &list);
+}
+
+static bool restore_group(group_op_t *g, bson_iter_t *item) {
+  bson_iter_t f, acc;
+  if (!BSON_ITER_HOLDS_DOCUMENT(item) || !bson_iter_recurse(item, &f)) return false;
+  bson_t key = BSON_INITIALIZER;
+  bool have_key = false, have_accs = false;
+  while (bson_iter_next(&f)) {
+    if (!strcmp(bson_iter_key(&f), "key") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document(&f, &len, &data);
+      bson_iter_t v;
+      have_key = bson_init_static(&key, data, len) && bson_iter_init_find(&v, &key, "v");
+    } else if (!strcmp(bson_iter_key(&f), "accs") && BSON_ITER_HOLDS_ARRAY(&f)) {
+      bson_iter_recurse(&f, &acc);
+      have_accs = true;
+    }
+  }
+  if (!have_key || !have_accs) return false;
+  size_t before = g->count;
+  group_t *grp = find_or_add(g, &key);
+  if (g->count == before) return false; /* two groups with one key */
+  for (size_t a = 0; a < g->spec->count; a++) {
+    if (!bson_iter_next(&acc) || !BSON_ITER_HOLDS_DOCUMENT(&acc)) return false;
+    const uint8_t *data;
+    uint32_t len;
+    bson_t state;
+    bson_iter_document(&acc, &len, &data);
+    if (!bson_init_static(&state, data, len) ||
+        !aspd_acc_load(&g->spec->accs[a], &grp->accs[a], &state)) {
+      return false;
+    }
+  }
+  return !bson_iter_next(&acc);
+}
+
+static bool restore(aspd_op_t *op, const bson_t *state) {
+  group_op_t *g = (group_op_t *)op;
+  bson_iter_t it, item;
+  if (!bson_iter_init_find(&it, state, "groups") || !BSON_ITER_HOLDS_ARRAY(&it)) return false;
+  bson_iter_recurse(&it, &item);
+  while (bson_iter_next(&item)) {
+    if (!restore_group(g, &item)) return false;
+  }
+  return true;
+}
+
 static void group_free(aspd_op_t *op) {
   group_op_t *g = (group_op_t *)op;
   for (size_t i = 0; i < g->count; i++) {
@@ -255,7 +327,12 @@ static void group_free(aspd_op_t *op) {
   free(g);
 }
 
-static const aspd_op_vtable_t vt = {push, flush, state_bytes, group_free};
+static const aspd_op_vtable_t vt = {.push = push,
+                                    .flush = flush,
+                                    .state_bytes = state_bytes,
+                                    .free = group_free,
+                                    .checkpoint = checkpoint,
+                                    .restore = restore};
 
 aspd_op_t *aspd_group_make(const void *spec) {
   group_op_t *g = calloc(1, sizeof *g);

@@ -858,7 +858,9 @@ static void https_free(aspd_op_t *base) {
   free(op);
 }
 
-static const aspd_op_vtable_t vt = {push, flush, state_bytes, https_free};
+/* Documents waiting for their reply are not checkpointed (see docs/aspd-engine.md). */
+static const aspd_op_vtable_t vt = {
+    .push = push, .flush = flush, .state_bytes = state_bytes, .free = https_free};
 
 static void global_init(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -46,7 +46,26 @@ static void counting_free(aspd_op_t *op) {
   free(op);
 }
 
-static const aspd_op_vtable_t limit_vt = {limit_push, restart, NULL, counting_free};
+/* {seen}: the documents of the current window so far. */
+static void counting_checkpoint(const aspd_op_t *op, bson_t *out) {
+  BSON_APPEND_INT64(out, "seen", ((const counting_op_t *)op)->seen);
+}
+
+static bool counting_restore(aspd_op_t *op, const bson_t *state) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, state, "seen") || !BSON_ITER_HOLDS_INT64(&it) ||
+      bson_iter_int64(&it) < 0) {
+    return false;
+  }
+  ((counting_op_t *)op)->seen = bson_iter_int64(&it);
+  return true;
+}
+
+static const aspd_op_vtable_t limit_vt = {.push = limit_push,
+                                          .flush = restart,
+                                          .free = counting_free,
+                                          .checkpoint = counting_checkpoint,
+                                          .restore = counting_restore};
 
 aspd_op_t *aspd_limit_make(const void *spec) {
   counting_op_t *c = calloc(1, sizeof *c);
@@ -90,7 +109,11 @@ static void count_flush(aspd_op_t *op, const aspd_flush_t *why, aspd_flow_t *flo
   c->seen = 0;
 }
 
-static const aspd_op_vtable_t count_vt = {count_push, count_flush, NULL, counting_free};
+static const aspd_op_vtable_t count_vt = {.push = count_push,
+                                          .flush = count_flush,
+                                          .free = counting_free,
+                                          .checkpoint = counting_checkpoint,
+                                          .restore = counting_restore};
 
 aspd_op_t *aspd_count_make(const void *spec) {
   counting_op_t *c = calloc(1, sizeof *c);

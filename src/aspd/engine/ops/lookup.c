@@ -460,7 +460,7 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
   aspd_flow_emit(flow, out);
 }
 
-static const aspd_op_vtable_t vt = {push, NULL, NULL, aspd_stateless_free};
+static const aspd_op_vtable_t vt = {.push = push, .free = aspd_stateless_free};
 
 aspd_op_t *aspd_lookup_make(const void *spec) {
   return aspd_stateless_make(&vt, spec);

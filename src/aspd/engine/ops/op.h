@@ -6,7 +6,12 @@
  *   flush       the watermark moved or the input ended: blocking operators
  *               hand on what they hold (NULL for stateless operators);
  *   state_bytes bytes held (stats' stateSize; NULL = none);
- *   free        frees the instance.
+ *   free        frees the instance;
+ *   checkpoint  appends the operator's state to a document (NULL for stateless
+ *               operators), taken between documents when the flusher commits;
+ *   restore     rebuilds a fresh instance's state from what checkpoint wrote
+ *               (false when the document is not one it wrote).
+ * Rows are written with designated initializers: what a stage leaves out is NULL.
  * An operator instance is made by its stage row's constructor from the spec
  * the planner compiled once; windows make one inner pipeline per open window. */
 #ifndef ASPD_OP_H
@@ -40,6 +45,8 @@ typedef struct {
   void (*flush)(aspd_op_t *op, const aspd_flush_t *why, aspd_flow_t *flow);
   int64_t (*state_bytes)(const aspd_op_t *op);
   void (*free)(aspd_op_t *op);
+  void (*checkpoint)(const aspd_op_t *op, bson_t *out);
+  bool (*restore)(aspd_op_t *op, const bson_t *state);
 } aspd_op_vtable_t;
 
 struct aspd_op {
@@ -75,6 +82,13 @@ struct aspd_flow {
 void aspd_pipeline_push(aspd_pipeline_t *p, size_t index, bson_t *doc, aspd_pipeline_out_t *out);
 void aspd_pipeline_flush(aspd_pipeline_t *p, const aspd_flush_t *why, aspd_pipeline_out_t *out);
 int64_t aspd_pipeline_state_bytes(const aspd_pipeline_t *p);
+/* Appends one element per operator to the array `out`: its checkpoint document,
+ * or null for a stateless operator. */
+void aspd_pipeline_checkpoint(const aspd_pipeline_t *p, bson_t *out);
+/* Restores a freshly made pipeline from what aspd_pipeline_checkpoint wrote for
+ * the same stages; false (state partly restored: free the pipeline) when it does
+ * not fit them. */
+bool aspd_pipeline_restore(aspd_pipeline_t *p, const bson_value_t *state);
 void aspd_pipeline_free(aspd_pipeline_t *p);
 /* Hands doc (owned) to the operator after flow's. */
 void aspd_flow_emit(aspd_flow_t *flow, bson_t *doc);

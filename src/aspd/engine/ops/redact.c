@@ -122,7 +122,7 @@ static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   bson_destroy(doc);
 }
 
-static const aspd_op_vtable_t vt = {push, NULL, NULL, aspd_stateless_free};
+static const aspd_op_vtable_t vt = {.push = push, .free = aspd_stateless_free};
 
 aspd_op_t *aspd_redact_make(const void *spec) {
   return aspd_stateless_make(&vt, spec);

@@ -123,6 +123,36 @@ static int64_t state_bytes(const aspd_op_t *op) {
   return ((const sort_op_t *)op)->bytes;
 }
 
+/* {docs: [...]} in arrival order. */
+static void checkpoint(const aspd_op_t *op, bson_t *out) {
+  const sort_op_t *s = (const sort_op_t *)op;
+  bson_t list;
+  BSON_APPEND_ARRAY_BEGIN(out, "docs", &list);
+  for (size_t i = 0; i < s->count; i++) {
+    char key[16];
+    const char *k;
+    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+    bson_append_document(&list, k, (int)len, s->items[i].doc);
+  }
+  bson_append_array_end(out, &list);
+}
+
+static bool restore(aspd_op_t *op, const bson_t *state) {
+  bson_iter_t it, item;
+  if (!bson_iter_init_find(&it, state, "docs") || !BSON_ITER_HOLDS_ARRAY(&it)) return false;
+  bson_iter_recurse(&it, &item);
+  while (bson_iter_next(&item)) {
+    if (!BSON_ITER_HOLDS_DOCUMENT(&item)) return false;
+    const uint8_t *data;
+    uint32_t len;
+    bson_iter_document(&item, &len, &data);
+    bson_t *doc = bson_new_from_data(data, len);
+    if (!doc) return false;
+    push(op, doc, NULL);
+  }
+  return true;
+}
+
 static void sort_free(aspd_op_t *op) {
   sort_op_t *s = (sort_op_t *)op;
   for (size_t i = 0; i < s->count; i++) bson_destroy(s->items[i].doc);
@@ -130,7 +160,12 @@ static void sort_free(aspd_op_t *op) {
   free(s);
 }
 
-static const aspd_op_vtable_t vt = {push, flush, state_bytes, sort_free};
+static const aspd_op_vtable_t vt = {.push = push,
+                                    .flush = flush,
+                                    .state_bytes = state_bytes,
+                                    .free = sort_free,
+                                    .checkpoint = checkpoint,
+                                    .restore = restore};
 
 aspd_op_t *aspd_sort_make(const void *spec) {
   sort_op_t *s = calloc(1, sizeof *s);

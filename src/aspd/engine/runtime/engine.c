@@ -199,18 +199,20 @@ static bool load_checkpoint(void *ctx, const char *id, const bson_t *doc, char *
   (void)err_len;
   aspd_engine_t *e = ctx;
   bson_iter_t epoch, checkpoint;
-  if (!bson_iter_init_find(&epoch, doc, "epoch") || !BSON_ITER_HOLDS_INT64(&epoch) ||
-      !bson_iter_init_find(&checkpoint, doc, "checkpoint") ||
-      !BSON_ITER_HOLDS_DOCUMENT(&checkpoint)) {
-    return true;
-  }
+  if (!bson_iter_init_find(&epoch, doc, "epoch") || !BSON_ITER_HOLDS_INT64(&epoch)) return true;
+  /* A source without a position (a generator) commits only its operators' state. */
+  bool source = bson_iter_init_find(&checkpoint, doc, "checkpoint") &&
+                BSON_ITER_HOLDS_DOCUMENT(&checkpoint);
   for (aspd_processor_t *p = e->processors; p; p = p->next) {
     if (strcmp(p->id, id) || p->checkpoint_epoch != bson_iter_int64(&epoch)) continue;
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&checkpoint, &len, &data);
-    if (p->checkpoint) bson_destroy(p->checkpoint);
-    p->checkpoint = bson_new_from_data(data, len);
+    if (source) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document(&checkpoint, &len, &data);
+      if (p->checkpoint) bson_destroy(p->checkpoint);
+      p->checkpoint = bson_new_from_data(data, len);
+    }
+    aspd_operators_load(p, doc);
     p->batched_checkpoint = bson_copy(doc);
   }
   return true;

@@ -58,6 +58,12 @@ typedef struct aspd_processor {
    * contents before the reset is not taken for the new one. */
   int64_t checkpoint_epoch;
   bson_t *batched_checkpoint; /* the last one handed to the flusher */
+  /* The operators' state for the next start ({pipeline, state}; checkpoint.c), valid
+   * while operators_epoch is the checkpoint epoch; NULL: none. */
+  bson_t *operators;
+  int64_t operators_epoch;
+  bson_t *operators_taken; /* running: the last one taken, at operators_progress */
+  int64_t operators_progress;
 
   /* Runtime, while STARTED. */
   aspd_plan_t *plan;
@@ -131,6 +137,19 @@ void aspd_processor_to_bson(const aspd_processor_t *p, bson_t *out);
 /* The checkpoint to persist: the running source's position, else the last one kept
  * (NULL: none). Freed by the caller. */
 bson_t *aspd_processor_checkpoint(const aspd_processor_t *p);
+
+/* checkpoint.c: the operators' state in checkpoints. */
+/* What the flusher commits for p: {epoch, checkpoint (the source's), operators}, NULL
+ * when it has neither. */
+bson_t *aspd_processor_batch_checkpoint(aspd_processor_t *p);
+/* The operators' checkpoint: of the running operators, else the one kept; NULL: none. */
+bson_t *aspd_operators_checkpoint(aspd_processor_t *p);
+/* Takes the operators' state from a committed batch checkpoint (at start-up). */
+void aspd_operators_load(aspd_processor_t *p, const bson_t *batch);
+/* run_begin, after making the operators: restores them from the kept state. */
+void aspd_operators_restore(aspd_processor_t *p);
+/* run_end, before freeing the operators: keeps their state for the next start. */
+void aspd_operators_keep(aspd_processor_t *p);
 aspd_processor_t *aspd_processor_from_bson(const bson_t *doc, aspd_error_t *err);
 
 /* runner.c: begin and end a run; run one slice of every running processor. */

@@ -26,7 +26,7 @@ static void free_checkpoints(aspd_flusher_t *f) {
 
 /* With the engine lock: the checkpoints of persisted processors that changed since
  * they were last handed over (all of them after a failed batch), as
- * {epoch, checkpoint}. */
+ * {epoch, checkpoint, operators}. */
 static void take_checkpoints(aspd_engine_t *e) {
   aspd_flusher_t *f = &e->flusher;
   size_t n = 0;
@@ -34,11 +34,8 @@ static void take_checkpoints(aspd_engine_t *e) {
   f->checkpoints = calloc(n ? n : 1, sizeof *f->checkpoints);
   for (aspd_processor_t *p = e->processors; p; p = p->next) {
     if (p->ephemeral) continue; /* interactive processors are never persisted */
-    bson_t *now = aspd_processor_checkpoint(p);
-    if (!now) continue;
-    bson_t *doc =
-        BCON_NEW("epoch", BCON_INT64(p->checkpoint_epoch), "checkpoint", BCON_DOCUMENT(now));
-    bson_destroy(now);
+    bson_t *doc = aspd_processor_batch_checkpoint(p);
+    if (!doc) continue;
     if (!f->resend_checkpoints && p->batched_checkpoint && bson_equal(p->batched_checkpoint, doc)) {
       bson_destroy(doc);
       continue;

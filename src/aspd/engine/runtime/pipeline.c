@@ -58,6 +58,47 @@ int64_t aspd_pipeline_state_bytes(const aspd_pipeline_t *p) {
   return total;
 }
 
+void aspd_pipeline_checkpoint(const aspd_pipeline_t *p, bson_t *out) {
+  for (size_t i = 0; i < p->count; i++) {
+    char key[16];
+    const char *k;
+    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+    const aspd_op_t *op = p->ops[i];
+    if (!op->vt->checkpoint) {
+      bson_append_null(out, k, (int)len);
+      continue;
+    }
+    bson_t state;
+    bson_append_document_begin(out, k, (int)len, &state);
+    op->vt->checkpoint(op, &state);
+    bson_append_document_end(out, &state);
+  }
+}
+
+bool aspd_pipeline_restore(aspd_pipeline_t *p, const bson_value_t *state) {
+  if (state->value_type != BSON_TYPE_ARRAY) return false;
+  bson_iter_t it;
+  if (!bson_iter_init_from_data(&it, state->value.v_doc.data, state->value.v_doc.data_len)) {
+    return false;
+  }
+  size_t i = 0;
+  for (; bson_iter_next(&it); i++) {
+    if (i == p->count) return false;
+    aspd_op_t *op = p->ops[i];
+    if (!op->vt->restore) {
+      if (!BSON_ITER_HOLDS_NULL(&it)) return false;
+      continue;
+    }
+    if (!BSON_ITER_HOLDS_DOCUMENT(&it)) return false;
+    const uint8_t *data;
+    uint32_t len;
+    bson_t doc;
+    bson_iter_document(&it, &len, &data);
+    if (!bson_init_static(&doc, data, len) || !op->vt->restore(op, &doc)) return false;
+  }
+  return i == p->count;
+}
+
 void aspd_pipeline_free(aspd_pipeline_t *p) {
   for (size_t i = 0; i < p->count; i++) p->ops[i]->vt->free(p->ops[i]);
   free(p->ops);

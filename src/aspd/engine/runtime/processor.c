@@ -46,6 +46,8 @@ void aspd_processor_free(aspd_processor_t *p) {
   bson_destroy(p->options);
   if (p->checkpoint) bson_destroy(p->checkpoint);
   if (p->batched_checkpoint) bson_destroy(p->batched_checkpoint);
+  if (p->operators) bson_destroy(p->operators);
+  if (p->operators_taken) bson_destroy(p->operators_taken);
   free(p);
 }
 

@@ -29,8 +29,8 @@ bool aspd_run_begin(aspd_engine_t *e, aspd_processor_t *p, aspd_error_t *err) {
   p->source_exhausted = false;
   p->last_input_ms = 0;
   p->emit.topic.count = 0; /* the topic may have been planned anew */
-  /* Open windows are not checkpointed: a started processor begins them afresh. */
   aspd_pipeline_make(plan->stages, plan->stage_count, &p->ops);
+  aspd_operators_restore(p); /* open windows and other operator state, from the checkpoint */
   aspd_eval_free(&p->ev);
   aspd_eval_init(&p->ev, plan->meta_field);
   p->ev.collections = e->memstore;
@@ -55,6 +55,7 @@ void aspd_run_end(aspd_processor_t *p) {
     p->source->row->close(p->source);
     p->source = NULL;
   }
+  aspd_operators_keep(p);
   aspd_pipeline_free(&p->ops);
   aspd_eval_free(&p->ev);
   aspd_plan_free(p->plan);

@@ -49,5 +49,19 @@ void aspd_window_run_push(aspd_window_run_t *w, bson_t *doc, aspd_flow_t *flow);
 void aspd_window_run_close(aspd_window_run_t *w, const aspd_window_meta_t *meta, aspd_flow_t *flow);
 void aspd_window_run_free(aspd_window_run_t *w);
 int64_t aspd_window_run_bytes(const aspd_window_run_t *w);
+/* Appends {start, end, held: [...], inner: [...]}: what the window holds. */
+void aspd_window_run_checkpoint(const aspd_window_run_t *w, bson_t *out);
+/* Restores held and inner into a run made with its bounds and a fresh inner pipeline. */
+bool aspd_window_run_restore(aspd_window_run_t *w, const bson_t *state);
+
+/* Appends the documents as an array under key. */
+void aspd_window_docs_save(bson_t *out, const char *key, bson_t *const *docs, size_t count);
+/* Calls take(ctx, copy) for each document of the array under key; false when malformed. */
+bool aspd_window_docs_load(const bson_t *in, const char *key, void (*take)(void *ctx, bson_t *doc),
+                           void *ctx);
+/* The int64 (or date) field key of in; false when missing or of another type. */
+bool aspd_window_int64(const bson_t *in, const char *key, int64_t *out);
+/* The bool field key of in; false when missing or of another type. */
+bool aspd_window_bool(const bson_t *in, const char *key, bool *out);
 
 #endif

@@ -294,6 +294,71 @@ static int64_t state_bytes(const aspd_op_t *base) {
   return total;
 }
 
+/* {watermark, seen, sessions: [{key: {v: partition}, first, last, docs: [...]}]}. */
+static void checkpoint(const aspd_op_t *base, bson_t *out) {
+  const session_op_t *op = (const session_op_t *)base;
+  BSON_APPEND_INT64(out, "watermark", op->watermark);
+  BSON_APPEND_BOOL(out, "seen", op->seen);
+  bson_t list;
+  BSON_APPEND_ARRAY_BEGIN(out, "sessions", &list);
+  for (size_t i = 0; i < op->count; i++) {
+    const session_t *s = &op->sessions[i];
+    char key[16];
+    const char *k;
+    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+    bson_t item;
+    bson_append_document_begin(&list, k, (int)len, &item);
+    BSON_APPEND_DOCUMENT(&item, "key", s->key);
+    BSON_APPEND_INT64(&item, "first", s->first);
+    BSON_APPEND_INT64(&item, "last", s->last);
+    aspd_window_docs_save(&item, "docs", s->docs, s->count);
+    bson_append_document_end(&list, &item);
+  }
+  bson_append_array_end(out, &list);
+}
+
+static void take_doc(void *ctx, bson_t *doc) {
+  hold(ctx, doc);
+}
+
+static bool restore(aspd_op_t *base, const bson_t *state) {
+  session_op_t *op = (session_op_t *)base;
+  bson_iter_t it, item;
+  if (!aspd_window_int64(state, "watermark", &op->watermark) ||
+      !aspd_window_bool(state, "seen", &op->seen) || !bson_iter_init_find(&it, state, "sessions") ||
+      !BSON_ITER_HOLDS_ARRAY(&it)) {
+    return false;
+  }
+  bson_iter_recurse(&it, &item);
+  while (bson_iter_next(&item)) {
+    const uint8_t *data;
+    uint32_t len;
+    bson_t in;
+    bson_iter_t key;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&item)) return false;
+    bson_iter_document(&item, &len, &data);
+    if (!bson_init_static(&in, data, len) || !bson_iter_init_find(&key, &in, "key") ||
+        !BSON_ITER_HOLDS_DOCUMENT(&key)) {
+      return false;
+    }
+    if (op->count == op->cap) {
+      op->cap = op->cap ? op->cap * 2 : 8;
+      op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
+    }
+    session_t *s = &op->sessions[op->count++];
+    *s = (session_t){0};
+    bson_iter_document(&key, &len, &data);
+    s->key = bson_new_from_data(data, len);
+    bson_iter_t v;
+    if (!s->key || !bson_iter_init_find(&v, s->key, "v") ||
+        !aspd_window_int64(&in, "first", &s->first) || !aspd_window_int64(&in, "last", &s->last) ||
+        s->first > s->last || !aspd_window_docs_load(&in, "docs", take_doc, s)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 static void session_free(aspd_op_t *base) {
   session_op_t *op = (session_op_t *)base;
   for (size_t i = 0; i < op->count; i++) session_clear(&op->sessions[i]);
@@ -301,7 +366,12 @@ static void session_free(aspd_op_t *base) {
   free(op);
 }
 
-static const aspd_op_vtable_t vt = {push, flush, state_bytes, session_free};
+static const aspd_op_vtable_t vt = {.push = push,
+                                    .flush = flush,
+                                    .state_bytes = state_bytes,
+                                    .free = session_free,
+                                    .checkpoint = checkpoint,
+                                    .restore = restore};
 
 aspd_op_t *aspd_session_make(const void *spec) {
   session_op_t *op = calloc(1, sizeof *op);

@@ -198,6 +198,56 @@ static int64_t state_bytes(const aspd_op_t *base) {
   return total;
 }
 
+/* {watermark, seen, closedEnd, anyClosed, windows: [<each open window's run>]}. */
+static void checkpoint(const aspd_op_t *base, bson_t *out) {
+  const window_op_t *op = (const window_op_t *)base;
+  BSON_APPEND_INT64(out, "watermark", op->watermark);
+  BSON_APPEND_BOOL(out, "seen", op->seen);
+  BSON_APPEND_INT64(out, "closedEnd", op->closed_end);
+  BSON_APPEND_BOOL(out, "anyClosed", op->any_closed);
+  bson_t list;
+  BSON_APPEND_ARRAY_BEGIN(out, "windows", &list);
+  for (size_t i = 0; i < op->count; i++) {
+    char key[16];
+    const char *k;
+    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+    bson_t w;
+    bson_append_document_begin(&list, k, (int)len, &w);
+    aspd_window_run_checkpoint(&op->windows[i], &w);
+    bson_append_document_end(&list, &w);
+  }
+  bson_append_array_end(out, &list);
+}
+
+static bool restore(aspd_op_t *base, const bson_t *state) {
+  window_op_t *op = (window_op_t *)base;
+  bson_iter_t it, item;
+  if (!aspd_window_int64(state, "watermark", &op->watermark) ||
+      !aspd_window_bool(state, "seen", &op->seen) ||
+      !aspd_window_int64(state, "closedEnd", &op->closed_end) ||
+      !aspd_window_bool(state, "anyClosed", &op->any_closed) ||
+      !bson_iter_init_find(&it, state, "windows") || !BSON_ITER_HOLDS_ARRAY(&it)) {
+    return false;
+  }
+  bson_iter_recurse(&it, &item);
+  while (bson_iter_next(&item)) {
+    const uint8_t *data;
+    uint32_t len;
+    bson_t w;
+    int64_t start, end;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&item)) return false;
+    bson_iter_document(&item, &len, &data);
+    /* The windows' bounds must be this spec's (a changed pipeline is not restored). */
+    if (!bson_init_static(&w, data, len) || !aspd_window_int64(&w, "start", &start) ||
+        !aspd_window_int64(&w, "end", &end) || end - start != op->spec->interval_ms ||
+        (op->count && start <= op->windows[op->count - 1].start)) {
+      return false;
+    }
+    if (!aspd_window_run_restore(window_at(op, start, end), &w)) return false;
+  }
+  return true;
+}
+
 static void window_free(aspd_op_t *base) {
   window_op_t *op = (window_op_t *)base;
   for (size_t i = 0; i < op->count; i++) aspd_window_run_free(&op->windows[i]);
@@ -205,7 +255,12 @@ static void window_free(aspd_op_t *base) {
   free(op);
 }
 
-static const aspd_op_vtable_t vt = {push, flush, state_bytes, window_free};
+static const aspd_op_vtable_t vt = {.push = push,
+                                    .flush = flush,
+                                    .state_bytes = state_bytes,
+                                    .free = window_free,
+                                    .checkpoint = checkpoint,
+                                    .restore = restore};
 
 aspd_op_t *aspd_window_make(const void *spec) {
   window_op_t *op = calloc(1, sizeof *op);
