@@ -12,6 +12,9 @@
 
 #define ASPD_WINDOW_DEFAULT_LATENESS_MS 3000
 #define ASPD_WINDOW_MAX_LATENESS_MS (30 * 60 * 1000)
+/* aspd's own bound: a hopping window whose interval holds more hops than this would
+ * give each document to that many windows. */
+#define ASPD_WINDOW_MAX_OVERLAP 10000
 
 typedef struct {
   int64_t start, end;

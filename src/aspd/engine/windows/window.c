@@ -76,6 +76,11 @@ void *aspd_window_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_er
         ok = aspd_window_invalid(err, "Window hopSize size must be greater than 0.");
     }
   }
+  if (ok && w->hopping && w->interval_ms / w->hop_ms > ASPD_WINDOW_MAX_OVERLAP) {
+    ok = aspd_window_invalid(err,
+                             "$hoppingWindow: interval / hopSize must be at most 10000 "
+                             "(each document belongs to that many windows)");
+  }
   if (ok && !w->hopping) w->hop_ms = w->interval_ms;
   ok = ok &&
        aspd_window_optional_duration(
