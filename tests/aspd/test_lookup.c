@@ -5,7 +5,7 @@
  * example), after dropping the stamps the source adds (_ts, _stream_meta).
  * Then: a collection written while a processor runs is seen by the next
  * document, a nested $lookup, a $lookup in a window, dead letters, the
- * operator's stats and the planner's errors. */
+ * operator's stats, $lookup in the aggregate command and the planner's errors. */
 #include <stdlib.h>
 
 #include "workspace_test_util.h"
@@ -421,6 +421,61 @@ static void dead_letters(mongoc_client_t *c) {
          "}]}",                                                                                  \
          code, text)
 
+/* The same single equality join run by the aggregate command on collections, as a
+ * driver writes it (`from` a collection of the same database), and in ASP's form. */
+static void in_aggregate(mongoc_client_t *c) {
+  insert(c, "orders",
+         "[{\"_id\": 1, \"item\": \"almonds\", \"price\": 12, \"quantity\": 2}, {\"_id\": 2, "
+         "\"item\": \"pecans\", \"price\": 20, \"quantity\": 1}, {\"_id\": 3}]");
+  const char *want =
+      "{\"v\": [{\"_id\": 1, \"item\": \"almonds\", \"price\": 12, \"quantity\": 2, "
+      "\"inventory_docs\": [{\"_id\": 1, \"sku\": \"almonds\", \"description\": \"product 1\", "
+      "\"instock\": 120}]}, {\"_id\": 2, \"item\": \"pecans\", \"price\": 20, \"quantity\": 1, "
+      "\"inventory_docs\": [{\"_id\": 4, \"sku\": \"pecans\", \"description\": \"product 4\", "
+      "\"instock\": 70}]}, {\"_id\": 3, \"inventory_docs\": [{\"_id\": 5, \"sku\": null, "
+      "\"description\": \"Incomplete\"}, {\"_id\": 6}]}]}";
+  const char *froms[] = {"\"inventory\"", FROM("inventory")};
+  for (size_t i = 0; i < 2; i++) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "{\"aggregate\": \"orders\", \"pipeline\": [{\"$lookup\": {\"from\": %s, "
+             "\"localField\": \"item\", \"foreignField\": \"sku\", \"as\": "
+             "\"inventory_docs\"}}, {\"$sort\": {\"_id\": 1}}], \"cursor\": {}}",
+             froms[i]);
+    bson_error_t error;
+    bson_t *command = bson_new_from_json((const uint8_t *)cmd, -1, &error);
+    bson_t reply, got = BSON_INITIALIZER;
+    bson_iter_t it;
+    if (!mongoc_client_command_simple(c, "shop", command, NULL, &reply, &error)) {
+      fprintf(stderr, "FAIL: aggregate with $lookup from %s: %s\n", froms[i], error.message);
+      wt_failures++;
+    } else if (bson_iter_init(&it, &reply) &&
+               bson_iter_find_descendant(&it, "cursor.firstBatch", &it) &&
+               BSON_ITER_HOLDS_ARRAY(&it)) {
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_array(&it, &len, &data);
+      bson_t batch;
+      bson_init_static(&batch, data, len);
+      BSON_APPEND_ARRAY(&got, "v", &batch);
+      bson_t *expected = bson_new_from_json((const uint8_t *)want, -1, &error);
+      if (!bson_equal(&got, expected)) {
+        char *g = bson_as_canonical_extended_json(&got, NULL);
+        fprintf(stderr, "FAIL: aggregate with $lookup from %s: got %s\n", froms[i], g);
+        bson_free(g);
+        wt_failures++;
+      }
+      bson_destroy(expected);
+    } else {
+      fprintf(stderr, "FAIL: aggregate with $lookup from %s: no firstBatch\n", froms[i]);
+      wt_failures++;
+    }
+    bson_destroy(&got);
+    bson_destroy(&reply);
+    bson_destroy(command);
+  }
+}
+
 static void planner_errors(mongoc_client_t *c) {
   LOOKUP_ERR(c, "1", 9, "the $lookup specification must be an Object");
   LOOKUP_ERR(c,
@@ -495,6 +550,7 @@ int main(void) {
   equality_rules(c);
   live_collection(c);
   dead_letters(c);
+  in_aggregate(c);
   planner_errors(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

@@ -59,7 +59,7 @@ static bool shaped_query(aspd_command_ctx_t *ctx, const bson_t *cmd, const char 
   if (skip > 0) append_stage(&pipeline, &n, "$skip", NULL, skip);
   if (limit > 0) append_stage(&pipeline, &n, "$limit", NULL, limit);
   if (projection) append_stage(&pipeline, &n, "$project", projection, 0);
-  bool ok = aspd_engine_run_batch(ctx->registry, &pipeline, out, err);
+  bool ok = aspd_engine_run_batch(ctx->registry, NULL, NULL, &pipeline, out, err);
   bson_destroy(&pipeline);
   if (!ok) aspd_docs_free(out);
   return ok;

@@ -142,7 +142,7 @@ void aspd_cmd_aggregate(aspd_command_ctx_t *ctx, const bson_t *cmd, bson_t *repl
   split_match(&pipeline, &filter_view, &filter, &rest);
   aspd_docs_t docs = {0};
   bool ok = aspd_engine_find(ctx->engine, db, coll, filter, 0, 0, &docs, &err) &&
-            aspd_engine_run_batch(ctx->registry, &rest, &docs, &err);
+            aspd_engine_run_batch(ctx->registry, ctx->engine, db, &rest, &docs, &err);
   bson_destroy(&rest);
   if (!ok) {
     aspd_docs_free(&docs);

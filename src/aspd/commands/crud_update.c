@@ -387,7 +387,7 @@ static bool run_pipeline(const aspd_registry_t *reg, const bson_t *doc, const bs
   aspd_docs_t docs = {0};
   docs.docs = malloc(sizeof *docs.docs);
   docs.docs[docs.count++] = bson_copy(doc);
-  bool ok = aspd_engine_run_batch(reg, pipeline, &docs, err);
+  bool ok = aspd_engine_run_batch(reg, NULL, NULL, pipeline, &docs, err);
   if (ok && docs.count != 1) {
     aspd_error_set(err, ASPD_E_BAD_VALUE, "an update pipeline must leave exactly one document");
     ok = false;

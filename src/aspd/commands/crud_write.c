@@ -308,7 +308,7 @@ static bool target_filter(aspd_command_ctx_t *ctx, const char *db, const char *c
   BSON_APPEND_INT32(&limit, "$limit", 1);
   bson_append_document_end(&pipeline, &limit);
   bool ok = aspd_engine_find(ctx->engine, db, coll, query, 0, 0, &docs, err) &&
-            aspd_engine_run_batch(ctx->registry, &pipeline, &docs, err);
+            aspd_engine_run_batch(ctx->registry, NULL, NULL, &pipeline, &docs, err);
   bson_destroy(&pipeline);
   bson_iter_t id;
   if (ok && docs.count == 1 && bson_iter_init_find(&id, docs.docs[0], "_id")) {
@@ -337,7 +337,7 @@ static bool returned(aspd_command_ctx_t *ctx, const bson_t *doc, const bson_t *f
   BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
   BSON_APPEND_DOCUMENT(&stage, "$project", fields);
   bson_append_document_end(&pipeline, &stage);
-  bool ok = aspd_engine_run_batch(ctx->registry, &pipeline, &docs, err);
+  bool ok = aspd_engine_run_batch(ctx->registry, NULL, NULL, &pipeline, &docs, err);
   if (ok) BSON_APPEND_DOCUMENT(reply, "value", docs.docs[0]);
   bson_destroy(&pipeline);
   aspd_docs_free(&docs);

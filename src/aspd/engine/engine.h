@@ -120,9 +120,11 @@ bool aspd_engine_edit(aspd_engine_t *e, const char *db, const char *coll, const 
 
 /* batch.c: runs pipeline (an array of stages: the engine's, including $group, $sort,
  * $limit and $count, plus $skip) once over docs (taken) and puts the results in docs.
- * Stream stages ($source, $merge, $emit, windows) are refused. */
-bool aspd_engine_run_batch(const aspd_registry_t *reg, const bson_t *pipeline, aspd_docs_t *docs,
-                           aspd_error_t *err);
+ * Stream stages ($source, $merge, $emit, windows) are refused. $lookup reads the
+ * collections of `reads` (aggregate's engine; NULL where no stage may read them), and
+ * `from: "<coll>"` is a collection of db there, as in MongoDB. */
+bool aspd_engine_run_batch(const aspd_registry_t *reg, aspd_engine_t *reads, const char *db,
+                           const bson_t *pipeline, aspd_docs_t *docs, aspd_error_t *err);
 
 /* Drops db.coll: its documents go, in memory and in the store, and it is no longer
  * listed; *existed says whether there was one. Returns once committed. */

@@ -44,13 +44,31 @@ static bool streaming_only(const char *name) {
   return false;
 }
 
-/* Runs the stages of part (an array) over docs, replacing them with the results. */
-static bool run_part(const aspd_registry_t *reg, const bson_t *part, aspd_docs_t *docs,
-                     aspd_error_t *err) {
+/* The connection whose collections db belongs to, if any holds one (NULL otherwise). */
+static const char *connection_of(aspd_engine_t *e, const char *db) {
+  const char *found = NULL;
+  aspd_engine_lock(e);
+  for (size_t i = 0; i < aspd_memstore_size(e->memstore) && !found; i++) {
+    const aspd_dataset_t *set = aspd_memstore_get(e->memstore, i);
+    if (set->db && !strcmp(set->db, db)) found = set->connection;
+  }
+  pthread_mutex_unlock(&e->lock);
+  return found; /* datasets live as long as the engine */
+}
+
+/* Runs the stages of part (an array) over docs, replacing them with the results;
+ * $lookup reads the collections of `reads` (NULL: none), under its lock, with
+ * `from: "<coll>"` naming a collection of db as in MongoDB's aggregate. */
+static bool run_part(const aspd_registry_t *reg, aspd_engine_t *reads, const char *db,
+                     const bson_t *part, aspd_docs_t *docs, aspd_error_t *err) {
   aspd_plan_t plan = {0};
   aspd_expr_compiler_t cc;
   aspd_expr_compiler_init(&cc);
   aspd_stage_ctx_t ctx = {.registry = reg, .plan = &plan, .cc = &cc, .in_window = true};
+  if (reads && db) {
+    ctx.lookup_connection = connection_of(reads, db);
+    ctx.lookup_db = ctx.lookup_connection ? db : NULL;
+  }
   aspd_planned_stage_t *stages = NULL;
   size_t count = 0;
   bson_value_t value = {.value_type = BSON_TYPE_ARRAY};
@@ -71,10 +89,15 @@ static bool run_part(const aspd_registry_t *reg, const bson_t *part, aspd_docs_t
   aspd_eval_init(&ev, NULL);
   out.base.ev = &ev;
   out.base.now_ms = aspd_now_ms();
+  if (reads) {
+    aspd_engine_lock(reads);
+    ev.collections = reads->memstore;
+  }
   for (size_t i = 0; i < in.count; i++) aspd_pipeline_push(&pipe, 0, in.docs[i], &out.base);
   free(in.docs);
   aspd_flush_t end = {.now_ms = out.base.now_ms, .last_input_ms = out.base.now_ms, .end = true};
   aspd_pipeline_flush(&pipe, &end, &out.base);
+  if (reads) pthread_mutex_unlock(&reads->lock);
   aspd_pipeline_free(&pipe);
   aspd_eval_free(&ev);
   aspd_planned_stages_free(stages, count);
@@ -124,8 +147,8 @@ static void drop_first(aspd_docs_t *docs, int64_t n) {
   docs->count -= k;
 }
 
-bool aspd_engine_run_batch(const aspd_registry_t *reg, const bson_t *pipeline, aspd_docs_t *docs,
-                           aspd_error_t *err) {
+bool aspd_engine_run_batch(const aspd_registry_t *reg, aspd_engine_t *reads, const char *db,
+                           const bson_t *pipeline, aspd_docs_t *docs, aspd_error_t *err) {
   bson_iter_t it;
   bson_t part = BSON_INITIALIZER;
   uint32_t n = 0;
@@ -145,7 +168,7 @@ bool aspd_engine_run_batch(const aspd_registry_t *reg, const bson_t *pipeline, a
       ok = false;
     } else if (!strcmp(name, "$skip")) {
       int64_t skip;
-      ok = skip_count(&value, &skip, err) && run_part(reg, &part, docs, err);
+      ok = skip_count(&value, &skip, err) && run_part(reg, reads, db, &part, docs, err);
       if (ok) drop_first(docs, skip);
       bson_reinit(&part);
       n = 0;
@@ -161,7 +184,7 @@ bool aspd_engine_run_batch(const aspd_registry_t *reg, const bson_t *pipeline, a
       bson_append_document(&part, k, -1, &stage);
     }
   }
-  ok = ok && run_part(reg, &part, docs, err);
+  ok = ok && run_part(reg, reads, db, &part, docs, err);
   bson_destroy(&part);
   return ok;
 }
