@@ -268,6 +268,14 @@ static const char *const RUNNER =
     "{\"$merge\": {\"into\": {\"connectionName\": \"cluster0\", \"db\": \"d\", \"coll\": "
     "\"out\"}}}]}";
 
+/* A processor with window state, so that it has a checkpoint to commit. */
+static const char *const WINDOWED =
+    "{\"createStreamProcessor\": \"windowed\", \"pipeline\": ["
+    "{\"$source\": {\"connectionName\": \"fast_solar\"}},"
+    "{\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": \"hour\"}, \"pipeline\": "
+    "[{\"$group\": {\"_id\": \"$device_id\", \"n\": {\"$sum\": 1}}}]}},"
+    "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}";
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   char dir[512];
@@ -311,6 +319,8 @@ int main(void) {
   for (int i = 0; i < 10; i++) CHECK(insert(c, i, why, sizeof why));
   CHECK(WT_OK(c, RUNNER));
   CHECK(WT_OK(c, "{\"startStreamProcessor\": \"runner\"}"));
+  CHECK(WT_OK(c, WINDOWED));
+  CHECK(WT_OK(c, "{\"startStreamProcessor\": \"windowed\"}"));
   int64_t written = 0;
   for (int i = 0; i < 100 && written < 200; i++) {
     usleep(50 * 1000);
@@ -384,6 +394,18 @@ int main(void) {
   CHECK(logged);
   char state[32];
   CHECK(!strcmp(wt_state(c, "runner", state, sizeof state), "STARTED"));
+  /* ...and the checkpoint age of one with window state grows while they do. */
+  bson_t stats;
+  bson_error_t error;
+  int64_t age1 = -1, age2 = -1;
+  if (wt_run(c, "{\"getStreamProcessorStats\": \"windowed\"}", &stats, &error))
+    age1 = wt_int(&stats, "stats.checkpointAgeMs", NULL);
+  bson_destroy(&stats);
+  usleep(600 * 1000);
+  if (wt_run(c, "{\"getStreamProcessorStats\": \"windowed\"}", &stats, &error))
+    age2 = wt_int(&stats, "stats.checkpointAgeMs", NULL);
+  bson_destroy(&stats);
+  CHECK(age1 >= 0 && age2 >= age1 + 500);
   admin_http_free(h);
   mongoc_client_destroy(c);
   /* Shutting down on a read-only directory cannot save what is not saved yet (logged). */

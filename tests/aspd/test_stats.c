@@ -34,6 +34,10 @@ static void counters(mongoc_client_t *c) {
   usleep(200000);
   stats_of(c, "{\"getStreamProcessorStats\": \"m\"}", &reply);
   CHECK(wt_int(&reply, "stats.inputMessageCount", NULL) > in1);
+  /* Nothing to checkpoint (a generator source, no stateful stage): no age. */
+  bson_type_t age_type;
+  wt_int(&reply, "stats.checkpointAgeMs", &age_type);
+  CHECK(age_type == BSON_TYPE_EOD);
   bson_destroy(&reply);
 
   WT_OK(c, "{\"stopStreamProcessor\": \"m\"}");
@@ -94,6 +98,30 @@ static void counters(mongoc_client_t *c) {
 }
 
 /* A CREATED processor gets verbose stats with zeroed operators (mongosh e2e). */
+/* A processor with window state: commits succeed here, so its committed checkpoint
+ * trails its state by about a flusher delay (a generous bound: the machine may be busy). */
+static void checkpoint_age(mongoc_client_t *c) {
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"w\", \"pipeline\": [{\"$source\": {\"connectionName\": "
+        "\"fast_solar\"}}, {\"$tumblingWindow\": {\"interval\": {\"size\": 1, \"unit\": "
+        "\"hour\"}, \"pipeline\": [{\"$group\": {\"_id\": null, \"n\": {\"$sum\": 1}}}]}}, "
+        "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"w\"}");
+  usleep(400000);
+  bson_t reply;
+  bson_type_t t;
+  stats_of(c, "{\"getStreamProcessorStats\": \"w\"}", &reply);
+  int64_t age = wt_int(&reply, "stats.checkpointAgeMs", &t);
+  CHECK(t == BSON_TYPE_INT64 && age >= 0 && age < 5000);
+  bson_iter_t when;
+  CHECK(bson_iter_init(&when, &reply) &&
+        bson_iter_find_descendant(&when, "stats.lastCheckpointCurrent", &when) &&
+        BSON_ITER_HOLDS_DATE_TIME(&when));
+  bson_destroy(&reply);
+  WT_OK(c, "{\"stopStreamProcessor\": \"w\"}");
+  WT_OK(c, "{\"dropStreamProcessor\": \"w\"}");
+}
+
 static void created_verbose(mongoc_client_t *c) {
   WT_OK(c,
         "{\"createStreamProcessor\": \"z\", \"pipeline\": [{\"$source\": {\"connectionName\": "
@@ -113,6 +141,7 @@ int main(void) {
   wt_start(&inst, NULL);
   mongoc_client_t *c = wt_client(&inst);
   counters(c);
+  checkpoint_age(c);
   created_verbose(c);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);

@@ -58,6 +58,9 @@ typedef struct aspd_processor {
    * contents before the reset is not taken for the new one. */
   int64_t checkpoint_epoch;
   bson_t *batched_checkpoint; /* the last one handed to the flusher */
+  /* When the committed checkpoint was last known to match the processor's state
+   * (0: never): the stats' checkpoint age counts from here. */
+  int64_t checkpoint_current_ms;
   /* The operators' state for the next start ({pipeline, state}; checkpoint.c), valid
    * while operators_epoch is the checkpoint epoch; NULL: none. */
   bson_t *operators;
@@ -91,6 +94,7 @@ typedef struct {
   aspd_store_checkpoint_t *checkpoints;
   size_t checkpoint_count;
   bool resend_checkpoints; /* the last batch failed: hand every checkpoint again */
+  int64_t taken_ms;        /* when the batch's checkpoints were taken */
   bool failing;            /* the last commit failed (reported once) */
 } aspd_flusher_t;
 

@@ -32,11 +32,14 @@ static void take_checkpoints(aspd_engine_t *e) {
   size_t n = 0;
   for (aspd_processor_t *p = e->processors; p; p = p->next) n++;
   f->checkpoints = calloc(n ? n : 1, sizeof *f->checkpoints);
+  f->taken_ms = aspd_now_ms();
   for (aspd_processor_t *p = e->processors; p; p = p->next) {
     if (p->ephemeral) continue; /* interactive processors are never persisted */
     bson_t *doc = aspd_processor_batch_checkpoint(p);
     if (!doc) continue;
     if (!f->resend_checkpoints && p->batched_checkpoint && bson_equal(p->batched_checkpoint, doc)) {
+      /* The last batch committed it (else resend_checkpoints): still current. */
+      p->checkpoint_current_ms = f->taken_ms;
       bson_destroy(doc);
       continue;
     }
@@ -45,6 +48,17 @@ static void take_checkpoints(aspd_engine_t *e) {
     f->checkpoints[f->checkpoint_count++] = (aspd_store_checkpoint_t){strdup(p->id), doc};
   }
   f->resend_checkpoints = false;
+}
+
+/* With the engine lock, after a batch committed: its checkpoints are the processors'
+ * state as of when they were taken. */
+static void mark_committed(aspd_engine_t *e) {
+  aspd_flusher_t *f = &e->flusher;
+  for (size_t i = 0; i < f->checkpoint_count; i++) {
+    for (aspd_processor_t *p = e->processors; p; p = p->next) {
+      if (!strcmp(p->id, f->checkpoints[i].id)) p->checkpoint_current_ms = f->taken_ms;
+    }
+  }
 }
 
 static void *flusher_thread(void *arg) {
@@ -64,6 +78,7 @@ static void *flusher_thread(void *arg) {
     aspd_engine_lock(e);
     if (batch) aspd_memstore_changes_done(batch, ok);
     if (!ok) f->resend_checkpoints = true;
+    if (ok) mark_committed(e);
     pthread_mutex_unlock(&e->lock);
     aspd_memstore_changes_free(batch);
     free_checkpoints(f);

@@ -380,6 +380,15 @@ static void append_sink_dropped(aspd_engine_t *e, const aspd_processor_t *p, bso
   BSON_APPEND_INT64(stats, "sinkDroppedMessageCount", dropped);
 }
 
+/* An aspd extension: how far the committed checkpoint (source position, window state)
+ * lags the processor's state: about one flusher delay when commits succeed, growing
+ * while they fail. Interactive processors have none. */
+static void append_checkpoint_age(const aspd_processor_t *p, bson_t *stats) {
+  if (p->ephemeral || !p->checkpoint_current_ms) return;
+  BSON_APPEND_DATE_TIME(stats, "lastCheckpointCurrent", p->checkpoint_current_ms);
+  BSON_APPEND_INT64(stats, "checkpointAgeMs", aspd_now_ms() - p->checkpoint_current_ms);
+}
+
 bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t scale,
                        bson_t *reply, aspd_error_t *err) {
   aspd_processor_t *p = locked_find(e, name, err);
@@ -400,6 +409,7 @@ bool aspd_engine_stats(aspd_engine_t *e, const char *name, bool verbose, int64_t
   append_counters(&stats, &p->totals, (double)aspd_pipeline_state_bytes(&p->ops), s);
   BSON_APPEND_DOUBLE(&stats, "memoryTrackerBytes", (double)aspd_taps_buffered_bytes(p) / s);
   append_sink_dropped(e, p, &stats);
+  append_checkpoint_age(p, &stats);
   if (p->source && p->source->row->stats) p->source->row->stats(p->source, aspd_now_ms(), &stats);
   if (verbose) append_operator_stats(e, p, s, &stats);
   bson_append_document_end(reply, &stats);
