@@ -1,7 +1,8 @@
 /* Change-stream sources on an Atlas (Cluster) connection: the events of what
  * $merge writes (insert, update, replace, delete) with fullDocument,
  * fullDocumentBeforeChange and updateDescription, a collection filter, a
- * database stream with fullDocumentOnly, resuming after a stop and after a
+ * database stream with fullDocumentOnly, the events of the write commands (insert,
+ * update, delete), resuming after a stop and after a
  * restart of aspd without duplicates, and the planner's refusals. */
 #include "workspace_test_util.h"
 
@@ -157,6 +158,51 @@ static void events(mongoc_client_t *c) {
   CHECK(wait_docs(c, "mirror", "all", 10) >= 10);
 }
 
+static void command(mongoc_client_t *c, const char *json) {
+  bson_error_t error;
+  bson_t *cmd = bson_new_from_json((const uint8_t *)json, -1, &error), reply;
+  if (!cmd || !mongoc_client_command_simple(c, "shop", cmd, NULL, &reply, &error)) {
+    fprintf(stderr, "FAIL: %s: %s\n", json, error.message);
+    wt_failures++;
+  }
+  if (cmd) bson_destroy(&reply);
+  bson_destroy(cmd);
+}
+
+/* What the ordinary write commands do to a watched collection is seen too: insert,
+ * an update with operators, a replacement, a delete (the event commits with the write). */
+static void command_writes(mongoc_client_t *c) {
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"watch_cmds\", \"pipeline\": [{\"$source\": "
+        "{\"connectionName\": \"cluster0\", \"db\": \"shop\", \"coll\": \"carts\", \"config\": "
+        "{\"fullDocumentBeforeChange\": \"whenAvailable\"}}}, {\"$emit\": {\"connectionName\": "
+        "\"cluster0\", \"db\": \"shop\", \"coll\": \"cart_events\"}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"watch_cmds\"}");
+  command(
+      c,
+      "{\"insert\": \"carts\", \"documents\": [{\"_id\": 1, \"n\": 1}, {\"_id\": 2, \"n\": 2}]}");
+  command(c,
+          "{\"update\": \"carts\", \"updates\": [{\"q\": {\"_id\": 1}, \"u\": {\"$inc\": {\"n\": "
+          "10}}}]}");
+  command(c, "{\"update\": \"carts\", \"updates\": [{\"q\": {\"_id\": 2}, \"u\": {\"n\": 20}}]}");
+  command(c, "{\"delete\": \"carts\", \"deletes\": [{\"q\": {\"_id\": 1}, \"limit\": 1}]}");
+  CHECK(wait_docs(c, "shop", "cart_events", 5) == 5);
+  bson_t ev;
+  char s[128];
+  CHECK(find_all(c, "shop", "cart_events", &ev) == 5);
+  CHECK(!strcmp(op_at(&ev, 0, s, sizeof s), "insert"));
+  CHECK(!strcmp(op_at(&ev, 1, s, sizeof s), "insert"));
+  CHECK(!strcmp(op_at(&ev, 2, s, sizeof s), "update"));
+  CHECK(int_at(&ev, 2, "updateDescription.updatedFields.n") == 11);
+  CHECK(int_at(&ev, 2, "fullDocumentBeforeChange.n") == 1);
+  CHECK(!strcmp(op_at(&ev, 3, s, sizeof s), "replace"));
+  CHECK(int_at(&ev, 3, "fullDocument.n") == 20);
+  CHECK(!strcmp(op_at(&ev, 4, s, sizeof s), "delete"));
+  CHECK(int_at(&ev, 4, "documentKey._id") == 1);
+  bson_destroy(&ev);
+  WT_OK(c, "{\"stopStreamProcessor\": \"watch_cmds\"}");
+}
+
 static void resume(mongoc_client_t *c) {
   WT_OK(c, "{\"stopStreamProcessor\": \"watch\"}");
   merge(c, "orders", "[{\"_id\": 3, \"qty\": 1}]", "merge");
@@ -213,6 +259,7 @@ int main(void) {
   start(&inst, dir);
   mongoc_client_t *c = wt_client(&inst);
   events(c);
+  command_writes(c);
   resume(c);
   refusals(c);
   mongoc_client_destroy(c);

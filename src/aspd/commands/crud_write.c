@@ -84,7 +84,12 @@ static aspd_edit_t edit_update(void *arg, const bson_t *doc, bson_t *replacement
   /* An update that changes nothing is not counted in nModified. */
   bool same = replacement->len == doc->len &&
               !memcmp(bson_get_data(replacement), bson_get_data(doc), doc->len);
-  return same ? ASPD_EDIT_KEEP : ASPD_EDIT_REPLACE;
+  if (same) return ASPD_EDIT_KEEP;
+  /* A document without operators replaces; operators and pipelines update. */
+  bson_iter_t first;
+  bool whole = BSON_ITER_HOLDS_DOCUMENT(&u->update) && bson_iter_recurse(&u->update, &first) &&
+               (!bson_iter_next(&first) || bson_iter_key(&first)[0] != '$');
+  return whole ? ASPD_EDIT_REPLACE : ASPD_EDIT_UPDATE;
 }
 
 /* The document an upsert inserts; its _id into upserted (at index). */

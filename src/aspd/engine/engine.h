@@ -102,8 +102,15 @@ bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db
 /* Appends the names (strings) to the open array: databases (db NULL) or db's collections. */
 void aspd_engine_list_names(aspd_engine_t *e, const char *db, bson_t *names);
 
-/* What an edit makes of one matching document. */
-typedef enum { ASPD_EDIT_KEEP, ASPD_EDIT_REPLACE, ASPD_EDIT_DELETE, ASPD_EDIT_FAIL } aspd_edit_t;
+/* What an edit makes of one matching document: REPLACE a whole new document, UPDATE
+ * the same changed by update operators (stored alike; change streams tell them apart). */
+typedef enum {
+  ASPD_EDIT_KEEP,
+  ASPD_EDIT_REPLACE,
+  ASPD_EDIT_UPDATE,
+  ASPD_EDIT_DELETE,
+  ASPD_EDIT_FAIL
+} aspd_edit_t;
 /* Called under the engine lock (it must not call the engine): fills the initialised
  * `replacement` for ASPD_EDIT_REPLACE, err for ASPD_EDIT_FAIL. */
 typedef aspd_edit_t (*aspd_edit_fn)(void *ctx, const bson_t *doc, bson_t *replacement,

@@ -6,6 +6,7 @@
 
 #include "engine/expr/query.h"
 #include "engine/runtime/engine_internal.h"
+#include "engine/sinks/changes.h"
 
 /* The collections named db.coll, whichever Cluster connection holds them. */
 static bool is_coll(const aspd_dataset_t *set, const char *db, const char *coll) {
@@ -66,6 +67,35 @@ static void lock_for_commit(aspd_engine_t *e) {
   }
 }
 
+/* The change events of one write, for the change log of the collection's connection
+ * when a change stream made one: they commit in the write's own transaction. */
+typedef struct {
+  aspd_dataset_t *log; /* NULL: no change stream reads this connection */
+  bson_t **items;
+  size_t count;
+} events_t;
+
+static void events_add(events_t *ev, const aspd_dataset_t *set, aspd_change_op_t op,
+                       const bson_t *before, const bson_t *after) {
+  if (!ev->log) return;
+  ev->items = realloc(ev->items, (ev->count + 1) * sizeof *ev->items);
+  ev->items[ev->count++] = aspd_change_event(set, op, before, after);
+}
+
+static void events_free(events_t *ev) {
+  for (size_t i = 0; i < ev->count; i++) bson_destroy(ev->items[i]);
+  free(ev->items);
+}
+
+/* Commits a collection's change with its events; false (why set) when nothing changed. */
+static bool commit_with_events(aspd_engine_t *e, const aspd_dataset_change_t *write,
+                               const events_t *ev, char *why, size_t why_len) {
+  aspd_dataset_change_t both[2] = {
+      *write,
+      {.set = ev->log, .appends = (const bson_t *const *)ev->items, .n_appends = ev->count}};
+  return aspd_datasets_commit(both, ev->count ? 2 : 1, e->store, why, why_len);
+}
+
 static bool commit_failed(aspd_error_t *err, const char *why) {
   aspd_error_set(err, ASPD_E_INTERNAL, "%s; nothing was changed", why);
   return false;
@@ -82,7 +112,11 @@ bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db
   bool created = !set;
   if (!set) set = aspd_memstore_dataset(e->memstore, connection, db, coll);
   char why[512];
-  bool ok = aspd_dataset_commit(set, e->store, NULL, 0, docs, count, false, why, sizeof why);
+  events_t ev = {aspd_changes_log_of(e->memstore, set), NULL, 0};
+  for (size_t i = 0; i < count; i++) events_add(&ev, set, ASPD_CHANGE_INSERT, NULL, docs[i]);
+  aspd_dataset_change_t write = {.set = set, .appends = docs, .n_appends = count};
+  bool ok = commit_with_events(e, &write, &ev, why, sizeof why);
+  events_free(&ev);
   /* A collection this insert made does not exist when the insert failed. */
   if (!ok && created) set->gone = true;
   pthread_mutex_unlock(&e->lock);
@@ -111,6 +145,7 @@ static bool edit_set(aspd_engine_t *e, aspd_dataset_t *set, const aspd_query_t *
                      aspd_edit_fn edit, void *ctx, int64_t *matched, int64_t *changed,
                      aspd_error_t *err) {
   edits_t edits = {0};
+  events_t ev = {aspd_changes_log_of(e->memstore, set), NULL, 0};
   bool ok = true;
   for (int64_t o = set->first_offset; o < aspd_dataset_end_offset(set) && ok; o++) {
     if (limit > 0 && *matched >= limit) break;
@@ -118,12 +153,18 @@ static bool edit_set(aspd_engine_t *e, aspd_dataset_t *set, const aspd_query_t *
     if (aspd_dataset_is_deleted(doc) || (q && !aspd_query_matches(q, doc, NULL))) continue;
     ++*matched;
     bson_t replacement = BSON_INITIALIZER;
-    switch (edit(ctx, doc, &replacement, err)) {
+    aspd_edit_t edit_kind = edit(ctx, doc, &replacement, err);
+    switch (edit_kind) {
       case ASPD_EDIT_REPLACE:
+      case ASPD_EDIT_UPDATE:
         add_edit(&edits, o, bson_copy(&replacement));
+        events_add(&ev, set,
+                   edit_kind == ASPD_EDIT_UPDATE ? ASPD_CHANGE_UPDATE : ASPD_CHANGE_REPLACE, doc,
+                   &replacement);
         break;
       case ASPD_EDIT_DELETE:
         add_edit(&edits, o, NULL);
+        events_add(&ev, set, ASPD_CHANGE_DELETE, doc, NULL);
         break;
       case ASPD_EDIT_FAIL:
         ok = false;
@@ -135,14 +176,15 @@ static bool edit_set(aspd_engine_t *e, aspd_dataset_t *set, const aspd_query_t *
   }
   /* What came before a failed edit stays, as in mongod without a transaction. */
   char why[512];
-  if (edits.count && !aspd_dataset_commit(set, e->store, edits.items, edits.count, NULL, 0, false,
-                                          why, sizeof why)) {
+  aspd_dataset_change_t write = {.set = set, .edits = edits.items, .n_edits = edits.count};
+  if (edits.count && !commit_with_events(e, &write, &ev, why, sizeof why)) {
     if (ok) commit_failed(err, why);
     ok = false;
   } else {
     *changed += (int64_t)edits.count;
   }
   free_edits(&edits);
+  events_free(&ev);
   return ok;
 }
 

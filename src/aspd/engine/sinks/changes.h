@@ -23,6 +23,13 @@ typedef enum {
 /* The log of a connection, created when missing. */
 aspd_dataset_t *aspd_changes_log(aspd_memstore_t *m, const char *connection);
 
+/* The log of set's connection when a change stream has made one (NULL otherwise). */
+aspd_dataset_t *aspd_changes_log_of(aspd_memstore_t *m, const aspd_dataset_t *set);
+
+/* The event for a change of a document of `set` (owned by the caller). */
+bson_t *aspd_change_event(const aspd_dataset_t *set, aspd_change_op_t op, const bson_t *before,
+                          const bson_t *after);
+
 /* Records a change of a document of `set` (a collection) when its connection has a
  * log: before is the document as it was (update, replace, delete), after as it is
  * (insert, update, replace). */

@@ -227,74 +227,110 @@ static void free_staged(staged_t *st) {
   free(st->discard);
 }
 
-bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_dataset_edit_t *edits,
-                         size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
-                         char *err, size_t err_len) {
+/* One dataset's part of a commit: the staged result and the delta handed to the store. */
+typedef struct {
   staged_t st;
-  stage(set, edits, n_edits, appends, n_appends, drop, &st);
+  size_t front; /* the oldest that go past the retention limit */
+  int64_t first, end;
+  int64_t *at;
+  const bson_t **replaced;
+  aspd_store_delta_t delta;
+} prepared_t;
+
+static void prepare(const aspd_dataset_change_t *c, prepared_t *pr) {
+  aspd_dataset_t *set = c->set;
+  staged_t *st = &pr->st;
+  stage(set, c->edits, c->n_edits, c->appends, c->n_appends, c->drop, st);
   /* Past the retention limit the oldest go, as for any sink. */
-  size_t front = st.count > set->retain ? st.count - set->retain : 0;
-  int64_t first = set->first_offset + (int64_t)front;
-  int64_t end = set->first_offset + (int64_t)st.count;
+  pr->front = st->count > set->retain ? st->count - set->retain : 0;
+  pr->first = set->first_offset + (int64_t)pr->front;
+  pr->end = set->first_offset + (int64_t)st->count;
   /* Written in full from the first offset the store does not hold as it will be;
    * replacements below it are written one by one. */
   int64_t from = set->saved ? set->saved_end : set->first_offset;
-  if (st.first_removed < from) from = st.first_removed;
-  if (from < first) from = first;
-  if (from > end) from = end;
+  if (st->first_removed < from) from = st->first_removed;
+  if (from < pr->first) from = pr->first;
+  if (from > pr->end) from = pr->end;
   /* Below from nothing moves: after[] holds offset o at o - first_offset. */
-  int64_t *edited = malloc((n_edits + 1) * sizeof *edited);
+  int64_t *edited = malloc((c->n_edits + 1) * sizeof *edited);
   size_t n_edited = 0;
-  for (size_t i = 0; i < n_edits; i++) {
-    if (edits[i].doc) edited[n_edited++] = edits[i].offset;
+  for (size_t i = 0; i < c->n_edits; i++) {
+    if (c->edits[i].doc) edited[n_edited++] = c->edits[i].offset;
   }
-  int64_t *at;
-  size_t n_replaced = drop ? 0 : replaced_below(set, first, from, edited, n_edited, &at);
-  if (drop) at = malloc(sizeof *at);
+  size_t n_replaced = c->drop ? 0 : replaced_below(set, pr->first, from, edited, n_edited, &pr->at);
+  if (c->drop) pr->at = malloc(sizeof *pr->at);
   free(edited);
-  const bson_t **replaced = malloc((n_replaced + 1) * sizeof *replaced);
-  for (size_t i = 0; i < n_replaced; i++) replaced[i] = st.after[at[i] - set->first_offset];
-  aspd_store_delta_t d = {.connection = set->connection,
-                          .db = set->db,
-                          .name = set->name,
-                          .first_offset = first,
-                          .from = from,
-                          .end = end,
-                          .docs = st.after + (from - set->first_offset),
-                          .dropped = drop,
-                          .replaced_at = at,
-                          .replaced = replaced,
-                          .replaced_count = n_replaced};
-  bool ok = aspd_store_write_datasets(store, &d, 1, err, err_len);
-  free(at);
-  free(replaced);
+  pr->replaced = malloc((n_replaced + 1) * sizeof *pr->replaced);
+  for (size_t i = 0; i < n_replaced; i++)
+    pr->replaced[i] = st->after[pr->at[i] - set->first_offset];
+  pr->delta = (aspd_store_delta_t){.connection = set->connection,
+                                   .db = set->db,
+                                   .name = set->name,
+                                   .partition = set->partition,
+                                   .first_offset = pr->first,
+                                   .from = from,
+                                   .end = pr->end,
+                                   .docs = st->after + (from - set->first_offset),
+                                   .dropped = c->drop,
+                                   .replaced_at = pr->at,
+                                   .replaced = pr->replaced,
+                                   .replaced_count = n_replaced};
+}
+
+/* After the write: applies the staged result when it committed, and frees the parts. */
+static void finish(const aspd_dataset_change_t *c, prepared_t *pr, bool ok) {
+  aspd_dataset_t *set = c->set;
+  staged_t *st = &pr->st;
+  free(pr->at);
+  free(pr->replaced);
   if (ok) {
-    size_t kept = st.count - front;
+    size_t kept = st->count - pr->front;
     bson_t **docs = malloc((kept ? kept : 1) * sizeof *docs);
-    for (size_t i = 0; i < st.count; i++) {
-      bool own = !st.fresh[i];
-      if (i < front) {
-        if (own) bson_destroy((bson_t *)(uintptr_t)st.after[i]);
+    for (size_t i = 0; i < st->count; i++) {
+      bool own = !st->fresh[i];
+      if (i < pr->front) {
+        if (own) bson_destroy((bson_t *)(uintptr_t)st->after[i]);
         continue;
       }
-      docs[i - front] = own ? (bson_t *)(uintptr_t)st.after[i] : bson_copy(st.after[i]);
+      docs[i - pr->front] = own ? (bson_t *)(uintptr_t)st->after[i] : bson_copy(st->after[i]);
     }
-    for (size_t i = 0; i < st.discarded; i++) bson_destroy(st.discard[i]);
+    for (size_t i = 0; i < st->discarded; i++) bson_destroy(st->discard[i]);
     free(set->docs);
     set->docs = docs;
     set->cap = kept;
     set->head = 0;
     set->count = kept;
-    set->first_offset = first;
-    set->dropped += (int64_t)front;
+    set->first_offset = pr->first;
+    set->dropped += (int64_t)pr->front;
     set->saved = set->queued = true;
-    set->saved_first = set->queued_first = first;
-    set->saved_end = set->queued_end = end;
+    set->saved_first = set->queued_first = pr->first;
+    set->saved_end = set->queued_end = pr->end;
     set->replaced_count = 0;
-    set->gone = drop;
+    set->gone = c->drop;
   }
-  free_staged(&st);
+  free_staged(st);
+}
+
+bool aspd_datasets_commit(const aspd_dataset_change_t *changes, size_t n, aspd_store_t *store,
+                          char *err, size_t err_len) {
+  prepared_t *pr = calloc(n ? n : 1, sizeof *pr);
+  aspd_store_delta_t *deltas = calloc(n ? n : 1, sizeof *deltas);
+  for (size_t i = 0; i < n; i++) {
+    prepare(&changes[i], &pr[i]);
+    deltas[i] = pr[i].delta;
+  }
+  bool ok = aspd_store_write_datasets(store, deltas, n, err, err_len);
+  for (size_t i = 0; i < n; i++) finish(&changes[i], &pr[i], ok);
+  free(deltas);
+  free(pr);
   return ok;
+}
+
+bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_dataset_edit_t *edits,
+                         size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
+                         char *err, size_t err_len) {
+  aspd_dataset_change_t c = {set, edits, n_edits, appends, n_appends, drop};
+  return aspd_datasets_commit(&c, 1, store, err, err_len);
 }
 
 void aspd_dataset_delete(aspd_dataset_t *set, int64_t offset) {

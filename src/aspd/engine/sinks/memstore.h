@@ -98,6 +98,19 @@ bool aspd_dataset_commit(aspd_dataset_t *set, aspd_store_t *store, const aspd_da
                          size_t n_edits, const bson_t *const *appends, size_t n_appends, bool drop,
                          char *err, size_t err_len);
 
+/* Several datasets' changes in one transaction (a collection's write and the change
+ * events it makes), each as aspd_dataset_commit would; all or none apply. */
+typedef struct {
+  aspd_dataset_t *set;
+  const aspd_dataset_edit_t *edits;
+  size_t n_edits;
+  const bson_t *const *appends;
+  size_t n_appends;
+  bool drop;
+} aspd_dataset_change_t;
+bool aspd_datasets_commit(const aspd_dataset_change_t *changes, size_t n, aspd_store_t *store,
+                          char *err, size_t err_len);
+
 /* Persistence in two steps, so that the engine lock is held only for the cheap
  * one. Under the lock: what was not handed to the store yet, as deltas with
  * copies of the new documents (so the ring may drop them meanwhile); NULL
