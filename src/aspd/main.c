@@ -482,7 +482,8 @@ int main(int argc, char **argv) {
   /* The store first: it takes the state directory's lock before anything is read. */
   aspd_store_t *store = aspd_store_open(o.state_dir, err, sizeof err);
   uint8_t secret[ASPD_SERVER_SECRET_LEN];
-  bool ok = users && store && aspd_server_secret_load(o.state_dir, secret, err, sizeof err) &&
+  bool ok = users && store &&
+            aspd_server_secret_load(store, o.state_dir, secret, err, sizeof err) &&
             load_stored_users(users, store, users_path, err, sizeof err);
   if (ok) aspd_users_set_secret(users, secret);
   OPENSSL_cleanse(secret, sizeof secret);

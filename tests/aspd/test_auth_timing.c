@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aspd_harness.h"
 #include "check_msg.h"
@@ -179,5 +180,25 @@ int main(void) {
   CHECK(strcmp(other.salt, unknown.salt) != 0, "two unknown users share a decoy salt");
   tls_probe_close(&p);
   CHECK(aspd_harness_stop(&inst) == 0, "aspd did not exit 0");
+
+  /* An earlier version's STATE/server-secret file is imported once (and goes): two state
+   * directories given the same file give an unknown user the same decoy. */
+  first_reply_t imported[2];
+  for (int i = 0; i < 2; i++) {
+    char dir[512], path[1024];
+    if (!aspd_harness_tempdir(dir, sizeof dir) ||
+        !aspd_harness_write_file(dir, "server-secret", "0123456789abcdef0123456789abcdef", path,
+                                 sizeof path) ||
+        !aspd_harness_start(&inst, dir, NULL) || !tls_probe_open(&p, &inst)) {
+      return 1;
+    }
+    sasl_start(&p, UNKNOWN, &imported[i]);
+    tls_probe_close(&p);
+    CHECK(access(path, F_OK) != 0, "the imported %s is still there", path);
+    CHECK(aspd_harness_stop(&inst) == 0, "aspd did not exit 0");
+  }
+  CHECK(strcmp(imported[0].salt, imported[1].salt) == 0, "imported secrets differ: %s / %s",
+        imported[0].salt, imported[1].salt);
+  CHECK(strcmp(imported[0].salt, unknown.salt) != 0, "an imported secret gave the old decoy");
   return check_msg_report("auth_timing");
 }
