@@ -3,28 +3,11 @@
  * aggregate ($match, $group, $sort, $skip, $limit, $count, $project) through libmongoc's
  * collection API, with the errors mongod gives; every acknowledged change survives a
  * kill -9, and a write whose commit fails (RLIMIT_FSIZE) changes nothing. */
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "state_sql.h"
 #include "workspace_test_util.h"
-
-/* The first column of the first row of sql on the state store, or -1. */
-static int64_t sql_int(const char *state_dir, const char *sql) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
-  sqlite3 *db;
-  int64_t n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
-}
 
 static bson_t *json(const char *text) {
   bson_error_t error;

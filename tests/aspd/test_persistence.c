@@ -2,11 +2,11 @@
  * sink contents survive a restart; STARTED processors run again; a corrupt state
  * file stops start-up with a clear message and is left untouched. */
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "state_sql.h"
 #include "workspace_test_util.h"
 
 /* Documents aspd keeps per collection (ASPD_MEMSTORE_RETAIN): the oldest go first. */
@@ -26,23 +26,6 @@ static int64_t input_count(mongoc_client_t *c, const char *name) {
 static bool state_is(mongoc_client_t *c, const char *name, const char *want) {
   char s[32];
   return !strcmp(wt_state(c, name, s, sizeof s), want);
-}
-
-/* The first column of the first row of sql on the state store, or -1. */
-static int64_t sql_int(const char *state_dir, const char *sql) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
-  sqlite3 *db;
-  int64_t n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
 }
 
 /* Runs sql on the state store (aspd stopped). */

@@ -4,11 +4,11 @@
  * files are not read after, and so is a workspace database of earlier versions; workspaces
  * created over HTTPS share the one database; a registry change whose commit fails
  * (RLIMIT_FSIZE) is refused with a clear error naming no server path, and changes nothing. */
-#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "admin_http.h"
+#include "state_sql.h"
 #include "workspace_test_util.h"
 
 static admin_reply_t r;
@@ -26,23 +26,6 @@ static bool call_at(admin_http_t *h, const char *method, const char *url, const 
   return true;
 }
 #define API(h, m, u, b, want) call_at(h, m, u, b, want, __LINE__)
-
-/* The first column of the first row of sql on the state store, or -1. */
-static int64_t sql_int(const char *state_dir, const char *sql) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
-  sqlite3 *db;
-  int64_t n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-      n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
-}
 
 #define PASSWORD "0123456789abcdef0123456789abcdef"
 #define PUBLIC_KEY "legacyab"

@@ -17,33 +17,14 @@
  *   /notype         200 JSON without a Content-Type
  * Stops on SIGTERM or SIGINT and when its parent dies (PR_SET_PDEATHSIG); exits 0
  * then, 77 when libmicrohttpd has no TLS, 2 on bad arguments or when it cannot start. */
-#include <arpa/inet.h>
-#include <getopt.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
+#include "mhd_test_server.h"
+
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *buf = n >= 0 ? calloc(1, (size_t)n + 1) : NULL;
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  fclose(f);
-  return buf;
-}
 
 /* A growing text buffer. */
 typedef struct {
@@ -189,58 +170,5 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
 }
 
 int main(int argc, char **argv) {
-  const char *cert_path = NULL, *key_path = NULL;
-  static const struct option longopts[] = {
-      {"cert", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'}, {0}};
-  int opt;
-  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-    if (opt == 'c') {
-      cert_path = optarg;
-    } else if (opt == 'k') {
-      key_path = optarg;
-    } else {
-      return 2;
-    }
-  }
-  if (!cert_path || !key_path || optind != argc) {
-    fprintf(stderr, "usage: %s --cert PEM --key PEM\n", argv[0]);
-    return 2;
-  }
-  /* Stopped with the test even when the test is killed outright. */
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() == 1) return 2;
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, NULL);
-  signal(SIGPIPE, SIG_IGN);
-  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-    fprintf(stderr, "https_endpoint_server: libmicrohttpd without TLS\n");
-    return 77;
-  }
-  char *cert = slurp(cert_path), *key = slurp(key_path);
-  if (!cert || !key) {
-    fprintf(stderr, "https_endpoint_server: cannot read %s or %s\n", cert_path, key_path);
-    return 2;
-  }
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  struct MHD_Daemon *d = MHD_start_daemon(
-      MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-      handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_HTTPS_MEM_CERT, cert,
-      MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
-  const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-  if (!info || info->port == 0) {
-    fprintf(stderr, "https_endpoint_server: the HTTPS server does not start\n");
-    return 2;
-  }
-  printf("%u\n", (unsigned)info->port);
-  fflush(stdout);
-  int sig;
-  sigwait(&stop, &sig);
-  MHD_stop_daemon(d);
-  free(cert);
-  free(key);
-  return 0;
+  return mhd_test_server_main(argc, argv, "https_endpoint_server", handle, completed);
 }
