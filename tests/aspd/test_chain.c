@@ -8,13 +8,13 @@
  * 100-800 ms, takes what a client reads (readTopic of t and u, find on chain.c), waits
  * until the state store holds it (reads see documents the flusher has not committed
  * yet; a kill loses those by design, so only what is both read and committed counts as
- * acknowledged), kills aspd with SIGKILL and checks that the state directory holds no
- * temporary file. Then aspd must start again on the same directory, every
- * acknowledged message and document must be there unchanged, chain.c must hold no
- * duplicate and nothing topic t does not hold, and the three processors must be
- * STARTED and moving. At the end the generator stops, the chain drains, and every
- * message of t must be in chain.c exactly once and have a change event in u; the
- * events beyond the first per document (at-least-once) are counted and printed.
+ * acknowledged), runs on for a random 0-120 ms, kills aspd with SIGKILL and checks that
+ * the state directory holds no temporary file. Then aspd must start again on the same directory,
+ * every acknowledged message and document must be there unchanged, chain.c must hold no duplicate
+ * and nothing topic t does not hold, and the three processors must be STARTED and moving. At the
+ * end the generator stops, the chain drains, and every message of t must be in chain.c exactly once
+ * and have a change event in u; the events beyond the first per document (at-least-once) are
+ * counted and printed.
  *
  * The kill moments come from a seed printed at start; ASPD_CHAIN_SEED=N replays one. */
 #include <dirent.h>
@@ -507,6 +507,9 @@ int main(void) {
               round);
       wt_failures++;
     }
+    /* The commit just landed: a further random wait puts the kill anywhere in the flusher's
+     * cycle (idle, gathering, committing). */
+    usleep((useconds_t)(rand_r(&seed) % 120) * 1000);
     /* What t holds this instant, committed or not: the kill may take the uncommitted tail. */
     int64_t visible[PARTS] = {0};
     topic_ends(c, "t", visible);
