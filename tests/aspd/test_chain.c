@@ -52,17 +52,14 @@ static const char *const PROCESSORS[][2] = {
 };
 #define NPROC 3
 
-static void start(aspd_instance_t *inst, const char *state_dir) {
+static bool start(aspd_instance_t *inst, const char *state_dir) {
   char dir[512], path[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir) ||
       !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
     exit(1);
   }
   const char *args[] = {"--connections", path, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) {
-    fprintf(stderr, "FAIL: aspd did not start\n");
-    exit(1);
-  }
+  return aspd_harness_start(inst, state_dir, args);
 }
 
 static double now_s(void) {
@@ -469,6 +466,7 @@ int main(void) {
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
   const char *env = getenv("ASPD_CHAIN_SEED");
   if (env && *env) seed = (unsigned)strtoul(env, NULL, 10);
+  const unsigned seed0 = seed; /* seed moves on with every draw */
   printf("chain: seed %u (ASPD_CHAIN_SEED=%u replays it)\n", seed, seed);
   fflush(stdout);
   double t0 = now_s();
@@ -476,7 +474,10 @@ int main(void) {
   char state_dir[512];
   if (!aspd_harness_tempdir(state_dir, sizeof state_dir)) return 1;
   aspd_instance_t inst;
-  start(&inst, state_dir);
+  if (!start(&inst, state_dir)) {
+    fprintf(stderr, "FAIL: aspd did not start\n");
+    return 1;
+  }
   mongoc_client_t *c = wt_client(&inst);
   for (int i = 0; i < NPROC; i++) {
     char cmd[2048];
@@ -531,7 +532,10 @@ int main(void) {
     sqlite3_close(db);
 
     double started = now_s();
-    start(&inst, state_dir); /* exits 1 when aspd does not start */
+    if (!start(&inst, state_dir)) {
+      fprintf(stderr, "FAIL: round %d: aspd did not start after kill -9 (seed %u)\n", round, seed0);
+      return 1;
+    }
     double took = now_s() - started;
     restart_total += took;
     if (took > restart_max) restart_max = took;
@@ -603,5 +607,6 @@ int main(void) {
   idset_clear(&docs);
   idset_clear(&events);
   idset_clear(&ack.c);
+  if (wt_failures) fprintf(stderr, "chain: failed with seed %u\n", seed0);
   return wt_finish("aspd.chain");
 }
