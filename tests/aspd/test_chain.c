@@ -9,7 +9,8 @@
  * until the state store holds it (reads see documents the flusher has not committed
  * yet; a kill loses those by design, so only what is both read and committed counts as
  * acknowledged), runs on for a random 0-120 ms, kills aspd with SIGKILL and checks that
- * the state directory holds no temporary file. Then aspd must start again on the same directory,
+ * the state directory holds no temporary file; one round in four kills it once more while
+ * it starts up. Then aspd must start again on the same directory,
  * every acknowledged message and document must be there unchanged, chain.c must hold no duplicate
  * and nothing topic t does not hold, and the three processors must be STARTED and moving. At the
  * end the generator stops, the chain drains, and every message of t must be in chain.c exactly once
@@ -495,6 +496,7 @@ int main(void) {
   ack_t ack = {0};
   double restart_total = 0, restart_max = 0;
   int64_t uncommitted_lost = 0, stray = 0;
+  int early_kills = 0;
   uint32_t sampled = 0;
   for (int round = 0; round < ROUNDS; round++) {
     usleep((useconds_t)(100 + rand_r(&seed) % 701) * 1000);
@@ -531,6 +533,19 @@ int main(void) {
     }
     sqlite3_close(db);
 
+    /* One round in four, a kill while aspd is starting its processors again (0-50 ms after
+     * it listens): the acknowledged state must survive that too. */
+    if (rand_r(&seed) % 4 == 0) {
+      if (!start(&inst, state_dir)) {
+        fprintf(stderr, "FAIL: round %d: aspd did not start after kill -9 (seed %u)\n", round,
+                seed0);
+        return 1;
+      }
+      usleep((useconds_t)(rand_r(&seed) % 50) * 1000);
+      aspd_harness_kill(&inst);
+      stray += stray_files(state_dir, round);
+      early_kills++;
+    }
     double started = now_s();
     if (!start(&inst, state_dir)) {
       fprintf(stderr, "FAIL: round %d: aspd did not start after kill -9 (seed %u)\n", round, seed0);
@@ -595,12 +610,13 @@ int main(void) {
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 
   printf(
-      "chain: %d kills; t %lld messages, chain.c %lld documents (%lld duplicates),"
+      "chain: %d kills (and %d while starting); t %lld messages, chain.c %lld documents (%lld "
+      "duplicates),"
       " u %lld change events for %lld documents (%lld duplicates, %lld of them rewrites by"
       " copy absorbed by on: _id); %lld visible but"
       " uncommitted messages of t lost to kills (allowed); %u sampled events;"
       " %lld stray files; restart mean %.0f ms, max %.0f ms; %.1f s in all\n",
-      ROUNDS, (long long)sum(t_end), (long long)docs.count, (long long)docs.dups,
+      ROUNDS, early_kills, (long long)sum(t_end), (long long)docs.count, (long long)docs.dups,
       (long long)sum(u_end), (long long)events.count, (long long)events.dups, (long long)rewrites,
       (long long)uncommitted_lost, sampled, (long long)stray, restart_total / ROUNDS * 1000,
       restart_max * 1000, now_s() - t0);
