@@ -1,8 +1,34 @@
 /* Reading a topic by offset (the aspd extension command readTopic). */
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/runtime/engine_internal.h"
 #include "engine/sinks/topics.h"
+
+/* What a reader outside aspd may see of a partition ends at what the store holds (as
+ * Kafka's high watermark): a message not committed yet may still vanish in a crash, and
+ * its offset then goes to another message. */
+static int64_t committed_end(const aspd_dataset_t *set) {
+  int64_t end = set->saved ? set->saved_end : set->first_offset;
+  return end < set->first_offset ? set->first_offset : end;
+}
+
+/* Read after write: with the engine lock held (released while waiting), waits until each
+ * partition's committed end reaches what was written before the call (the flusher
+ * commits every 50 ms), or a few seconds pass (a failing disk: then what is committed). */
+static void await_committed(aspd_engine_t *e, const aspd_topic_t *t) {
+  int64_t want[ASPD_TOPIC_MAX_PARTITIONS];
+  for (int32_t p = 0; p < t->count; p++) want[p] = aspd_dataset_end_offset(t->parts[p]);
+  int64_t deadline = aspd_now_ms() + 3000;
+  for (;;) {
+    bool done = true;
+    for (int32_t p = 0; p < t->count && done; p++) done = committed_end(t->parts[p]) >= want[p];
+    if (done || aspd_now_ms() > deadline) return;
+    pthread_mutex_unlock(&e->lock);
+    usleep(5000);
+    aspd_engine_lock(e);
+  }
+}
 
 static void append_partitions(const aspd_topic_t *t, bson_t *reply) {
   bson_t list;
@@ -15,7 +41,7 @@ static void append_partitions(const aspd_topic_t *t, bson_t *reply) {
     bson_append_document_begin(&list, k, -1, &part);
     BSON_APPEND_INT32(&part, "partition", p);
     BSON_APPEND_INT64(&part, "firstOffset", t->parts[p]->first_offset);
-    BSON_APPEND_INT64(&part, "endOffset", aspd_dataset_end_offset(t->parts[p]));
+    BSON_APPEND_INT64(&part, "endOffset", committed_end(t->parts[p]));
     bson_append_document_end(&list, &part);
   }
   bson_append_array_end(reply, &list);
@@ -69,6 +95,7 @@ bool aspd_engine_read_topic(aspd_engine_t *e, const char *connection, const char
     ok = true;
   }
   if (ok) {
+    await_committed(e, &t);
     BSON_APPEND_UTF8(reply, "topic", topic);
     append_partitions(&t, reply);
     bson_t list;
@@ -78,7 +105,7 @@ bool aspd_engine_read_topic(aspd_engine_t *e, const char *connection, const char
          p++) {
       const aspd_dataset_t *set = t.parts[p];
       int64_t o = offset < set->first_offset ? set->first_offset : offset;
-      for (; o < aspd_dataset_end_offset(set) && (int64_t)n < limit; o++) {
+      for (; o < committed_end(set) && (int64_t)n < limit; o++) {
         append_message(&list, n++, p, o, aspd_dataset_at(set, o));
       }
     }
