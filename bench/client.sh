@@ -5,15 +5,18 @@
 #   codec    bench/codec.lua: BSON <-> Lua vs lua-cjson, ordered vs plain decode, lazy reads
 #   sample   sampled documents per second through the Lua iterator, reading obs.watts and
 #            device_id of each, vs the same loop in C on libmongoc (bench_sample_ref): plain
-#            and lazy decode with an unthrottled source (the client's own cost decides the
-#            rate; targets plain >= 0.85, lazy >= 0.95), and plain at a fixed source rate
+#            and lazy decode with an unthrottled source (targets plain >= 0.85, lazy >= 0.95),
+#            and plain at a fixed source rate; each also as the ratio of client CPU time per
+#            document, which leaves out the time both sides spend waiting for aspd
 #   get_info a getStreamProcessor round trip vs libmongoc reading every field of the reply
 #            (bench_get_info_ref), time per call Lua/C (target <= 1.05)
 # Any part that fails makes the script fail.
 # Usage: bench/client.sh   (BUILD_DIR from $ASP_BUILD_DIR, default build; ASPD, the server
 #        binary, default $BUILD_DIR/bin/aspd; N_SAMPLE, N_FAST, N_INFO, INFO_BLOCKS, ROUNDS,
 #        INFO_ROUNDS, BATCH_SIZE, POLL_MS, DOCS_PER_SECOND override the defaults)
-set -euo pipefail
+set -Eeuo pipefail
+shopt -s inherit_errexit # a failure inside $(...) stops the script too
+trap 'echo "bench/client.sh: failed: $BASH_COMMAND (line $LINENO)" >&2' ERR
 cd "$(dirname "$0")/.."
 BUILD_DIR=$(realpath "${ASP_BUILD_DIR:-build}")
 ASPD=${ASPD:-$BUILD_DIR/bin/aspd}
@@ -64,9 +67,11 @@ spread() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) exit 1; printf "%.4f", a / b }'; }
 min_of() { sort -g | head -1; }
 
-# sample_ratios PROCESSOR N DECODE -> one Lua/C docs-per-second ratio per round
+# sample_ratios PROCESSOR N DECODE -> per round: the Lua/C docs-per-second ratio, then the
+# Lua/C ratio of client CPU time per document (each side's own process, the wait for
+# replies excluded)
 sample_ratios() {
-  local lua_r c_r
+  local lua_r c_r lua_rate lua_cpu c_rate c_cpu rate_ratio cpu_ratio
   for round in $(seq 1 "$ROUNDS"); do
     if ((round % 2)); then
       c_r=$("$BUILD_DIR/bench/bench_sample_ref" "$uri" "$1" "$2" "$BATCH_SIZE" "$POLL_MS" 2>/dev/null)
@@ -75,9 +80,22 @@ sample_ratios() {
       lua_r=$(e2e sample "$uri" "$1" "$2" "$BATCH_SIZE" "$POLL_MS" "$3" 2>/dev/null)
       c_r=$("$BUILD_DIR/bench/bench_sample_ref" "$uri" "$1" "$2" "$BATCH_SIZE" "$POLL_MS" 2>/dev/null)
     fi
-    echo "$(ratio "$lua_r" "$c_r")"
-    echo "   round $round: Lua $lua_r docs/s, C $c_r docs/s" >&2
+    read -r lua_rate lua_cpu <<<"$lua_r"
+    read -r c_rate c_cpu <<<"$c_r"
+    rate_ratio=$(ratio "$lua_rate" "$c_rate")
+    cpu_ratio=$(ratio "$lua_cpu" "$c_cpu")
+    echo "$rate_ratio $cpu_ratio"
+    echo "   round $round: Lua $lua_rate docs/s ($lua_cpu CPU us/doc), C $c_rate docs/s ($c_cpu CPU us/doc)" >&2
   done
+}
+# sample_report LABEL TARGET RATIOS: the two spreads of sample_ratios' output (assigned
+# first, so that a failed part stops the script)
+sample_report() {
+  local rates cpu
+  rates=$(cut -d' ' -f1 <<<"$3" | spread)
+  cpu=$(cut -d' ' -f2 <<<"$3" | spread)
+  echo "   $1: ratio Lua/C docs/s         $rates${2:+   (target $2)}"
+  echo "   $1: ratio Lua/C CPU per doc    $cpu"
 }
 
 # get_info: each round times INFO_BLOCKS blocks of N_INFO calls per side; the round's ratio
@@ -106,16 +124,16 @@ info_ratios() {
 
 e2e setup "$uri" bench_fast bench_fast
 echo "== sample, unthrottled source, $N_FAST documents, batch_size $BATCH_SIZE, $ROUNDS rounds"
-plain_fast=$(sample_ratios bench_fast "$N_FAST" plain)
-echo "   plain decode: ratio Lua/C docs/s  $(spread <<<"$plain_fast")   (target >= 0.85)"
-lazy_fast=$(sample_ratios bench_fast "$N_FAST" lazy)
-echo "   lazy decode:  ratio Lua/C docs/s  $(spread <<<"$lazy_fast")   (target >= 0.95)"
+fast_plain=$(sample_ratios bench_fast "$N_FAST" plain)
+sample_report "plain decode" ">= 0.85" "$fast_plain"
+fast_lazy=$(sample_ratios bench_fast "$N_FAST" lazy)
+sample_report "lazy decode " ">= 0.95" "$fast_lazy"
 e2e teardown "$uri" bench_fast
 
 e2e setup "$uri" bench_rate bench_solar
 echo "== sample, source at $DOCS_PER_SECOND docs/s, $N_SAMPLE documents, poll ${POLL_MS} ms"
-plain_rate=$(sample_ratios bench_rate "$N_SAMPLE" plain)
-echo "   plain decode: ratio Lua/C docs/s  $(spread <<<"$plain_rate")"
+rate_plain=$(sample_ratios bench_rate "$N_SAMPLE" plain)
+sample_report "plain decode" "" "$rate_plain"
 echo "== get_info round trip, $INFO_ROUNDS rounds x $INFO_BLOCKS blocks of $N_INFO calls"
 info=$(info_ratios)
 echo "   ratio Lua/C time per call  $(spread <<<"$info")   (target <= 1.05)"

@@ -1,8 +1,9 @@
 -- Benchmarks (c) and (d), the Lua side; bench/client.sh runs it next to the C references.
 --   lua5.4 bench/client_e2e.lua setup URI PROCESSOR SOURCE     create + start the processor
 --   lua5.4 bench/client_e2e.lua sample URI PROCESSOR N BATCH_SIZE POLL_MS [DECODE]
---                                 -> docs per second, reading obs.watts and device_id of each
---                                    document (DECODE: plain, the default, or lazy)
+--                                 -> docs per second and CPU microseconds per document, reading
+--                                    obs.watts and device_id of each document (DECODE: plain,
+--                                    the default, or lazy)
 --   lua5.4 bench/client_e2e.lua get_info URI PROCESSOR N [BLOCKS]
 --                                 -> microseconds per round trip, one line per block of N
 --   lua5.4 bench/client_e2e.lua teardown URI PROCESSOR         stop + drop
@@ -25,7 +26,7 @@ elseif mode == "sample" then
   local got, watts, id_bytes = 0, 0, 0
   local cur = assert(sps:get(name):sample({ batch_size = batch_size, poll_interval_ms = poll_ms,
     decode = arg[7] or "plain" }))
-  local t0 = core.now()
+  local t0, c0 = core.now(), os.clock()
   for doc in cur do
     local obs = doc.obs -- fault documents carry no readings
     if obs then watts = watts + (obs.watts or 0) end
@@ -34,9 +35,9 @@ elseif mode == "sample" then
     got = got + 1
     if got == n then break end
   end
-  local elapsed = core.now() - t0
+  local elapsed, cpu = core.now() - t0, os.clock() - c0
   cur:close()
-  print(("%.0f"):format(got / elapsed))
+  print(("%.0f %.4f"):format(got / elapsed, cpu / got * 1e6))
   io.stderr:write(("client_e2e: %d documents in %.3f s (watts sum %d, %d id bytes)\n"):format(got,
     elapsed, watts, id_bytes))
 elseif mode == "get_info" then

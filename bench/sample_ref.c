@@ -3,7 +3,8 @@
  * documents arrived, reading obs.watts from each (the Lua side decodes each document into
  * a table and reads the same field), sleeping poll_ms after an empty batch.
  *
- *   bench_sample_ref URI PROCESSOR N BATCH_SIZE POLL_MS  ->  prints documents per second */
+ *   bench_sample_ref URI PROCESSOR N BATCH_SIZE POLL_MS
+ *     -> prints documents per second, then the process's CPU microseconds per document */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,12 @@
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -55,7 +62,7 @@ int main(int argc, char **argv) {
 
   long got = 0;
   int64_t watts = 0, id_bytes = 0;
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   while (got < want && id != 0) {
     bson_t *more = BCON_NEW("getMoreSampleStreamProcessor", BCON_UTF8(name), "cursorId",
                             BCON_INT64(id), "batchSize", BCON_INT32(batch_size));
@@ -84,8 +91,8 @@ int main(int argc, char **argv) {
       nanosleep(&ts, NULL);
     }
   }
-  double elapsed = now_s() - t0;
-  printf("%.0f\n", (double)got / elapsed);
+  double elapsed = now_s() - t0, cpu = cpu_s() - c0;
+  printf("%.0f %.4f\n", (double)got / elapsed, cpu / (double)got * 1e6);
   fprintf(stderr, "bench_sample_ref: %ld documents in %.3f s (watts sum %lld, %lld id bytes)\n",
           got, elapsed, (long long)watts, (long long)id_bytes);
   mongoc_client_destroy(client);
