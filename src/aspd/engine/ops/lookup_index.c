@@ -7,6 +7,11 @@
 #include "engine/expr/bson_raw.h"
 #include "engine/expr/values.h"
 
+/* Lookups an index must answer to pay for its build; the most stable lookups a build
+ * may wait for. */
+#define BUILD_COST 4
+#define MAX_NEEDED 1024
+
 /* The documents under one key, as ordinals into docs[], ascending. */
 typedef struct {
   uint64_t hash;
@@ -24,9 +29,15 @@ struct aspd_lookup_index {
   size_t ms_size;
   aspd_dataset_t **sets;
   size_t n_sets;
-  uint64_t seen; /* the collection's version at the previous lookup */
+  uint64_t seen;   /* the collection's version at the previous lookup */
+  uint32_t stable; /* lookups since that found it at that version */
+  /* Stable lookups it takes to build: doubled each time an index went stale having
+   * served fewer lookups than a build costs (about a few scans), so a collection
+   * written between every few documents is scanned rather than indexed in vain. */
+  uint32_t needed;
   bool built;
   uint64_t built_version;
+  uint64_t served;     /* lookups the current index answered */
   const bson_t **docs; /* collection order; they belong to the datasets */
   size_t n_docs, docs_cap;
   posting_t *keys;
@@ -50,6 +61,7 @@ aspd_lookup_index_t *aspd_lookup_index_new(const char *db, const char *coll, con
   ix->db = strdup(db);
   ix->coll = strdup(coll);
   ix->usable = true;
+  ix->needed = 1;
   /* Split as the query language splits a path. */
   for (const char *p = path; *p;) {
     const char *dot = strchr(p, '.');
@@ -242,15 +254,22 @@ bool aspd_lookup_index_each(aspd_lookup_index_t *ix, aspd_memstore_t *ms, const 
     n_values++;
   }
   uint64_t version = version_of(ix, ms);
-  if (!ix->built || ix->built_version != version) {
-    bool stable = ix->seen == version;
-    ix->seen = version;
-    if (!stable) {
-      clear(ix); /* stale: its documents may be gone */
+  if (ix->built && ix->built_version != version) {
+    ix->needed =
+        ix->served < BUILD_COST ? (ix->needed < MAX_NEEDED ? ix->needed * 2 : MAX_NEEDED) : 1;
+    clear(ix); /* stale: its documents may be gone */
+  }
+  if (!ix->built) {
+    if (ix->seen != version) {
+      ix->seen = version;
+      ix->stable = 0;
       return false;
     }
+    if (++ix->stable < ix->needed) return false;
     build(ix, version);
+    ix->served = 0;
   }
+  ix->served++;
   const uint32_t *ords = NULL;
   size_t n = 0;
   bson_iter_init(&it, values);

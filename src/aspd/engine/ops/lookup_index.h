@@ -1,11 +1,13 @@
 /* $lookup's hash index of a foreign collection by the value at foreignField, so that
  * the equality form finds the documents that may join without reading them all.
  * It is built from the collection as the engine holds it, on the second input
- * document that finds the collection unchanged (an instance that joins one document,
- * or a collection written between every two documents, scans as before), and rebuilt
- * when a dataset of the collection got a new version. It yields candidates in
- * collection order; the caller's equality filter decides, so the joined documents
- * are those of a scan. Used under the engine lock, like the collection. */
+ * document that finds the collection unchanged (an instance that joins one document
+ * scans as before; a build costs one to two scans), and dropped when a dataset of the
+ * collection got a new version. After an index that answered only a few lookups the
+ * collection must stay unchanged for twice as many documents before the next build,
+ * so a collection written every few documents is scanned rather than indexed in vain. It yields
+ * candidates in collection order; the caller's equality filter decides, so the joined documents are
+ * those of a scan. Used under the engine lock, like the collection. */
 #ifndef ASPD_LOOKUP_INDEX_H
 #define ASPD_LOOKUP_INDEX_H
 
