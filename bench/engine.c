@@ -8,6 +8,8 @@
  *     watts (the operators' state, checkpointed at each sink batch, grows to
  *     about a second of input);
  *   - expressions: $addFields with ten expression operators;
+ *   - $lookup's equality form against a collection of 1,000 and of 100,000
+ *     documents keyed by device_id (each input joins one);
  * and, as a reference, the source and the sink alone.
  * Rounds are interleaved (one processor runs at a time) and the medians are
  * compared with the targets. Run through bench/engine.sh. ASPD_BIN names the
@@ -29,7 +31,17 @@
 #define WARMUP_US 300000
 
 static const char *const CONNECTIONS =
-    "[{\"name\": \"full_rate\", \"type\": \"Sample\", \"docsPerSecond\": 0}]";
+    "[{\"name\": \"full_rate\", \"type\": \"Sample\", \"docsPerSecond\": 0},"
+    " {\"name\": \"cluster0\", \"type\": \"Cluster\", \"clusterName\": \"Cluster0\"}]";
+
+/* The collections the $lookup parts join, by size. */
+static const int LOOKUP_SIZES[] = {1000, 100000};
+
+#define LOOKUP(coll)                                                                          \
+  "{\"$lookup\": {\"from\": {\"connectionName\": \"cluster0\", \"db\": \"bench\", \"coll\": " \
+  "\"" coll                                                                                   \
+  "\"}, \"localField\": \"device_id\", \"foreignField\": \"device_id\", \"as\": "             \
+  "\"device\"}}"
 
 #define SRC_ONLY "{\"$source\": {\"connectionName\": \"full_rate\"}}, "
 #define LOG ", {\"$emit\": {\"connectionName\": \"__testLog\"}}"
@@ -69,6 +81,8 @@ static part_t parts[] = {
      "{\"$toUpper\": {\"$concat\": [\"$device_id\", \"-x\"]}}}}",
      1000000,
      {0}},
+    {"lookup: equality join, 1,000-document collection", LOOKUP("devices1000"), 200000, {0}},
+    {"lookup: equality join, 100,000-document collection", LOOKUP("devices100000"), 200000, {0}},
 };
 
 #define PART_COUNT (sizeof parts / sizeof parts[0])
@@ -170,6 +184,39 @@ static double round_of(mongoc_client_t *client, pid_t pid, size_t i) {
   return (double)(n1 - n0) / (c1 - c0);
 }
 
+/* bench.devices<n>: n documents {device_id: "device_<i>", site, rating}, inserted in
+ * batches of 1,000 (the sample source's device_0 .. device_10 are among them). */
+static bool seed_lookup(mongoc_client_t *client, int n) {
+  char coll[32];
+  snprintf(coll, sizeof coll, "devices%d", n);
+  bool ok = true;
+  for (int first = 0; ok && first < n; first += 1000) {
+    bson_t cmd = BSON_INITIALIZER, docs, doc, reply;
+    BSON_APPEND_UTF8(&cmd, "insert", coll);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "documents", &docs);
+    for (int i = first; i < first + 1000 && i < n; i++) {
+      char key[16], id[32], site[32];
+      const char *k;
+      bson_uint32_to_string((uint32_t)(i - first), &k, key, sizeof key);
+      snprintf(id, sizeof id, "device_%d", i);
+      snprintf(site, sizeof site, "site_%d", i % 97);
+      BSON_APPEND_DOCUMENT_BEGIN(&docs, k, &doc);
+      BSON_APPEND_INT32(&doc, "_id", i);
+      BSON_APPEND_UTF8(&doc, "device_id", id);
+      BSON_APPEND_UTF8(&doc, "site", site);
+      BSON_APPEND_INT32(&doc, "rating", i % 5);
+      bson_append_document_end(&docs, &doc);
+    }
+    bson_append_array_end(&cmd, &docs);
+    bson_error_t error;
+    ok = mongoc_client_command_simple(client, "bench", &cmd, NULL, &reply, &error);
+    if (!ok) fprintf(stderr, "bench: insert into bench.%s -> %s\n", coll, error.message);
+    bson_destroy(&reply);
+    bson_destroy(&cmd);
+  }
+  return ok;
+}
+
 static bool selected(const char *name, const char *only) {
   return !only || !*only || !strncmp(name, only, strlen(only));
 }
@@ -194,6 +241,9 @@ int main(void) {
   const char *only = getenv("ASP_BENCH_ONLY");
   bool ok = engine_cpu(inst.pid) >= 0;
   if (!ok) fprintf(stderr, "bench: aspd's engine thread not found in /proc\n");
+  for (size_t i = 0; ok && i < sizeof LOOKUP_SIZES / sizeof LOOKUP_SIZES[0]; i++) {
+    ok = seed_lookup(client, LOOKUP_SIZES[i]);
+  }
   for (size_t i = 0; ok && i < PART_COUNT; i++) {
     char json[4096];
     bson_t reply;

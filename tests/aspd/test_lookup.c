@@ -343,6 +343,213 @@ static void equality_rules(mongoc_client_t *c) {
          "[{\"stock\": 190}]");
 }
 
+/* The equality form through its index, which serves from an instance's second document
+ * on (the first of each run below scans): numbers equal across int, long, double and
+ * decimal (exactly: a long past 2^53 is not the double next to it), strings by bytes,
+ * arrays on either side, null against null, missing and arrays holding null, documents
+ * by field, NaN against NaN and -0 against 0. */
+static void indexed_equality(mongoc_client_t *c) {
+  insert(c, "typed",
+         "[{\"_id\": 0, \"k\": 1}, {\"_id\": 1, \"k\": {\"$numberLong\": \"1\"}}, {\"_id\": 2, "
+         "\"k\": 1.0}, {\"_id\": 3, \"k\": {\"$numberDecimal\": \"1.0\"}}, {\"_id\": 4, \"k\": "
+         "\"1\"}, {\"_id\": 5, \"k\": [3, 1]}, {\"_id\": 6, \"k\": null}, {\"_id\": 7}, {\"_id\": "
+         "8, \"k\": {\"x\": 1}}, {\"_id\": 9, \"k\": [[1]]}, {\"_id\": 10, \"k\": \"A\"}, "
+         "{\"_id\": 11, \"k\": \"a\"}, {\"_id\": 12, \"k\": [null, 5]}, {\"_id\": 13, \"k\": "
+         "{\"$numberDecimal\": \"2.50\"}}, {\"_id\": 14, \"k\": 2.5}, {\"_id\": 15, \"k\": "
+         "{\"$numberDouble\": \"-0.0\"}}, {\"_id\": 16, \"k\": 0}, {\"_id\": 17, \"k\": "
+         "{\"$numberDouble\": \"NaN\"}}, {\"_id\": 18, \"k\": {\"$numberDecimal\": \"NaN\"}}, "
+         "{\"_id\": 19, \"k\": {\"$numberLong\": \"9007199254740993\"}}, {\"_id\": 20, \"k\": "
+         "{\"$numberLong\": \"9007199254740992\"}}, {\"_id\": 21, \"k\": true}, {\"_id\": 22, "
+         "\"k\": {\"$date\": \"2024-01-01T00:00:00Z\"}}]");
+  EXPECT(c, "indexed equality",
+         "[{\"a\": \"none\"}, {\"a\": 1}, {\"a\": {\"$numberLong\": \"1\"}}, {\"a\": 1.0}, {\"a\": "
+         "{\"$numberDecimal\": \"1\"}}, {\"a\": \"1\"}, {\"a\": null}, {}, {\"a\": []}, {\"a\": "
+         "[1, \"A\"]}, {\"a\": [1, 1.0, {\"$numberLong\": \"1\"}]}, {\"a\": [[1]]}, {\"a\": "
+         "{\"x\": 1.0}}, {\"a\": \"a\"}, {\"a\": 2.5}, {\"a\": 0}, {\"a\": {\"$numberDouble\": "
+         "\"NaN\"}}, {\"a\": {\"$numberLong\": \"9007199254740993\"}}, {\"a\": "
+         "9007199254740992.0}, {\"a\": [5]}, {\"a\": true}, {\"a\": {\"$date\": "
+         "\"2024-01-01T00:00:00Z\"}}]",
+         "{\"$lookup\": {\"from\": " FROM("typed") ", \"localField\": \"a\", \"foreignField\": "
+                                                   "\"k\", \"as\": \"j\"}}, {\"$project\": "
+                                                   "{\"_id\": 0, \"ids\": \"$j._id\"}}",
+         "[{\"ids\": []}, {\"ids\": [0, 1, 2, 3, 5]}, {\"ids\": [0, 1, 2, 3, 5]}, {\"ids\": [0, 1, "
+         "2, 3, 5]}, {\"ids\": [0, 1, 2, 3, 5]}, {\"ids\": [4]}, {\"ids\": [6, 7, 12]}, {\"ids\": "
+         "[6, 7, 12]}, {\"ids\": [6, 7, 12]}, {\"ids\": [0, 1, 2, 3, 5, 10]}, {\"ids\": [0, 1, 2, "
+         "3, 5]}, {\"ids\": [9]}, {\"ids\": [8]}, {\"ids\": [11]}, {\"ids\": [13, 14]}, {\"ids\": "
+         "[15, 16]}, {\"ids\": [17, 18]}, {\"ids\": [19]}, {\"ids\": [20]}, {\"ids\": [12]}, "
+         "{\"ids\": [21]}, {\"ids\": [22]}]");
+  /* The joined documents are the collection's own, type for type. */
+  EXPECT(c, "indexed documents", "[{\"a\": 0}, {\"a\": 2.5}]",
+         "{\"$lookup\": {\"from\": " FROM("typed") ", \"localField\": \"a\", \"foreignField\": "
+                                                   "\"k\", \"as\": \"j\"}}, {\"$project\": "
+                                                   "{\"_id\": 0, \"j\": 1}}",
+         "[{\"j\": [{\"_id\": 15, \"k\": {\"$numberDouble\": \"-0.0\"}}, {\"_id\": 16, \"k\": "
+         "0}]}, {\"j\": [{\"_id\": 13, \"k\": {\"$numberDecimal\": \"2.50\"}}, {\"_id\": 14, \"k\": "
+         "2.5}]}]");
+  /* A dotted foreignField walks arrays of documents; where an element or a scalar on
+   * the way lacks the field, null matches. */
+  insert(c, "paths",
+         "[{\"_id\": 0, \"s\": [{\"k\": 4}, {\"k\": 5}]}, {\"_id\": 1, \"s\": {\"k\": [4, 6]}}, "
+         "{\"_id\": 2, \"s\": [{\"k\": 4}, {\"j\": 1}]}, {\"_id\": 3, \"s\": 4}, {\"_id\": 4, "
+         "\"s\": [1, 2]}, {\"_id\": 5}]");
+  EXPECT(c, "indexed dotted path",
+         "[{\"a\": \"none\"}, {\"a\": 4}, {\"a\": 5}, {\"a\": null}, {\"a\": [6, 5]}]",
+         "{\"$lookup\": {\"from\": " FROM("paths") ", \"localField\": \"a\", \"foreignField\": "
+                                                   "\"s.k\", \"as\": \"j\"}}, {\"$project\": "
+                                                   "{\"_id\": 0, \"ids\": \"$j._id\"}}",
+         "[{\"ids\": []}, {\"ids\": [0, 1, 2]}, {\"ids\": [0]}, {\"ids\": [2, 3, 5]}, {\"ids\": "
+         "[0, 1]}]");
+  /* An array index in the path is read both as an index and as a field name: scanned. */
+  EXPECT(c, "array index in foreignField", "[{\"a\": \"none\"}, {\"a\": 4}, {\"a\": 5}]",
+         "{\"$lookup\": {\"from\": " FROM("paths") ", \"localField\": \"a\", \"foreignField\": "
+                                                   "\"s.0.k\", \"as\": \"j\"}}, {\"$project\": "
+                                                   "{\"_id\": 0, \"ids\": \"$j._id\"}}",
+         "[{\"ids\": []}, {\"ids\": [0, 2]}, {\"ids\": []}]");
+  /* The combined form: the equality filter through the index, then the pipeline. */
+  EXPECT(c, "indexed combined form", "[{\"a\": \"none\"}, {\"a\": 1}, {\"a\": 2.5}]",
+         "{\"$lookup\": {\"from\": " FROM("typed") ", \"localField\": \"a\", \"foreignField\": "
+                                                   "\"k\", \"pipeline\": [{\"$match\": {\"_id\": "
+                                                   "{\"$gte\": 2}}}, {\"$project\": "
+                                                   "{\"_id\": 1}}], \"as\": \"j\"}}, "
+                                                   "{\"$project\": {\"_id\": 0, \"ids\": "
+                                                   "\"$j._id\"}}",
+         "[{\"ids\": []}, {\"ids\": [2, 3, 5]}, {\"ids\": [13, 14]}]");
+}
+
+/* Runs a command on the database shop. */
+static bool shop_run(mongoc_client_t *c, const char *json, bson_t *reply, bson_error_t *error) {
+  bson_t *command = bson_new_from_json((const uint8_t *)json, -1, error);
+  if (!command) {
+    bson_init(reply);
+    return false;
+  }
+  bool ok = mongoc_client_command_simple(c, "shop", command, NULL, reply, error);
+  bson_destroy(command);
+  return ok;
+}
+
+/* Documents of shop.<coll> that match filter_json (the count command's query). */
+static int64_t count_where(mongoc_client_t *c, const char *coll, const char *filter_json) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "{\"count\": \"%s\", \"query\": %s}", coll, filter_json);
+  bson_t reply;
+  bson_error_t error;
+  int64_t n = shop_run(c, cmd, &reply, &error) ? wt_int(&reply, "n", NULL) : -1;
+  bson_destroy(&reply);
+  return n;
+}
+
+/* Waits (10 s at most) until shop.latest, where the processor `fresh` keeps each
+ * group's join, holds at least `least` documents matching `with` and none matching
+ * `other`. */
+static bool latest_holds(mongoc_client_t *c, const char *with, int64_t least, const char *other) {
+  for (int i = 0; i < 500; i++) {
+    if (count_where(c, "latest", with) >= least && count_where(c, "latest", other) == 0) {
+      return true;
+    }
+    usleep(20000);
+  }
+  fprintf(stderr, "FAIL: no join gave %s\n", with);
+  return false;
+}
+
+/* Every group joined with a device tagged `tag` since the last write. */
+static bool all_tagged(mongoc_client_t *c, const char *tag) {
+  char with[128], other[128];
+  snprintf(with, sizeof with, "{\"tag\": \"%s\"}", tag);
+  snprintf(other, sizeof other, "{\"tag\": {\"$ne\": \"%s\"}}", tag);
+  return latest_holds(c, with, 5, other);
+}
+
+static void write_ok(mongoc_client_t *c, const char *json) {
+  bson_t reply;
+  bson_error_t error;
+  if (!shop_run(c, json, &reply, &error)) {
+    fprintf(stderr, "FAIL: %s: %s\n", json, error.message);
+    wt_failures++;
+  }
+  bson_destroy(&reply);
+}
+
+static void insert_devices(mongoc_client_t *c, const char *tag) {
+  char docs[2048] = "[";
+  for (int g = 0; g <= 10; g++) {
+    char one[96];
+    snprintf(one, sizeof one, "%s{\"group\": %d, \"tag\": \"%s\"}", g ? ", " : "", g, tag);
+    strcat(docs, one);
+  }
+  strcat(docs, "]");
+  insert(c, "devices2", docs);
+}
+
+/* A running processor joins the solar source's group_id (0..10) with shop.devices2 and
+ * keeps the tag of each group's last device in shop.latest. Its index is built while
+ * the collection stays unchanged; each kind of write must then reach the next joins. */
+static void index_freshness(mongoc_client_t *c) {
+  insert_devices(c, "v1");
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"fresh\", \"pipeline\": [{\"$source\": {\"connectionName\": "
+        "\"fast_solar\"}}, {\"$lookup\": {\"from\": " FROM(
+            "devices2") ", \"localField\": \"group_id\", \"foreignField\": \"group\", \"as\": "
+                        "\"dev\"}}, {\"$project\": {\"_id\": \"$group_id\", \"tag\": "
+                        "{\"$ifNull\": [{\"$last\": \"$dev.tag\"}, \"none\"]}}}, {\"$merge\": "
+                        "{\"into\": " FROM("latest") "}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"fresh\"}");
+  CHECK(all_tagged(c, "v1"));
+  /* The index is state of the operator. */
+  bson_t reply;
+  bson_error_t error;
+  CHECK(wt_run(c, "{\"getStreamProcessorStats\": \"fresh\", \"options\": {\"verbose\": true}}",
+               &reply, &error));
+  CHECK(wt_double(&reply, "stats.operatorStats.1.stateSize") > 0);
+  bson_destroy(&reply);
+  write_ok(c,
+           "{\"update\": \"devices2\", \"updates\": [{\"q\": {}, \"u\": {\"$set\": {\"tag\": "
+           "\"v2\"}}, \"multi\": true}]}");
+  CHECK(all_tagged(c, "v2"));
+  /* Appended by another processor's $merge: the last device of each group. */
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"feeder\", \"pipeline\": [{\"$source\": {\"documents\": "
+        "[{\"group\": 0}, {\"group\": 1}, {\"group\": 2}, {\"group\": 3}, {\"group\": 4}, "
+        "{\"group\": 5}, {\"group\": 6}, {\"group\": 7}, {\"group\": 8}, {\"group\": 9}, "
+        "{\"group\": 10}]}}, {\"$addFields\": {\"tag\": \"v3\"}}, {\"$merge\": {\"into\": " FROM(
+            "devices2") "}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"feeder\"}");
+  CHECK(all_tagged(c, "v3"));
+  write_ok(c,
+           "{\"delete\": \"devices2\", \"deletes\": [{\"q\": {\"tag\": \"v3\"}, \"limit\": 0}]}");
+  CHECK(all_tagged(c, "v2"));
+  write_ok(c,
+           "{\"findAndModify\": \"devices2\", \"query\": {\"group\": 0}, \"update\": {\"$set\": "
+           "{\"tag\": \"fam\"}}}");
+  CHECK(latest_holds(c, "{\"_id\": 0, \"tag\": \"fam\"}", 1, "{\"_id\": 0, \"tag\": \"v2\"}"));
+  write_ok(c, "{\"drop\": \"devices2\"}");
+  CHECK(all_tagged(c, "none"));
+  insert_devices(c, "v4");
+  CHECK(all_tagged(c, "v4"));
+}
+
+/* After a restart the processor joins the collection restored from the store, and
+ * writes still reach it. */
+static void index_after_restart(aspd_instance_t *inst, const char *dir) {
+  aspd_harness_stop(inst);
+  const char *no_args[] = {NULL};
+  if (!aspd_harness_start(inst, dir, no_args)) {
+    fprintf(stderr, "FAIL: aspd did not start again\n");
+    wt_failures++;
+    return;
+  }
+  mongoc_client_t *c = wt_client(inst);
+  write_ok(c, "{\"drop\": \"latest\"}");
+  CHECK(all_tagged(c, "v4"));
+  write_ok(c,
+           "{\"update\": \"devices2\", \"updates\": [{\"q\": {}, \"u\": {\"$set\": {\"tag\": "
+           "\"v5\"}}, \"multi\": true}]}");
+  CHECK(all_tagged(c, "v5"));
+  WT_OK(c, "{\"stopStreamProcessor\": \"fresh\"}");
+  mongoc_client_destroy(c);
+}
+
 /* Writes to the foreign collection while a processor runs are seen by later documents. */
 static void live_collection(mongoc_client_t *c) {
   WT_OK(c,
@@ -542,8 +749,10 @@ static void planner_errors(mongoc_client_t *c) {
 }
 
 int main(void) {
+  char dir[512];
+  if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
   aspd_instance_t inst;
-  wt_start(&inst, NULL);
+  wt_start(&inst, dir);
   mongoc_client_t *c = wt_client(&inst);
   seed(c);
   documented_examples(c);
@@ -552,7 +761,10 @@ int main(void) {
   dead_letters(c);
   in_aggregate(c);
   planner_errors(c);
+  indexed_equality(c);
+  index_freshness(c);
   mongoc_client_destroy(c);
+  index_after_restart(&inst, dir);
   aspd_harness_stop(&inst);
   return wt_finish("test_lookup");
 }

@@ -196,6 +196,58 @@ int aspd_value_cmp(const bson_value_t *a, const bson_value_t *b) {
   }
 }
 
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
+  const uint8_t *p = data;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
+static uint64_t hash_value(uint64_t h, const bson_value_t *v) {
+  int rank = aspd_value_rank(v->value_type);
+  h = hash_bytes(h, &rank, sizeof rank);
+  switch (rank) {
+    case 10: {
+      /* aspd_value_cmp compares numbers as long doubles: equal ones round to one double. */
+      double d = aspd_value_as_double(v);
+      if (d == 0) d = 0; /* -0 */
+      if (isnan(d)) d = NAN;
+      return hash_bytes(h, &d, sizeof d);
+    }
+    case 15:
+      return hash_bytes(h, v->value.v_utf8.str, v->value.v_utf8.len);
+    case 20:
+    case 25: {
+      bson_iter_t it;
+      bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
+      while (bson_iter_next(&it)) {
+        if (rank == 20) h = hash_bytes(h, bson_iter_key(&it), bson_iter_key_len(&it));
+        h = hash_value(h, bson_iter_value(&it));
+      }
+      return h;
+    }
+    case 30:
+    case 35:
+    case 40:
+    case 45:
+    case 47:
+    case 50:
+    case 60: {
+      /* Compared by content, which the value's BSON encoding holds exactly. */
+      bson_t holder = BSON_INITIALIZER;
+      bson_append_value(&holder, "", 0, v);
+      h = hash_bytes(h, bson_get_data(&holder), holder.len);
+      bson_destroy(&holder);
+      return h;
+    }
+    default: /* the types of which aspd_value_cmp holds every value equal */
+      return h;
+  }
+}
+
+uint64_t aspd_value_hash(const bson_value_t *v) {
+  return hash_value(1469598103934665603ULL, v);
+}
+
 typedef struct {
   const char *name;
   bson_type_t type;

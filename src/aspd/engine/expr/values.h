@@ -30,6 +30,10 @@ static inline bool aspd_value_equal(const bson_value_t *a, const bson_value_t *b
   return aspd_value_cmp(a, b) == 0;
 }
 
+/* A hash under which values that compare equal collide (1, 1.0, NumberLong(1) and
+ * NumberDecimal("1"); a string and the same symbol), for hash tables keyed by value. */
+uint64_t aspd_value_hash(const bson_value_t *v);
+
 /* $type's name of a value ("missing" when absent), and of a type number. */
 const char *aspd_value_type_name(const bson_value_t *v);
 const char *aspd_type_name(bson_type_t type);

@@ -97,42 +97,6 @@ void *aspd_group_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_err
   return g;
 }
 
-static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
-  const uint8_t *p = data;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-  return h;
-}
-
-/* A hash under which values that compare equal (1, 1.0 and 1L) collide. */
-static uint64_t hash_value(uint64_t h, const bson_value_t *v) {
-  int rank = aspd_value_rank(v->value_type);
-  h = hash_bytes(h, &rank, sizeof rank);
-  if (rank == 10) {
-    double d = aspd_value_as_double(v);
-    if (d == 0) d = 0; /* -0 */
-    return hash_bytes(h, &d, sizeof d);
-  }
-  if (v->value_type == BSON_TYPE_DOCUMENT || v->value_type == BSON_TYPE_ARRAY) {
-    bson_iter_t it;
-    bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len);
-    while (bson_iter_next(&it)) {
-      if (v->value_type == BSON_TYPE_DOCUMENT) {
-        h = hash_bytes(h, bson_iter_key(&it), bson_iter_key_len(&it));
-      }
-      h = hash_value(h, bson_iter_value(&it));
-    }
-    return h;
-  }
-  if (v->value_type == BSON_TYPE_UTF8 || v->value_type == BSON_TYPE_SYMBOL) {
-    return hash_bytes(h, v->value.v_utf8.str, v->value.v_utf8.len);
-  }
-  bson_t holder = BSON_INITIALIZER;
-  bson_append_value(&holder, "", 0, v);
-  h = hash_bytes(h, bson_get_data(&holder), holder.len);
-  bson_destroy(&holder);
-  return h;
-}
-
 /* The group key held as {v: <_id>}. */
 static bson_value_t id_of(const bson_t *holder) {
   bson_value_t whole = aspd_doc_value(holder), v = {.value_type = BSON_TYPE_EOD};
@@ -153,7 +117,7 @@ static void rehash(group_op_t *g) {
 
 static group_t *find_or_add(group_op_t *g, const bson_t *id) {
   bson_value_t key = id_of(id);
-  uint64_t h = hash_value(1469598103934665603ULL, &key);
+  uint64_t h = aspd_value_hash(&key);
   if (g->slot_cap) {
     for (size_t s = h & (g->slot_cap - 1); g->slots[s]; s = (s + 1) & (g->slot_cap - 1)) {
       group_t *c = &g->groups[g->slots[s] - 1];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/expr/query.h"
+#include "engine/ops/lookup_index.h"
 #include "engine/ops/stages.h"
 #include "engine/plan/plan_internal.h"
 #include "engine/sinks/memstore.h"
@@ -302,23 +303,24 @@ static void values_at(const bson_iter_t *it, const char *path, bson_t *out, uint
  * one value (null when there is none), {foreign: {$in: [...]}} for several, or an
  * $or of $eq when one of them is a regular expression (which $in would apply as a
  * pattern rather than compare). */
-static void equality_filter(const lookup_spec_t *s, const bson_t *doc, bson_t *filter) {
-  bson_t values = BSON_INITIALIZER;
+static void local_values(const lookup_spec_t *s, const bson_t *doc, bson_t *values) {
   uint32_t n = 0;
   bson_iter_t it;
   bson_iter_init(&it, doc);
-  values_at(&it, s->local, &values, &n);
-  if (n == 0) {
-    BSON_APPEND_NULL(&values, "0");
-    n = 1;
-  }
+  values_at(&it, s->local, values, &n);
+  if (n == 0) BSON_APPEND_NULL(values, "0");
+}
+
+static void equality_filter(const lookup_spec_t *s, const bson_t *values, bson_t *filter) {
+  uint32_t n = bson_count_keys(values);
+  bson_iter_t it;
   bool regex = false;
-  bson_iter_init(&it, &values);
+  bson_iter_init(&it, values);
   while (bson_iter_next(&it)) regex = regex || BSON_ITER_HOLDS_REGEX(&it);
   bson_t cond, list, each;
   if (n > 1 && regex) {
     BSON_APPEND_ARRAY_BEGIN(filter, "$or", &list);
-    bson_iter_init(&it, &values);
+    bson_iter_init(&it, values);
     while (bson_iter_next(&it)) {
       bson_append_document_begin(&list, bson_iter_key(&it), -1, &each);
       BSON_APPEND_DOCUMENT_BEGIN(&each, s->foreign, &cond);
@@ -330,15 +332,14 @@ static void equality_filter(const lookup_spec_t *s, const bson_t *doc, bson_t *f
   } else {
     BSON_APPEND_DOCUMENT_BEGIN(filter, s->foreign, &cond);
     if (n > 1) {
-      BSON_APPEND_ARRAY(&cond, "$in", &values);
+      BSON_APPEND_ARRAY(&cond, "$in", values);
     } else {
-      bson_iter_init(&it, &values);
+      bson_iter_init(&it, values);
       bson_iter_next(&it);
       BSON_APPEND_VALUE(&cond, "$eq", bson_iter_value(&it));
     }
     bson_append_document_end(filter, &cond);
   }
-  bson_destroy(&values);
 }
 
 /* Where the pipeline's results go: the `as` array being built. */
@@ -393,8 +394,16 @@ static bool visit(void *ctx, const bson_t *doc) {
   return !v->joined->too_large && !v->joined->reason[0];
 }
 
+/* An instance: the spec, and the equality form's index of the collection. */
+typedef struct {
+  aspd_op_t base;
+  const lookup_spec_t *spec;
+  aspd_lookup_index_t *index;
+} lookup_op_t;
+
 static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
-  const lookup_spec_t *s = ((aspd_stateless_op_t *)base)->spec;
+  lookup_op_t *op = (lookup_op_t *)base;
+  const lookup_spec_t *s = op->spec;
   aspd_eval_t *ev = flow->ev;
   if (!ev->collections) {
     aspd_flow_reject(flow, doc, "$lookup cannot read collections here");
@@ -411,15 +420,18 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
     ev->vars[s->let_slots[i]] = v;
   }
   aspd_query_t *filter = NULL;
+  bson_t values = BSON_INITIALIZER;
   if (s->local) {
     bson_t f = BSON_INITIALIZER;
     aspd_error_t err = {0};
-    equality_filter(s, doc, &f);
+    local_values(s, doc, &values);
+    equality_filter(s, &values, &f);
     filter = aspd_query_compile(&f, NULL, &err);
     bson_destroy(&f);
     if (!filter) {
       aspd_flow_reject(flow, doc, err.message);
       aspd_doc_release(ev, doc);
+      bson_destroy(&values);
       return;
     }
   }
@@ -428,7 +440,11 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
   aspd_pipeline_t pipe = {0};
   if (s->has_pipeline) aspd_pipeline_make(s->stages, s->stage_count, &pipe);
   visit_t v = {filter, &joined, s->has_pipeline ? &pipe : NULL};
-  aspd_memstore_each_doc(ev->collections, s->db, s->coll, visit, &v);
+  /* The index yields a superset of the matches in collection order; the filter decides. */
+  if (!filter || !aspd_lookup_index_each(op->index, ev->collections, &values, visit, &v)) {
+    aspd_memstore_each_doc(ev->collections, s->db, s->coll, visit, &v);
+  }
+  bson_destroy(&values);
   if (s->has_pipeline) {
     aspd_flush_t end = {flow->out->now_ms, flow->out->now_ms, true};
     if (!joined.reason[0] && !joined.too_large) aspd_pipeline_flush(&pipe, &end, &joined.base);
@@ -450,18 +466,35 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
     bson_destroy(&array);
     return;
   }
-  bson_t values = BSON_INITIALIZER;
-  BSON_APPEND_ARRAY(&values, s->as, &array);
+  bson_t as = BSON_INITIALIZER;
+  BSON_APPEND_ARRAY(&as, s->as, &array);
   bson_destroy(&array);
   bson_t *out = aspd_doc_new(ev);
-  aspd_set_paths(doc, &values, out);
-  bson_destroy(&values);
+  aspd_set_paths(doc, &as, out);
+  bson_destroy(&as);
   aspd_doc_release(ev, doc);
   aspd_flow_emit(flow, out);
 }
 
-static const aspd_op_vtable_t vt = {.push = push, .free = aspd_stateless_free};
+static int64_t state_bytes(const aspd_op_t *base) {
+  const lookup_op_t *op = (const lookup_op_t *)base;
+  return op->index ? aspd_lookup_index_bytes(op->index) : 0;
+}
+
+static void lookup_free(aspd_op_t *base) {
+  lookup_op_t *op = (lookup_op_t *)base;
+  aspd_lookup_index_free(op->index);
+  free(op);
+}
+
+static const aspd_op_vtable_t vt = {.push = push, .state_bytes = state_bytes, .free = lookup_free};
 
 aspd_op_t *aspd_lookup_make(const void *spec) {
-  return aspd_stateless_make(&vt, spec);
+  const lookup_spec_t *s = spec;
+  lookup_op_t *op = calloc(1, sizeof *op);
+  op->base.vt = &vt;
+  op->spec = s;
+  /* The let/pipeline-only form has no key to index: it reads the whole collection. */
+  if (s->local) op->index = aspd_lookup_index_new(s->db, s->coll, s->foreign);
+  return &op->base;
 }

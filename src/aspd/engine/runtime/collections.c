@@ -118,7 +118,10 @@ bool aspd_engine_insert(aspd_engine_t *e, const char *connection, const char *db
   bool ok = commit_with_events(e, &write, &ev, why, sizeof why);
   events_free(&ev);
   /* A collection this insert made does not exist when the insert failed. */
-  if (!ok && created) set->gone = true;
+  if (!ok && created) {
+    set->gone = true;
+    aspd_dataset_touch(set);
+  }
   pthread_mutex_unlock(&e->lock);
   return ok || commit_failed(err, why);
 }

@@ -1,5 +1,6 @@
 #include "engine/sinks/memstore.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,13 @@ aspd_dataset_t *aspd_memstore_partition(aspd_memstore_t *store, const char *conn
   return new_set(store, connection, NULL, topic, partition);
 }
 
+/* One clock for every engine of the process, so that a version never repeats. */
+static atomic_uint_fast64_t clock_now;
+
+void aspd_dataset_touch(aspd_dataset_t *set) {
+  set->version = atomic_fetch_add(&clock_now, 1) + 1;
+}
+
 static void grow(aspd_dataset_t *set) {
   size_t cap = set->cap ? set->cap * 2 : 64;
   if (cap > set->retain) cap = set->retain;
@@ -134,6 +142,7 @@ void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc) {
   set->docs[(set->head + set->count) % set->cap] = bson_copy(doc);
   set->count++;
   set->gone = false;
+  aspd_dataset_touch(set);
 }
 
 const bson_t *aspd_dataset_at(const aspd_dataset_t *set, int64_t offset) {
@@ -177,6 +186,7 @@ void aspd_dataset_replace(aspd_dataset_t *set, int64_t offset, const bson_t *doc
   size_t i = (set->head + (size_t)(offset - set->first_offset)) % set->cap;
   bson_destroy(set->docs[i]);
   set->docs[i] = bson_copy(doc);
+  aspd_dataset_touch(set);
   /* Handed to the store already: hand it again (the store replaces it by offset). */
   note_replaced(set, offset);
 }
@@ -307,6 +317,7 @@ static void finish(const aspd_dataset_change_t *c, prepared_t *pr, bool ok) {
     set->saved_end = set->queued_end = pr->end;
     set->replaced_count = 0;
     set->gone = c->drop;
+    aspd_dataset_touch(set);
   }
   free_staged(st);
 }
@@ -457,6 +468,7 @@ void aspd_memstore_wrap_bare_topics(aspd_memstore_t *store) {
       bson_destroy(*slot);
       *slot = record;
     }
+    aspd_dataset_touch(set);
     set->queued = false; /* all of it goes to the store again */
   }
 }

@@ -36,6 +36,9 @@ typedef struct {
   int64_t *replaced;
   size_t replaced_count, replaced_cap;
   bool gone; /* a collection dropped and not written since: not listed, not stored */
+  /* A fresh stamp, greater than every one before it in the process, at each change of
+   * the documents or of `gone`: what readers that cache them ($lookup's index) compare. */
+  uint64_t version;
 } aspd_dataset_t;
 
 /* The unsaved changes of every dataset, taken under the engine lock. */
@@ -65,6 +68,10 @@ aspd_dataset_t *aspd_memstore_dataset(aspd_memstore_t *store, const char *connec
 /* Finds or creates partition `partition` of a topic. */
 aspd_dataset_t *aspd_memstore_partition(aspd_memstore_t *store, const char *connection,
                                         const char *topic, int32_t partition);
+
+/* Gives the dataset a fresh version: callers that change it other than through the
+ * functions below (which do so themselves). */
+void aspd_dataset_touch(aspd_dataset_t *set);
 
 /* Appends a copy of doc. */
 void aspd_dataset_append(aspd_dataset_t *set, const bson_t *doc);
