@@ -2,12 +2,12 @@
  * JSON state of earlier versions imported once, deep documents stored and
  * loaded back, and a commit that fails (RLIMIT_FSIZE) changes nothing and says
  * so without naming server paths. */
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "state_sql.h"
 #include "workspace_test_util.h"
 
 /* Runs aspd on state_dir expecting it to refuse to start; checks its output holds needle. */
@@ -215,22 +215,10 @@ static int64_t stat_of(mongoc_client_t *c, const char *name, const char *field) 
 
 /* Documents the store holds for cluster0's d.<coll>. */
 static int64_t stored_in(const char *state_dir, const char *coll) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  int64_t n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(db,
-                         "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
-                         " WHERE connection = 'cluster0' AND db = 'd' AND name = ?",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
+  return sql_int_text(state_dir,
+                      "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
+                      " WHERE connection = 'cluster0' AND db = 'd' AND name = ?",
+                      coll);
 }
 
 static bool temp_file_left(const char *dir) {
