@@ -1,7 +1,7 @@
 /* The Admin API's connection registry over HTTPS, driven with libcurl: every endpoint,
  * every error status, secrets never read back, pagination, the same registry as the
  * wire protocol's processors, persistence across a restart. */
-#include "admin_http.h"
+#include "admin_test_util.h"
 #include "workspace_test_util.h"
 
 #define KAFKA_BODY                                                                          \
@@ -16,22 +16,6 @@ static const char *const FILE_CONNECTIONS =
     "  \"authentication\": {\"mechanism\": \"PLAIN\", \"username\": \"u\","
     "  \"password\": \"file-password\", \"sslKey\": \"KEY\"}}]";
 
-static admin_reply_t r;
-
-/* One request; checks the status and keeps the reply in r (freed by the next call). */
-static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
-                    const char *body, long want, const char *file, int line) {
-  admin_reply_free(&r);
-  long got = admin_http_request(h, method, url, accept, body, &r);
-  if (got != want) {
-    fprintf(stderr, "FAIL %s:%d: %s %s -> %ld (wanted %ld): %s\n", file, line, method, url, got,
-            want, r.text);
-    wt_failures++;
-    return false;
-  }
-  return true;
-}
-#define CALL(h, m, u, a, b, want) call_at(h, m, u, a, b, want, __FILE__, __LINE__)
 /* The usual versioned call. */
 #define API(h, m, u, b, want) CALL(h, m, u, ACCEPT_2023, b, want)
 
