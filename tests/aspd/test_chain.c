@@ -54,13 +54,7 @@ static const char *const PROCESSORS[][2] = {
 #define NPROC 3
 
 static bool start(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, NULL};
-  return aspd_harness_start(inst, state_dir, args);
+  return aspd_harness_start_connections(inst, state_dir, CONNECTIONS, NULL);
 }
 
 static double now_s(void) {

@@ -20,13 +20,8 @@
 
 /* wt_start with --max-list-reply-bytes ROOM. */
 static void start_small(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", WT_CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, "--max-list-reply-bytes", ROOM, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) exit(1);
+  const char *args[] = {"--max-list-reply-bytes", ROOM, NULL};
+  if (!aspd_harness_start_connections(inst, state_dir, WT_CONNECTIONS, args)) exit(1);
 }
 
 #define P(h, m, u, b, want) CALL(h, m, u, ACCEPT_2024, b, want)

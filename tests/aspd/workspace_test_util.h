@@ -29,18 +29,19 @@ static const char *const WT_CONNECTIONS =
     "  \"dbRoleToExecute\": {\"role\": \"atlasAdmin\", \"type\": \"BUILT_IN\"}},"
     " {\"name\": \"kafka0\", \"type\": \"Kafka\", \"bootstrapServers\": \"localhost:9092\"}]";
 
-/* Starts aspd with WT_CONNECTIONS; state_dir NULL = fresh. Exits 1 on failure. */
-static inline void wt_start(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", WT_CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) {
+/* Starts aspd with these connections (a JSON array); state_dir NULL = fresh.
+ * Exits 1 on failure. */
+static inline void wt_start_with(aspd_instance_t *inst, const char *state_dir,
+                                 const char *connections) {
+  if (!aspd_harness_start_connections(inst, state_dir, connections, NULL)) {
     fprintf(stderr, "FAIL: aspd did not start\n");
     exit(1);
   }
+}
+
+/* wt_start_with WT_CONNECTIONS. */
+static inline void wt_start(aspd_instance_t *inst, const char *state_dir) {
+  wt_start_with(inst, state_dir, WT_CONNECTIONS);
 }
 
 static inline mongoc_client_t *wt_client(const aspd_instance_t *inst) {
