@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "state_sql.h"
 #include "workspace_test_util.h"
@@ -137,21 +136,6 @@ static void acknowledged_on_disk(void) {
   aspd_harness_stop(&inst);
 }
 
-/* Runs aspd on state_dir expecting it to refuse to start; returns its output. */
-static void expect_refusal(const char *state_dir, const char *needle) {
-  char cmd[2048], out[8192] = "";
-  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
-           getenv("ASPD_BIN"), state_dir);
-  FILE *p = popen(cmd, "r");
-  size_t n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
-  CHECK(strstr(out, needle) != NULL);
-  CHECK(strstr(out, "mongodb://") == NULL);
-  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\n", out);
-}
-
 int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
@@ -260,7 +244,7 @@ int main(void) {
   CHECK(sqlite3_exec(db, "UPDATE records SET doc = x'00' WHERE name = 'created'", NULL, NULL,
                      NULL) == SQLITE_OK);
   sqlite3_close(db);
-  expect_refusal(dir, "the state store is corrupt (processor 'created'");
+  wt_expect_refusal(dir, "the state store is corrupt (processor 'created'");
   CHECK(sql_int(dir, "SELECT length(doc) FROM records WHERE name = 'created'") == 1);
 
   stop_at_full_rate();

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aspd_harness.h"
@@ -144,6 +145,33 @@ static inline uint32_t wt_array_len(const bson_t *doc, const char *path) {
     while (bson_iter_next(&child)) n++;
   }
   return n;
+}
+
+/* Whether getStreamProcessor finds the processor. */
+static inline bool wt_has_processor(mongoc_client_t *client, const char *name) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessor\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  bool found = wt_run(client, cmd, &reply, &error);
+  bson_destroy(&reply);
+  return found;
+}
+
+/* Runs aspd on state_dir expecting it to refuse to start: a non-zero exit (not the
+ * timeout's), no URI line, and needle in what it printed. */
+static inline void wt_expect_refusal(const char *state_dir, const char *needle) {
+  char cmd[2048], out[8192] = "";
+  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
+           getenv("ASPD_BIN"), state_dir);
+  FILE *p = popen(cmd, "r");
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
+  CHECK(strstr(out, needle) != NULL);
+  CHECK(strstr(out, "mongodb://") == NULL);
+  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\nwanted: %s\n", out, needle);
 }
 
 /* getStreamProcessor's result.state. */
