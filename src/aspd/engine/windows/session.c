@@ -185,6 +185,17 @@ static void merge_into(session_t *a, session_t *b) {
   if (b->last > a->last) a->last = b->last;
 }
 
+/* A new empty session after the others. */
+static session_t *add_session(session_op_t *op) {
+  if (op->count == op->cap) {
+    op->cap = op->cap ? op->cap * 2 : 8;
+    op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
+  }
+  session_t *s = &op->sessions[op->count++];
+  *s = (session_t){0};
+  return s;
+}
+
 static void remove_at(session_op_t *op, size_t i) {
   memmove(&op->sessions[i], &op->sessions[i + 1], (op->count - i - 1) * sizeof *op->sessions);
   op->count--;
@@ -253,12 +264,8 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
       bson_destroy(doc);
       return;
     }
-    if (op->count == op->cap) {
-      op->cap = op->cap ? op->cap * 2 : 8;
-      op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
-    }
-    home = &op->sessions[op->count++];
-    *home = (session_t){.first = t, .last = t};
+    home = add_session(op);
+    home->first = home->last = t;
     home->key = bson_new();
     bson_append_value(home->key, "v", 1, &key);
   }
@@ -330,12 +337,7 @@ static bool restore(aspd_op_t *base, const bson_t *state) {
         !BSON_ITER_HOLDS_DOCUMENT(&key)) {
       return false;
     }
-    if (op->count == op->cap) {
-      op->cap = op->cap ? op->cap * 2 : 8;
-      op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
-    }
-    session_t *s = &op->sessions[op->count++];
-    *s = (session_t){0};
+    session_t *s = add_session(op);
     bson_iter_document(&key, &len, &data);
     s->key = bson_new_from_data(data, len);
     bson_iter_t v;
