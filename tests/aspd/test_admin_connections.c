@@ -182,16 +182,6 @@ static void bad_requests(admin_http_t *h, const aspd_instance_t *inst) {
   expect_error("INVALID_JSON_ATTRIBUTE");
 }
 
-static int64_t input_count(mongoc_client_t *c, const char *name) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n = wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.inputMessageCount", NULL) : -1;
-  bson_destroy(&reply);
-  return n;
-}
-
 /* The registry the wire protocol's processors use is the one the Admin API changes. */
 static void same_registry(admin_http_t *h, mongoc_client_t *c) {
   bson_t reply;
@@ -230,7 +220,7 @@ static void same_registry(admin_http_t *h, mongoc_client_t *c) {
   int64_t n = 0;
   for (int i = 0; i < 100 && n < 50; i++) {
     usleep(50000);
-    n = input_count(c, "rate");
+    n = wt_stat(c, "rate", "stats.inputMessageCount");
   }
   CHECK(n >= 50);
   WT_OK(c, "{\"stopStreamProcessor\": \"rate\"}");

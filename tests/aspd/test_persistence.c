@@ -11,17 +11,6 @@
 /* Documents aspd keeps per collection (ASPD_MEMSTORE_RETAIN): the oldest go first. */
 #define SINK_RETAIN 100000
 
-static int64_t input_count(mongoc_client_t *c, const char *name) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n = -1;
-  if (wt_run(c, cmd, &reply, &error)) n = wt_int(&reply, "stats.inputMessageCount", NULL);
-  bson_destroy(&reply);
-  return n;
-}
-
 static bool state_is(mongoc_client_t *c, const char *name, const char *want) {
   char s[32];
   return !strcmp(wt_state(c, name, s, sizeof s), want);
@@ -158,9 +147,9 @@ int main(void) {
   WT_OK(c, "{\"startStreamProcessor\": \"stopped\"}");
   usleep(300000);
   WT_OK(c, "{\"stopStreamProcessor\": \"stopped\"}");
-  int64_t before = input_count(c, "running");
+  int64_t before = wt_stat(c, "running", "stats.inputMessageCount");
   CHECK(before > 0);
-  CHECK(input_count(c, "stopped") == 3);
+  CHECK(wt_stat(c, "stopped", "stats.inputMessageCount") == 3);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
 
@@ -184,15 +173,16 @@ int main(void) {
                &error));
   CHECK(wt_array_len(&reply, "connections") == 1);
   bson_destroy(&reply);
-  int64_t after = input_count(c, "running");
+  int64_t after = wt_stat(c, "running", "stats.inputMessageCount");
   CHECK(after >= before);
-  CHECK(input_count(c, "stopped") == 3);
+  CHECK(wt_stat(c, "stopped", "stats.inputMessageCount") == 3);
   usleep(300000);
-  CHECK(input_count(c, "running") > after); /* the STARTED processor runs again */
+  /* the STARTED processor runs again */
+  CHECK(wt_stat(c, "running", "stats.inputMessageCount") > after);
   /* The inline documents source resumes from its checkpoint: nothing is emitted twice. */
   WT_OK(c, "{\"startStreamProcessor\": \"stopped\"}");
   usleep(100000);
-  CHECK(input_count(c, "stopped") == 3);
+  CHECK(wt_stat(c, "stopped", "stats.inputMessageCount") == 3);
   WT_OK(c, "{\"stopStreamProcessor\": \"stopped\"}");
   WT_OK(c, "{\"stopStreamProcessor\": \"running\"}");
   mongoc_client_destroy(c);

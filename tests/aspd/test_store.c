@@ -176,17 +176,6 @@ static void failed_commit_changes_nothing(void) {
   CHECK(aspd_harness_stop(&inst) == 0);
 }
 
-static int64_t stat_of(mongoc_client_t *c, const char *name, const char *field) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n = -1;
-  if (wt_run(c, cmd, &reply, &error)) n = wt_int(&reply, field, NULL);
-  bson_destroy(&reply);
-  return n;
-}
-
 /* Documents the store holds for cluster0's d.<coll>. */
 static int64_t stored_in(const char *state_dir, const char *coll) {
   return sql_int_text(state_dir,
@@ -243,9 +232,9 @@ static void survives_kill_9(void) {
   }
   CHECK(committed > 0);
   /* It keeps writing after the restarts. */
-  int64_t before = stat_of(c, "w", "stats.outputMessageCount");
+  int64_t before = wt_stat(c, "w", "stats.outputMessageCount");
   usleep(300000);
-  CHECK(stat_of(c, "w", "stats.outputMessageCount") > before);
+  CHECK(wt_stat(c, "w", "stats.outputMessageCount") > before);
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
 }
@@ -278,7 +267,7 @@ static void sink_retention(void) {
   int64_t dropped = -1;
   for (int i = 0; i < 100 && dropped != WRITTEN - KEPT; i++) {
     usleep(50000);
-    dropped = stat_of(c, "r", "stats.sinkDroppedMessageCount");
+    dropped = wt_stat(c, "r", "stats.sinkDroppedMessageCount");
   }
   CHECK(dropped == WRITTEN - KEPT);
   mongoc_client_destroy(c);

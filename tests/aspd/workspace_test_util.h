@@ -174,6 +174,18 @@ static inline void wt_expect_refusal(const char *state_dir, const char *needle) 
   if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\nwanted: %s\n", out, needle);
 }
 
+/* An integer of the processor's getStreamProcessorStats reply (field is a dotted
+ * path, e.g. "stats.inputMessageCount"), -1 on error. */
+static inline int64_t wt_stat(mongoc_client_t *client, const char *name, const char *field) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  int64_t n = wt_run(client, cmd, &reply, &error) ? wt_int(&reply, field, NULL) : -1;
+  bson_destroy(&reply);
+  return n;
+}
+
 /* getStreamProcessor's result.state. */
 static inline const char *wt_state(mongoc_client_t *client, const char *name, char *out,
                                    size_t len) {
