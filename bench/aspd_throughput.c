@@ -159,14 +159,8 @@ static int64_t generated(mongoc_client_t *client) {
 }
 
 int main(void) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
-    return 1;
-  }
-  const char *args[] = {"--connections", path, NULL};
   aspd_instance_t inst;
-  if (!aspd_harness_start(&inst, NULL, args)) return 1;
+  if (!aspd_harness_start_connections(&inst, NULL, CONNECTIONS, NULL)) return 1;
   mongoc_init();
   mongoc_client_t *admin = connect_client(inst.uri);
   bson_error_t error;

@@ -242,16 +242,11 @@ static bool many_samplers(const aspd_instance_t *inst) {
 
 int main(void) {
   mongoc_init();
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
-    return 1;
-  }
   /* 200 clients connect at once from one address: above the default per-address cap of
    * unauthenticated connections (64), which is the point of that cap. */
-  const char *args[] = {"--connections", path, "--max-unauthenticated-per-peer", "1000", NULL};
+  const char *args[] = {"--max-unauthenticated-per-peer", "1000", NULL};
   aspd_instance_t inst;
-  if (!aspd_harness_start(&inst, NULL, args)) return 1;
+  if (!aspd_harness_start_connections(&inst, NULL, CONNECTIONS, args)) return 1;
   printf("aspd RSS at start: %.1f MB\n", memory_mb(inst.pid, "VmRSS"));
   bool ok = many_clients(&inst);
   ok = many_samplers(&inst) && ok;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "aspd_harness.h"
+#include "state_sql.h"
 
 #define SECONDS 4.0
 #define STORED_DOCS 1000000
@@ -84,22 +85,10 @@ static double engine_cpu_s(pid_t pid) {
 
 /* Documents ever committed to the dataset: its highest offset + 1. */
 static int64_t committed(const char *state_dir, const char *name) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  int64_t n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(db,
-                         "SELECT coalesce(max(off) + 1, 0) FROM docs WHERE dataset ="
-                         " (SELECT id FROM datasets WHERE name = ?)",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
+  return sql_int_text(state_dir,
+                      "SELECT coalesce(max(off) + 1, 0) FROM docs WHERE dataset ="
+                      " (SELECT id FROM datasets WHERE name = ?)",
+                      name);
 }
 
 /* Runs a full-rate processor writing to `sink` for SECONDS; prints durable

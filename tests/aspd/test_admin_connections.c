@@ -1,7 +1,7 @@
 /* The Admin API's connection registry over HTTPS, driven with libcurl: every endpoint,
  * every error status, secrets never read back, pagination, the same registry as the
  * wire protocol's processors, persistence across a restart. */
-#include "admin_http.h"
+#include "admin_test_util.h"
 #include "workspace_test_util.h"
 
 #define KAFKA_BODY                                                                          \
@@ -16,22 +16,6 @@ static const char *const FILE_CONNECTIONS =
     "  \"authentication\": {\"mechanism\": \"PLAIN\", \"username\": \"u\","
     "  \"password\": \"file-password\", \"sslKey\": \"KEY\"}}]";
 
-static admin_reply_t r;
-
-/* One request; checks the status and keeps the reply in r (freed by the next call). */
-static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
-                    const char *body, long want, const char *file, int line) {
-  admin_reply_free(&r);
-  long got = admin_http_request(h, method, url, accept, body, &r);
-  if (got != want) {
-    fprintf(stderr, "FAIL %s:%d: %s %s -> %ld (wanted %ld): %s\n", file, line, method, url, got,
-            want, r.text);
-    wt_failures++;
-    return false;
-  }
-  return true;
-}
-#define CALL(h, m, u, a, b, want) call_at(h, m, u, a, b, want, __FILE__, __LINE__)
 /* The usual versioned call. */
 #define API(h, m, u, b, want) CALL(h, m, u, ACCEPT_2023, b, want)
 
@@ -198,16 +182,6 @@ static void bad_requests(admin_http_t *h, const aspd_instance_t *inst) {
   expect_error("INVALID_JSON_ATTRIBUTE");
 }
 
-static int64_t input_count(mongoc_client_t *c, const char *name) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n = wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.inputMessageCount", NULL) : -1;
-  bson_destroy(&reply);
-  return n;
-}
-
 /* The registry the wire protocol's processors use is the one the Admin API changes. */
 static void same_registry(admin_http_t *h, mongoc_client_t *c) {
   bson_t reply;
@@ -246,7 +220,7 @@ static void same_registry(admin_http_t *h, mongoc_client_t *c) {
   int64_t n = 0;
   for (int i = 0; i < 100 && n < 50; i++) {
     usleep(50000);
-    n = input_count(c, "rate");
+    n = wt_stat(c, "rate", "stats.inputMessageCount");
   }
   CHECK(n >= 50);
   WT_OK(c, "{\"stopStreamProcessor\": \"rate\"}");

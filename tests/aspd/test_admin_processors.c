@@ -1,23 +1,9 @@
 /* Processors over the Admin API (reference §3.5), driven with libcurl: create, get,
  * list, modify, start, startWith, stop, delete; they are the wire protocol's processors. */
-#include "admin_http.h"
+#include "admin_test_util.h"
 #include "workspace_test_util.h"
 
-static admin_reply_t r;
-
-static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
-                    const char *body, long want, int line) {
-  admin_reply_free(&r);
-  long got = admin_http_request(h, method, url, accept, body, &r);
-  if (got != want) {
-    fprintf(stderr, "FAIL line %d: %s %s -> %ld (wanted %ld): %s\n", line, method, url, got, want,
-            r.text);
-    wt_failures++;
-    return false;
-  }
-  return true;
-}
-#define P(h, m, u, b, want) call_at(h, m, u, ACCEPT_2024, b, want, __LINE__)
+#define P(h, m, u, b, want) CALL(h, m, u, ACCEPT_2024, b, want)
 
 static const char *const PIPELINE =
     "[{\"$source\": {\"connectionName\": \"fast_solar\"}}, {\"$match\": {\"obs.watts\": {\"$gt\": "
@@ -71,8 +57,8 @@ int main(void) {
   CHECK(P(h, "DELETE", "ws:/processor/nope", NULL, 404));
   CHECK(P(h, "PATCH", "ws:/processor/nope", "{\"tier\": \"SP10\"}", 404));
   /* Processors need the 2024-05-30 version; connections' 2023-02-01 is too early. */
-  CHECK(call_at(h, "GET", "ws:/processor/solar", ACCEPT_2023, NULL, 406, __LINE__));
-  CHECK(call_at(h, "POST", "ws:/processor/solar:startWith", ACCEPT_2024, "{}", 406, __LINE__));
+  CHECK(CALL(h, "GET", "ws:/processor/solar", ACCEPT_2023, NULL, 406));
+  CHECK(CALL(h, "POST", "ws:/processor/solar:startWith", ACCEPT_2024, "{}", 406));
 
   /* start over HTTPS, observed over the wire; stop over the wire, observed over HTTPS. */
   CHECK(P(h, "POST", "ws:/processor/solar:start", NULL, 200));
@@ -104,14 +90,13 @@ int main(void) {
   CHECK(P(h, "GET", "ws:/processor/solar", NULL, 404));
 
   /* startWith (2025-03-12) */
-  CHECK(call_at(h, "POST", "ws:/processor/solar2:startWith", ACCEPT_2025,
-                "{\"resumeFromCheckpoint\": false, \"tier\": \"SP10\"}", 200, __LINE__));
+  CHECK(CALL(h, "POST", "ws:/processor/solar2:startWith", ACCEPT_2025,
+             "{\"resumeFromCheckpoint\": false, \"tier\": \"SP10\"}", 200));
   CHECK(!strcmp(wt_state(c, "solar2", s, sizeof s), "STARTED"));
-  CHECK(call_at(h, "POST", "ws:/processor/solar2:stop", ACCEPT_2024, NULL, 200, __LINE__));
-  CHECK(call_at(h, "POST", "ws:/processor/solar2:startWith", ACCEPT_2025, "{\"bogus\": true}", 400,
-                __LINE__));
-  CHECK(call_at(h, "POST", "ws:/processor/solar2:startWith", ACCEPT_2025, "{\"tier\": \"SP99\"}",
-                400, __LINE__));
+  CHECK(CALL(h, "POST", "ws:/processor/solar2:stop", ACCEPT_2024, NULL, 200));
+  CHECK(CALL(h, "POST", "ws:/processor/solar2:startWith", ACCEPT_2025, "{\"bogus\": true}", 400));
+  CHECK(
+      CALL(h, "POST", "ws:/processor/solar2:startWith", ACCEPT_2025, "{\"tier\": \"SP99\"}", 400));
 
   /* List: both, paginated, includeCount. */
   for (int i = 0; i < 5; i++) {

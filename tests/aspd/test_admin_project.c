@@ -2,24 +2,10 @@
  * includeConnections, create, withSampleConnections, update, delete; a created one has
  * its own registry and processors), Private Link connections (list, get, create,
  * update dnsDomain, delete) and VPC peering (list, accept, reject, delete), persisted. */
-#include "admin_http.h"
+#include "admin_test_util.h"
 #include "workspace_test_util.h"
 
-static admin_reply_t r;
-
-static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
-                    const char *body, long want, int line) {
-  admin_reply_free(&r);
-  long got = admin_http_request(h, method, url, accept, body, &r);
-  if (got != want) {
-    fprintf(stderr, "FAIL line %d: %s %s -> %ld (wanted %ld): %s\n", line, method, url, got, want,
-            r.text);
-    wt_failures++;
-    return false;
-  }
-  return true;
-}
-#define API(h, m, u, b, want) call_at(h, m, u, ACCEPT_2023, b, want, __LINE__)
+#define API(h, m, u, b, want) CALL(h, m, u, ACCEPT_2023, b, want)
 
 static char project[1024]; /* .../groups/GID/streams */
 
@@ -69,19 +55,19 @@ static void workspaces(admin_http_t *h, const aspd_instance_t *inst) {
   CHECK(!strcmp(admin_str(&r, "region"), "DUBLIN_IRL"));
   CHECK(API(h, "GET", "ws:/connections/k", NULL, 404));
   /* ...and processors of its own. */
-  CHECK(call_at(h, "POST", at("/second/processor"), ACCEPT_2024,
-                "{\"name\": \"p\", \"pipeline\": [{\"$source\": {\"documents\": [{\"a\": 1}]}}, "
-                "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}",
-                200, __LINE__));
-  CHECK(call_at(h, "GET", "ws:/processor/p", ACCEPT_2024, NULL, 404, __LINE__));
+  CHECK(CALL(h, "POST", at("/second/processor"), ACCEPT_2024,
+             "{\"name\": \"p\", \"pipeline\": [{\"$source\": {\"documents\": [{\"a\": 1}]}}, "
+             "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}",
+             200));
+  CHECK(CALL(h, "GET", "ws:/processor/p", ACCEPT_2024, NULL, 404));
   CHECK(API(h, "DELETE", at("/second"), NULL, 409));
   CHECK(!strcmp(admin_str(&r, "errorCode"), "STREAM_TENANT_HAS_STREAM_PROCESSORS"));
-  CHECK(call_at(h, "DELETE", at("/second/processor/p"), ACCEPT_2024, NULL, 204, __LINE__));
+  CHECK(CALL(h, "DELETE", at("/second/processor/p"), ACCEPT_2024, NULL, 204));
 
-  CHECK(call_at(h, "POST", at(":withSampleConnections"), "application/vnd.atlas.2024-08-05+json",
-                "{\"name\": \"third\", \"dataProcessRegion\": {\"cloudProvider\": \"GCP\", "
-                "\"region\": \"US_CENTRAL1\"}, \"sampleConnections\": {\"solar\": true}}",
-                200, __LINE__));
+  CHECK(CALL(h, "POST", at(":withSampleConnections"), "application/vnd.atlas.2024-08-05+json",
+             "{\"name\": \"third\", \"dataProcessRegion\": {\"cloudProvider\": \"GCP\", "
+             "\"region\": \"US_CENTRAL1\"}, \"sampleConnections\": {\"solar\": true}}",
+             200));
   CHECK(API(h, "GET", at("/third?includeConnections=true"), NULL, 200));
   CHECK(!strcmp(admin_str(&r, "connections.0.name"), "sample_stream_solar") &&
         !strcmp(admin_str(&r, "connections.0.region"), "US_CENTRAL1"));
@@ -139,10 +125,9 @@ static void private_links(admin_http_t *h) {
         !strcmp(admin_str(&r, "links.1.rel"), "next"));
   /* Update: dnsDomain only, version 2025-03-12. */
   CHECK(API(h, "PATCH", at(url), "{\"dnsDomain\": \"other.example.com\"}", 406));
-  CHECK(call_at(h, "PATCH", at(url), ACCEPT_2025, "{\"dnsDomain\": \"other.example.com\"}", 200,
-                __LINE__));
+  CHECK(CALL(h, "PATCH", at(url), ACCEPT_2025, "{\"dnsDomain\": \"other.example.com\"}", 200));
   CHECK(!strcmp(admin_str(&r, "dnsDomain"), "other.example.com"));
-  CHECK(call_at(h, "PATCH", at(url), ACCEPT_2025, "{\"region\": \"X\"}", 400, __LINE__));
+  CHECK(CALL(h, "PATCH", at(url), ACCEPT_2025, "{\"region\": \"X\"}", 400));
   /* In use by a Kafka connection: its deletion is refused until the connection goes. */
   char kafka[512];
   snprintf(kafka, sizeof kafka,

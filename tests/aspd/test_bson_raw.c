@@ -7,18 +7,7 @@
 #include <string.h>
 
 #include "../../src/aspd/engine/expr/bson_raw.c"
-
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fprintf(stderr, "\n");                               \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
+#include "check_msg.h"
 
 /* One field of every type, nested documents and arrays included. */
 static bson_t *every_type(void) {
@@ -217,10 +206,5 @@ int main(void) {
   test_writing(doc);
   test_malformed(doc);
   bson_destroy(doc);
-  if (failures) {
-    fprintf(stderr, "%d failure(s)\n", failures);
-    return 1;
-  }
-  printf("ok\n");
-  return 0;
+  return check_msg_report("bson_raw");
 }

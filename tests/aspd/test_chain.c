@@ -54,13 +54,7 @@ static const char *const PROCESSORS[][2] = {
 #define NPROC 3
 
 static bool start(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, NULL};
-  return aspd_harness_start(inst, state_dir, args);
+  return aspd_harness_start_connections(inst, state_dir, CONNECTIONS, NULL);
 }
 
 static double now_s(void) {
@@ -452,17 +446,6 @@ static uint32_t check_moving(mongoc_client_t *c, const ack_t *ack, int round) {
   return sampled;
 }
 
-static int64_t lag(mongoc_client_t *c, const char *name) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n =
-      wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.kafkaTotalOffsetLag", NULL) : -1;
-  bson_destroy(&reply);
-  return n;
-}
-
 int main(void) {
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
   const char *env = getenv("ASPD_CHAIN_SEED");
@@ -566,8 +549,9 @@ int main(void) {
 
   /* Drain: no new input, then everything of t must be in chain.c once, with an event in u. */
   WT_OK(c, "{\"stopStreamProcessor\": \"gen\"}");
-  for (int i = 0; i < 1500 && lag(c, "copy") != 0; i++) usleep(20000);
-  CHECK(lag(c, "copy") == 0);
+  for (int i = 0; i < 1500 && wt_stat(c, "copy", "stats.kafkaTotalOffsetLag") != 0; i++)
+    usleep(20000);
+  CHECK(wt_stat(c, "copy", "stats.kafkaTotalOffsetLag") == 0);
   int64_t t_end[PARTS] = {0}, u_end[PARTS] = {0};
   idset_t docs = {0}, events = {0};
   int64_t rewrites = 0; /* change events other than inserts: a copy that wrote a document again */

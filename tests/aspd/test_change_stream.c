@@ -9,19 +9,6 @@
 static const char *const CONNECTIONS =
     "[{\"name\": \"cluster0\", \"type\": \"Cluster\", \"clusterName\": \"Cluster0\"}]";
 
-static void start(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) {
-    fprintf(stderr, "FAIL: aspd did not start\n");
-    exit(1);
-  }
-}
-
 /* The documents of db.coll (in the order written) into out (an array); returns how many. */
 static uint32_t find_all(mongoc_client_t *c, const char *db, const char *coll, bson_t *out) {
   char json[256];
@@ -256,7 +243,7 @@ int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
   aspd_instance_t inst;
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   mongoc_client_t *c = wt_client(&inst);
   events(c);
   command_writes(c);
@@ -267,7 +254,7 @@ int main(void) {
 
   /* After a restart the running stream resumes from its stored position: the write made
    * now is its only new event. */
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   c = wt_client(&inst);
   merge(c, "orders", "[{\"_id\": 3, \"qty\": 2}]", "merge");
   CHECK(wait_docs(c, "shop", "events", 7) == 7);

@@ -8,19 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_msg.h"
 #include "engine/accumulators/accumulators.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fprintf(stderr, "\n");                               \
-      failures++;                                          \
-    }                                                      \
-  } while (0)
 
 /* One accumulator of each row, with the operand it is given. */
 static const char *const CASES[][2] = {
@@ -147,10 +136,5 @@ int main(void) {
   }
   aspd_eval_free(&ev);
   for (size_t i = 0; i < NDOCS; i++) bson_destroy(docs[i]);
-  if (failures) {
-    fprintf(stderr, "checkpoint_units: %d failure(s)\n", failures);
-    return 1;
-  }
-  printf("checkpoint_units: ok\n");
-  return 0;
+  return check_msg_report("checkpoint_units");
 }

@@ -19,11 +19,10 @@ static bson_t *json(const char *text) {
   return b;
 }
 
-/* The documents a find returns, as relaxed Extended JSON joined by " ; ". */
-static const char *found(mongoc_collection_t *coll, const char *filter, const char *opts) {
+/* The documents of a cursor (destroyed here), as relaxed Extended JSON joined by
+ * " ; "; "error <code>" when it fails. */
+static const char *joined(mongoc_cursor_t *cursor) {
   static char out[8192];
-  bson_t *f = json(filter), *o = json(opts);
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, f, o, NULL);
   const bson_t *doc;
   size_t used = 0;
   out[0] = '\0';
@@ -35,6 +34,13 @@ static const char *found(mongoc_collection_t *coll, const char *filter, const ch
   bson_error_t error;
   if (mongoc_cursor_error(cursor, &error)) snprintf(out, sizeof out, "error %u", error.code);
   mongoc_cursor_destroy(cursor);
+  return out;
+}
+
+/* The documents a find returns, joined. */
+static const char *found(mongoc_collection_t *coll, const char *filter, const char *opts) {
+  bson_t *f = json(filter), *o = json(opts);
+  const char *out = joined(mongoc_collection_find_with_opts(coll, f, o, NULL));
   bson_destroy(f);
   bson_destroy(o);
   return out;
@@ -83,22 +89,10 @@ static int64_t delete (mongoc_collection_t *coll, bool many, const char *filter)
   return r;
 }
 
-/* The documents an aggregate returns, joined as found() does. */
+/* The documents an aggregate returns, joined. */
 static const char *aggregated(mongoc_collection_t *coll, const char *pipeline) {
-  static char out[8192];
   bson_t *p = json(pipeline);
-  mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, p, NULL, NULL);
-  const bson_t *doc;
-  size_t used = 0;
-  out[0] = '\0';
-  while (mongoc_cursor_next(cursor, &doc)) {
-    char *text = bson_as_relaxed_extended_json(doc, NULL);
-    used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", used ? " ; " : "", text);
-    bson_free(text);
-  }
-  bson_error_t error;
-  if (mongoc_cursor_error(cursor, &error)) snprintf(out, sizeof out, "error %u", error.code);
-  mongoc_cursor_destroy(cursor);
+  const char *out = joined(mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, p, NULL, NULL));
   bson_destroy(p);
   return out;
 }

@@ -34,16 +34,6 @@ static bool create(mongoc_client_t *c, const char *name, char *refused, size_t l
   return ok;
 }
 
-static bool exists(mongoc_client_t *c, const char *name) {
-  char json[256];
-  snprintf(json, sizeof json, "{\"getStreamProcessor\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  bool ok = wt_run(c, json, &reply, &error);
-  bson_destroy(&reply);
-  return ok;
-}
-
 static void check_refusal(const char *what, const char *message, const char *reason,
                           const char *state_dir) {
   if (!strstr(message, "nothing was changed") || !strstr(message, reason)) {
@@ -76,7 +66,7 @@ static void test_full_disk(void) {
   check_refusal("create on a full disk", refused, "the disk may be full", state_dir);
   WT_OK(c, "{\"listStreamProcessors\": 1}"); /* still serving */
   snprintf(name, sizeof name, "p%d", acknowledged);
-  CHECK(!exists(c, name)); /* the refused change is not applied in memory either */
+  CHECK(!wt_has_processor(c, name)); /* the refused change is not applied in memory either */
   mongoc_client_destroy(c);
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 
@@ -86,13 +76,13 @@ static void test_full_disk(void) {
   c = wt_client(&inst);
   for (int i = 0; i < acknowledged; i++) {
     snprintf(name, sizeof name, "p%d", i);
-    if (!exists(c, name)) {
+    if (!wt_has_processor(c, name)) {
       fprintf(stderr, "FAIL: acknowledged %s lost after the full disk\n", name);
       wt_failures++;
     }
   }
   snprintf(name, sizeof name, "p%d", acknowledged);
-  CHECK(!exists(c, name));
+  CHECK(!wt_has_processor(c, name));
   mongoc_client_destroy(c);
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 }

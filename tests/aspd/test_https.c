@@ -374,7 +374,7 @@ int main(void) {
 
   /* The aspd under test trusts that CA for its $https calls. */
   setenv("ASPD_HTTPS_CA_FILE", first.ca_file, 1);
-  char dir[512], path[1024], connections[2048];
+  char connections[2048];
   snprintf(connections, sizeof connections,
            "[{\"name\": \"api\", \"type\": \"Https\", \"url\": \"%s\", \"headers\": {\"X-Conn\": "
            "\"from-connection\"}},"
@@ -383,13 +383,8 @@ int main(void) {
            " {\"name\": \"fast_solar\", \"type\": \"Sample\", \"docsPerSecond\": 1000},"
            " {\"name\": \"cluster0\", \"type\": \"Cluster\", \"clusterName\": \"Cluster0\"}]",
            server.base_url);
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", connections, path, sizeof path)) {
-    return 1;
-  }
-  const char *args[] = {"--connections", path, NULL};
   aspd_instance_t inst;
-  if (!aspd_harness_start(&inst, NULL, args)) return 1;
+  if (!aspd_harness_start_connections(&inst, NULL, connections, NULL)) return 1;
   mongoc_client_t *c = wt_client(&inst);
   request_shape(c);
   response_types(c);

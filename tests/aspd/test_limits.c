@@ -153,17 +153,13 @@ static void test_timeouts(void) {
  * clear error, and the connection carries on. (Lists of definitions are kept within the
  * limit when the definitions are created: test_limits_definitions.) */
 static void test_reply_bound(void) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json",
-                               "[{\"name\": \"cluster0\", \"type\": \"Cluster\", "
-                               "\"clusterName\": \"Cluster0\"}]",
-                               path, sizeof path)) {
+  aspd_instance_t inst;
+  if (!aspd_harness_start_connections(&inst, NULL,
+                                      "[{\"name\": \"cluster0\", \"type\": \"Cluster\", "
+                                      "\"clusterName\": \"Cluster0\"}]",
+                                      NULL)) {
     exit(1);
   }
-  const char *args[] = {"--connections", path, NULL};
-  aspd_instance_t inst;
-  if (!aspd_harness_start(&inst, NULL, args)) exit(1);
   mongoc_client_t *client = mongoc_client_new(inst.uri);
   mongoc_client_set_error_api(client, 2);
   size_t pad_len = 3500 * 1000;

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "admin_http.h"
+#include "admin_test_util.h"
 #include "workspace_test_util.h"
 
 /* Most cases run with --max-list-reply-bytes 1 MiB (the same checks as at the default,
@@ -18,33 +18,14 @@
 #define FILL (130 * 1000)  /* ... but a smaller fifth does */
 #define GROWN (280 * 1000) /* then growing one is refused */
 
-static admin_reply_t r;
-
 /* wt_start with --max-list-reply-bytes ROOM. */
 static void start_small(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", WT_CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, "--max-list-reply-bytes", ROOM, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) exit(1);
+  const char *args[] = {"--max-list-reply-bytes", ROOM, NULL};
+  if (!aspd_harness_start_connections(inst, state_dir, WT_CONNECTIONS, args)) exit(1);
 }
 
-static bool call_at(admin_http_t *h, const char *method, const char *url, const char *accept,
-                    const char *body, long want, int line) {
-  admin_reply_free(&r);
-  long got = admin_http_request(h, method, url, accept, body, &r);
-  if (got != want) {
-    fprintf(stderr, "FAIL line %d: %s %s -> %ld (wanted %ld): %.300s\n", line, method, url, got,
-            want, r.text);
-    wt_failures++;
-    return false;
-  }
-  return true;
-}
-#define P(h, m, u, b, want) call_at(h, m, u, ACCEPT_2024, b, want, __LINE__)
-#define C(h, m, u, b, want) call_at(h, m, u, ACCEPT_2023, b, want, __LINE__)
+#define P(h, m, u, b, want) CALL(h, m, u, ACCEPT_2024, b, want)
+#define C(h, m, u, b, want) CALL(h, m, u, ACCEPT_2023, b, want)
 
 static char *pad_of(size_t len, char c) {
   char *pad = malloc(len + 1);
@@ -334,7 +315,7 @@ static void records(aspd_instance_t *inst, admin_http_t *h) {
   free(body);
   snprintf(one, sizeof one, "%s/%.64s", links, admin_str(&r, "_id"));
   body = body_with("", "dnsDomain", 20000);
-  if (call_at(h, "PATCH", one, ACCEPT_2025, body, 400, __LINE__)) {
+  if (CALL(h, "PATCH", one, ACCEPT_2025, body, 400)) {
     check_refusal("PATCH to a 20 KB Private Link connection", admin_str(&r, "detail"), "in a list");
   }
   free(body);

@@ -27,14 +27,8 @@ static void run_merge(mongoc_client_t *c, const char *name, const char *into_col
   WT_OK(c, cmd);
   snprintf(cmd, sizeof cmd, "{\"startStreamProcessor\": \"%s\"}", name);
   WT_OK(c, cmd);
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
   for (int i = 0; i < 200; i++) {
-    bson_t reply;
-    bson_error_t error;
-    int64_t n =
-        wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.inputMessageCount", NULL) : -1;
-    bson_destroy(&reply);
-    if (n == 4) return;
+    if (wt_stat(c, name, "stats.inputMessageCount") == 4) return;
     usleep(20000);
   }
   fprintf(stderr, "FAIL: %s did not take its documents\n", name);

@@ -4,24 +4,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "state_sql.h"
 #include "workspace_test_util.h"
 
 /* Documents aspd keeps per collection (ASPD_MEMSTORE_RETAIN): the oldest go first. */
 #define SINK_RETAIN 100000
-
-static int64_t input_count(mongoc_client_t *c, const char *name) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n = -1;
-  if (wt_run(c, cmd, &reply, &error)) n = wt_int(&reply, "stats.inputMessageCount", NULL);
-  bson_destroy(&reply);
-  return n;
-}
 
 static bool state_is(mongoc_client_t *c, const char *name, const char *want) {
   char s[32];
@@ -137,21 +125,6 @@ static void acknowledged_on_disk(void) {
   aspd_harness_stop(&inst);
 }
 
-/* Runs aspd on state_dir expecting it to refuse to start; returns its output. */
-static void expect_refusal(const char *state_dir, const char *needle) {
-  char cmd[2048], out[8192] = "";
-  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
-           getenv("ASPD_BIN"), state_dir);
-  FILE *p = popen(cmd, "r");
-  size_t n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
-  CHECK(strstr(out, needle) != NULL);
-  CHECK(strstr(out, "mongodb://") == NULL);
-  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\n", out);
-}
-
 int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
@@ -174,9 +147,9 @@ int main(void) {
   WT_OK(c, "{\"startStreamProcessor\": \"stopped\"}");
   usleep(300000);
   WT_OK(c, "{\"stopStreamProcessor\": \"stopped\"}");
-  int64_t before = input_count(c, "running");
+  int64_t before = wt_stat(c, "running", "stats.inputMessageCount");
   CHECK(before > 0);
-  CHECK(input_count(c, "stopped") == 3);
+  CHECK(wt_stat(c, "stopped", "stats.inputMessageCount") == 3);
   mongoc_client_destroy(c);
   aspd_harness_stop(&inst);
 
@@ -200,15 +173,16 @@ int main(void) {
                &error));
   CHECK(wt_array_len(&reply, "connections") == 1);
   bson_destroy(&reply);
-  int64_t after = input_count(c, "running");
+  int64_t after = wt_stat(c, "running", "stats.inputMessageCount");
   CHECK(after >= before);
-  CHECK(input_count(c, "stopped") == 3);
+  CHECK(wt_stat(c, "stopped", "stats.inputMessageCount") == 3);
   usleep(300000);
-  CHECK(input_count(c, "running") > after); /* the STARTED processor runs again */
+  /* the STARTED processor runs again */
+  CHECK(wt_stat(c, "running", "stats.inputMessageCount") > after);
   /* The inline documents source resumes from its checkpoint: nothing is emitted twice. */
   WT_OK(c, "{\"startStreamProcessor\": \"stopped\"}");
   usleep(100000);
-  CHECK(input_count(c, "stopped") == 3);
+  CHECK(wt_stat(c, "stopped", "stats.inputMessageCount") == 3);
   WT_OK(c, "{\"stopStreamProcessor\": \"stopped\"}");
   WT_OK(c, "{\"stopStreamProcessor\": \"running\"}");
   mongoc_client_destroy(c);
@@ -260,7 +234,7 @@ int main(void) {
   CHECK(sqlite3_exec(db, "UPDATE records SET doc = x'00' WHERE name = 'created'", NULL, NULL,
                      NULL) == SQLITE_OK);
   sqlite3_close(db);
-  expect_refusal(dir, "the state store is corrupt (processor 'created'");
+  wt_expect_refusal(dir, "the state store is corrupt (processor 'created'");
   CHECK(sql_int(dir, "SELECT length(doc) FROM records WHERE name = 'created'") == 1);
 
   stop_at_full_rate();

@@ -2,38 +2,12 @@
  * JSON state of earlier versions imported once, deep documents stored and
  * loaded back, and a commit that fails (RLIMIT_FSIZE) changes nothing and says
  * so without naming server paths. */
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
+#include "state_sql.h"
 #include "workspace_test_util.h"
-
-/* Runs aspd on state_dir expecting it to refuse to start; checks its output holds needle. */
-static void expect_refusal(const char *state_dir, const char *needle) {
-  char cmd[2048], out[8192] = "";
-  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
-           getenv("ASPD_BIN"), state_dir);
-  FILE *p = popen(cmd, "r");
-  size_t n = fread(out, 1, sizeof out - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
-  CHECK(strstr(out, needle) != NULL);
-  CHECK(strstr(out, "mongodb://") == NULL);
-  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\nwanted: %s\n", out, needle);
-}
-
-static bool has_processor(mongoc_client_t *c, const char *name) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessor\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  bool found = wt_run(c, cmd, &reply, &error);
-  bson_destroy(&reply);
-  return found;
-}
 
 /* A second aspd on the directory is refused and names the first; the
  * directory is made 0700 though it existed with wider permissions. */
@@ -47,7 +21,7 @@ static void one_aspd_per_directory(void) {
   CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
   char needle[64];
   snprintf(needle, sizeof needle, "in use by another aspd (pid %d)", (int)inst.pid);
-  expect_refusal(dir, needle);
+  wt_expect_refusal(dir, needle);
   /* The first one is unaffected. */
   mongoc_client_t *c = wt_client(&inst);
   WT_OK(c, "{\"listStreamProcessors\": 1}");
@@ -96,7 +70,7 @@ static void imports_json_once(void) {
   }
   wt_start(&inst, dir);
   c = wt_client(&inst);
-  CHECK(has_processor(c, "old"));
+  CHECK(wt_has_processor(c, "old"));
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
 }
@@ -113,7 +87,7 @@ static void duplicate_names_refused(void) {
       !aspd_harness_write_file(dir, "processors.json", dup, path, sizeof path)) {
     exit(1);
   }
-  expect_refusal(dir, "duplicate name 'a'");
+  wt_expect_refusal(dir, "duplicate name 'a'");
 }
 
 /* A pipeline nested DEPTH levels deep is stored and loaded back. */
@@ -183,7 +157,7 @@ static void failed_commit_changes_nothing(void) {
   CHECK(strstr(error.message, "writing to disk failed") != NULL);
   CHECK(strstr(error.message, dir) == NULL);
   CHECK(strstr(error.message, "aspd.db") == NULL);
-  CHECK(!has_processor(c, "big"));
+  CHECK(!wt_has_processor(c, "big"));
   WT_OK(c,
         "{\"createStreamProcessor\": \"small\", \"pipeline\": [{\"$source\": {\"connectionName\":"
         " \"sample_stream_solar\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
@@ -196,41 +170,18 @@ static void failed_commit_changes_nothing(void) {
   CHECK(aspd_harness_stop(&inst) == 0);
   wt_start(&inst, dir);
   c = wt_client(&inst);
-  CHECK(!has_processor(c, "big"));
-  CHECK(has_processor(c, "small"));
+  CHECK(!wt_has_processor(c, "big"));
+  CHECK(wt_has_processor(c, "small"));
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
 }
 
-static int64_t stat_of(mongoc_client_t *c, const char *name, const char *field) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n = -1;
-  if (wt_run(c, cmd, &reply, &error)) n = wt_int(&reply, field, NULL);
-  bson_destroy(&reply);
-  return n;
-}
-
 /* Documents the store holds for cluster0's d.<coll>. */
 static int64_t stored_in(const char *state_dir, const char *coll) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/aspd.db", state_dir);
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  int64_t n = -1;
-  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-      sqlite3_prepare_v2(db,
-                         "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
-                         " WHERE connection = 'cluster0' AND db = 'd' AND name = ?",
-                         -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_text(st, 1, coll, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return n;
+  return sql_int_text(state_dir,
+                      "SELECT count(*) FROM docs JOIN datasets ON docs.dataset = datasets.id"
+                      " WHERE connection = 'cluster0' AND db = 'd' AND name = ?",
+                      coll);
 }
 
 static bool temp_file_left(const char *dir) {
@@ -276,14 +227,14 @@ static void survives_kill_9(void) {
     CHECK(!strcmp(wt_state(c, "w", s, sizeof s), "STARTED"));
     for (int j = 0; j <= k; j++) {
       snprintf(cmd, sizeof cmd, "k%d", j);
-      CHECK(has_processor(c, cmd));
+      CHECK(wt_has_processor(c, cmd));
     }
   }
   CHECK(committed > 0);
   /* It keeps writing after the restarts. */
-  int64_t before = stat_of(c, "w", "stats.outputMessageCount");
+  int64_t before = wt_stat(c, "w", "stats.outputMessageCount");
   usleep(300000);
-  CHECK(stat_of(c, "w", "stats.outputMessageCount") > before);
+  CHECK(wt_stat(c, "w", "stats.outputMessageCount") > before);
   mongoc_client_destroy(c);
   CHECK(aspd_harness_stop(&inst) == 0);
 }
@@ -316,7 +267,7 @@ static void sink_retention(void) {
   int64_t dropped = -1;
   for (int i = 0; i < 100 && dropped != WRITTEN - KEPT; i++) {
     usleep(50000);
-    dropped = stat_of(c, "r", "stats.sinkDroppedMessageCount");
+    dropped = wt_stat(c, "r", "stats.sinkDroppedMessageCount");
   }
   CHECK(dropped == WRITTEN - KEPT);
   mongoc_client_destroy(c);

@@ -7,25 +7,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "admin_http.h"
+#include "admin_test_util.h"
 #include "state_sql.h"
 #include "workspace_test_util.h"
 
-static admin_reply_t r;
-
-static bool call_at(admin_http_t *h, const char *method, const char *url, const char *body,
-                    long want, int line) {
-  admin_reply_free(&r);
-  long got = admin_http_request(h, method, url, ACCEPT_2023, body, &r);
-  if (got != want) {
-    fprintf(stderr, "FAIL line %d: %s %s -> %ld (wanted %ld): %s\n", line, method, url, got, want,
-            r.text);
-    wt_failures++;
-    return false;
-  }
-  return true;
-}
-#define API(h, m, u, b, want) call_at(h, m, u, b, want, __LINE__)
+#define API(h, m, u, b, want) CALL(h, m, u, ACCEPT_2023, b, want)
 
 #define PASSWORD "0123456789abcdef0123456789abcdef"
 #define PUBLIC_KEY "legacyab"

@@ -17,19 +17,6 @@ static const char *const CONNECTIONS =
     " {\"name\": \"kafkabad\", \"type\": \"Kafka\", \"bootstrapServers\": \"localhost:9092\","
     "  \"config\": {\"num.partitions\": \"0\"}}]";
 
-static void start(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) {
-    fprintf(stderr, "FAIL: aspd did not start\n");
-    exit(1);
-  }
-}
-
 /* Documents of t.<coll> matching the query (JSON), with the count command. */
 static int64_t count_where(mongoc_client_t *c, const char *coll, const char *query) {
   char json[2048];
@@ -281,18 +268,6 @@ static void consume(mongoc_client_t *c) {
   WT_OK(c, "{\"stopStreamProcessor\": \"reader\"}");
 }
 
-/* The input lag of a processor reading a topic (kafkaTotalOffsetLag), -1 on error. */
-static int64_t lag(mongoc_client_t *c, const char *name) {
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
-  bson_t reply;
-  bson_error_t error;
-  int64_t n =
-      wt_run(c, cmd, &reply, &error) ? wt_int(&reply, "stats.kafkaTotalOffsetLag", NULL) : -1;
-  bson_destroy(&reply);
-  return n;
-}
-
 /* Offsets commit with the sink contents they led to: a kill -9 while a generator
  * writes a topic and a reader copies it loses the same tail of both, so after the
  * restart every message of the topic is in the copy exactly once. */
@@ -300,7 +275,7 @@ static void kill_midway(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
   aspd_instance_t inst;
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   mongoc_client_t *c = wt_client(&inst);
   WT_OK(c,
         "{\"createStreamProcessor\": \"gen\", \"pipeline\": [{\"$source\": {\"connectionName\":"
@@ -317,12 +292,13 @@ static void kill_midway(void) {
   mongoc_client_destroy(c);
   aspd_harness_kill(&inst);
 
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   c = wt_client(&inst);
   usleep(200000);
   WT_OK(c, "{\"stopStreamProcessor\": \"gen\"}");
-  for (int i = 0; i < 250 && lag(c, "copier") != 0; i++) usleep(20000);
-  CHECK(lag(c, "copier") == 0);
+  for (int i = 0; i < 250 && wt_stat(c, "copier", "stats.kafkaTotalOffsetLag") != 0; i++)
+    usleep(20000);
+  CHECK(wt_stat(c, "copier", "stats.kafkaTotalOffsetLag") == 0);
   bson_t r;
   CHECK(
       read_topic(c, "{\"readTopic\": \"big\", \"connectionName\": \"kafka4\", \"limit\": 1}", &r));
@@ -353,7 +329,7 @@ static void upgrade_bare_topic(void) {
   char dir[512], path[1024];
   if (!aspd_harness_tempdir(dir, sizeof dir)) exit(1);
   aspd_instance_t inst;
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   aspd_harness_stop(&inst);
   snprintf(path, sizeof path, "%s/aspd.db", dir);
   sqlite3 *db;
@@ -377,7 +353,7 @@ static void upgrade_bare_topic(void) {
   sqlite3_close(db);
   /* Twice: the second start reads the records the first one wrote. */
   for (int round = 0; round < 2; round++) {
-    start(&inst, dir);
+    wt_start_with(&inst, dir, CONNECTIONS);
     mongoc_client_t *c = wt_client(&inst);
     bson_t r;
     CHECK(read_topic(c, "{\"readTopic\": \"old\", \"connectionName\": \"kafka1\"}", &r));
@@ -394,7 +370,7 @@ int main(void) {
   char dir[512];
   if (!aspd_harness_tempdir(dir, sizeof dir)) return 1;
   aspd_instance_t inst;
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   mongoc_client_t *c = wt_client(&inst);
   emit_and_read(c);
   key_errors(c);
@@ -405,7 +381,7 @@ int main(void) {
 
   /* After a restart: the partitions and their messages are back, and the stopped reader
    * resumes from its per-partition offsets. */
-  start(&inst, dir);
+  wt_start_with(&inst, dir, CONNECTIONS);
   c = wt_client(&inst);
   bson_t r;
   CHECK(read_topic(c, "{\"readTopic\": \"keyed\", \"connectionName\": \"kafka4\", \"limit\": 1000}",

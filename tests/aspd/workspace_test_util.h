@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "aspd_harness.h"
@@ -29,18 +30,19 @@ static const char *const WT_CONNECTIONS =
     "  \"dbRoleToExecute\": {\"role\": \"atlasAdmin\", \"type\": \"BUILT_IN\"}},"
     " {\"name\": \"kafka0\", \"type\": \"Kafka\", \"bootstrapServers\": \"localhost:9092\"}]";
 
-/* Starts aspd with WT_CONNECTIONS; state_dir NULL = fresh. Exits 1 on failure. */
-static inline void wt_start(aspd_instance_t *inst, const char *state_dir) {
-  char dir[512], path[1024];
-  if (!aspd_harness_tempdir(dir, sizeof dir) ||
-      !aspd_harness_write_file(dir, "connections.json", WT_CONNECTIONS, path, sizeof path)) {
-    exit(1);
-  }
-  const char *args[] = {"--connections", path, NULL};
-  if (!aspd_harness_start(inst, state_dir, args)) {
+/* Starts aspd with these connections (a JSON array); state_dir NULL = fresh.
+ * Exits 1 on failure. */
+static inline void wt_start_with(aspd_instance_t *inst, const char *state_dir,
+                                 const char *connections) {
+  if (!aspd_harness_start_connections(inst, state_dir, connections, NULL)) {
     fprintf(stderr, "FAIL: aspd did not start\n");
     exit(1);
   }
+}
+
+/* wt_start_with WT_CONNECTIONS. */
+static inline void wt_start(aspd_instance_t *inst, const char *state_dir) {
+  wt_start_with(inst, state_dir, WT_CONNECTIONS);
 }
 
 static inline mongoc_client_t *wt_client(const aspd_instance_t *inst) {
@@ -142,6 +144,45 @@ static inline uint32_t wt_array_len(const bson_t *doc, const char *path) {
       BSON_ITER_HOLDS_ARRAY(&found) && bson_iter_recurse(&found, &child)) {
     while (bson_iter_next(&child)) n++;
   }
+  return n;
+}
+
+/* Whether getStreamProcessor finds the processor. */
+static inline bool wt_has_processor(mongoc_client_t *client, const char *name) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessor\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  bool found = wt_run(client, cmd, &reply, &error);
+  bson_destroy(&reply);
+  return found;
+}
+
+/* Runs aspd on state_dir expecting it to refuse to start: a non-zero exit (not the
+ * timeout's), no URI line, and needle in what it printed. */
+static inline void wt_expect_refusal(const char *state_dir, const char *needle) {
+  char cmd[2048], out[8192] = "";
+  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
+           getenv("ASPD_BIN"), state_dir);
+  FILE *p = popen(cmd, "r");
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  int status = pclose(p);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
+  CHECK(strstr(out, needle) != NULL);
+  CHECK(strstr(out, "mongodb://") == NULL);
+  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\nwanted: %s\n", out, needle);
+}
+
+/* An integer of the processor's getStreamProcessorStats reply (field is a dotted
+ * path, e.g. "stats.inputMessageCount"), -1 on error. */
+static inline int64_t wt_stat(mongoc_client_t *client, const char *name, const char *field) {
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "{\"getStreamProcessorStats\": \"%s\"}", name);
+  bson_t reply;
+  bson_error_t error;
+  int64_t n = wt_run(client, cmd, &reply, &error) ? wt_int(&reply, field, NULL) : -1;
+  bson_destroy(&reply);
   return n;
 }
 

@@ -286,6 +286,25 @@ bool aspd_harness_start(aspd_instance_t *out, const char *state_dir,
   return true;
 }
 
+bool aspd_harness_start_connections(aspd_instance_t *out, const char *state_dir,
+                                    const char *connections, const char *const *extra_args) {
+  char path[1024];
+  if (!aspd_harness_write_file(NULL, "connections.json", connections, path, sizeof path)) {
+    return false;
+  }
+  const char *args[32] = {"--connections", path};
+  size_t n = 2;
+  for (size_t i = 0; extra_args && extra_args[i]; i++) {
+    if (n == sizeof args / sizeof args[0] - 1) {
+      fprintf(stderr, "harness: too many arguments\n");
+      return false;
+    }
+    args[n++] = extra_args[i];
+  }
+  args[n] = NULL;
+  return aspd_harness_start(out, state_dir, args);
+}
+
 void aspd_harness_kill(aspd_instance_t *inst) {
   if (inst->pid <= 0) return;
   kill(inst->pid, SIGKILL);

@@ -35,6 +35,11 @@ typedef struct {
  * Returns false and prints why on failure. */
 bool aspd_harness_start(aspd_instance_t *out, const char *state_dir, const char *const *extra_args);
 
+/* aspd_harness_start with `--connections FILE` before extra_args: FILE, in a fresh
+ * temporary directory, holds `connections` (a JSON array of connections). */
+bool aspd_harness_start_connections(aspd_instance_t *out, const char *state_dir,
+                                    const char *connections, const char *const *extra_args);
+
 /* SIGTERM, wait up to 10 s, then SIGKILL. Returns the wait status (-1 if it had to be killed).
  * Anything but a clean exit 0 (a sanitizer report, a crash, a hang) is printed and also makes
  * the test process exit 1 at exit, even if the caller ignores the result. */

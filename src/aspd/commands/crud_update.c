@@ -53,6 +53,15 @@ static void set_value(change_t *c, const char *path, const bson_value_t *v) {
   bson_append_value(&c->sets, path, -1, v);
 }
 
+/* Sets path to the array built in list, and destroys list. */
+static void set_array(change_t *c, const char *path, bson_t *list) {
+  bson_value_t v = {.value_type = BSON_TYPE_ARRAY};
+  v.value.v_doc.data = (uint8_t *)(uintptr_t)bson_get_data(list);
+  v.value.v_doc.data_len = list->len;
+  set_value(c, path, &v);
+  bson_destroy(list);
+}
+
 static bool op_set(change_t *c, const char *path, bson_iter_t *arg, aspd_error_t *err) {
   (void)err;
   set_value(c, path, bson_iter_value(arg));
@@ -193,11 +202,7 @@ static bool add_items(change_t *c, const char *op, const char *path, bson_iter_t
   } else {
     while (bson_iter_next(&values)) add_one(&out, &n, bson_iter_value(&values), unique);
   }
-  bson_value_t v = {.value_type = BSON_TYPE_ARRAY};
-  v.value.v_doc.data = (uint8_t *)(uintptr_t)bson_get_data(&out);
-  v.value.v_doc.data_len = out.len;
-  set_value(c, path, &v);
-  bson_destroy(&out);
+  set_array(c, path, &out);
   return true;
 }
 
@@ -266,11 +271,7 @@ static bool op_pull(change_t *c, const char *path, bson_iter_t *arg, aspd_error_
     if (!gone) append_item(&out, &n, bson_iter_value(&items));
   }
   aspd_query_free(q);
-  bson_value_t v = {.value_type = BSON_TYPE_ARRAY};
-  v.value.v_doc.data = (uint8_t *)(uintptr_t)bson_get_data(&out);
-  v.value.v_doc.data_len = out.len;
-  set_value(c, path, &v);
-  bson_destroy(&out);
+  set_array(c, path, &out);
   return true;
 }
 

@@ -148,6 +148,14 @@ static bool one_of(const char *s, const char *const *values) {
   return false;
 }
 
+/* The document under it, read in place. */
+static void sub_document(const bson_iter_t *it, bson_t *doc) {
+  const uint8_t *data;
+  uint32_t len;
+  bson_iter_document(it, &len, &data);
+  bson_init_static(doc, data, len);
+}
+
 static bool bad_value(aspd_error_t *err, const char *path, const char *expected) {
   aspd_error_set(err, ASPD_API_E_INVALID_ATTRIBUTE, "Invalid attribute %s specified: %s.", path,
                  expected);
@@ -206,11 +214,8 @@ static bool check_object(const bson_t *doc, const char *path, const field_t *fir
       bson_append_value(out, key, -1, bson_iter_value(&it));
       continue;
     }
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&it, &len, &data);
     bson_t inner, copy;
-    bson_init_static(&inner, data, len);
+    sub_document(&it, &inner);
     bson_append_document_begin(out, key, -1, &copy);
     bool ok = check_object(&inner, sub, f->fields, NULL, &copy, err);
     bson_append_document_end(out, &copy);
@@ -258,18 +263,13 @@ static void copy_public(const bson_t *doc, bson_t *out) {
   bson_iter_init(&it, doc);
   while (bson_iter_next(&it)) {
     const char *key = bson_iter_key(&it);
-    bool secret = false;
-    for (const char *const *w = write_only; *w; w++) secret = secret || !strcmp(*w, key);
-    if (secret) continue;
+    if (one_of(key, write_only)) continue;
     if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
       bson_append_value(out, key, -1, bson_iter_value(&it));
       continue;
     }
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&it, &len, &data);
     bson_t inner, copy;
-    bson_init_static(&inner, data, len);
+    sub_document(&it, &inner);
     bson_append_document_begin(out, key, -1, &copy);
     copy_public(&inner, &copy);
     bson_append_document_end(out, &copy);

@@ -170,22 +170,34 @@ static bool eval_multiply(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *o
   return true;
 }
 
-/* Evaluates both arguments; false on error, *null when either is nullish. */
-static bool two(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *a, bson_value_t *b,
-                bool *null) {
+/* Evaluates both arguments: false on error; *null (and out null) when either is
+ * null or missing. */
+static bool two(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *a, bson_value_t *b, bool *null,
+                bson_value_t *out) {
   if (!aspd_expr_eval(e->args[0], ev, a) || !aspd_expr_eval(e->args[1], ev, b)) return false;
   *null = aspd_value_is_nullish(a) || aspd_value_is_nullish(b);
+  if (*null) out->value_type = BSON_TYPE_NULL;
+  return true;
+}
+
+/* Both arguments as numbers, for $divide and $mod: as two() and false when
+ * either is not a number. */
+static bool two_numbers(const aspd_expr_t *e, aspd_eval_t *ev, num_t *x, num_t *y, bool *null,
+                        bson_value_t *out) {
+  bson_value_t a, b;
+  if (!two(e, ev, &a, &b, null, out)) return false;
+  if (!*null && (!to_num(&a, x) || !to_num(&b, y))) {
+    return aspd_eval_fail(ev, "%s only supports numeric types, not %s and %s", e->name,
+                          aspd_value_type_name(&a), aspd_value_type_name(&b));
+  }
   return true;
 }
 
 static bool eval_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   bson_value_t a, b;
   bool null;
-  if (!two(e, ev, &a, &b, &null)) return false;
-  if (null) {
-    out->value_type = BSON_TYPE_NULL;
-    return true;
-  }
+  if (!two(e, ev, &a, &b, &null, out)) return false;
+  if (null) return true;
   num_t x, y;
   if (a.value_type == BSON_TYPE_DATE_TIME && b.value_type == BSON_TYPE_DATE_TIME) {
     out->value_type = BSON_TYPE_INT64;
@@ -211,18 +223,10 @@ static bool eval_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *o
 }
 
 static bool eval_divide(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t a, b;
-  bool null;
-  if (!two(e, ev, &a, &b, &null)) return false;
-  if (null) {
-    out->value_type = BSON_TYPE_NULL;
-    return true;
-  }
   num_t x, y;
-  if (!to_num(&a, &x) || !to_num(&b, &y)) {
-    return aspd_eval_fail(ev, "$divide only supports numeric types, not %s and %s",
-                          aspd_value_type_name(&a), aspd_value_type_name(&b));
-  }
+  bool null;
+  if (!two_numbers(e, ev, &x, &y, &null, out)) return false;
+  if (null) return true;
   if (x.kind == NUM_DECIMAL || y.kind == NUM_DECIMAL) {
     aspd_dec_t q;
     if (!aspd_dec_div(dec_of(&x), dec_of(&y), &q)) {
@@ -238,18 +242,10 @@ static bool eval_divide(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out
 }
 
 static bool eval_mod(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t a, b;
-  bool null;
-  if (!two(e, ev, &a, &b, &null)) return false;
-  if (null) {
-    out->value_type = BSON_TYPE_NULL;
-    return true;
-  }
   num_t x, y;
-  if (!to_num(&a, &x) || !to_num(&b, &y)) {
-    return aspd_eval_fail(ev, "$mod only supports numeric types, not %s and %s",
-                          aspd_value_type_name(&a), aspd_value_type_name(&b));
-  }
+  bool null;
+  if (!two_numbers(e, ev, &x, &y, &null, out)) return false;
+  if (null) return true;
   if (y.d == 0) return aspd_eval_fail(ev, "can't $mod by zero");
   num_kind_t k = wider(x.kind, y.kind);
   if (k == NUM_DECIMAL) {

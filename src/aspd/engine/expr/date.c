@@ -16,23 +16,6 @@ static const char *const MONTHS[] = {"January",   "February", "March",    "April
                                      "May",       "June",     "July",     "August",
                                      "September", "October",  "November", "December"};
 
-/* A date-like value as milliseconds; false when it is not one. */
-static bool as_date(const bson_value_t *v, int64_t *ms) {
-  switch (v->value_type) {
-    case BSON_TYPE_DATE_TIME:
-      *ms = v->value.v_datetime;
-      return true;
-    case BSON_TYPE_TIMESTAMP:
-      *ms = (int64_t)v->value.v_timestamp.timestamp * 1000;
-      return true;
-    case BSON_TYPE_OID:
-      *ms = (int64_t)bson_oid_get_time_t(&v->value.v_oid) * 1000;
-      return true;
-    default:
-      return false;
-  }
-}
-
 static bool not_a_date(aspd_eval_t *ev, const bson_value_t *v) {
   return aspd_eval_fail(ev, "can't convert from BSON type %s to Date", aspd_value_type_name(v));
 }
@@ -146,7 +129,7 @@ static bool local_time(const aspd_expr_t *e, aspd_eval_t *ev, aspd_civil_t *c, i
   *null = aspd_value_is_nullish(&v) || tz_null;
   if (*null) return true;
   int64_t ms;
-  if (!as_date(&v, &ms)) return not_a_date(ev, &v);
+  if (!aspd_value_as_date(&v, &ms)) return not_a_date(ev, &v);
   aspd_civil_from_ms(aspd_tz_to_local(tz, ms), c);
   if (utc_ms) *utc_ms = ms;
   if (tz_out) *tz_out = tz;
@@ -164,47 +147,22 @@ static bool date_part(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, 
   int64_t iso_year;
   int week, dow;
   aspd_iso_week(&c, &iso_year, &week, &dow);
-  switch (part) {
-    case PART_YEAR:
-      set_int(out, c.year);
-      break;
-    case PART_MONTH:
-      set_int(out, c.month);
-      break;
-    case PART_DAY_OF_MONTH:
-      set_int(out, c.day);
-      break;
-    case PART_HOUR:
-      set_int(out, c.hour);
-      break;
-    case PART_MINUTE:
-      set_int(out, c.minute);
-      break;
-    case PART_SECOND:
-      set_int(out, c.second);
-      break;
-    case PART_MILLISECOND:
-      set_int(out, c.millisecond);
-      break;
-    case PART_DAY_OF_YEAR:
-      set_int(out, c.yday + 1);
-      break;
-    case PART_DAY_OF_WEEK:
-      set_int(out, c.wday + 1);
-      break;
-    case PART_WEEK:
-      set_int(out, (c.yday + 7 - c.wday) / 7);
-      break;
-    case PART_ISO_WEEK:
-      set_int(out, week);
-      break;
-    case PART_ISO_WEEK_YEAR:
-      set_int(out, iso_year);
-      break;
-    case PART_ISO_DAY_OF_WEEK:
-      set_int(out, dow);
-      break;
-  }
+  const int64_t value[] = {
+      [PART_YEAR] = c.year,
+      [PART_MONTH] = c.month,
+      [PART_DAY_OF_MONTH] = c.day,
+      [PART_HOUR] = c.hour,
+      [PART_MINUTE] = c.minute,
+      [PART_SECOND] = c.second,
+      [PART_MILLISECOND] = c.millisecond,
+      [PART_DAY_OF_YEAR] = c.yday + 1,
+      [PART_DAY_OF_WEEK] = c.wday + 1,
+      [PART_WEEK] = (c.yday + 7 - c.wday) / 7,
+      [PART_ISO_WEEK] = week,
+      [PART_ISO_WEEK_YEAR] = iso_year,
+      [PART_ISO_DAY_OF_WEEK] = dow,
+  };
+  set_int(out, value[part]);
   return true;
 }
 
@@ -375,7 +333,7 @@ static bool eval_to_string(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *
     return true;
   }
   int64_t ms;
-  if (!as_date(&v, &ms)) return not_a_date(ev, &v);
+  if (!aspd_value_as_date(&v, &ms)) return not_a_date(ev, &v);
   if (!format) format = aspd_tz_is_utc(tz) ? "%Y-%m-%dT%H:%M:%S.%LZ" : "%Y-%m-%dT%H:%M:%S.%L";
   bson_string_t *s = bson_string_new(NULL);
   char why[160];

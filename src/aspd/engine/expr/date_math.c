@@ -97,20 +97,19 @@ static bool optional(const aspd_expr_t *e, aspd_eval_t *ev, size_t i, bson_value
   return true;
 }
 
-static bool as_date(const bson_value_t *v, int64_t *ms) {
-  switch (v->value_type) {
-    case BSON_TYPE_DATE_TIME:
-      *ms = v->value.v_datetime;
-      return true;
-    case BSON_TYPE_TIMESTAMP:
-      *ms = (int64_t)v->value.v_timestamp.timestamp * 1000;
-      return true;
-    case BSON_TYPE_OID:
-      *ms = (int64_t)bson_oid_get_time_t(&v->value.v_oid) * 1000;
-      return true;
-    default:
-      return false;
+/* Evaluates the arguments into v (v[i] NULL: not one of this operator's; the
+ * timezone, argument 3 of every operator here, is not in v), in order, then the
+ * timezone: false on error; *null when one of them is null. */
+static bool arguments(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *const v[5],
+                      const aspd_tz_t **tz, bool *null) {
+  *null = false;
+  for (size_t i = 0; i < 5; i++) {
+    if (v[i] && !optional(e, ev, i, v[i], null)) return false;
   }
+  bool tz_null;
+  if (!aspd_expr_timezone(e, 3, ev, tz, &tz_null)) return false;
+  *null = *null || tz_null;
+  return true;
 }
 
 static void set_date(bson_value_t *out, int64_t ms) {
@@ -120,20 +119,15 @@ static void set_date(bson_value_t *out, int64_t ms) {
 
 static bool eval_trunc(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   bson_value_t d, u, b, w;
-  bool null = false;
-  if (!optional(e, ev, 0, &d, &null) || !optional(e, ev, 1, &u, &null) ||
-      !optional(e, ev, 2, &b, &null) || !optional(e, ev, 4, &w, &null)) {
-    return false;
-  }
   const aspd_tz_t *tz;
-  bool tz_null;
-  if (!aspd_expr_timezone(e, 3, ev, &tz, &tz_null)) return false;
-  if (null || tz_null || d.value_type == BSON_TYPE_EOD) {
+  bool null;
+  if (!arguments(e, ev, (bson_value_t *const[]){&d, &u, &b, NULL, &w}, &tz, &null)) return false;
+  if (null || d.value_type == BSON_TYPE_EOD) {
     out->value_type = BSON_TYPE_NULL;
     return true;
   }
   int64_t ms;
-  if (!as_date(&d, &ms)) {
+  if (!aspd_value_as_date(&d, &ms)) {
     return aspd_eval_fail(ev, "$dateTrunc requires 'date' to be a date, but got %s",
                           aspd_value_type_name(&d));
   }
@@ -209,20 +203,15 @@ static bool add_units(int64_t ms, unit_t unit, int64_t amount, const aspd_tz_t *
 
 static bool add_or_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, int sign) {
   bson_value_t d, u, a;
-  bool null = false;
-  if (!optional(e, ev, 0, &d, &null) || !optional(e, ev, 1, &u, &null) ||
-      !optional(e, ev, 2, &a, &null)) {
-    return false;
-  }
   const aspd_tz_t *tz;
-  bool tz_null;
-  if (!aspd_expr_timezone(e, 3, ev, &tz, &tz_null)) return false;
-  if (null || tz_null) {
+  bool null;
+  if (!arguments(e, ev, (bson_value_t *const[]){&d, &u, &a, NULL, NULL}, &tz, &null)) return false;
+  if (null) {
     out->value_type = BSON_TYPE_NULL;
     return true;
   }
   int64_t ms;
-  if (!as_date(&d, &ms)) {
+  if (!aspd_value_as_date(&d, &ms)) {
     return aspd_eval_fail(ev, "%s requires startDate to be convertible to a date", e->name);
   }
   unit_t unit;
@@ -277,24 +266,19 @@ static int64_t boundaries(int64_t a, int64_t b, unit_t unit, int dow) {
 
 static bool eval_diff(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   bson_value_t s, t, u, w;
-  bool null = false;
-  if (!optional(e, ev, 0, &s, &null) || !optional(e, ev, 1, &t, &null) ||
-      !optional(e, ev, 2, &u, &null) || !optional(e, ev, 4, &w, &null)) {
-    return false;
-  }
   const aspd_tz_t *tz;
-  bool tz_null;
-  if (!aspd_expr_timezone(e, 3, ev, &tz, &tz_null)) return false;
-  if (null || tz_null) {
+  bool null;
+  if (!arguments(e, ev, (bson_value_t *const[]){&s, &t, &u, NULL, &w}, &tz, &null)) return false;
+  if (null) {
     out->value_type = BSON_TYPE_NULL;
     return true;
   }
   int64_t a, b;
-  if (!as_date(&s, &a)) {
+  if (!aspd_value_as_date(&s, &a)) {
     return aspd_eval_fail(ev, "$dateDiff requires 'startDate' to be a date, but got %s",
                           aspd_value_type_name(&s));
   }
-  if (!as_date(&t, &b)) {
+  if (!aspd_value_as_date(&t, &b)) {
     return aspd_eval_fail(ev, "$dateDiff requires 'endDate' to be a date, but got %s",
                           aspd_value_type_name(&t));
   }

@@ -48,7 +48,23 @@ static void set_array(aspd_eval_t *ev, const bson_value_t *v, size_t n, bson_val
   bson_destroy(&list);
 }
 
-/* An integral number: false when v is not a number with an integral value. */
+/* An array operand a: true with its elements in *v, or with *v NULL and out
+ * null when a is null or missing; false when a is of another type, the error
+ * being `message` followed by a's type name. */
+static bool array_or_null(aspd_eval_t *ev, const bson_value_t *a, const char *message,
+                          bson_value_t **v, size_t *n, bson_value_t *out) {
+  *v = NULL;
+  if (aspd_value_is_nullish(a)) {
+    set_null(out);
+    return true;
+  }
+  if (a->value_type != BSON_TYPE_ARRAY) {
+    return aspd_eval_fail(ev, "%s%s", message, aspd_value_type_name(a));
+  }
+  *v = elements(ev, a, n);
+  return true;
+}
+
 /* ---- simple ones ------------------------------------------------------------ */
 
 static bool eval_concat_arrays(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
@@ -109,19 +125,15 @@ static bool eval_in(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
 }
 
 static bool eval_index_of_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t a, x;
-  if (!aspd_expr_eval(e->args[0], ev, &a)) return false;
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "$indexOfArray requires an array as a first argument, found: %s",
-                          aspd_value_type_name(&a));
-  }
-  if (!aspd_expr_eval(e->args[1], ev, &x)) return false;
+  bson_value_t a, x, *v;
   size_t n;
-  bson_value_t *v = elements(ev, &a, &n);
+  if (!aspd_expr_eval(e->args[0], ev, &a) ||
+      !array_or_null(ev, &a, "$indexOfArray requires an array as a first argument, found: ", &v, &n,
+                     out)) {
+    return false;
+  }
+  if (!v) return true;
+  if (!aspd_expr_eval(e->args[1], ev, &x)) return false;
   int64_t bounds[2] = {0, (int64_t)n};
   static const char *const which[] = {"starting", "ending"};
   for (size_t i = 2; i < e->nargs; i++) {
@@ -179,18 +191,14 @@ static bool eval_range(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
 }
 
 static bool eval_reverse_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t a;
-  if (!aspd_expr_eval(e->args[0], ev, &a)) return false;
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "The argument to $reverseArray must be an array, but was of type: %s",
-                          aspd_value_type_name(&a));
-  }
+  bson_value_t a, *v;
   size_t n;
-  bson_value_t *v = elements(ev, &a, &n);
+  if (!aspd_expr_eval(e->args[0], ev, &a) ||
+      !array_or_null(ev, &a, "The argument to $reverseArray must be an array, but was of type: ",
+                     &v, &n, out)) {
+    return false;
+  }
+  if (!v) return true;
   for (size_t i = 0; i < n / 2; i++) {
     bson_value_t t = v[i];
     v[i] = v[n - 1 - i];
@@ -248,18 +256,16 @@ static bool eval_slice(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
 
 /* $first/$last of an array: missing for an empty one, null for null or missing. */
 static bool first_or_last(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, bool last) {
-  bson_value_t a;
-  if (!aspd_expr_eval(e->args[0], ev, &a)) return false;
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "%s's argument must be an array, but is %s",
-                          last ? "$last" : "$first", aspd_value_type_name(&a));
-  }
+  bson_value_t a, *v;
   size_t n;
-  bson_value_t *v = elements(ev, &a, &n);
+  if (!aspd_expr_eval(e->args[0], ev, &a) ||
+      !array_or_null(ev, &a,
+                     last ? "$last's argument must be an array, but is "
+                          : "$first's argument must be an array, but is ",
+                     &v, &n, out)) {
+    return false;
+  }
+  if (!v) return true;
   if (n == 0) {
     out->value_type = BSON_TYPE_EOD;
   } else {
@@ -287,6 +293,11 @@ static bool compile_n(aspd_expr_compiler_t *cc, const bson_value_t *operand, asp
 
 typedef enum { PICK_FIRST, PICK_LAST, PICK_MAX, PICK_MIN } pick_t;
 
+static const char *const PICK_NOT_ARRAY[] = {"$firstN requires an 'input' to be an array, found: ",
+                                             "$lastN requires an 'input' to be an array, found: ",
+                                             "$maxN requires an 'input' to be an array, found: ",
+                                             "$minN requires an 'input' to be an array, found: "};
+
 static int cmp_asc(const void *a, const void *b) {
   return aspd_value_cmp(a, b);
 }
@@ -296,7 +307,7 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 static bool pick_n(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, pick_t how) {
-  bson_value_t nv, a;
+  bson_value_t nv, a, *v;
   if (!aspd_expr_eval(e->args[0], ev, &nv) || !aspd_expr_eval(e->args[1], ev, &a)) return false;
   int64_t count;
   if (!aspd_value_as_integral(&nv, &count)) {
@@ -306,16 +317,9 @@ static bool pick_n(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out, pic
   if (count <= 0) {
     return aspd_eval_fail(ev, "'n' must be greater than 0, found: %lld", (long long)count);
   }
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "%s requires an 'input' to be an array, found: %s", e->name,
-                          aspd_value_type_name(&a));
-  }
   size_t n;
-  bson_value_t *v = elements(ev, &a, &n);
+  if (!array_or_null(ev, &a, PICK_NOT_ARRAY[how], &v, &n, out)) return false;
+  if (!v) return true;
   if (how == PICK_MAX || how == PICK_MIN) {
     /* Null and missing do not count. */
     size_t kept = 0;
@@ -420,18 +424,13 @@ static bool eval_zip(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
 /* ---- $arrayToObject, $objectToArray ---------------------------------------------- */
 
 static bool eval_array_to_object(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t a;
-  if (!aspd_expr_eval(e->args[0], ev, &a)) return false;
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "$arrayToObject requires an array input, found: %s",
-                          aspd_value_type_name(&a));
-  }
+  bson_value_t a, *v;
   size_t n;
-  bson_value_t *v = elements(ev, &a, &n);
+  if (!aspd_expr_eval(e->args[0], ev, &a) ||
+      !array_or_null(ev, &a, "$arrayToObject requires an array input, found: ", &v, &n, out)) {
+    return false;
+  }
+  if (!v) return true;
   /* Keys in first-seen order; a later value for the same key wins. */
   const char **keys = aspd_eval_alloc(ev, (n ? n : 1) * sizeof *keys);
   size_t *key_lens = aspd_eval_alloc(ev, (n ? n : 1) * sizeof *key_lens);
@@ -662,20 +661,14 @@ static int cmp_indexed(const void *pa, const void *pb) {
 }
 
 static bool eval_sort_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t a;
-  if (!aspd_expr_eval(e->args[0], ev, &a)) return false;
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev,
-                          "The input argument to $sortArray must be an array, but was of "
-                          "type: %s",
-                          aspd_value_type_name(&a));
-  }
+  bson_value_t a, *v;
   size_t n;
-  bson_value_t *v = elements(ev, &a, &n);
+  if (!aspd_expr_eval(e->args[0], ev, &a) ||
+      !array_or_null(ev, &a, "The input argument to $sortArray must be an array, but was of type: ",
+                     &v, &n, out)) {
+    return false;
+  }
+  if (!v) return true;
   indexed_t *x = aspd_eval_alloc(ev, (n ? n : 1) * sizeof *x);
   for (size_t i = 0; i < n; i++) x[i] = (indexed_t){v[i], i};
   sorting = e->data;
@@ -783,28 +776,17 @@ static bool compile_reduce(aspd_expr_compiler_t *cc, const bson_value_t *operand
 }
 
 /* Evaluates `input`: false on error; *v NULL with out set to null when it is nullish. */
-static bool bound_input(const aspd_expr_t *e, aspd_eval_t *ev, const char *what, bson_value_t **v,
-                        size_t *n, bson_value_t *out) {
+static bool bound_input(const aspd_expr_t *e, aspd_eval_t *ev, const char *not_array,
+                        bson_value_t **v, size_t *n, bson_value_t *out) {
   bson_value_t a;
-  *v = NULL;
-  if (!aspd_expr_eval(e->args[0], ev, &a)) return false;
-  if (aspd_value_is_nullish(&a)) {
-    set_null(out);
-    return true;
-  }
-  if (a.value_type != BSON_TYPE_ARRAY) {
-    return aspd_eval_fail(ev, "input to %s must be an array not %s", what,
-                          aspd_value_type_name(&a));
-  }
-  *v = elements(ev, &a, n);
-  return true;
+  return aspd_expr_eval(e->args[0], ev, &a) && array_or_null(ev, &a, not_array, v, n, out);
 }
 
 static bool eval_filter(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   const binding_t *b = e->data;
   bson_value_t *v;
   size_t n;
-  if (!bound_input(e, ev, "$filter", &v, &n, out)) return false;
+  if (!bound_input(e, ev, "input to $filter must be an array not ", &v, &n, out)) return false;
   if (!v) return true;
   int64_t limit = INT64_MAX;
   if (e->args[2]) {
@@ -837,7 +819,7 @@ static bool eval_map(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   const binding_t *b = e->data;
   bson_value_t *v;
   size_t n;
-  if (!bound_input(e, ev, "$map", &v, &n, out)) return false;
+  if (!bound_input(e, ev, "input to $map must be an array not ", &v, &n, out)) return false;
   if (!v) return true;
   for (size_t i = 0; i < n; i++) {
     ev->vars[b->slot[0]] = v[i];
@@ -851,7 +833,7 @@ static bool eval_reduce(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out
   const binding_t *b = e->data;
   bson_value_t *v;
   size_t n;
-  if (!bound_input(e, ev, "$reduce", &v, &n, out)) return false;
+  if (!bound_input(e, ev, "input to $reduce must be an array not ", &v, &n, out)) return false;
   if (!v) return true;
   bson_value_t acc;
   if (!aspd_expr_eval(e->args[1], ev, &acc)) return false;

@@ -369,19 +369,32 @@ static bool eval_sqrt(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) 
   return unary(e, ev, out, UNARY_SQRT);
 }
 
-static bool eval_log(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t v, b;
-  if (!aspd_expr_eval(e->args[0], ev, &v) || !aspd_expr_eval(e->args[1], ev, &b)) return false;
-  if (aspd_value_is_nullish(&v) || aspd_value_is_nullish(&b)) {
+/* Evaluates both arguments of $log or $pow (`what` names them in messages):
+ * false on error or when either is not a number; *null (and out null) when
+ * either is null or missing. */
+static bool two_numbers(const aspd_expr_t *e, aspd_eval_t *ev, const char *const what[2],
+                        bson_value_t *a, bson_value_t *b, bool *null, bson_value_t *out) {
+  if (!aspd_expr_eval(e->args[0], ev, a) || !aspd_expr_eval(e->args[1], ev, b)) return false;
+  *null = aspd_value_is_nullish(a) || aspd_value_is_nullish(b);
+  if (*null) {
     set_null(out);
     return true;
   }
-  if (!aspd_value_is_number(&v)) {
-    return aspd_eval_fail(ev, "$log's argument must be numeric, not %s", aspd_value_type_name(&v));
+  const bson_value_t *v[2] = {a, b};
+  for (int i = 0; i < 2; i++) {
+    if (!aspd_value_is_number(v[i])) {
+      return aspd_eval_fail(ev, "%s must be numeric, not %s", what[i], aspd_value_type_name(v[i]));
+    }
   }
-  if (!aspd_value_is_number(&b)) {
-    return aspd_eval_fail(ev, "$log's base must be numeric, not %s", aspd_value_type_name(&b));
-  }
+  return true;
+}
+
+static bool eval_log(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  static const char *const what[] = {"$log's argument", "$log's base"};
+  bson_value_t v, b;
+  bool null;
+  if (!two_numbers(e, ev, what, &v, &b, &null, out)) return false;
+  if (null) return true;
   double x = aspd_value_as_double(&v), base = aspd_value_as_double(&b);
   if (!(x > 0)) {
     return aspd_eval_fail(ev, "$log's argument must be a positive number, but is %s",
@@ -409,18 +422,11 @@ static bool integer_pow(int64_t base, int64_t exp, int64_t *out) {
 }
 
 static bool eval_pow(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  static const char *const what[] = {"$pow's base", "$pow's exponent"};
   bson_value_t b, x;
-  if (!aspd_expr_eval(e->args[0], ev, &b) || !aspd_expr_eval(e->args[1], ev, &x)) return false;
-  if (aspd_value_is_nullish(&b) || aspd_value_is_nullish(&x)) {
-    set_null(out);
-    return true;
-  }
-  if (!aspd_value_is_number(&b)) {
-    return aspd_eval_fail(ev, "$pow's base must be numeric, not %s", aspd_value_type_name(&b));
-  }
-  if (!aspd_value_is_number(&x)) {
-    return aspd_eval_fail(ev, "$pow's exponent must be numeric, not %s", aspd_value_type_name(&x));
-  }
+  bool null;
+  if (!two_numbers(e, ev, what, &b, &x, &null, out)) return false;
+  if (null) return true;
   double bd = aspd_value_as_double(&b), xd = aspd_value_as_double(&x);
   if (bd == 0 && xd < 0) {
     return aspd_eval_fail(ev, "$pow cannot take a base of 0 and a negative exponent");

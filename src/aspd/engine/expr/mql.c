@@ -517,6 +517,17 @@ static aspd_query_t *field_node(const char *path, const aspd_query_op_t *op,
   return q;
 }
 
+/* {path: value}: equality, or a match for a regex value; NULL (err set) when the
+ * regex does not compile. */
+static aspd_query_t *equality_node(const char *path, const bson_value_t *v, aspd_error_t *err) {
+  aspd_query_t *q = field_node(path, find_field_op("$eq"), v);
+  if (v->value_type == BSON_TYPE_REGEX && !compile_regex_operand(q, NULL, err)) {
+    aspd_query_free(q);
+    return NULL;
+  }
+  return q;
+}
+
 static aspd_query_t *negate(aspd_query_t *q) {
   aspd_query_t *n = node(Q_NOT);
   add_child(n, q);
@@ -547,11 +558,7 @@ static aspd_query_t *compile_all(const char *path, const bson_value_t *operand,
         !strcmp(bson_iter_key(&inner), "$elemMatch")) {
       child = compile_operators(path, v, cc, err);
     } else {
-      child = field_node(path, find_field_op("$eq"), v);
-      if (v->value_type == BSON_TYPE_REGEX && !compile_regex_operand(child, NULL, err)) {
-        aspd_query_free(child);
-        child = NULL;
-      }
+      child = equality_node(path, v, err);
     }
     if (!child) {
       aspd_query_free(all);
@@ -754,11 +761,7 @@ static aspd_query_t *compile_doc(const bson_value_t *filter, aspd_expr_compiler_
     } else if (is_operator_doc(v)) {
       child = compile_operators(key, v, cc, err);
     } else {
-      child = field_node(key, find_field_op("$eq"), v);
-      if (v->value_type == BSON_TYPE_REGEX && !compile_regex_operand(child, NULL, err)) {
-        aspd_query_free(child);
-        child = NULL;
-      }
+      child = equality_node(key, v, err);
     }
     if (!child) {
       aspd_query_free(all);

@@ -32,9 +32,10 @@ static void to_set(aspd_eval_t *ev, const bson_value_t *a, set_t *s) {
   }
 }
 
-/* Evaluates every argument into a set. *null when one is nullish and `null_ok`;
- * otherwise a non-array is an error. */
-static bool operands(const aspd_expr_t *e, aspd_eval_t *ev, set_t *sets, bool null_ok, bool *null) {
+/* Evaluates every argument into a set. *null (and out null) when one is nullish
+ * and `null_ok`; otherwise a non-array is an error. */
+static bool operands(const aspd_expr_t *e, aspd_eval_t *ev, set_t *sets, bool null_ok, bool *null,
+                     bson_value_t *out) {
   *null = false;
   for (size_t i = 0; i < e->nargs; i++) {
     bson_value_t a;
@@ -53,6 +54,7 @@ static bool operands(const aspd_expr_t *e, aspd_eval_t *ev, set_t *sets, bool nu
     }
     to_set(ev, &a, &sets[i]);
   }
+  if (*null) out->value_type = BSON_TYPE_NULL;
   return true;
 }
 
@@ -76,11 +78,8 @@ static void set_bool(bson_value_t *out, bool b) {
 static bool eval_set_union(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   set_t *sets = aspd_eval_alloc(ev, (e->nargs ? e->nargs : 1) * sizeof *sets);
   bool null;
-  if (!operands(e, ev, sets, true, &null)) return false;
-  if (null) {
-    out->value_type = BSON_TYPE_NULL;
-    return true;
-  }
+  if (!operands(e, ev, sets, true, &null, out)) return false;
+  if (null) return true;
   size_t total = 0;
   for (size_t i = 0; i < e->nargs; i++) total += sets[i].n;
   set_t r = {aspd_eval_alloc(ev, (total ? total : 1) * sizeof *r.v), 0};
@@ -96,11 +95,8 @@ static bool eval_set_union(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *
 static bool eval_set_intersection(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   set_t *sets = aspd_eval_alloc(ev, (e->nargs ? e->nargs : 1) * sizeof *sets);
   bool null;
-  if (!operands(e, ev, sets, true, &null)) return false;
-  if (null) {
-    out->value_type = BSON_TYPE_NULL;
-    return true;
-  }
+  if (!operands(e, ev, sets, true, &null, out)) return false;
+  if (null) return true;
   set_t r = {NULL, 0};
   if (e->nargs > 0) {
     r.v = aspd_eval_alloc(ev, (sets[0].n ? sets[0].n : 1) * sizeof *r.v);
@@ -117,11 +113,8 @@ static bool eval_set_intersection(const aspd_expr_t *e, aspd_eval_t *ev, bson_va
 static bool eval_set_difference(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   set_t sets[2];
   bool null;
-  if (!operands(e, ev, sets, true, &null)) return false;
-  if (null) {
-    out->value_type = BSON_TYPE_NULL;
-    return true;
-  }
+  if (!operands(e, ev, sets, true, &null, out)) return false;
+  if (null) return true;
   set_t r = {aspd_eval_alloc(ev, (sets[0].n ? sets[0].n : 1) * sizeof *r.v), 0};
   for (size_t j = 0; j < sets[0].n; j++) {
     if (!contains(&sets[1], &sets[0].v[j])) r.v[r.n++] = sets[0].v[j];
@@ -140,7 +133,7 @@ static bool subset(const set_t *a, const set_t *b) {
 static bool eval_set_equals(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   set_t *sets = aspd_eval_alloc(ev, e->nargs * sizeof *sets);
   bool null;
-  if (!operands(e, ev, sets, false, &null)) return false;
+  if (!operands(e, ev, sets, false, &null, out)) return false;
   bool eq = true;
   for (size_t i = 1; i < e->nargs && eq; i++) {
     eq = subset(&sets[0], &sets[i]) && subset(&sets[i], &sets[0]);
@@ -152,7 +145,7 @@ static bool eval_set_equals(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t 
 static bool eval_set_is_subset(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   set_t sets[2];
   bool null;
-  if (!operands(e, ev, sets, false, &null)) return false;
+  if (!operands(e, ev, sets, false, &null, out)) return false;
   set_bool(out, subset(&sets[0], &sets[1]));
   return true;
 }

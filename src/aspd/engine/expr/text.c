@@ -112,85 +112,73 @@ static bool integral(const bson_value_t *v, int64_t *out) {
 
 /* ---- substrings and lengths --------------------------------------------------- */
 
-static bool substr_bytes(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out,
-                         const char *name) {
-  bson_value_t sv, a, b;
-  if (!aspd_expr_eval(e->args[0], ev, &sv) || !aspd_expr_eval(e->args[1], ev, &a) ||
-      !aspd_expr_eval(e->args[2], ev, &b)) {
+/* The arguments of $substrBytes and $substrCP: the string (coerced), then the
+ * starting index and the length, numbers (integral ones for code points) in
+ * n[0] and n[1]; false on error. */
+static bool substr_args(const aspd_expr_t *e, aspd_eval_t *ev, bool cp, const char **s, size_t *len,
+                        int64_t n[2]) {
+  static const char *const what[] = {"starting index", "length"};
+  const char *name = cp ? "$substrCP" : "$substrBytes";
+  bson_value_t sv, v[2];
+  if (!aspd_expr_eval(e->args[0], ev, &sv) || !aspd_expr_eval(e->args[1], ev, &v[0]) ||
+      !aspd_expr_eval(e->args[2], ev, &v[1])) {
     return false;
   }
-  const char *s;
-  size_t len;
-  if (!coerce_string(ev, &sv, &s, &len)) {
+  if (!coerce_string(ev, &sv, s, len)) {
     return aspd_eval_fail(ev, "can't convert from BSON type %s to String",
                           aspd_value_type_name(&sv));
   }
-  int64_t start, count;
-  if (!aspd_value_is_number(&a)) {
-    return aspd_eval_fail(ev, "%s: starting index must be a numeric type (is BSON type %s)", name,
-                          aspd_value_type_name(&a));
+  for (int i = 0; i < 2; i++) {
+    if (cp ? !integral(&v[i], &n[i]) : !aspd_value_is_number(&v[i])) {
+      return aspd_eval_fail(ev, "%s: %s must be a numeric type (is BSON type %s)", name, what[i],
+                            aspd_value_type_name(&v[i]));
+    }
   }
-  if (!aspd_value_is_number(&b)) {
-    return aspd_eval_fail(ev, "%s: length must be a numeric type (is BSON type %s)", name,
-                          aspd_value_type_name(&b));
+  if (!cp) {
+    n[0] = (int64_t)aspd_value_as_double(&v[0]);
+    n[1] = (int64_t)aspd_value_as_double(&v[1]);
   }
-  start = (int64_t)aspd_value_as_double(&a);
-  count = (int64_t)aspd_value_as_double(&b);
-  if (start < 0) {
+  if (n[0] < 0) {
     return aspd_eval_fail(ev, "%s: starting index must be non-negative (got: %lld)", name,
-                          (long long)start);
+                          (long long)n[0]);
   }
+  return true;
+}
+
+/* $substrBytes, and $substr, its old name. */
+static bool eval_substr(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
+  const char *s;
+  size_t len;
+  int64_t n[2];
+  if (!substr_args(e, ev, false, &s, &len, n)) return false;
+  int64_t start = n[0], count = n[1];
   if ((size_t)start >= len) {
     aspd_eval_string(ev, "", 0, out);
     return true;
   }
   if (is_continuation((unsigned char)s[start])) {
-    return aspd_eval_fail(ev, "%s:  Invalid range, starting index is a UTF-8 continuation byte.",
-                          name);
+    return aspd_eval_fail(
+        ev, "$substrBytes:  Invalid range, starting index is a UTF-8 continuation byte.");
   }
   size_t end = count < 0 || (size_t)count > len - (size_t)start ? len : (size_t)(start + count);
   if (end < len && is_continuation((unsigned char)s[end])) {
     return aspd_eval_fail(
-        ev, "%s:  Invalid range, ending index is in the middle of a UTF-8 character.", name);
+        ev, "$substrBytes:  Invalid range, ending index is in the middle of a UTF-8 character.");
   }
   aspd_eval_string(ev, s + start, end - (size_t)start, out);
   return true;
 }
 
-static bool eval_substr(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  return substr_bytes(e, ev, out, "$substrBytes");
-}
-
 static bool eval_substr_cp(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
-  bson_value_t sv, a, b;
-  if (!aspd_expr_eval(e->args[0], ev, &sv) || !aspd_expr_eval(e->args[1], ev, &a) ||
-      !aspd_expr_eval(e->args[2], ev, &b)) {
-    return false;
-  }
   const char *s;
   size_t len;
-  if (!coerce_string(ev, &sv, &s, &len)) {
-    return aspd_eval_fail(ev, "can't convert from BSON type %s to String",
-                          aspd_value_type_name(&sv));
-  }
-  int64_t start, count;
-  if (!integral(&a, &start)) {
-    return aspd_eval_fail(ev, "$substrCP: starting index must be a numeric type (is BSON type %s)",
-                          aspd_value_type_name(&a));
-  }
-  if (!integral(&b, &count)) {
-    return aspd_eval_fail(ev, "$substrCP: length must be a numeric type (is BSON type %s)",
-                          aspd_value_type_name(&b));
-  }
-  if (start < 0) {
-    return aspd_eval_fail(ev, "$substrCP: starting index must be non-negative (got: %lld)",
-                          (long long)start);
-  }
-  if (count < 0) {
+  int64_t n[2];
+  if (!substr_args(e, ev, true, &s, &len, n)) return false;
+  if (n[1] < 0) {
     return aspd_eval_fail(ev, "$substrCP: length must be a nonnegative integer.");
   }
-  size_t from = cp_offset(s, len, (size_t)start);
-  size_t to = from + cp_offset(s + from, len - from, (size_t)count);
+  size_t from = cp_offset(s, len, (size_t)n[0]);
+  size_t to = from + cp_offset(s + from, len - from, (size_t)n[1]);
   aspd_eval_string(ev, s + from, to - from, out);
   return true;
 }

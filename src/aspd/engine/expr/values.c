@@ -61,6 +61,22 @@ bool aspd_value_is_nullish(const bson_value_t *v) {
          v->value_type == BSON_TYPE_UNDEFINED;
 }
 
+bool aspd_value_as_date(const bson_value_t *v, int64_t *ms) {
+  switch (v->value_type) {
+    case BSON_TYPE_DATE_TIME:
+      *ms = v->value.v_datetime;
+      return true;
+    case BSON_TYPE_TIMESTAMP:
+      *ms = (int64_t)v->value.v_timestamp.timestamp * 1000;
+      return true;
+    case BSON_TYPE_OID:
+      *ms = (int64_t)bson_oid_get_time_t(&v->value.v_oid) * 1000;
+      return true;
+    default:
+      return false;
+  }
+}
+
 int aspd_value_rank(bson_type_t type) {
   switch (type) {
     case BSON_TYPE_MINKEY:

@@ -20,6 +20,10 @@ double aspd_value_as_double(const bson_value_t *v);
 bool aspd_value_as_integral(const bson_value_t *v, int64_t *out);
 /* null, undefined or missing. */
 bool aspd_value_is_nullish(const bson_value_t *v);
+/* What the date operators take as a date, in milliseconds since the epoch: a
+ * date, a timestamp (its seconds) or an ObjectId (its creation second); false
+ * for any other type. */
+bool aspd_value_as_date(const bson_value_t *v, int64_t *ms);
 
 /* The rank of a type in the comparison order (numbers share one, as do
  * strings and symbols; missing and undefined sort just below null). */

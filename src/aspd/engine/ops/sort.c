@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/ops/held_docs.h"
 #include "engine/ops/stages.h"
 
 typedef struct {
@@ -20,9 +21,7 @@ typedef struct {
 typedef struct {
   aspd_op_t base;
   const sort_spec_t *spec;
-  sort_item_t *items;
-  size_t count, cap;
-  int64_t bytes;
+  aspd_held_docs_t held;
 } sort_op_t;
 
 void aspd_sort_free_spec(void *spec) {
@@ -96,67 +95,38 @@ static int compare_items(const void *pa, const void *pb, void *arg) {
 
 static void push(aspd_op_t *op, bson_t *doc, aspd_flow_t *flow) {
   (void)flow;
-  sort_op_t *s = (sort_op_t *)op;
-  if (s->count == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 16;
-    s->items = realloc(s->items, s->cap * sizeof *s->items);
-  }
-  s->items[s->count] = (sort_item_t){doc, s->count};
-  s->count++;
-  s->bytes += doc->len;
+  aspd_held_docs_add(&((sort_op_t *)op)->held, doc);
 }
 
 static void flush(aspd_op_t *op, const aspd_flush_t *why, aspd_flow_t *flow) {
   (void)why;
   sort_op_t *s = (sort_op_t *)op;
-  sort_item_t *items = s->items;
-  size_t n = s->count;
-  s->items = NULL;
-  s->count = s->cap = 0;
-  s->bytes = 0;
+  size_t n;
+  bson_t **docs = aspd_held_docs_take(&s->held, &n);
+  sort_item_t *items = malloc(n * sizeof *items);
+  for (size_t i = 0; i < n; i++) items[i] = (sort_item_t){docs[i], i};
+  free(docs);
   qsort_r(items, n, sizeof *items, compare_items, (void *)(uintptr_t)s->spec);
   for (size_t i = 0; i < n; i++) aspd_flow_emit(flow, items[i].doc);
   free(items);
 }
 
 static int64_t state_bytes(const aspd_op_t *op) {
-  return ((const sort_op_t *)op)->bytes;
+  return ((const sort_op_t *)op)->held.bytes;
 }
 
 /* {docs: [...]} in arrival order. */
 static void checkpoint(const aspd_op_t *op, bson_t *out) {
-  const sort_op_t *s = (const sort_op_t *)op;
-  bson_t list;
-  BSON_APPEND_ARRAY_BEGIN(out, "docs", &list);
-  for (size_t i = 0; i < s->count; i++) {
-    char key[16];
-    const char *k;
-    size_t len = bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
-    bson_append_document(&list, k, (int)len, s->items[i].doc);
-  }
-  bson_append_array_end(out, &list);
+  aspd_held_docs_save(&((const sort_op_t *)op)->held, out, "docs");
 }
 
 static bool restore(aspd_op_t *op, const bson_t *state) {
-  bson_iter_t it, item;
-  if (!bson_iter_init_find(&it, state, "docs") || !BSON_ITER_HOLDS_ARRAY(&it)) return false;
-  bson_iter_recurse(&it, &item);
-  while (bson_iter_next(&item)) {
-    if (!BSON_ITER_HOLDS_DOCUMENT(&item)) return false;
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&item, &len, &data);
-    bson_t *doc = bson_new_from_data(data, len);
-    if (!doc) return false;
-    push(op, doc, NULL);
-  }
-  return true;
+  return aspd_held_docs_load(&((sort_op_t *)op)->held, state, "docs");
 }
 
 static void sort_free(aspd_op_t *op) {
   sort_op_t *s = (sort_op_t *)op;
-  for (size_t i = 0; i < s->count; i++) bson_destroy(s->items[i].doc);
-  free(s->items);
+  aspd_held_docs_clear(&s->held);
   free(s);
 }
 

@@ -238,22 +238,8 @@ static bool write_sink(aspd_engine_t *e, aspd_processor_t *p, const bson_t *doc,
     return aspd_merge_write(e->memstore, plan->sink_connection, db, name, plan->merge, doc, &p->ev,
                             reason, reason_len, written);
   } else {
-    aspd_dataset_t *set = aspd_memstore_dataset(e->memstore, plan->sink_connection, db, name);
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, doc, "_id")) {
-      aspd_dataset_append(set, doc);
-      aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, doc);
-      return true;
-    }
-    /* Like a collection insert: the server assigns an ObjectId. */
-    bson_t with_id = BSON_INITIALIZER;
-    bson_oid_t oid;
-    bson_oid_init(&oid, NULL);
-    BSON_APPEND_OID(&with_id, "_id", &oid);
-    bson_concat(&with_id, doc);
-    aspd_dataset_append(set, &with_id);
-    aspd_changes_record(e->memstore, set, ASPD_CHANGE_INSERT, NULL, &with_id);
-    bson_destroy(&with_id);
+    aspd_merge_insert(e->memstore,
+                      aspd_memstore_dataset(e->memstore, plan->sink_connection, db, name), doc);
   }
   return true;
 }

@@ -136,6 +136,23 @@ static int resolve_mode(const aspd_expr_t *e, const char *field, const char *con
   return -1;
 }
 
+void aspd_merge_insert(aspd_memstore_t *store, aspd_dataset_t *set, const bson_t *doc) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, "_id")) {
+    aspd_dataset_append(set, doc);
+    aspd_changes_record(store, set, ASPD_CHANGE_INSERT, NULL, doc);
+    return;
+  }
+  bson_t with_id = BSON_INITIALIZER;
+  bson_oid_t oid;
+  bson_oid_init(&oid, NULL);
+  BSON_APPEND_OID(&with_id, "_id", &oid);
+  bson_concat(&with_id, doc);
+  aspd_dataset_append(set, &with_id);
+  aspd_changes_record(store, set, ASPD_CHANGE_INSERT, NULL, &with_id);
+  bson_destroy(&with_id);
+}
+
 bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char *db,
                       const char *coll, const aspd_merge_spec_t *m, const bson_t *doc,
                       aspd_eval_t *ev, char *reason, size_t reason_len, bool *written) {
@@ -170,21 +187,7 @@ bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char
       insert = i == 0;
     }
     if (!insert) return true;
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, doc, "_id")) {
-      aspd_dataset_append(set, doc);
-    } else {
-      /* Like a collection insert: the server assigns an ObjectId. */
-      bson_t with_id = BSON_INITIALIZER;
-      bson_oid_t oid;
-      bson_oid_init(&oid, NULL);
-      BSON_APPEND_OID(&with_id, "_id", &oid);
-      bson_concat(&with_id, doc);
-      aspd_dataset_append(set, &with_id);
-      bson_destroy(&with_id);
-    }
-    aspd_changes_record(store, set, ASPD_CHANGE_INSERT, NULL,
-                        aspd_dataset_at(set, aspd_dataset_end_offset(set) - 1));
+    aspd_merge_insert(store, set, doc);
     *written = true;
     return true;
   }

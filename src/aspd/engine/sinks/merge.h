@@ -43,6 +43,10 @@ typedef struct {
 
 void aspd_merge_spec_free(aspd_merge_spec_t *m);
 
+/* Inserts doc into set as a collection insert does (the server's ObjectId first
+ * as _id when doc has none) and records the insert's change event. */
+void aspd_merge_insert(aspd_memstore_t *store, aspd_dataset_t *set, const bson_t *doc);
+
 /* Writes doc; false with reason (the document is dead-lettered). *written is
  * false when whenNotMatched discarded it or whenMatched kept the existing one. */
 bool aspd_merge_write(aspd_memstore_t *store, const char *connection, const char *db,

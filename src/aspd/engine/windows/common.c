@@ -96,17 +96,8 @@ typedef struct {
   aspd_flow_t *outer;
 } inner_out_t;
 
-static void append_held(aspd_window_run_t *w, bson_t *doc) {
-  if (w->count == w->cap) {
-    w->cap = w->cap ? w->cap * 2 : 16;
-    w->held = realloc(w->held, w->cap * sizeof *w->held);
-  }
-  w->held[w->count++] = doc;
-  w->bytes += doc->len;
-}
-
 static void hold(aspd_pipeline_out_t *self, bson_t *doc) {
-  append_held(((inner_out_t *)self)->window, doc);
+  aspd_held_docs_add(&((inner_out_t *)self)->window->held, doc);
 }
 
 static void reject(aspd_pipeline_out_t *self, size_t index, const bson_t *doc, const char *reason) {
@@ -172,11 +163,8 @@ void aspd_window_run_close(aspd_window_run_t *w, const aspd_window_meta_t *meta,
   aspd_pipeline_flush(&w->inner, &end, &out.base);
   leave(flow);
   aspd_pipeline_free(&w->inner);
-  bson_t **held = w->held;
-  size_t count = w->count;
-  w->held = NULL;
-  w->count = w->cap = 0;
-  w->bytes = 0;
+  size_t count;
+  bson_t **held = aspd_held_docs_take(&w->held, &count);
   for (size_t i = 0; i < count; i++) {
     bson_t *doc = held[i];
     if (meta->meta_field) doc = with_window_meta(meta, doc, w);
@@ -188,45 +176,13 @@ void aspd_window_run_close(aspd_window_run_t *w, const aspd_window_meta_t *meta,
 
 void aspd_window_run_free(aspd_window_run_t *w) {
   aspd_pipeline_free(&w->inner);
-  for (size_t i = 0; i < w->count; i++) bson_destroy(w->held[i]);
-  free(w->held);
-  w->held = NULL;
-  w->count = w->cap = 0;
+  aspd_held_docs_clear(&w->held);
   if (w->partition) bson_destroy(w->partition);
   w->partition = NULL;
 }
 
 int64_t aspd_window_run_bytes(const aspd_window_run_t *w) {
-  return w->bytes + aspd_pipeline_state_bytes(&w->inner);
-}
-
-void aspd_window_docs_save(bson_t *out, const char *key, bson_t *const *docs, size_t count) {
-  bson_t list;
-  bson_append_array_begin(out, key, -1, &list);
-  for (size_t i = 0; i < count; i++) {
-    char k_buf[16];
-    const char *k;
-    size_t len = bson_uint32_to_string((uint32_t)i, &k, k_buf, sizeof k_buf);
-    bson_append_document(&list, k, (int)len, docs[i]);
-  }
-  bson_append_array_end(out, &list);
-}
-
-bool aspd_window_docs_load(const bson_t *in, const char *key, void (*take)(void *ctx, bson_t *doc),
-                           void *ctx) {
-  bson_iter_t it, item;
-  if (!bson_iter_init_find(&it, in, key) || !BSON_ITER_HOLDS_ARRAY(&it)) return false;
-  bson_iter_recurse(&it, &item);
-  while (bson_iter_next(&item)) {
-    if (!BSON_ITER_HOLDS_DOCUMENT(&item)) return false;
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&item, &len, &data);
-    bson_t *doc = bson_new_from_data(data, len);
-    if (!doc) return false;
-    take(ctx, doc);
-  }
-  return true;
+  return w->held.bytes + aspd_pipeline_state_bytes(&w->inner);
 }
 
 bool aspd_window_int64(const bson_t *in, const char *key, int64_t *out) {
@@ -252,20 +208,15 @@ bool aspd_window_bool(const bson_t *in, const char *key, bool *out) {
 void aspd_window_run_checkpoint(const aspd_window_run_t *w, bson_t *out) {
   BSON_APPEND_INT64(out, "start", w->start);
   BSON_APPEND_INT64(out, "end", w->end);
-  aspd_window_docs_save(out, "held", w->held, w->count);
+  aspd_held_docs_save(&w->held, out, "held");
   bson_t inner;
   BSON_APPEND_ARRAY_BEGIN(out, "inner", &inner);
   aspd_pipeline_checkpoint(&w->inner, &inner);
   bson_append_array_end(out, &inner);
 }
 
-static void take_held(void *ctx, bson_t *doc) {
-  append_held(ctx, doc);
-}
-
 bool aspd_window_run_restore(aspd_window_run_t *w, const bson_t *state) {
   bson_iter_t it;
-  return aspd_window_docs_load(state, "held", take_held, w) &&
-         bson_iter_init_find(&it, state, "inner") &&
+  return aspd_held_docs_load(&w->held, state, "held") && bson_iter_init_find(&it, state, "inner") &&
          aspd_pipeline_restore(&w->inner, bson_iter_value(&it));
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/ops/held_docs.h"
 #include "engine/ops/op.h"
 
 #define ASPD_WINDOW_DEFAULT_LATENESS_MS 3000
@@ -20,9 +21,7 @@ typedef struct {
   int64_t start, end;
   bson_t *partition; /* {v: key} for session windows, else NULL */
   aspd_pipeline_t inner;
-  bson_t **held;
-  size_t count, cap;
-  int64_t bytes;
+  aspd_held_docs_t held; /* what the inner pipeline handed on */
 } aspd_window_run_t;
 
 /* Where closing windows stamp their bounds. */
@@ -57,11 +56,6 @@ void aspd_window_run_checkpoint(const aspd_window_run_t *w, bson_t *out);
 /* Restores held and inner into a run made with its bounds and a fresh inner pipeline. */
 bool aspd_window_run_restore(aspd_window_run_t *w, const bson_t *state);
 
-/* Appends the documents as an array under key. */
-void aspd_window_docs_save(bson_t *out, const char *key, bson_t *const *docs, size_t count);
-/* Calls take(ctx, copy) for each document of the array under key; false when malformed. */
-bool aspd_window_docs_load(const bson_t *in, const char *key, void (*take)(void *ctx, bson_t *doc),
-                           void *ctx);
 /* The int64 (or date) field key of in; false when missing or of another type. */
 bool aspd_window_int64(const bson_t *in, const char *key, int64_t *out);
 /* The bool field key of in; false when missing or of another type. */

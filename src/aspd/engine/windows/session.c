@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/ops/held_docs.h"
 #include "engine/ops/stages.h"
 #include "engine/plan/plan.h"
 #include "engine/windows/common.h"
@@ -27,9 +28,7 @@ typedef struct {
 typedef struct {
   bson_t *key; /* {v: partition} */
   int64_t first, last;
-  bson_t **docs; /* held until the session closes */
-  size_t count, cap;
-  int64_t bytes;
+  aspd_held_docs_t held; /* until the session closes */
 } session_t;
 
 typedef struct {
@@ -167,18 +166,8 @@ void *aspd_session_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_e
 }
 
 static void session_clear(session_t *s) {
-  for (size_t i = 0; i < s->count; i++) bson_destroy(s->docs[i]);
-  free(s->docs);
+  aspd_held_docs_clear(&s->held);
   if (s->key) bson_destroy(s->key);
-}
-
-static void hold(session_t *s, bson_t *doc) {
-  if (s->count == s->cap) {
-    s->cap = s->cap ? s->cap * 2 : 16;
-    s->docs = realloc(s->docs, s->cap * sizeof *s->docs);
-  }
-  s->docs[s->count++] = doc;
-  s->bytes += doc->len;
 }
 
 static const bson_value_t *key_of(const session_t *s, bson_iter_t *it) {
@@ -188,10 +177,23 @@ static const bson_value_t *key_of(const session_t *s, bson_iter_t *it) {
 
 /* Moves b's documents into a (b is left empty). */
 static void merge_into(session_t *a, session_t *b) {
-  for (size_t i = 0; i < b->count; i++) hold(a, b->docs[i]);
-  b->count = 0;
+  size_t count;
+  bson_t **docs = aspd_held_docs_take(&b->held, &count);
+  for (size_t i = 0; i < count; i++) aspd_held_docs_add(&a->held, docs[i]);
+  free(docs);
   if (b->first < a->first) a->first = b->first;
   if (b->last > a->last) a->last = b->last;
+}
+
+/* A new empty session after the others. */
+static session_t *add_session(session_op_t *op) {
+  if (op->count == op->cap) {
+    op->cap = op->cap ? op->cap * 2 : 8;
+    op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
+  }
+  session_t *s = &op->sessions[op->count++];
+  *s = (session_t){0};
+  return s;
 }
 
 static void remove_at(session_op_t *op, size_t i) {
@@ -202,8 +204,10 @@ static void remove_at(session_op_t *op, size_t i) {
 static void close_session(session_op_t *op, session_t s, aspd_flow_t *flow) {
   aspd_window_run_t run = {.start = s.first, .end = s.last + op->spec->gap_ms, .partition = s.key};
   aspd_pipeline_make(op->spec->stages, op->spec->stage_count, &run.inner);
-  for (size_t i = 0; i < s.count; i++) aspd_window_run_push(&run, s.docs[i], flow);
-  free(s.docs);
+  size_t count;
+  bson_t **docs = aspd_held_docs_take(&s.held, &count);
+  for (size_t i = 0; i < count; i++) aspd_window_run_push(&run, docs[i], flow);
+  free(docs);
   aspd_window_run_close(&run, &op->spec->meta, flow); /* frees the key too */
 }
 
@@ -260,18 +264,14 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
       bson_destroy(doc);
       return;
     }
-    if (op->count == op->cap) {
-      op->cap = op->cap ? op->cap * 2 : 8;
-      op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
-    }
-    home = &op->sessions[op->count++];
-    *home = (session_t){.first = t, .last = t};
+    home = add_session(op);
+    home->first = home->last = t;
     home->key = bson_new();
     bson_append_value(home->key, "v", 1, &key);
   }
   if (t < home->first) home->first = t;
   if (t > home->last) home->last = t;
-  hold(home, doc);
+  aspd_held_docs_add(&home->held, doc);
   if (!op->seen || t > op->watermark) op->watermark = t;
   op->seen = true;
   close_due(op, flow, false);
@@ -290,7 +290,7 @@ static void flush(aspd_op_t *base, const aspd_flush_t *why, aspd_flow_t *flow) {
 static int64_t state_bytes(const aspd_op_t *base) {
   const session_op_t *op = (const session_op_t *)base;
   int64_t total = 0;
-  for (size_t i = 0; i < op->count; i++) total += op->sessions[i].bytes;
+  for (size_t i = 0; i < op->count; i++) total += op->sessions[i].held.bytes;
   return total;
 }
 
@@ -311,14 +311,10 @@ static void checkpoint(const aspd_op_t *base, bson_t *out) {
     BSON_APPEND_DOCUMENT(&item, "key", s->key);
     BSON_APPEND_INT64(&item, "first", s->first);
     BSON_APPEND_INT64(&item, "last", s->last);
-    aspd_window_docs_save(&item, "docs", s->docs, s->count);
+    aspd_held_docs_save(&s->held, &item, "docs");
     bson_append_document_end(&list, &item);
   }
   bson_append_array_end(out, &list);
-}
-
-static void take_doc(void *ctx, bson_t *doc) {
-  hold(ctx, doc);
 }
 
 static bool restore(aspd_op_t *base, const bson_t *state) {
@@ -341,18 +337,13 @@ static bool restore(aspd_op_t *base, const bson_t *state) {
         !BSON_ITER_HOLDS_DOCUMENT(&key)) {
       return false;
     }
-    if (op->count == op->cap) {
-      op->cap = op->cap ? op->cap * 2 : 8;
-      op->sessions = realloc(op->sessions, op->cap * sizeof *op->sessions);
-    }
-    session_t *s = &op->sessions[op->count++];
-    *s = (session_t){0};
+    session_t *s = add_session(op);
     bson_iter_document(&key, &len, &data);
     s->key = bson_new_from_data(data, len);
     bson_iter_t v;
     if (!s->key || !bson_iter_init_find(&v, s->key, "v") ||
         !aspd_window_int64(&in, "first", &s->first) || !aspd_window_int64(&in, "last", &s->last) ||
-        s->first > s->last || !aspd_window_docs_load(&in, "docs", take_doc, s)) {
+        s->first > s->last || !aspd_held_docs_load(&s->held, &in, "docs")) {
       return false;
     }
   }
