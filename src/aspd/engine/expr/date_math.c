@@ -117,6 +117,18 @@ static void set_date(bson_value_t *out, int64_t ms) {
   out->value.v_datetime = ms;
 }
 
+/* Months either side of year 2000 that a date (milliseconds in an int64) can reach. */
+#define MONTHS_OF_DATES (292277025LL * 12)
+/* The dates $dateTrunc answers with: an int64 of milliseconds, less a day either side for
+ * the time zone's offset. */
+#define DATE_EDGE_MS (INT64_MAX - 86400000LL)
+
+/* The start of the bin of `span` units (> 0) that holds `value`, counted from 0; false when
+ * it does not fit an int64. */
+static bool bin_start(int64_t value, int64_t span, int64_t *start) {
+  return !__builtin_mul_overflow(aspd_floor_div(value, span), span, start);
+}
+
 static bool eval_trunc(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   bson_value_t d, u, b, w;
   const aspd_tz_t *tz;
@@ -134,35 +146,49 @@ static bool eval_trunc(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
   unit_t unit;
   if (!parse_unit(ev, e, &u, &unit)) return false;
   int64_t bin = 1;
-  if (b.value_type != BSON_TYPE_EOD) {
-    double x = aspd_value_as_double(&b);
-    if (!aspd_value_is_number(&b) || x != floor(x) || x < 1) {
-      return aspd_eval_fail(ev,
-                            "$dateTrunc requires 'binSize' to be a 64-bit integer greater "
-                            "than 0, but got value '%s' of type %s",
-                            aspd_eval_json(ev, &b), aspd_value_type_name(&b));
-    }
-    bin = (int64_t)x;
+  if (b.value_type != BSON_TYPE_EOD && (!aspd_value_as_integral(&b, &bin) || bin < 1)) {
+    return aspd_eval_fail(ev,
+                          "$dateTrunc requires 'binSize' to be a 64-bit integer greater "
+                          "than 0, but got value '%s' of type %s",
+                          aspd_eval_json(ev, &b), aspd_value_type_name(&b));
   }
   int dow = 0;
   if (w.value_type != BSON_TYPE_EOD && unit == UNIT_WEEK && !parse_start_of_week(ev, e, &w, &dow)) {
     return false;
   }
   int64_t local = aspd_tz_to_local(tz, ms), result;
+  bool fits;
   if (unit <= UNIT_MONTH) {
-    int64_t months = unit == UNIT_YEAR ? 12 : unit == UNIT_QUARTER ? 3 : 1;
-    int64_t since = month_index(local) - 2000 * 12;
-    int64_t start = aspd_floor_div(since, months * bin) * months * bin + 2000 * 12;
-    result = aspd_days_from_civil(aspd_floor_div(start, 12),
-                                  start - aspd_floor_div(start, 12) * 12 + 1, 1) *
-             86400000;
+    int64_t months = unit == UNIT_YEAR ? 12 : unit == UNIT_QUARTER ? 3 : 1, span, start;
+    fits = !__builtin_mul_overflow(months, bin, &span) &&
+           bin_start(month_index(local) - 2000 * 12, span, &start) && start >= -MONTHS_OF_DATES &&
+           start <= MONTHS_OF_DATES;
+    if (fits) {
+      start += 2000 * 12;
+      fits = !__builtin_mul_overflow(
+          aspd_days_from_civil(aspd_floor_div(start, 12),
+                               start - aspd_floor_div(start, 12) * 12 + 1, 1),
+          86400000, &result);
+    }
   } else if (unit == UNIT_WEEK) {
-    int64_t ref = week_reference(dow);
-    int64_t days = local_days(local);
-    result = (ref + aspd_floor_div(days - ref, 7 * bin) * 7 * bin) * 86400000;
+    int64_t ref = week_reference(dow), span, start;
+    fits = !__builtin_mul_overflow(7, bin, &span) &&
+           bin_start(local_days(local) - ref, span, &start) &&
+           !__builtin_add_overflow(ref, start, &start) &&
+           !__builtin_mul_overflow(start, 86400000, &result);
   } else {
-    int64_t ref = aspd_days_from_civil(2000, 1, 1) * 86400000, size = UNIT_MS[unit] * bin;
-    result = ref + aspd_floor_div(local - ref, size) * size;
+    int64_t ref = aspd_days_from_civil(2000, 1, 1) * 86400000, span, since, start;
+    fits = !__builtin_mul_overflow(UNIT_MS[unit], bin, &span) &&
+           !__builtin_sub_overflow(local, ref, &since) && bin_start(since, span, &start) &&
+           !__builtin_add_overflow(ref, start, &result);
+  }
+  /* A bin that starts before the dates a 64-bit count of milliseconds can hold (with room
+   * for the time zone's offset) has no date to answer with. */
+  if (!fits || result < -DATE_EDGE_MS || result > DATE_EDGE_MS) {
+    return aspd_eval_fail(ev,
+                          "$dateTrunc: the bin of %lld %s(s) holding the date starts outside "
+                          "the range of dates",
+                          (long long)bin, UNITS[unit]);
   }
   set_date(out, aspd_tz_from_local(tz, result));
   return true;
