@@ -16,6 +16,9 @@ static inline int64_t sql_int_text(const char *state_dir, const char *sql, const
   int64_t n = -1;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
     sqlite3_stmt *st;
+    /* aspd commits while we read: wait out a lock (a WAL checkpoint, say) rather than
+     * report -1 for a moment's contention. */
+    sqlite3_busy_timeout(db, 5000);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
         (!text || sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC) == SQLITE_OK) &&
         sqlite3_step(st) == SQLITE_ROW) {
