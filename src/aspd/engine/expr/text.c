@@ -101,12 +101,13 @@ static bool coerce_string(aspd_eval_t *ev, const bson_value_t *v, const char **s
   }
 }
 
-/* An integral number argument; false when v is not one. */
+/* An integral number argument; false when v is not one. Beyond the int64 range (infinities
+ * too) it clamps, as $substrBytes does: an index past any string, a length to the end. */
 static bool integral(const bson_value_t *v, int64_t *out) {
-  if (!aspd_value_is_number(v)) return false;
+  if (aspd_value_as_integral(v, out)) return true;
   double d = aspd_value_as_double(v);
-  if (d != floor(d)) return false;
-  *out = (int64_t)d;
+  if (!aspd_value_is_number(v) || d != floor(d)) return false;
+  *out = aspd_double_clamp_int64(d);
   return true;
 }
 

@@ -74,6 +74,11 @@ int64_t aspd_double_clamp_int64(double d) {
   return (int64_t)d;
 }
 
+int64_t aspd_iter_as_int64(const bson_iter_t *it) {
+  return BSON_ITER_HOLDS_DOUBLE(it) ? aspd_double_clamp_int64(bson_iter_double(it))
+                                    : bson_iter_as_int64(it);
+}
+
 bool aspd_value_is_nullish(const bson_value_t *v) {
   return !v || v->value_type == BSON_TYPE_EOD || v->value_type == BSON_TYPE_NULL ||
          v->value_type == BSON_TYPE_UNDEFINED;
