@@ -210,7 +210,8 @@ static bool add_units(int64_t ms, unit_t unit, int64_t amount, const aspd_tz_t *
     return !__builtin_mul_overflow(amount, UNIT_MS[unit], &amount) &&
            !__builtin_add_overflow(ms, amount, out);
   int64_t local = aspd_tz_to_local(tz, ms);
-  int64_t days = local_days(local), time = local - days * 86400000;
+  int64_t days = local_days(local), time = local % 86400000;
+  if (time < 0) time += 86400000; /* days * 86400000 overflows for the first dates */
   if (unit == UNIT_DAY || unit == UNIT_WEEK) {
     if (__builtin_mul_overflow(amount, unit == UNIT_WEEK ? 7 : 1, &amount) ||
         __builtin_add_overflow(days, amount, &days)) {

@@ -320,13 +320,8 @@ int64_t aspd_days_from_civil(int64_t y, int64_t m, int64_t d) {
   return era * 146097 + doe - 719468 + (d - 1);
 }
 
-void aspd_civil_from_ms(int64_t ms, aspd_civil_t *c) {
-  int64_t days = aspd_floor_div(ms, 86400000);
-  int64_t rem = ms - days * 86400000;
-  c->hour = (int)(rem / 3600000);
-  c->minute = (int)(rem / 60000 % 60);
-  c->second = (int)(rem / 1000 % 60);
-  c->millisecond = (int)(rem % 1000);
+/* The calendar fields of a day (the time of day is left as it is). */
+static void civil_from_days(int64_t days, aspd_civil_t *c) {
   c->wday = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
   int64_t z = days + 719468;
   int64_t era = aspd_floor_div(z, 146097);
@@ -340,12 +335,23 @@ void aspd_civil_from_ms(int64_t ms, aspd_civil_t *c) {
   c->yday = (int)(days - aspd_days_from_civil(c->year, 1, 1));
 }
 
+void aspd_civil_from_ms(int64_t ms, aspd_civil_t *c) {
+  /* The remainder is taken directly: days * 86400000 overflows for the first dates. */
+  int64_t rem = ms % 86400000;
+  if (rem < 0) rem += 86400000;
+  c->hour = (int)(rem / 3600000);
+  c->minute = (int)(rem / 60000 % 60);
+  c->second = (int)(rem / 1000 % 60);
+  c->millisecond = (int)(rem % 1000);
+  civil_from_days(aspd_floor_div(ms, 86400000), c);
+}
+
 void aspd_iso_week(const aspd_civil_t *c, int64_t *iso_year, int *week, int *dow) {
   *dow = c->wday == 0 ? 7 : c->wday;
   int64_t days = aspd_days_from_civil(c->year, c->month, c->day);
   int64_t thursday = days + (4 - *dow);
   aspd_civil_t t;
-  aspd_civil_from_ms(thursday * 86400000, &t);
+  civil_from_days(thursday, &t); /* in milliseconds it may pass the last date */
   *iso_year = t.year;
   *week = t.yday / 7 + 1;
 }
