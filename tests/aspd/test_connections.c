@@ -32,7 +32,8 @@ static const char *const WRAPPED =
     " {\"name\": \"atlas1\", \"type\": \"Cluster\", \"clusterName\": \"C1\"},"
     " {\"name\": \"events\", \"type\": \"Kafka\", \"bootstrapServers\": \"k:9092\","
     "  \"authentication\": {\"mechanism\": \"PLAIN\", \"username\": \"u\", \"password\": \"p\"}},"
-    " {\"name\": \"hook\", \"type\": \"Https\", \"url\": \"https://example.com\"}]}";
+    " {\"name\": \"hook\", \"type\": \"Https\", \"url\": \"https://example.com\"},"
+    " {\"name\": \"huge_rate\", \"type\": \"Sample\", \"docsPerSecond\": 1e300}]}";
 
 int main(void) {
   char dir[512], path[1024];
@@ -48,7 +49,7 @@ int main(void) {
   bson_error_t error;
   char s[64];
   CHECK(wt_run(c, "{\"listStreamConnections\": 1}", &reply, &error));
-  CHECK(wt_array_len(&reply, "connections") == 4);
+  CHECK(wt_array_len(&reply, "connections") == 5);
   CHECK(!strcmp(wt_str(&reply, "connections.0.name", s, sizeof s), "sample_stream_solar"));
   CHECK(!strcmp(wt_str(&reply, "connections.0.type", s, sizeof s), "inmemory"));
   CHECK(!strcmp(wt_str(&reply, "connections.1.type", s, sizeof s), "atlas"));
@@ -77,6 +78,17 @@ int main(void) {
   int64_t n = wt_int(&reply, "stats.inputMessageCount", NULL);
   CHECK(n >= 100 && n <= 400);
   bson_destroy(&reply);
+  /* A rate no int64 holds: every pull owes a full batch (its count was an undefined
+   * conversion before). */
+  WT_OK(c,
+        "{\"createStreamProcessor\": \"fast\", \"pipeline\": [{\"$source\": {\"connectionName\": "
+        "\"huge_rate\"}}, {\"$emit\": {\"connectionName\": \"__testLog\"}}]}");
+  WT_OK(c, "{\"startStreamProcessor\": \"fast\"}");
+  usleep(200000);
+  CHECK(wt_run(c, "{\"getStreamProcessorStats\": \"fast\"}", &reply, &error));
+  CHECK(wt_int(&reply, "stats.inputMessageCount", NULL) > 0);
+  bson_destroy(&reply);
+  WT_OK(c, "{\"stopStreamProcessor\": \"fast\"}");
   /* Connections aspd cannot run are refused by the planner. */
   WT_ERR(c,
          "{\"createStreamProcessor\": \"h\", \"pipeline\": [{\"$source\": {\"connectionName\": "
@@ -93,6 +105,10 @@ int main(void) {
   expect_refusal("[{\"name\": \"x\"}]", "needs string fields 'name' and 'type'");
   expect_refusal("[{\"name\": \"s\", \"type\": \"Sample\", \"docsPerSecond\": -1}]",
                  "docsPerSecond must be a number >= 0");
+  expect_refusal(
+      "[{\"name\": \"s\", \"type\": \"Sample\", \"docsPerSecond\": {\"$numberDouble\": "
+      "\"NaN\"}}]",
+      "docsPerSecond must be a number >= 0");
   expect_refusal("{\"nothing\": 1}", "expected an array of connections");
 
   /* A user's file named connections.json inside the state directory is read as the user's

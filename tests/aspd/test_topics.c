@@ -200,6 +200,13 @@ static void key_errors(mongoc_client_t *c) {
                "{\"size\": 0, \"unit\": \"second\"}}}, {\"$emit\": {\"connectionName\": "
                "\"__testLog\"}}]}",
                420, "$source.partitionIdleTimeout must be"));
+  /* Days whose milliseconds overflow an int64 (a signed overflow before). */
+  CHECK(WT_ERR(c,
+               "{\"createStreamProcessor\": \"hugeidle\", \"pipeline\": [{\"$source\": "
+               "{\"connectionName\": \"kafka4\", \"topic\": \"t\", \"partitionIdleTimeout\": "
+               "{\"size\": {\"$numberLong\": \"9223372036854775807\"}, \"unit\": \"day\"}}}, "
+               "{\"$emit\": {\"connectionName\": \"__testLog\"}}]}",
+               420, "$source.partitionIdleTimeout is too large"));
 }
 
 static void read_topic_errors(mongoc_client_t *c) {

@@ -108,7 +108,10 @@ void aspd_cmd_sasl_continue(aspd_session_t *session, const bson_t *command, bson
   const uint8_t *payload;
   uint32_t payload_len;
   if (!session->scram || !bson_iter_init_find(&it, command, "conversationId") ||
-      !BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_int64(&it) != CONVERSATION_ID ||
+      !BSON_ITER_HOLDS_NUMBER(&it) ||
+      /* A double compares as a double: converting one beyond int64 would be undefined. */
+      (BSON_ITER_HOLDS_DOUBLE(&it) ? bson_iter_double(&it) != CONVERSATION_ID
+                                   : bson_iter_as_int64(&it) != CONVERSATION_ID) ||
       !get_payload(command, &payload, &payload_len)) {
     fail(session, reply);
     return;

@@ -118,7 +118,7 @@ static bool sample_rate(const bson_t *def, const char *origin, const char *name,
   bson_iter_t it;
   *rate = DEFAULT_DOCS_PER_SECOND;
   if (!bson_iter_init_find(&it, def, "docsPerSecond")) return true;
-  if (!BSON_ITER_HOLDS_NUMBER(&it) || bson_iter_as_double(&it) < 0) {
+  if (!BSON_ITER_HOLDS_NUMBER(&it) || !(bson_iter_as_double(&it) >= 0)) { /* NaN too */
     aspd_error_set(err, ASPD_E_FAILED_TO_PARSE,
                    "%s: connection '%s': docsPerSecond must be a number >= 0", origin, name);
     return false;

@@ -67,7 +67,8 @@ static bool compile_percentile(aspd_expr_compiler_t *cc, const bson_value_t *ope
       bson_iter_recurse(&it, &p);
       while (bson_iter_next(&p)) {
         double d = aspd_value_as_double(bson_iter_value(&p));
-        if (!aspd_value_is_number(bson_iter_value(&p)) || d < 0 || d > 1) {
+        /* Written so that NaN fails too: its rank would be an undefined conversion. */
+        if (!aspd_value_is_number(bson_iter_value(&p)) || !(d >= 0 && d <= 1)) {
           aspd_error_set(err, ASPD_E_LOCATION(7750301),
                          "The $percentile 'p' field must be an array of numbers from [0.0, 1.0]");
           return false;

@@ -114,6 +114,20 @@ static num_t mul(num_t a, num_t b) {
   return int_result(k, r, overflow, a.d * b.d);
 }
 
+/* The milliseconds a number stands for next to a date (a double rounds to the nearest), plus
+ * or minus the date; false when that leaves the int64 range (NaN and infinities too). */
+static bool shift_date(int64_t date, const num_t *n, bool minus, int64_t *out) {
+  int64_t ms;
+  if (n->kind >= NUM_DOUBLE) {
+    double r = round(n->d);
+    if (!(r >= -9223372036854775808.0 && r < 9223372036854775808.0)) return false;
+    ms = (int64_t)r;
+  } else {
+    ms = n->i;
+  }
+  return minus ? !__builtin_sub_overflow(date, ms, out) : !__builtin_add_overflow(date, ms, out);
+}
+
 static bool eval_add(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   num_t acc = {.kind = NUM_INT, .i = 0, .d = 0};
   bool has_date = false, has_null = false;
@@ -138,8 +152,11 @@ static bool eval_add(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   if (has_null) {
     out->value_type = BSON_TYPE_NULL;
   } else if (has_date) {
+    if (!shift_date(date, &acc, false, &date)) {
+      return aspd_eval_fail(ev, "date overflow in $add");
+    }
     out->value_type = BSON_TYPE_DATE_TIME;
-    out->value.v_datetime = date + (acc.kind >= NUM_DOUBLE ? (int64_t)llround(acc.d) : acc.i);
+    out->value.v_datetime = date;
   } else {
     set_num(&acc, out);
   }
@@ -201,13 +218,16 @@ static bool eval_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *o
   num_t x, y;
   if (a.value_type == BSON_TYPE_DATE_TIME && b.value_type == BSON_TYPE_DATE_TIME) {
     out->value_type = BSON_TYPE_INT64;
-    out->value.v_int64 = a.value.v_datetime - b.value.v_datetime;
+    if (__builtin_sub_overflow(a.value.v_datetime, b.value.v_datetime, &out->value.v_int64)) {
+      return aspd_eval_fail(ev, "date overflow in $subtract");
+    }
     return true;
   }
   if (a.value_type == BSON_TYPE_DATE_TIME && to_num(&b, &y)) {
     out->value_type = BSON_TYPE_DATE_TIME;
-    out->value.v_datetime =
-        a.value.v_datetime - (y.kind >= NUM_DOUBLE ? (int64_t)llround(y.d) : y.i);
+    if (!shift_date(a.value.v_datetime, &y, true, &out->value.v_datetime)) {
+      return aspd_eval_fail(ev, "date overflow in $subtract");
+    }
     return true;
   }
   if (to_num(&a, &x) && to_num(&b, &y)) {

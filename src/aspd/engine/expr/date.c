@@ -605,10 +605,11 @@ static bool eval_from_parts(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t 
     }
     bool year = i == FP_YEAR || i == FP_ISO_YEAR;
     if (year ? (d < 1 || d > 9999) : (d < -32768 || d > 32767)) {
+      /* Printed as JSON: converting 1e20 or Infinity to an integer would be undefined. */
       return aspd_eval_fail(
-          ev, "'%s' must evaluate to %s, found %lld", NAMES_FROM_PARTS[i],
+          ev, "'%s' must evaluate to %s, found %s", NAMES_FROM_PARTS[i],
           year ? "an integer in the range 1 to 9999" : "a value in the range [-32768, 32767]",
-          (long long)d);
+          aspd_eval_json(ev, &x));
     }
     v[i] = (int64_t)d;
   }

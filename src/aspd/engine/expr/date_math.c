@@ -210,20 +210,39 @@ static bool add_units(int64_t ms, unit_t unit, int64_t amount, const aspd_tz_t *
     return !__builtin_mul_overflow(amount, UNIT_MS[unit], &amount) &&
            !__builtin_add_overflow(ms, amount, out);
   int64_t local = aspd_tz_to_local(tz, ms);
-  int64_t days = local_days(local), time = local - days * 86400000;
+  int64_t days = local_days(local), time = local % 86400000;
+  if (time < 0) time += 86400000; /* days * 86400000 overflows for the first dates */
   if (unit == UNIT_DAY || unit == UNIT_WEEK) {
-    days += amount * (unit == UNIT_WEEK ? 7 : 1);
+    if (__builtin_mul_overflow(amount, unit == UNIT_WEEK ? 7 : 1, &amount) ||
+        __builtin_add_overflow(days, amount, &days)) {
+      return false;
+    }
   } else {
     aspd_civil_t c;
     aspd_civil_from_ms(local, &c);
-    int64_t months = amount * (unit == UNIT_YEAR ? 12 : unit == UNIT_QUARTER ? 3 : 1);
-    int64_t index = c.year * 12 + (c.month - 1) + months;
+    int64_t months, index;
+    if (__builtin_mul_overflow(amount,
+                               unit == UNIT_YEAR      ? 12
+                               : unit == UNIT_QUARTER ? 3
+                                                      : 1,
+                               &months) ||
+        __builtin_add_overflow(c.year * 12 + (c.month - 1), months, &index) ||
+        index < -MONTHS_OF_DATES || index > MONTHS_OF_DATES) {
+      return false;
+    }
     int64_t year = aspd_floor_div(index, 12), month = index - year * 12 + 1;
     /* The same day of the month, or the month's last day. */
     int64_t last = aspd_days_from_civil(year, month + 1, 1) - aspd_days_from_civil(year, month, 1);
     days = aspd_days_from_civil(year, month, c.day < last ? c.day : last);
   }
-  *out = aspd_tz_from_local(tz, days * 86400000 + time);
+  /* Like $dateTrunc's bins, a day's room is left for the zone's offset. */
+  int64_t result;
+  if (__builtin_mul_overflow(days, 86400000, &result) ||
+      __builtin_add_overflow(result, time, &result) || result < -DATE_EDGE_MS ||
+      result > DATE_EDGE_MS) {
+    return false;
+  }
+  *out = aspd_tz_from_local(tz, result);
   return true;
 }
 
@@ -242,12 +261,11 @@ static bool add_or_subtract(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t 
   }
   unit_t unit;
   if (!parse_unit(ev, e, &u, &unit)) return false;
-  double x = aspd_value_as_double(&a);
-  if (!aspd_value_is_number(&a) || x != floor(x) || fabs(x) > 9.2e18) {
+  int64_t amount, result;
+  if (!aspd_value_as_integral(&a, &amount)) {
     return aspd_eval_fail(ev, "%s expects integer amount of time units", e->name);
   }
-  int64_t result;
-  if (!add_units(ms, unit, sign * (int64_t)x, tz, &result)) {
+  if (__builtin_mul_overflow(amount, sign, &amount) || !add_units(ms, unit, amount, tz, &result)) {
     return aspd_eval_fail(ev, "%s overflowed", e->name);
   }
   set_date(out, result);
@@ -272,21 +290,27 @@ static bool compile_diff(aspd_expr_compiler_t *cc, const bson_value_t *operand, 
          aspd_expr_check_timezone(e, 3, err);
 }
 
-/* The number of unit boundaries between two local times. */
-static int64_t boundaries(int64_t a, int64_t b, unit_t unit, int dow) {
+/* The number of unit boundaries between two local times; false when it does not fit an int64
+ * (milliseconds between dates near the two ends of the range). */
+static bool boundaries(int64_t a, int64_t b, unit_t unit, int dow, int64_t *n) {
   switch (unit) {
     case UNIT_YEAR:
-      return aspd_floor_div(month_index(b), 12) - aspd_floor_div(month_index(a), 12);
+      *n = aspd_floor_div(month_index(b), 12) - aspd_floor_div(month_index(a), 12);
+      return true;
     case UNIT_QUARTER:
-      return aspd_floor_div(month_index(b), 3) - aspd_floor_div(month_index(a), 3);
+      *n = aspd_floor_div(month_index(b), 3) - aspd_floor_div(month_index(a), 3);
+      return true;
     case UNIT_MONTH:
-      return month_index(b) - month_index(a);
+      *n = month_index(b) - month_index(a);
+      return true;
     case UNIT_WEEK: {
       int64_t ref = week_reference(dow);
-      return aspd_floor_div(local_days(b) - ref, 7) - aspd_floor_div(local_days(a) - ref, 7);
+      *n = aspd_floor_div(local_days(b) - ref, 7) - aspd_floor_div(local_days(a) - ref, 7);
+      return true;
     }
     default:
-      return aspd_floor_div(b, UNIT_MS[unit]) - aspd_floor_div(a, UNIT_MS[unit]);
+      return !__builtin_sub_overflow(aspd_floor_div(b, UNIT_MS[unit]),
+                                     aspd_floor_div(a, UNIT_MS[unit]), n);
   }
 }
 
@@ -315,9 +339,16 @@ static bool eval_diff(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) 
     return false;
   }
   bool local = unit <= UNIT_DAY || !aspd_tz_is_utc(tz);
+  int64_t n;
+  if (!boundaries(local ? aspd_tz_to_local(tz, a) : a, local ? aspd_tz_to_local(tz, b) : b, unit,
+                  dow, &n)) {
+    return aspd_eval_fail(ev,
+                          "$dateDiff: the number of %ss between the dates overflows a "
+                          "64-bit integer",
+                          UNITS[unit]);
+  }
   out->value_type = BSON_TYPE_INT64;
-  out->value.v_int64 = boundaries(local ? aspd_tz_to_local(tz, a) : a,
-                                  local ? aspd_tz_to_local(tz, b) : b, unit, dow);
+  out->value.v_int64 = n;
   return true;
 }
 

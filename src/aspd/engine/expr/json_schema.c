@@ -175,7 +175,9 @@ static bool count_of(bson_iter_t *it, const char *keyword, int64_t *out, aspd_er
   double d;
   if (!number_of(it, keyword, &d, err)) return false;
   if (d < 0 || d != floor(d)) return fail(err, keyword, "a non-negative integer");
-  *out = (int64_t)d;
+  /* A count beyond int64 (1e20, Infinity) is held at INT64_MAX: no string or array reaches
+   * either, and converting it would be undefined. */
+  *out = aspd_double_clamp_int64(d);
   return true;
 }
 

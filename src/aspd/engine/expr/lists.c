@@ -160,6 +160,10 @@ static bool eval_index_of_array(const aspd_expr_t *e, aspd_eval_t *ev, bson_valu
   return true;
 }
 
+/* The most elements $range makes: a million int32s with their keys take about 12 MB, within
+ * the 16 MB a document may hold. */
+#define RANGE_MAX_ELEMENTS 1000000
+
 static bool eval_range(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out) {
   static const char *const what[] = {"starting value", "ending value", "step value"};
   int64_t p[3] = {0, 0, 1};
@@ -178,6 +182,17 @@ static bool eval_range(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
     }
   }
   if (p[2] == 0) return aspd_eval_fail(ev, "$range requires a non-zero step value");
+  /* Bounds and step are 32-bit, so the count fits an int64; without a cap, [0, 2^31) would
+   * build an array of gigabytes element by element. */
+  int64_t span = p[2] > 0 ? p[1] - p[0] : p[0] - p[1];
+  int64_t step = p[2] > 0 ? p[2] : -p[2];
+  int64_t count = span <= 0 ? 0 : (span + step - 1) / step;
+  if (count > RANGE_MAX_ELEMENTS) {
+    return aspd_eval_fail(ev,
+                          "$range would produce %lld elements, more than the %d a document "
+                          "can hold",
+                          (long long)count, RANGE_MAX_ELEMENTS);
+  }
   bson_t list = BSON_INITIALIZER;
   uint32_t k = 0;
   for (int64_t x = p[0]; p[2] > 0 ? x < p[1] : x > p[1]; x += p[2]) {
@@ -245,7 +260,9 @@ static bool eval_slice(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out)
     }
     from = x < 0 ? (int64_t)n + x : x;
     if (from < 0) from = 0;
-    to = from + count;
+    if (from > (int64_t)n) from = (int64_t)n;
+    /* from + count can pass INT64_MAX: compare with what is left instead. */
+    to = count > (int64_t)n - from ? (int64_t)n : from + count;
   }
   if (from < 0) from = 0;
   if (to > (int64_t)n) to = (int64_t)n;

@@ -195,21 +195,21 @@ static bool test_size(const aspd_query_t *q, const bson_value_t *v, aspd_eval_t 
   int64_t n = 0;
   each_value(v, &it);
   while (bson_iter_next(&it)) n++;
-  return n == (int64_t)aspd_value_as_double(&q->operand);
+  /* Compared as doubles: a size beyond the int64 range (1e20, Infinity) matches no array
+   * rather than going through an undefined conversion. */
+  return (double)n == aspd_value_as_double(&q->operand);
 }
 
+/* data: the divisor and the remainder, truncated to int64s by compile_mod. */
 static bool test_mod(const aspd_query_t *q, const bson_value_t *v, aspd_eval_t *ev) {
   (void)ev;
-  if (!aspd_value_is_number(v)) return false;
-  bson_iter_t it;
-  each_value(&q->operand, &it);
-  bson_iter_next(&it);
-  int64_t divisor = (int64_t)aspd_value_as_double(bson_iter_value(&it));
-  bson_iter_next(&it);
-  int64_t remainder = (int64_t)aspd_value_as_double(bson_iter_value(&it));
-  double d = aspd_value_as_double(v);
-  if (!isfinite(d)) return false;
-  return (int64_t)d % divisor == remainder;
+  const int64_t *dr = q->data;
+  int64_t n;
+  /* NaN, infinities and numbers beyond the int64 range have no integer remainder: they do
+   * not match. */
+  if (!aspd_value_truncate(v, &n)) return false;
+  /* INT64_MIN % -1 overflows (a SIGFPE on x86); every remainder by -1 is 0. */
+  return (dr[0] == -1 ? 0 : n % dr[0]) == dr[1];
 }
 
 static bool test_regex(const aspd_query_t *q, const bson_value_t *v, aspd_eval_t *ev) {
@@ -318,26 +318,35 @@ static bool compile_size(aspd_query_t *q, aspd_expr_compiler_t *cc, aspd_error_t
 }
 
 static bool compile_mod(aspd_query_t *q, aspd_expr_compiler_t *cc, aspd_error_t *err) {
+  static const char *const what[] = {"divisor", "remainder"};
   (void)cc;
   if (q->operand.value_type != BSON_TYPE_ARRAY) {
     return bad_value(err, "%s", "malformed mod, needs to be an array");
   }
   bson_iter_t it;
   size_t n = 0;
+  int64_t dr[2] = {0, 0};
   each_value(&q->operand, &it);
   while (bson_iter_next(&it)) {
-    if (!aspd_value_is_number(bson_iter_value(&it))) {
-      return bad_value(
-          err, "%s",
-          n == 0 ? "malformed mod, divisor not a number" : "malformed mod, remainder not a number");
+    const bson_value_t *v = bson_iter_value(&it);
+    if (n >= 2) return bad_value(err, "%s", "malformed mod, too many elements");
+    if (!aspd_value_is_number(v)) {
+      return bad_value(err, "malformed mod, %s not a number", what[n]);
     }
-    if (n == 0 && (int64_t)aspd_value_as_double(bson_iter_value(&it)) == 0) {
-      return bad_value(err, "%s", "divisor cannot be 0");
+    /* Both are truncated toward zero; one with no int64 value is refused (MongoDB 5.1). */
+    if (!aspd_value_truncate(v, &dr[n])) {
+      double d = aspd_value_as_double(v);
+      return bad_value(err, "malformed mod, %s value is invalid :: caused by :: %s", what[n],
+                       isfinite(d) ? "Out of bounds coercing to integral value"
+                                   : "Unable to coerce NaN/Inf to integral type");
     }
+    if (n == 0 && dr[0] == 0) return bad_value(err, "%s", "divisor cannot be 0");
     n++;
   }
   if (n < 2) return bad_value(err, "%s", "malformed mod, not enough elements");
-  if (n > 2) return bad_value(err, "%s", "malformed mod, too many elements");
+  q->data = malloc(sizeof dr);
+  memcpy(q->data, dr, sizeof dr);
+  q->free_data = free;
   return true;
 }
 

@@ -223,7 +223,8 @@ static bool percentile(const aspd_expr_t *e, aspd_eval_t *ev, bson_value_t *out,
   while (bson_iter_next(&it)) {
     const bson_value_t *p = bson_iter_value(&it);
     double pd = aspd_value_as_double(p);
-    if (!aspd_value_is_number(p) || pd < 0 || pd > 1) {
+    /* Written so that NaN fails too: its rank would be an undefined conversion. */
+    if (!aspd_value_is_number(p) || !(pd >= 0 && pd <= 1)) {
       bson_destroy(&list);
       return aspd_eval_fail(ev,
                             "The $percentile 'p' field must be an array of numbers from "

@@ -101,12 +101,13 @@ static bool coerce_string(aspd_eval_t *ev, const bson_value_t *v, const char **s
   }
 }
 
-/* An integral number argument; false when v is not one. */
+/* An integral number argument; false when v is not one. Beyond the int64 range (infinities
+ * too) it clamps, as $substrBytes does: an index past any string, a length to the end. */
 static bool integral(const bson_value_t *v, int64_t *out) {
-  if (!aspd_value_is_number(v)) return false;
+  if (aspd_value_as_integral(v, out)) return true;
   double d = aspd_value_as_double(v);
-  if (d != floor(d)) return false;
-  *out = (int64_t)d;
+  if (!aspd_value_is_number(v) || d != floor(d)) return false;
+  *out = aspd_double_clamp_int64(d);
   return true;
 }
 
@@ -115,15 +116,6 @@ static bool integral(const bson_value_t *v, int64_t *out) {
 /* The arguments of $substrBytes and $substrCP: the string (coerced), then the
  * starting index and the length, numbers (integral ones for code points) in
  * n[0] and n[1]; false on error. */
-/* $substrBytes drops the fraction of its numbers; beyond the int64 range it clamps (a
- * start past any string, a length to the end), and NaN counts as 0. */
-static int64_t truncate_to_int64(double d) {
-  if (d != d) return 0;
-  if (d >= 9223372036854775808.0) return INT64_MAX;
-  if (d < -9223372036854775808.0) return INT64_MIN;
-  return (int64_t)d;
-}
-
 static bool substr_args(const aspd_expr_t *e, aspd_eval_t *ev, bool cp, const char **s, size_t *len,
                         int64_t n[2]) {
   static const char *const what[] = {"starting index", "length"};
@@ -143,9 +135,11 @@ static bool substr_args(const aspd_expr_t *e, aspd_eval_t *ev, bool cp, const ch
                             aspd_value_type_name(&v[i]));
     }
   }
+  /* $substrBytes drops the fraction of its numbers; beyond the int64 range it clamps (a
+   * start past any string, a length to the end), and NaN counts as 0. */
   if (!cp) {
-    n[0] = truncate_to_int64(aspd_value_as_double(&v[0]));
-    n[1] = truncate_to_int64(aspd_value_as_double(&v[1]));
+    n[0] = aspd_double_clamp_int64(aspd_value_as_double(&v[0]));
+    n[1] = aspd_double_clamp_int64(aspd_value_as_double(&v[1]));
   }
   if (n[0] < 0) {
     return aspd_eval_fail(ev, "%s: starting index must be non-negative (got: %lld)", name,

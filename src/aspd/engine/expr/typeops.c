@@ -149,7 +149,7 @@ static bool convert(aspd_eval_t *ev, const bson_value_t *v, bson_type_t to, bson
           if (isnan(d)) {
             return aspd_eval_fail(ev, "Attempt to convert NaN value to integer type" NO_ON_ERROR);
           }
-          if (!(d > -9223372036854775808.0 - 1 && d < 9223372036854775808.0)) {
+          if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
             return aspd_eval_fail(ev, "Conversion would overflow target type" NO_ON_ERROR);
           }
           i = (int64_t)d;

@@ -156,10 +156,18 @@ static int64_t rule_day(const posix_rule_t *r, int i, int64_t year) {
   return day;
 }
 
+/* a + b, held at the int64 range: dates within a day of its ends (292 million years away)
+ * would otherwise overflow when shifted by a zone's offset. */
+static int64_t add_sat(int64_t a, int64_t b) {
+  int64_t r;
+  if (!__builtin_add_overflow(a, b, &r)) return r;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 static int32_t rule_offset(const posix_rule_t *r, int64_t s) {
   if (!r->has_dst) return r->std_off;
   aspd_civil_t c;
-  aspd_civil_from_ms((s + r->std_off) * 1000, &c);
+  aspd_civil_from_ms(add_sat(s * 1000, (int64_t)r->std_off * 1000), &c);
   /* Daylight time starts at a standard local time and ends at a daylight one. */
   int64_t start = rule_day(r, 0, c.year) * 86400 + r->time[0] - r->std_off;
   int64_t end = rule_day(r, 1, c.year) * 86400 + r->time[1] - r->dst_off;
@@ -283,17 +291,19 @@ int32_t aspd_tz_offset(const aspd_tz_t *tz, int64_t ms) {
 }
 
 int64_t aspd_tz_to_local(const aspd_tz_t *tz, int64_t ms) {
-  return ms + (int64_t)aspd_tz_offset(tz, ms) * 1000;
+  return add_sat(ms, (int64_t)aspd_tz_offset(tz, ms) * 1000);
 }
 
 int64_t aspd_tz_from_local(const aspd_tz_t *tz, int64_t local_ms) {
   /* Try the offsets in force around that time; keep the one that maps back. */
-  int64_t first = local_ms - (int64_t)aspd_tz_offset(tz, local_ms - 86400000) * 1000;
+  int64_t first =
+      add_sat(local_ms, -(int64_t)aspd_tz_offset(tz, add_sat(local_ms, -86400000)) * 1000);
   if (aspd_tz_to_local(tz, first) == local_ms) return first;
-  int64_t second = local_ms - (int64_t)aspd_tz_offset(tz, local_ms + 86400000) * 1000;
+  int64_t second =
+      add_sat(local_ms, -(int64_t)aspd_tz_offset(tz, add_sat(local_ms, 86400000)) * 1000);
   if (aspd_tz_to_local(tz, second) == local_ms) return second;
   /* A skipped hour: the instant the offset changed at. */
-  return local_ms - (int64_t)aspd_tz_offset(tz, first) * 1000;
+  return add_sat(local_ms, -(int64_t)aspd_tz_offset(tz, first) * 1000);
 }
 
 /* ---- the calendar (days from 1970-01-01; algorithms after H. Hinnant) ------------- */
@@ -310,13 +320,8 @@ int64_t aspd_days_from_civil(int64_t y, int64_t m, int64_t d) {
   return era * 146097 + doe - 719468 + (d - 1);
 }
 
-void aspd_civil_from_ms(int64_t ms, aspd_civil_t *c) {
-  int64_t days = aspd_floor_div(ms, 86400000);
-  int64_t rem = ms - days * 86400000;
-  c->hour = (int)(rem / 3600000);
-  c->minute = (int)(rem / 60000 % 60);
-  c->second = (int)(rem / 1000 % 60);
-  c->millisecond = (int)(rem % 1000);
+/* The calendar fields of a day (the time of day is left as it is). */
+static void civil_from_days(int64_t days, aspd_civil_t *c) {
   c->wday = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
   int64_t z = days + 719468;
   int64_t era = aspd_floor_div(z, 146097);
@@ -330,12 +335,23 @@ void aspd_civil_from_ms(int64_t ms, aspd_civil_t *c) {
   c->yday = (int)(days - aspd_days_from_civil(c->year, 1, 1));
 }
 
+void aspd_civil_from_ms(int64_t ms, aspd_civil_t *c) {
+  /* The remainder is taken directly: days * 86400000 overflows for the first dates. */
+  int64_t rem = ms % 86400000;
+  if (rem < 0) rem += 86400000;
+  c->hour = (int)(rem / 3600000);
+  c->minute = (int)(rem / 60000 % 60);
+  c->second = (int)(rem / 1000 % 60);
+  c->millisecond = (int)(rem % 1000);
+  civil_from_days(aspd_floor_div(ms, 86400000), c);
+}
+
 void aspd_iso_week(const aspd_civil_t *c, int64_t *iso_year, int *week, int *dow) {
   *dow = c->wday == 0 ? 7 : c->wday;
   int64_t days = aspd_days_from_civil(c->year, c->month, c->day);
   int64_t thursday = days + (4 - *dow);
   aspd_civil_t t;
-  aspd_civil_from_ms(thursday * 86400000, &t);
+  civil_from_days(thursday, &t); /* in milliseconds it may pass the last date */
   *iso_year = t.year;
   *week = t.yday / 7 + 1;
 }

@@ -56,6 +56,29 @@ bool aspd_value_as_integral(const bson_value_t *v, int64_t *out) {
   return true;
 }
 
+bool aspd_value_truncate(const bson_value_t *v, int64_t *out) {
+  if (v->value_type == BSON_TYPE_INT32 || v->value_type == BSON_TYPE_INT64) {
+    return aspd_value_as_integral(v, out);
+  }
+  if (!aspd_value_is_number(v)) return false;
+  double d = trunc(aspd_value_as_double(v));
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return false;
+  *out = (int64_t)d;
+  return true;
+}
+
+int64_t aspd_double_clamp_int64(double d) {
+  if (d != d) return 0;
+  if (d >= 9223372036854775808.0) return INT64_MAX;
+  if (d < -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)d;
+}
+
+int64_t aspd_iter_as_int64(const bson_iter_t *it) {
+  return BSON_ITER_HOLDS_DOUBLE(it) ? aspd_double_clamp_int64(bson_iter_double(it))
+                                    : bson_iter_as_int64(it);
+}
+
 bool aspd_value_is_nullish(const bson_value_t *v) {
   return !v || v->value_type == BSON_TYPE_EOD || v->value_type == BSON_TYPE_NULL ||
          v->value_type == BSON_TYPE_UNDEFINED;

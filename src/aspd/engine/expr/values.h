@@ -18,6 +18,15 @@ double aspd_value_as_double(const bson_value_t *v);
 /* A number with no fractional part that fits an int64 (NaN, infinities and doubles out
  * of range are not: converting them would be undefined). */
 bool aspd_value_as_integral(const bson_value_t *v, int64_t *out);
+/* A number truncated toward zero, when that fits an int64 (an int32 or int64 as it is;
+ * false for NaN, infinities and anything beyond the int64 range, whose conversion would be
+ * undefined). */
+bool aspd_value_truncate(const bson_value_t *v, int64_t *out);
+/* bson_iter_as_int64 without its undefined conversion of a double beyond the int64 range:
+ * a double is truncated toward zero and clamped (NaN gives 0). */
+int64_t aspd_iter_as_int64(const bson_iter_t *it);
+/* d truncated toward zero, clamped to the int64 range; NaN gives 0. */
+int64_t aspd_double_clamp_int64(double d);
 /* null, undefined or missing. */
 bool aspd_value_is_nullish(const bson_value_t *v);
 /* What the date operators take as a date, in milliseconds since the epoch: a

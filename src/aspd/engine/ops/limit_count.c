@@ -14,12 +14,20 @@ typedef struct {
 
 void *aspd_limit_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_error_t *err) {
   (void)ctx;
-  if (!BSON_ITER_HOLDS_NUMBER(value) || bson_iter_as_int64(value) <= 0) {
+  int64_t limit = 0;
+  bson_iter_t copy = *value;
+  /* A double is truncated; one beyond the int64 range has no limit to stand for. */
+  if (BSON_ITER_HOLDS_NUMBER(value) && !aspd_value_truncate(bson_iter_value(&copy), &limit)) {
+    aspd_error_set(err, ASPD_E_LOCATION(15958),
+                   "invalid argument to $limit stage: Cannot represent as a 64-bit integer");
+    return NULL;
+  }
+  if (limit <= 0) {
     aspd_error_set(err, ASPD_E_LOCATION(15958), "the limit must be positive");
     return NULL;
   }
   int64_t *n = malloc(sizeof *n);
-  *n = bson_iter_as_int64(value);
+  *n = limit;
   return n;
 }
 

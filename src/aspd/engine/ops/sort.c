@@ -42,7 +42,7 @@ void *aspd_sort_check(const bson_iter_t *value, aspd_stage_ctx_t *ctx, aspd_erro
   bson_iter_t it;
   bson_iter_recurse(value, &it);
   while (bson_iter_next(&it)) {
-    int64_t dir = BSON_ITER_HOLDS_NUMBER(&it) ? bson_iter_as_int64(&it) : 0;
+    int64_t dir = BSON_ITER_HOLDS_NUMBER(&it) ? aspd_iter_as_int64(&it) : 0;
     if (dir != 1 && dir != -1) {
       aspd_error_set(err, ASPD_E_LOCATION(15975),
                      "$sort key ordering must be 1 (for ascending) or -1 (for descending)");

@@ -89,7 +89,11 @@ static int64_t idle_timeout_ms(const bson_t *spec, aspd_error_t *err) {
       n > 0 && bson_iter_recurse(&it, &unit) && bson_iter_find(&unit, "unit") &&
       BSON_ITER_HOLDS_UTF8(&unit)) {
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-      if (!strcmp(bson_iter_utf8(&unit, NULL), units[i])) return n * unit_ms[i];
+      if (strcmp(bson_iter_utf8(&unit, NULL), units[i])) continue;
+      int64_t ms;
+      if (!__builtin_mul_overflow(n, unit_ms[i], &ms)) return ms;
+      aspd_plan_invalid(err, "%s", "$source.partitionIdleTimeout is too large");
+      return -1;
     }
   }
   aspd_plan_invalid(err, "%s",

@@ -30,9 +30,10 @@ static aspd_pull_t sample_pull(aspd_source_t *base, int64_t now_ms, int max,
   if (s->started_ms < 0) s->started_ms = now_ms;
   int64_t budget = max;
   if (rate > 0) {
-    int64_t due = (int64_t)((double)(now_ms - s->started_ms) * rate / 1000.0) + 1;
-    budget = due - s->generated;
-    if (budget > max) budget = max;
+    double due = (double)(now_ms - s->started_ms) * rate / 1000.0 + 1;
+    /* Converted only when below the cap: a rate of 1e300 or Infinity (NaN at the start) owes
+     * a full batch, not an undefined conversion. */
+    budget = due < (double)(s->generated + max) ? (int64_t)due - s->generated : max;
   }
   aspd_pull_t r = {0};
   while (r.pulled < budget && !out->stop(out, r.pulled)) {

@@ -57,7 +57,7 @@ bool aspd_window_optional_duration(const bson_t *spec, const char *key,
   bson_iter_t it;
   if (!bson_iter_init_find(&it, spec, key)) return true;
   if (BSON_ITER_HOLDS_NUMBER(&it)) {
-    if (bson_iter_as_int64(&it) != 0) return aspd_window_invalid(err, bare_int_message);
+    if (aspd_iter_as_int64(&it) != 0) return aspd_window_invalid(err, bare_int_message);
     *ms = 0;
     return true;
   }

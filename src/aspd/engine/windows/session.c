@@ -232,6 +232,15 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
                       BSON_ITER_HOLDS_DATE_TIME(&it)
                   ? bson_iter_date_time(&it)
                   : flow->out->now_ms;
+  /* Sessions reach gap (and the lateness) either side of their times: a time whose reach
+   * leaves the int64 range has no session (a signed overflow below otherwise). */
+  int64_t reach, edge;
+  if (__builtin_add_overflow(spec->gap_ms, spec->lateness_ms, &reach) ||
+      __builtin_add_overflow(t, reach, &edge) || __builtin_sub_overflow(t, reach, &edge)) {
+    aspd_flow_reject(flow, doc, "Input document's time has no window: its bounds overflow");
+    bson_destroy(doc);
+    return;
+  }
   bson_value_t key;
   if (!aspd_expr_eval_root(spec->partition_by, flow->ev, doc, &key)) {
     aspd_flow_reject(flow, doc, flow->ev->reason);

@@ -120,6 +120,27 @@ static int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The windows holding event_ms: k from *first_k to *last_k, each starting at k * hop + offset;
+ * false when one of their bounds (the end plus the allowed lateness too) leaves the int64
+ * range, for dates near its ends or a huge offset. Starts grow with k, so checking the first
+ * start and the last end covers every window. */
+static bool window_span(const window_spec_t *spec, int64_t event_ms, int64_t *first_k,
+                        int64_t *last_k) {
+  int64_t rel, low, start, end;
+  if (__builtin_sub_overflow(event_ms, spec->offset_ms, &rel) ||
+      __builtin_sub_overflow(rel, spec->interval_ms, &low) ||
+      __builtin_add_overflow(floor_div(low, spec->hop_ms), 1, first_k)) {
+    return false;
+  }
+  *last_k = floor_div(rel, spec->hop_ms);
+  return !__builtin_mul_overflow(*first_k, spec->hop_ms, &start) &&
+         !__builtin_add_overflow(start, spec->offset_ms, &start) &&
+         !__builtin_mul_overflow(*last_k, spec->hop_ms, &end) &&
+         !__builtin_add_overflow(end, spec->offset_ms, &end) &&
+         !__builtin_add_overflow(end, spec->interval_ms, &end) &&
+         !__builtin_add_overflow(end, spec->lateness_ms, &end);
+}
+
 static open_window_t *window_at(window_op_t *op, int64_t start, int64_t end) {
   size_t i = 0;
   while (i < op->count && op->windows[i].start < start) i++;
@@ -158,9 +179,12 @@ static void push(aspd_op_t *base, bson_t *doc, aspd_flow_t *flow) {
                              ts.value_type == BSON_TYPE_DATE_TIME
                          ? ts.value.v_datetime
                          : flow->out->now_ms;
-  int64_t rel = event_ms - spec->offset_ms;
-  int64_t last_k = floor_div(rel, spec->hop_ms);
-  int64_t first_k = floor_div(rel - spec->interval_ms, spec->hop_ms) + 1;
+  int64_t first_k, last_k;
+  if (!window_span(spec, event_ms, &first_k, &last_k)) {
+    aspd_flow_reject(flow, doc, "Input document's time has no window: its bounds overflow");
+    aspd_doc_release(flow->ev, doc);
+    return;
+  }
   /* Every window but the last one gets a copy; the last one takes the document. */
   aspd_window_run_t *pending = NULL;
   for (int64_t k = first_k; k <= last_k; k++) {
