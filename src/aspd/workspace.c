@@ -8,6 +8,7 @@
 
 #include "commands/asp_commands.h"
 #include "commands/cursors.h"
+#include "commands/processor_bound.h"
 #include "commands/reply.h"
 #include "log.h"
 #include "registry/registry_store.h"
@@ -56,11 +57,29 @@ static const struct {
     {"aggregate", aspd_cmd_aggregate},
 };
 
+/* The connections of the --connections file face the bound that the Admin API's writes
+ * face: a registry whose lists would not fit their replies is refused at start-up. */
+static bool within_list_bound(const aspd_registry_t *reg, const char *file, char *err,
+                              size_t err_len) {
+  size_t bson, json, room = aspd_list_reply_bound();
+  aspd_registry_listed_bytes(reg, NULL, ASPD_DEFAULT_REGION, &bson, &json);
+  if (bson <= room && json <= room) return true;
+  bool wire_side = bson > room;
+  snprintf(err, err_len,
+           "connections file %s: with its connections, the reply to %s would carry up to %zu "
+           "bytes of definitions, more than the limit of %zu bytes (maxBsonObjectSize %d less "
+           "room for the rest of the reply, or --max-list-reply-bytes)",
+           file, wire_side ? "listStreamConnections" : "a list of connections",
+           wire_side ? bson : json, room, ASPD_REPLY_MAX);
+  return false;
+}
+
 static bool load_registry(aspd_registry_t *reg, aspd_store_t *store,
                           const aspd_workspace_config_t *config, char *err, size_t err_len) {
   if (!aspd_registry_store_load(reg, store, config->state_dir, err, err_len)) return false;
   return !config->connections_file ||
          (aspd_registry_load_file(reg, config->connections_file, err, err_len) &&
+          within_list_bound(reg, config->connections_file, err, err_len) &&
           aspd_registry_store_save(reg, store, err, err_len));
 }
 

@@ -4,7 +4,7 @@
  * connections over the Admin API (listStreamConnections, pages, includeConnections). A
  * refusal names the sizes, changes nothing, and leaves no trace after a restart; every list
  * of what was accepted is answered. Project records are held to 16 KiB each, and a request
- * body to 4 MB. */
+ * body to 4 MB. The --connections file meets the connections' bound at start-up. */
 #include <pthread.h>
 #include <time.h>
 
@@ -395,6 +395,79 @@ static void vpc_file(void) {
   if (aspd_harness_stop(&inst) != 0) wt_failures++;
 }
 
+/* n Https connections of PAD bytes each, as a JSON array (malloc'd). */
+static char *padded_connections(int n) {
+  char *file = malloc((size_t)n * (PAD + 300) + 8), *p = file;
+  p += sprintf(p, "[");
+  for (int i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "file%d", i);
+    char *one = https_json(name, PAD, 'f');
+    p += sprintf(p, "%s%s", i ? ", " : "", one);
+    free(one);
+  }
+  sprintf(p, "]");
+  return file;
+}
+
+/* The --connections file faces the same bound at start-up: four padded connections fit
+ * ROOM and aspd serves them; five do not, and aspd refuses to start, naming the file and
+ * the sizes, rather than serve lists it cannot answer. */
+static void connections_file(void) {
+  char *fits = padded_connections(4), *over = padded_connections(5);
+  const char *args[] = {"--max-list-reply-bytes", ROOM, NULL};
+  aspd_instance_t inst;
+  if (aspd_harness_start_connections(&inst, NULL, fits, args)) {
+    mongoc_client_t *c = wt_client(&inst);
+    bson_t reply;
+    bson_error_t error;
+    if (wt_run(c, "{\"listStreamConnections\": 1}", &reply, &error)) {
+      char *json = bson_as_relaxed_extended_json(&reply, NULL);
+      CHECK(strstr(json, "\"file0\"") && strstr(json, "\"file3\""));
+      bson_free(json);
+    } else {
+      CHECK(!"listStreamConnections failed");
+    }
+    bson_destroy(&reply);
+    mongoc_client_destroy(c);
+    if (aspd_harness_stop(&inst) != 0) wt_failures++;
+  } else {
+    CHECK(!"aspd did not start with four connections that fit");
+  }
+
+  char dir[512], path[1024], state[512], log[1100];
+  CHECK(aspd_harness_tempdir(dir, sizeof dir) && aspd_harness_tempdir(state, sizeof state));
+  CHECK(aspd_harness_write_file(dir, "connections.json", over, path, sizeof path));
+  snprintf(log, sizeof log, "%s/stderr.txt", dir);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen(log, "w", stderr)) _exit(126);
+    const char *bin = getenv("ASPD_BIN");
+    execl(bin, bin, "--dev", "--port", "0", "--state-dir", state, "--connections", path,
+          "--max-list-reply-bytes", ROOM, "--exit-with-parent", (char *)NULL);
+    _exit(127);
+  }
+  int status = -1;
+  for (int i = 0; i < 300 && waitpid(pid, &status, WNOHANG) == 0; i++) usleep(100 * 1000);
+  if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    CHECK(!"aspd started with connections over the bound");
+  } else {
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    char text[2048] = "";
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    text[got] = '\0';
+    CHECK(strstr(text, "connections file") && strstr(text, "a list of connections") &&
+          strstr(text, ROOM));
+    if (!strstr(text, ROOM)) fprintf(stderr, "aspd said: %s\n", text);
+  }
+  free(fits);
+  free(over);
+}
+
 /* Two clients, one over the wire and one over HTTPS, each add a processor that fits alone
  * but not with the other: exactly one is accepted, every round. */
 typedef struct {
@@ -504,6 +577,7 @@ static void default_bound(void) {
 }
 
 int main(void) {
+  connections_file();
   vpc_file();
   default_bound();
   race();

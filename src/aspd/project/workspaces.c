@@ -45,7 +45,7 @@ static const char *region_of(const bson_t *description) {
                  bson_iter_find_descendant(&it, "dataProcessRegion.region", &it) &&
                  BSON_ITER_HOLDS_UTF8(&it)
              ? bson_iter_utf8(&it, NULL)
-             : "VIRGINIA_USA";
+             : ASPD_DEFAULT_REGION;
 }
 
 static void workspace_dir(const aspd_workspaces_t *set, const entry_t *e, char *out, size_t len) {
@@ -146,8 +146,8 @@ static void remove_state(aspd_workspaces_t *set, entry_t *e) {
 }
 
 static bson_t *default_description(void) {
-  return BCON_NEW("dataProcessRegion", "{", "cloudProvider", "AWS", "region", "VIRGINIA_USA", "}",
-                  "streamConfig", "{", "tier", "SP30", "}", "failoverRegions", "[", "]");
+  return BCON_NEW("dataProcessRegion", "{", "cloudProvider", "AWS", "region", ASPD_DEFAULT_REGION,
+                  "}", "streamConfig", "{", "tier", "SP30", "}", "failoverRegions", "[", "]");
 }
 
 typedef struct {

@@ -68,6 +68,16 @@ bool aspd_registry_api_get(const aspd_registry_t *reg, const char *name, const c
  * returns how many there are in all. */
 size_t aspd_registry_api_page(const aspd_registry_t *reg, size_t skip, size_t limit,
                               const char *region, bson_t *out);
+/* The region of a workspace that names none (the default workspace's). */
+#define ASPD_DEFAULT_REGION "VIRGINIA_USA"
+
+/* list_sizes.c: the bytes of definitions that listStreamConnections (*bson) and the Admin
+ * API's lists of every connection (*json) carry, the connection named `skip` (NULL: none)
+ * left out; and the same for the one connection `name` alone. */
+void aspd_registry_listed_bytes(const aspd_registry_t *reg, const char *skip, const char *region,
+                                size_t *bson, size_t *json);
+void aspd_registry_item_bytes(const aspd_registry_t *reg, const char *name, const char *region,
+                              size_t *bson, size_t *json);
 /* A copy of the stored definition (secrets included), or NULL. Free with bson_destroy. */
 bson_t *aspd_registry_definition(const aspd_registry_t *reg, const char *name);
 
