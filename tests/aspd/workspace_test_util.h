@@ -158,20 +158,29 @@ static inline bool wt_has_processor(mongoc_client_t *client, const char *name) {
   return found;
 }
 
-/* Runs aspd on state_dir expecting it to refuse to start: a non-zero exit (not the
- * timeout's), no URI line, and needle in what it printed. */
-static inline void wt_expect_refusal(const char *state_dir, const char *needle) {
-  char cmd[2048], out[8192] = "";
-  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' 2>&1",
-           getenv("ASPD_BIN"), state_dir);
+/* Runs aspd on state_dir, with extra_args (flags, already quoted as needed; "" for none),
+ * expecting it to refuse to start: a non-zero exit (not the timeout's), no URI line, and
+ * every one of the NULL-terminated needles in what it printed. */
+static inline void wt_expect_refusal_with(const char *state_dir, const char *extra_args,
+                                          const char *const *needles) {
+  char cmd[4096], out[8192] = "";
+  snprintf(cmd, sizeof cmd, "timeout 20 '%s' --dev --port 0 --state-dir '%s' %s 2>&1",
+           getenv("ASPD_BIN"), state_dir, extra_args);
   FILE *p = popen(cmd, "r");
   size_t n = fread(out, 1, sizeof out - 1, p);
   out[n] = '\0';
   int status = pclose(p);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 124);
-  CHECK(strstr(out, needle) != NULL);
   CHECK(strstr(out, "mongodb://") == NULL);
-  if (!strstr(out, needle)) fprintf(stderr, "aspd said: %s\nwanted: %s\n", out, needle);
+  for (const char *const *needle = needles; *needle; needle++) {
+    CHECK(strstr(out, *needle) != NULL);
+    if (!strstr(out, *needle)) fprintf(stderr, "aspd said: %s\nwanted: %s\n", out, *needle);
+  }
+}
+
+static inline void wt_expect_refusal(const char *state_dir, const char *needle) {
+  const char *needles[] = {needle, NULL};
+  wt_expect_refusal_with(state_dir, "", needles);
 }
 
 /* An integer of the processor's getStreamProcessorStats reply (field is a dotted

@@ -15,11 +15,11 @@ static pthread_mutex_t bound_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool aspd_http_bounded_connection_put(aspd_workspace_t *ws, const char *name, const bson_t *stored,
                                       bool replace, const char *region, aspd_error_t *err) {
-  /* The new connection's own list items, from a registry holding it alone. */
+  /* The new connection's own list items: the lists of a registry holding it alone. */
   aspd_registry_t *alone = aspd_registry_new();
   aspd_registry_put(alone, stored);
   size_t added_bson, added_json, others_bson, others_json;
-  aspd_registry_item_bytes(alone, name, region, &added_bson, &added_json);
+  aspd_registry_listed_bytes(alone, NULL, region, &added_bson, &added_json);
   aspd_registry_free(alone);
 
   pthread_mutex_lock(&bound_lock);

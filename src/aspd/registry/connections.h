@@ -73,11 +73,9 @@ size_t aspd_registry_api_page(const aspd_registry_t *reg, size_t skip, size_t li
 
 /* list_sizes.c: the bytes of definitions that listStreamConnections (*bson) and the Admin
  * API's lists of every connection (*json) carry, the connection named `skip` (NULL: none)
- * left out; and the same for the one connection `name` alone. */
+ * left out. */
 void aspd_registry_listed_bytes(const aspd_registry_t *reg, const char *skip, const char *region,
                                 size_t *bson, size_t *json);
-void aspd_registry_item_bytes(const aspd_registry_t *reg, const char *name, const char *region,
-                              size_t *bson, size_t *json);
 /* A copy of the stored definition (secrets included), or NULL. Free with bson_destroy. */
 bson_t *aspd_registry_definition(const aspd_registry_t *reg, const char *name);
 

@@ -45,17 +45,3 @@ void aspd_registry_listed_bytes(const aspd_registry_t *reg, const char *skip, co
   bson_destroy(&wire);
   bson_destroy(&api);
 }
-
-void aspd_registry_item_bytes(const aspd_registry_t *reg, const char *name, const char *region,
-                              size_t *bson, size_t *json) {
-  bson_t filter = BSON_INITIALIZER, wire = BSON_INITIALIZER, api = BSON_INITIALIZER;
-  BSON_APPEND_UTF8(&filter, "name", name);
-  aspd_registry_list(reg, &filter, &wire);
-  aspd_registry_api_get(reg, name, region, &api);
-  *bson = 0;
-  *json = json_len(&api) + ITEM_OVERHEAD;
-  add_items(&wire, NULL, false, bson);
-  bson_destroy(&filter);
-  bson_destroy(&wire);
-  bson_destroy(&api);
-}
