@@ -49,9 +49,9 @@ static bool compile_n(aspd_expr_compiler_t *cc, const bson_value_t *operand, asp
       /* Like $sort's keys: 1 or -1, so comparing reads a plain direction. */
       bson_iter_t key;
       bson_iter_init(&key, &by);
+      int dir;
       while (bson_iter_next(&key)) {
-        double d = aspd_value_as_double(bson_iter_value(&key));
-        if (!BSON_ITER_HOLDS_NUMBER(&key) || (d != 1 && d != -1)) {
+        if (!aspd_value_sort_direction(bson_iter_value(&key), &dir)) {
           aspd_error_set(err, ASPD_E_LOCATION(15975),
                          "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
           return false;

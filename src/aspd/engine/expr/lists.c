@@ -564,14 +564,6 @@ static void free_sort(void *data) {
   free(s);
 }
 
-static bool direction(const bson_value_t *v, int *dir) {
-  if (!aspd_value_is_number(v)) return false;
-  double d = aspd_value_as_double(v);
-  if (d != 1 && d != -1) return false;
-  *dir = (int)d;
-  return true;
-}
-
 static bool compile_sort_array(aspd_expr_compiler_t *cc, const bson_value_t *operand,
                                aspd_expr_t *e, aspd_error_t *err) {
   if (operand->value_type != BSON_TYPE_DOCUMENT) {
@@ -608,7 +600,7 @@ static bool compile_sort_array(aspd_expr_compiler_t *cc, const bson_value_t *ope
     bson_iter_init_from_data(&it, by.value.v_doc.data, by.value.v_doc.data_len);
     while (ok && bson_iter_next(&it)) {
       int dir;
-      if (!direction(bson_iter_value(&it), &dir)) {
+      if (!aspd_value_sort_direction(bson_iter_value(&it), &dir)) {
         aspd_error_set(err, ASPD_E_LOCATION(15975),
                        "$sort key ordering must be 1 (for ascending) "
                        "or -1 (for descending)");
@@ -620,7 +612,7 @@ static bool compile_sort_array(aspd_expr_compiler_t *cc, const bson_value_t *ope
       s->paths[s->n] = strdup(bson_iter_key(&it));
       s->dirs[s->n++] = dir;
     }
-  } else if (ok && !direction(&by, &s->whole)) {
+  } else if (ok && !aspd_value_sort_direction(&by, &s->whole)) {
     aspd_error_set(err, ASPD_E_LOCATION(2942505),
                    "$sortArray sortBy must be either a sort "
                    "specification or 1/-1");

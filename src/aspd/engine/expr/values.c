@@ -39,6 +39,14 @@ double aspd_value_as_double(const bson_value_t *v) {
   return aspd_value_is_number(v) ? (double)number_value(v) : 0;
 }
 
+bool aspd_value_sort_direction(const bson_value_t *v, int *dir) {
+  if (!aspd_value_is_number(v)) return false;
+  double d = aspd_value_as_double(v);
+  if (d != 1 && d != -1) return false;
+  *dir = (int)d;
+  return true;
+}
+
 bool aspd_value_as_integral(const bson_value_t *v, int64_t *out) {
   if (v->value_type == BSON_TYPE_INT32) {
     *out = v->value.v_int32;

@@ -18,6 +18,9 @@ double aspd_value_as_double(const bson_value_t *v);
 /* A number with no fractional part that fits an int64 (NaN, infinities and doubles out
  * of range are not: converting them would be undefined). */
 bool aspd_value_as_integral(const bson_value_t *v, int64_t *out);
+/* A sort direction of sortBy ($sortArray, $top and the other sorted accumulators): a number
+ * equal to 1 or -1, into *dir; false for anything else. */
+bool aspd_value_sort_direction(const bson_value_t *v, int *dir);
 /* A number truncated toward zero, when that fits an int64 (an int32 or int64 as it is;
  * false for NaN, infinities and anything beyond the int64 range, whose conversion would be
  * undefined). */
